@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Switchyard needs to run and test on a Debian machine that has only
+# Node.js 20 and npm: the npm packages (from the lock file), the OS services the tests
+# start privately (redis-server), and the compiled CLI. Idempotent and quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure: installing ${need_pkgs[*]} from the OS packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    # The package starts a system-wide Redis on :6379; Switchyard never uses it.
+    (service redis-server stop || systemctl stop redis-server) >/dev/null 2>&1 || true
+  else
+    echo "ensure: missing ${need_pkgs[*]}; run as root: apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "ensure: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# Rebuild when any TypeScript or Lua source is newer than the last build.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find src jobs bench tsconfig.json tsconfig.build.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -name '*.lua' \) -print -quit)" ]; then
+  npx tsc -p tsconfig.build.json
+  touch "$stamp"
+fi

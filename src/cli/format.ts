@@ -1,0 +1,86 @@
+/** Human-readable renderings of command results (the --json forms are the objects themselves). */
+import type { Decision } from '../routing/decide.js';
+import type { PublishResult } from '../pipeline/types.js';
+import type { Conflict, TableStatus } from '../store/status.js';
+
+export function formatPublish(r: PublishResult): string {
+  const c = r.counts;
+  const lines = [
+    `${r.dryRun ? 'dry run' : `published table version ${r.version}`}: source ${r.source}, ${(r.durationMs / 1000).toFixed(2)} s`,
+    `  objects    ${c.objects} (added ${c.added}, changed ${c.changed}, unchanged ${c.unchanged}, removed ${c.removed})`,
+    `  addresses  ${c.addresses} (added ${c.addressesAdded}, removed ${c.addressesRemoved})`,
+    `  conflicts  ${c.conflicts} (new ${c.newConflicts})`,
+  ];
+  if (c.skipped > 0) lines.push(`  skipped    ${c.skipped} not mail-enabled`);
+  if (c.invalid > 0) lines.push(`  invalid    ${c.invalid} (not published)`);
+  const list = (name: string, values: readonly string[], total: number): void => {
+    if (values.length === 0) return;
+    lines.push(`  ${name}:`, ...values.map((v) => `    ${v}`));
+    if (total > values.length) lines.push(`    … and ${total - values.length} more`);
+  };
+  if (r.dryRun) {
+    list('added', r.samples.added, c.added);
+    list('changed', r.samples.changed, c.changed);
+    list('removed', r.samples.removed, c.removed);
+    list('conflicted addresses', r.samples.conflicts, c.conflicts);
+    if (r.refusal) lines.push(`  a real run would be ${r.refusal}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatDecision(d: Decision): string {
+  const to = d.action === 'route' ? ` → ${d.recipient} via ${d.connector}` : '';
+  const obj = d.object ? `  [${d.object.source}: ${d.object.dn}]` : '';
+  return `${d.address}: ${d.action}${to} (${d.reason}) "${d.smtp}"${obj}`;
+}
+
+/** The `resolve --json` object: exactly the SPEC §4 fields. */
+export function decisionJson(d: Decision): Record<string, unknown> {
+  return {
+    address: d.address,
+    action: d.action,
+    ...(d.recipient !== undefined ? { recipient: d.recipient } : {}),
+    ...(d.connector !== undefined ? { connector: d.connector } : {}),
+    smtp: d.smtp,
+    reason: d.reason,
+    ...(d.object ? { object: d.object } : {}),
+    tableVersion: d.tableVersion ?? null,
+  };
+}
+
+export function statusJson(s: TableStatus, conflicts: number): Record<string, unknown> {
+  return {
+    tableVersion: s.current?.version ?? null,
+    publishedAt: s.current?.meta?.publishedAt ?? null,
+    cause: s.current?.meta?.cause ?? null,
+    conflicts,
+    sources: s.sources.map((src) => ({
+      name: src.source,
+      snapshot: src.snapshot,
+      objects: src.meta?.objects ?? null,
+      addresses: src.meta?.addresses ?? null,
+      conflicts: src.meta?.conflicts ?? null,
+      importedAt: src.meta?.createdAt ?? null,
+      origin: src.meta?.origin ?? null,
+    })),
+    history: s.history.map((v) => ({ version: v.version, ...v.meta, sources: Object.fromEntries(v.snapshots) })),
+  };
+}
+
+export function formatStatus(s: TableStatus, conflicts: number): string {
+  if (!s.current) return 'no routing table published yet (RCPT answers 451 4.3.0 until the first import or full sync)';
+  const m = s.current.meta;
+  const lines = [
+    `table version ${s.current.version}, published ${m?.publishedAt ?? '?'} by ${m?.cause ?? '?'}${m?.source ? ` of ${m.source}` : ''}${m?.rollbackOf ? ` (rollback to ${m.rollbackOf})` : ''}`,
+    `conflicts ${conflicts}`,
+    'sources:',
+    ...s.sources.map((src) => `  ${src.source}: ${src.meta?.objects ?? '?'} objects, ${src.meta?.addresses ?? '?'} addresses, ${src.meta?.conflicts ?? 0} conflicts, from ${src.meta?.origin ?? '?'} at ${src.meta?.createdAt ?? '?'}`),
+    `kept versions: ${s.history.map((v) => v.version).join(', ')}`,
+  ];
+  return lines.join('\n');
+}
+
+export function formatConflict(c: Conflict): string {
+  const q = c.quarantined.map((p) => `${p.source}: ${p.dn}`).join('; ');
+  return `${c.address}: kept by ${c.winner.source}: ${c.winner.dn}; quarantined on ${q}`;
+}

@@ -1,0 +1,61 @@
+/** `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete]` */
+import { statSync } from 'node:fs';
+import { InvalidInputError } from '../pipeline/errors.js';
+import { importCsvde } from '../pipeline/import-csvde.js';
+import { createLogger } from '../log/logger.js';
+import { withContext } from './context.js';
+import { formatPublish } from './format.js';
+import { createProgress } from './progress.js';
+import { UsageError } from './usage-error.js';
+
+export interface ImportFlags {
+  readonly config: string;
+  readonly source: string;
+  readonly dryRun?: boolean;
+  readonly skipInvalid?: boolean;
+  readonly allowMassDelete?: boolean;
+  readonly json?: boolean;
+}
+
+export async function importCommand(file: string, flags: ImportFlags): Promise<number> {
+  const log = createLogger('import');
+  return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
+    const source = ctx.config.sources.find((s) => s.name === flags.source);
+    if (!source) throw new UsageError(`--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`);
+    if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
+    let size = 0;
+    try {
+      size = statSync(file).size;
+    } catch {
+      // readCsvde reports the missing file with its name
+    }
+    const progress = createProgress(`import ${source.name}`, size);
+    let objects = 0;
+    try {
+      const result = await importCsvde(
+        { redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept },
+        source,
+        file,
+        {
+          dryRun: flags.dryRun === true,
+          skipInvalid: flags.skipInvalid === true,
+          allowMassDelete: flags.allowMassDelete === true,
+          onProgress: (p) => (objects = p.written),
+          onBytes: (bytes) => progress.update(bytes, `${objects} objects written`),
+        },
+      );
+      progress.stop();
+      log.info({ event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun }, 'import finished');
+      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
+      for (const e of result.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason} (skipped)\n`);
+      return 0;
+    } catch (err) {
+      progress.stop();
+      if (err instanceof InvalidInputError) {
+        for (const e of err.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason}\n`);
+        if (err.total > 50) process.stderr.write(`… and ${err.total - 50} more\n`);
+      }
+      throw err;
+    }
+  });
+}

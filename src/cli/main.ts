@@ -1,0 +1,104 @@
+/**
+ * The `switchyard` command line. Exit codes (SPEC §7): 0 success, 1 failure with a
+ * one-line reason on stderr, 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { defaultConfigPath } from '../config/load.js';
+import { configCheckCommand } from './config-command.js';
+import { demoCommand } from './demo.js';
+import { importCommand } from './import-command.js';
+import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
+import { UsageError } from './usage-error.js';
+
+function configOption(): Option {
+  return new Option('--config <file>', 'configuration file').default(defaultConfigPath(), '$SWITCHYARD_CONFIG or ./switchyard.yaml');
+}
+
+function build(run: (p: Promise<number> | number) => void): Command {
+  const program = new Command('switchyard')
+    .description('Directory-driven SMTP routing for mail systems that share one domain')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('import')
+    .description('import a Csvde export as the full snapshot of a csvde source')
+    .argument('<file>', 'Csvde CSV file (UTF-8 or UTF-16LE)')
+    .requiredOption('--source <name>', 'source name from the configuration')
+    .option('--dry-run', 'print the diff, publish nothing')
+    .option('--skip-invalid', 'publish the valid rows and report the others')
+    .option('--allow-mass-delete', 'override the deletion guard')
+    .option('--json', 'print the result as JSON')
+    .addOption(configOption())
+    .action((file: string, flags) => run(importCommand(file, flags)));
+
+  program
+    .command('resolve')
+    .description('print the routing decision for addresses')
+    .argument('<address...>')
+    .option('--json', 'one JSON object per address')
+    .option('--from-trusted', 'decide as for a trusted client (outbound relaying allowed)')
+    .addOption(configOption())
+    .action((addresses: string[], flags) => run(resolveCommand(addresses, flags)));
+
+  program
+    .command('status')
+    .description('table version, sources, conflicts')
+    .option('--json')
+    .addOption(configOption())
+    .action((flags) => run(statusCommand(flags)));
+
+  program
+    .command('conflicts')
+    .description('addresses claimed by more than one object, with winner and quarantined losers')
+    .option('--json', 'one JSON object per conflict')
+    .addOption(configOption())
+    .action((flags) => run(conflictsCommand(flags)));
+
+  program
+    .command('rollback')
+    .description('republish the previous (or a given) kept table version')
+    .option('--to <version>', 'kept version to restore')
+    .option('--json')
+    .addOption(configOption())
+    .action((flags) => run(rollbackCommand(flags)));
+
+  program
+    .command('config')
+    .description('configuration commands')
+    .command('check')
+    .description('validate the configuration and print it with secrets redacted')
+    .option('--json')
+    .addOption(configOption())
+    .action((flags) => run(configCheckCommand(flags)));
+
+  program
+    .command('demo')
+    .description('import the demo organisation on a private Redis and show routing decisions')
+    .action(() => run(demoCommand()));
+  return program;
+}
+
+function reason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0] ?? msg;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let pending: Promise<number> | number = 0;
+  const program = build((p) => (pending = p));
+  try {
+    await program.parseAsync(argv as string[]);
+    return await pending;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`switchyard: ${reason(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Loads the configuration: YAML file, then environment overrides (REDIS_URL), validated
+ * with precise messages naming the key, and returned frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { ConfigError, formatPath } from './errors.js';
+import { checkReferences } from './references.js';
+import { configSchema, type Config } from './schema.js';
+
+/** Keys that would hold a secret inline; the file may only name where the secret is. */
+const INLINE_SECRET = /^(?:password|bindPassword|secret|token)$/i;
+
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SWITCHYARD_CONFIG ?? './switchyard.yaml';
+}
+
+function findInlineSecrets(value: unknown, path: PropertyKey[] = []): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => findInlineSecrets(v, [...path, i]));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) =>
+    INLINE_SECRET.test(k)
+      ? [`${formatPath([...path, k])}: secrets are not allowed in the config file; use ${k}Env or ${k}File`]
+      : findInlineSecrets(v, [...path, k]),
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Validates an already-parsed document. `file` is only used in messages. */
+export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const secrets = findInlineSecrets(raw);
+  if (secrets.length > 0) throw new ConfigError(file, secrets);
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return `${formatPath(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      }
+      return `${formatPath(issue.path)}: ${issue.message}`;
+    });
+    throw new ConfigError(file, problems);
+  }
+  const config = result.data;
+  const problems = checkReferences(config);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
+    config.redis = { namespace: config.redis.namespace, url: env.REDIS_URL, passwordEnv: config.redis.passwordEnv };
+  }
+  return deepFreeze(config);
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}: ` : ''}${e.message.split('\n')[0]}`));
+  }
+  return parseConfig(doc.toJS(), file, env);
+}
+
+/** The effective configuration with secret references shown but no secret values. */
+export function redactConfig(config: Config): unknown {
+  return JSON.parse(
+    JSON.stringify(config, (key, value: unknown) =>
+      key === 'url' && typeof value === 'string' ? value.replace(/\/\/([^@/]*)@/, '//***@') : value,
+    ),
+  );
+}

@@ -1,0 +1,52 @@
+/** Cross-key checks zod cannot express: unique names and references between sections. */
+import type { Config } from './schema.js';
+
+function duplicates(names: readonly string[], section: string, lower = false): string[] {
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  names.forEach((raw, i) => {
+    const name = lower ? raw.toLowerCase() : raw;
+    const first = seen.get(name);
+    if (first !== undefined) problems.push(`${section}[${i}].name: "${raw}" is already used by ${section}[${first}]`);
+    else seen.set(name, i);
+  });
+  return problems;
+}
+
+export function checkReferences(config: Config): string[] {
+  const connectors = new Set(config.connectors.map((c) => c.name));
+  const problems = [
+    ...duplicates(config.connectors.map((c) => c.name), 'connectors'),
+    ...duplicates(config.sources.map((s) => s.name), 'sources'),
+    ...duplicates(config.domains.map((d) => d.name), 'domains', true),
+  ];
+  const ref = (path: string, name: string | undefined): void => {
+    if (name !== undefined && !connectors.has(name)) problems.push(`${path}: no connector named "${name}"`);
+  };
+  config.domains.forEach((d, i) => {
+    if (d.type === 'internalRelay' && d.nextHop === undefined) problems.push(`domains[${i}].nextHop: required for an internalRelay domain`);
+    if (d.type === 'externalRelay' && d.connector === undefined) problems.push(`domains[${i}].connector: required for an externalRelay domain`);
+    if (d.type !== 'internalRelay' && d.nextHop !== undefined) problems.push(`domains[${i}].nextHop: only an internalRelay domain has a nextHop`);
+    ref(`domains[${i}].nextHop`, d.nextHop);
+    ref(`domains[${i}].connector`, d.connector);
+  });
+  config.sources.forEach((s, i) => {
+    ref(`sources[${i}].mailboxConnector`, s.mailboxConnector);
+    if (s.type === 'ldap') {
+      if (s.bindDn !== undefined && s.bindPasswordEnv === undefined && s.bindPasswordFile === undefined) {
+        problems.push(`sources[${i}].bindPasswordEnv: a bindDn needs bindPasswordEnv or bindPasswordFile`);
+      }
+      if (s.url.startsWith('ldaps://') && s.startTls) problems.push(`sources[${i}].startTls: not with ldaps:// (already TLS)`);
+    }
+  });
+  config.connectors.forEach((c, i) => {
+    if (c.auth !== undefined && c.auth.passwordEnv === undefined && c.auth.passwordFile === undefined) {
+      problems.push(`connectors[${i}].auth.passwordEnv: AUTH needs passwordEnv or passwordFile`);
+    }
+  });
+  const r = config.redis;
+  if ([r.url, r.sentinel, r.cluster].filter((x) => x !== undefined).length > 1) {
+    problems.push('redis: give one of url, sentinel, cluster');
+  }
+  return problems;
+}

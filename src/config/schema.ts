@@ -1,0 +1,106 @@
+/**
+ * The configuration contract (SPEC §7.1) as one zod schema with defaults. Secrets are
+ * never values in the file: only the name of an environment variable or a file path.
+ */
+import { z } from 'zod';
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+const DOMAIN = /^(?:\*\.)?(?:[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?\.)*[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?$/;
+const CIDR = /^(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
+const CRON = /^\s*\S+(?:\s+\S+){4,5}\s*$/;
+
+const hostPort = z.string().regex(HOST_PORT, 'not host:port');
+const domainName = z.string().regex(DOMAIN, 'not a domain name (or *.domain)');
+const cron = z.string().regex(CRON, 'not a cron expression (5 or 6 fields)');
+
+/** A secret given by environment variable name or file path, never inline. */
+const secretRef = {
+  passwordEnv: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+};
+
+const redisSchema = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\//, 'not a redis:// or rediss:// URL').optional(),
+  namespace: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('switchyard'),
+  passwordEnv: z.string().min(1).optional(),
+  sentinel: z
+    .strictObject({ name: z.string().min(1), sentinels: z.array(hostPort).min(1) })
+    .optional(),
+  cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
+});
+
+const domainSchema = z.strictObject({
+  name: domainName,
+  type: z.enum(['authoritative', 'internalRelay', 'externalRelay']),
+  nextHop: z.string().min(1).optional(),
+  connector: z.string().min(1).optional(),
+});
+
+const connectorSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  smartHosts: z.array(hostPort).min(1),
+  addressSpaces: z.array(z.union([z.literal('*'), domainName])).default([]),
+  tls: z.enum(['none', 'opportunistic', 'required']).default('opportunistic'),
+  caFile: z.string().min(1).optional(),
+  auth: z.strictObject({ user: z.string().min(1), ...secretRef }).optional(),
+  rewriteOutboundSender: z.boolean().default(false),
+});
+
+const sourceCommon = {
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  mailboxConnector: z.string().min(1),
+  priority: z.number().int().min(-999_999).max(999_999).default(0),
+  schedule: cron.optional(),
+  deletionThreshold: z.number().int().min(0).default(500),
+};
+
+const ldapSourceSchema = z.strictObject({
+  ...sourceCommon,
+  type: z.literal('ldap'),
+  url: z.string().regex(/^ldaps?:\/\//, 'not an ldap:// or ldaps:// URL'),
+  startTls: z.boolean().default(false),
+  caFile: z.string().min(1).optional(),
+  bindDn: z.string().min(1).optional(),
+  bindPasswordEnv: z.string().min(1).optional(),
+  bindPasswordFile: z.string().min(1).optional(),
+  baseDn: z.string().min(1),
+  scope: z.enum(['base', 'one', 'sub']).default('sub'),
+  filter: z.string().min(1).optional(),
+  mapping: z.enum(['ad', 'openldap']).default('ad'),
+  deltaSchedule: cron.optional(),
+});
+
+const csvdeSourceSchema = z.strictObject({
+  ...sourceCommon,
+  type: z.literal('csvde'),
+  path: z.string().min(1).optional(),
+});
+
+const relaySchema = z.strictObject({
+  listen: z.array(hostPort).default(['127.0.0.1:2525']),
+  hostname: z.string().min(1).default('localhost'),
+  trustedNetworks: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).default(['127.0.0.1/32', '::1/128']),
+  maxHops: z.number().int().min(1).max(500).default(30),
+  maxMessageSize: z.number().int().min(1024).default(36_700_160),
+  maxRecipients: z.number().int().min(1).default(500),
+  maxQueueLifetime: z.string().regex(/^\d+[smhd]$/, 'a duration like 5d, 4h, 30m').default('5d'),
+  delayWarning: z.string().regex(/^(?:\d+[smhd]|off)$/, 'a duration like 4h, or off').default('4h'),
+  tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+});
+
+export const configSchema = z.strictObject({
+  redis: redisSchema.default({ namespace: 'switchyard' }),
+  domains: z.array(domainSchema).default([]),
+  connectors: z.array(connectorSchema).default([]),
+  sources: z.array(z.discriminatedUnion('type', [ldapSourceSchema, csvdeSourceSchema])).default([]),
+  relay: relaySchema.default(relaySchema.parse({})),
+  admin: z.strictObject({ listen: hostPort.default('127.0.0.1:8025') }).default({ listen: '127.0.0.1:8025' }),
+  table: z.strictObject({ versionsKept: z.number().int().min(2).max(100).default(5) }).default({ versionsKept: 5 }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type DomainConfig = Config['domains'][number];
+export type ConnectorConfig = Config['connectors'][number];
+export type SourceConfig = Config['sources'][number];
+export type LdapSourceConfig = Extract<SourceConfig, { type: 'ldap' }>;
+export type CsvdeSourceConfig = Extract<SourceConfig, { type: 'csvde' }>;

@@ -1,0 +1,91 @@
+/**
+ * Maps one Csvde record (array of column values) to a directory entry. Pure.
+ * SPEC §2.1: header names case-insensitive in any order, `;` separates values of
+ * multi-valued attributes (optional spaces after it), empty = absent, `X'hex'` binary.
+ */
+import type { DirectoryEntry } from '../entry.js';
+import { guidFromBytes } from '../guid.js';
+
+export interface Header {
+  readonly width: number;
+  readonly dn: number;
+  readonly objectClass?: number;
+  readonly proxyAddresses?: number;
+  readonly mail?: number;
+  readonly targetAddress?: number;
+  readonly mailNickname?: number;
+  readonly displayName?: number;
+  readonly whenCreated?: number;
+  readonly objectGUID?: number;
+}
+
+export type HeaderResult = { ok: true; header: Header } | { ok: false; reason: string };
+
+const COLUMNS = ['objectClass', 'proxyAddresses', 'mail', 'targetAddress', 'mailNickname', 'displayName', 'whenCreated', 'objectGUID'] as const;
+
+export function parseHeader(names: readonly string[]): HeaderResult {
+  const index = new Map<string, number>();
+  names.forEach((raw, i) => {
+    const name = raw.trim().toLowerCase();
+    if (!index.has(name)) index.set(name, i);
+  });
+  const dn = index.get('dn');
+  if (dn === undefined) return { ok: false, reason: 'the header has no DN column' };
+  const header: Record<string, number> = { width: names.length, dn };
+  for (const c of COLUMNS) {
+    const i = index.get(c.toLowerCase());
+    if (i !== undefined) header[c] = i;
+  }
+  return { ok: true, header: header as unknown as Header };
+}
+
+/** Splits a multi-valued attribute; empty parts are dropped. */
+export function splitValues(value: string): string[] {
+  if (value === '') return [];
+  return value.split(';').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+const HEX = /^X'([0-9A-Fa-f]*)'$/;
+
+/** Decodes an `X'hex'` value; undefined when the value is not in that form. */
+export function decodeBinary(value: string): Buffer | undefined {
+  const m = HEX.exec(value.trim());
+  return m?.[1] !== undefined && m[1].length % 2 === 0 ? Buffer.from(m[1], 'hex') : undefined;
+}
+
+function column(record: readonly string[], i: number | undefined): string | undefined {
+  if (i === undefined) return undefined;
+  const v = record[i];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export type RowResult = { ok: true; entry: DirectoryEntry } | { ok: false; reason: string };
+
+export function mapRow(header: Header, record: readonly string[], origin: string): RowResult {
+  if (record.length !== header.width) return { ok: false, reason: `expected ${header.width} columns, found ${record.length}` };
+  const dn = column(record, header.dn)?.trim();
+  if (dn === undefined || dn === '') return { ok: false, reason: 'no DN' };
+  let guid: string | undefined;
+  const rawGuid = column(record, header.objectGUID);
+  if (rawGuid !== undefined) {
+    const bytes = decodeBinary(rawGuid);
+    if (bytes === undefined || bytes.length !== 16) return { ok: false, reason: `objectGUID "${rawGuid}" is not X'<32 hex digits>'` };
+    guid = guidFromBytes(bytes);
+  }
+  return {
+    ok: true,
+    entry: {
+      id: dn,
+      dn,
+      objectClass: splitValues(column(record, header.objectClass) ?? ''),
+      proxyAddresses: splitValues(column(record, header.proxyAddresses) ?? ''),
+      mail: column(record, header.mail)?.trim(),
+      targetAddress: column(record, header.targetAddress)?.trim(),
+      mailNickname: column(record, header.mailNickname),
+      displayName: column(record, header.displayName),
+      created: column(record, header.whenCreated)?.trim(),
+      guid,
+      origin,
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * One directory entry as read from any source (Csvde row, LDAP entry), before it is
+ * turned into a recipient object. Attribute values are as written in the source.
+ */
+export interface DirectoryEntry {
+  /** Identity within the source: DN for Csvde, objectGUID for AD, entryUUID for OpenLDAP. */
+  readonly id: string;
+  readonly dn: string;
+  readonly objectClass: readonly string[];
+  readonly proxyAddresses: readonly string[];
+  readonly mail?: string | undefined;
+  readonly targetAddress?: string | undefined;
+  readonly mailNickname?: string | undefined;
+  readonly displayName?: string | undefined;
+  /** Creation time as a sortable string (AD generalized time), when the source has it. */
+  readonly created?: string | undefined;
+  /** objectGUID in GUID text form, when the source has it. */
+  readonly guid?: string | undefined;
+  /** Where the entry came from, for error messages (e.g. `students.csv:42`). */
+  readonly origin?: string | undefined;
+}

@@ -1,0 +1,208 @@
+/**
+ * The one publish path for every source (Csvde import, LDAP full sync): read entries,
+ * build recipient objects, stage them as a new snapshot of the source (conflicts
+ * resolved, diffed against the published snapshot), apply the deletion guard, and
+ * publish a new table version atomically — or, on a dry run or any refusal, delete the
+ * staging snapshot so the table is unchanged.
+ */
+import { buildObject, type RecipientObject } from '../routing/object.js';
+import { deletionGuard } from '../routing/guard.js';
+import type { Keys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
+import { collectGarbage } from '../store/gc.js';
+import { completeSnapshot, createSnapshot, deleteSnapshot, stageArgs, stageBatch } from '../store/snapshot.js';
+import { publish, readCurrent } from '../store/table.js';
+import { DeletionGuardError, InvalidInputError } from './errors.js';
+import type { PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
+
+export interface SourceSpec {
+  readonly name: string;
+  readonly priority: number;
+  readonly deletionThreshold: number;
+}
+
+export interface PublishDeps {
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly versionsKept: number;
+}
+
+const BATCH = 1000;
+const IN_FLIGHT = 4;
+const SAMPLES = 10;
+const KEPT_ERRORS = 1000;
+
+class Tally {
+  read = 0;
+  written = 0;
+  added = 0;
+  changed = 0;
+  unchanged = 0;
+  addressesNew = 0;
+  addressesKept = 0;
+  invalid = 0;
+  skipped = 0;
+  readonly errors: RowError[] = [];
+  readonly samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
+
+  error(e: RowError): void {
+    this.invalid++;
+    if (this.errors.length < KEPT_ERRORS) this.errors.push(e);
+  }
+}
+
+function sample(list: string[], value: string): void {
+  if (list.length < SAMPLES) list.push(value);
+}
+
+/** Stages every entry of `items` into snapshot `id`, a few batches in flight at once. */
+async function stageAll(
+  deps: PublishDeps,
+  spec: SourceSpec,
+  id: string,
+  oldId: string | undefined,
+  items: AsyncIterable<ReadItem>,
+  tally: Tally,
+  opts: PublishOptions,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  let batch: RecipientObject[] = [];
+  let origins: string[] = [];
+
+  const flush = (): void => {
+    const objects = batch;
+    const where = origins;
+    batch = [];
+    origins = [];
+    const p = stageBatch(deps.redis, deps.keys, id, oldId, stageArgs(objects, spec.priority, oldId !== undefined))
+      .then((r) => {
+        for (let i = 0; i < r.status.length; i++) {
+          const o = objects[i] as RecipientObject;
+          switch (r.status[i]) {
+            case 'A': tally.added++; sample(tally.samples.added, o.dn); break;
+            case 'C': tally.changed++; sample(tally.samples.changed, o.dn); break;
+            case 'U': tally.unchanged++; break;
+            default: tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
+          }
+        }
+        tally.addressesNew += r.addressesNew;
+        tally.addressesKept += r.addressesKept;
+        for (const a of r.conflicted) sample(tally.samples.conflicts, a);
+        tally.written += objects.length;
+        opts.onProgress?.({ read: tally.read, written: tally.written });
+      })
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+
+  for await (const item of items) {
+    if (failure !== undefined) break;
+    tally.read++;
+    if ('error' in item) {
+      tally.error(item.error);
+      continue;
+    }
+    const built = buildObject(spec.name, item.entry);
+    if (built.ok === true) {
+      batch.push(built.object);
+      origins.push(item.entry.origin ?? item.entry.dn);
+      if (batch.length >= BATCH) {
+        flush();
+        while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+      }
+    } else if (built.ok === 'skip') {
+      tally.skipped++;
+    } else {
+      tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
+    }
+  }
+  if (batch.length > 0 && failure === undefined) flush();
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
+}
+
+/** Up to SAMPLES DNs of objects in `oldId` that `id` no longer has. */
+async function removedSamples(deps: PublishDeps, id: string, oldId: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, flat] = await deps.redis.hscan(deps.keys.snapshotObjects(oldId), cursor, 'COUNT', 500);
+    cursor = next;
+    const objKeys = flat.filter((_, i) => i % 2 === 0);
+    if (objKeys.length === 0) continue;
+    const present = await deps.redis.hmget(deps.keys.snapshotObjects(id), ...objKeys);
+    present.forEach((v, i) => {
+      if (v === null && out.length < SAMPLES) out.push((JSON.parse(flat[i * 2 + 1] as string) as { d: string }).d);
+    });
+  } while (cursor !== '0' && out.length < SAMPLES);
+  return out;
+}
+
+export async function publishSource(
+  deps: PublishDeps,
+  spec: SourceSpec,
+  items: AsyncIterable<ReadItem>,
+  opts: PublishOptions,
+): Promise<PublishResult> {
+  const started = performance.now();
+  const { redis, keys } = deps;
+  const current = await readCurrent(redis, keys);
+  const oldId = current?.snapshots.get(spec.name);
+  const id = await createSnapshot(redis, keys, spec.name, opts.origin);
+  const tally = new Tally();
+  let published = false;
+  try {
+    await stageAll(deps, spec, id, oldId, items, tally, opts);
+    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
+
+    const m = redis.multi();
+    m.hlen(keys.snapshotObjects(id)).hlen(keys.snapshotAddresses(id)).hlen(keys.snapshotConflicts(id));
+    if (oldId !== undefined) m.hlen(keys.snapshotObjects(oldId)).hlen(keys.snapshotAddresses(oldId));
+    const lens = ((await m.exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return Number(v);
+    });
+    const [objects = 0, addresses = 0, conflicts = 0, oldObjects = 0, oldAddresses = 0] = lens;
+    const removed = oldObjects - tally.changed - tally.unchanged;
+    if (removed > 0 && oldId !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, oldId)));
+
+    let newConflicts = conflicts;
+    if (conflicts > 0 && oldId !== undefined) {
+      const conflicted = await redis.hkeys(keys.snapshotConflicts(id));
+      const before = await redis.hmget(keys.snapshotConflicts(oldId), ...conflicted);
+      newConflicts = before.filter((v) => v === null).length;
+    }
+    const counts = {
+      objects, addresses, added: tally.added, changed: tally.changed, unchanged: tally.unchanged, removed,
+      addressesAdded: tally.addressesNew, addressesRemoved: oldAddresses - tally.addressesKept,
+      conflicts, newConflicts, invalid: tally.invalid, skipped: tally.skipped,
+    };
+    const refusal = opts.allowMassDelete
+      ? undefined
+      : deletionGuard({ source: spec.name, previous: oldObjects, removed, threshold: spec.deletionThreshold });
+    const result = {
+      source: spec.name, dryRun: opts.dryRun === true, counts, samples: tally.samples, errors: tally.errors,
+      ...(refusal !== undefined ? { refusal } : {}), durationMs: 0,
+    };
+    if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
+    if (refusal !== undefined) throw new DeletionGuardError(refusal);
+
+    const { version } = await publish(redis, keys, {
+      source: spec.name, snapshot: id, expected: oldId, keep: deps.versionsKept,
+      meta: { publishedAt: new Date().toISOString(), cause: opts.cause, source: spec.name },
+    });
+    published = true;
+    await completeSnapshot(redis, keys, id, {
+      source: spec.name, state: 'complete', createdAt: new Date().toISOString(), objects, addresses, conflicts,
+      ...(opts.origin ? { origin: opts.origin } : {}),
+    });
+    await collectGarbage(redis, keys);
+    return { ...result, version, durationMs: performance.now() - started };
+  } finally {
+    if (!published) await deleteSnapshot(redis, keys, id).catch(() => undefined);
+  }
+}

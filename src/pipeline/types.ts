@@ -1,0 +1,48 @@
+import type { DirectoryEntry } from '../directory/entry.js';
+
+/** One invalid input entry, located precisely (`file:line` or a DN). */
+export interface RowError {
+  readonly origin: string;
+  readonly reason: string;
+}
+
+/** What a source reader yields: an entry, or a located error for an entry it could not read. */
+export type ReadItem = { readonly entry: DirectoryEntry } | { readonly error: RowError };
+
+export interface PublishOptions {
+  readonly dryRun?: boolean;
+  readonly skipInvalid?: boolean;
+  readonly allowMassDelete?: boolean;
+  /** Where the data came from, kept with the snapshot (a file path, an LDAP URL). */
+  readonly origin?: string;
+  readonly cause: 'import' | 'sync';
+  readonly onProgress?: (progress: { read: number; written: number }) => void;
+}
+
+export interface Counts {
+  readonly objects: number;
+  readonly addresses: number;
+  readonly added: number;
+  readonly changed: number;
+  readonly unchanged: number;
+  readonly removed: number;
+  readonly addressesAdded: number;
+  readonly addressesRemoved: number;
+  readonly conflicts: number;
+  readonly newConflicts: number;
+  readonly invalid: number;
+  readonly skipped: number;
+}
+
+export interface PublishResult {
+  readonly source: string;
+  readonly dryRun: boolean;
+  /** The published table version (absent on a dry run). */
+  readonly version?: number;
+  readonly counts: Counts;
+  readonly samples: { readonly added: string[]; readonly changed: string[]; readonly removed: string[]; readonly conflicts: string[] };
+  readonly errors: readonly RowError[];
+  /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
+  readonly refusal?: string;
+  readonly durationMs: number;
+}

@@ -1,0 +1,118 @@
+/**
+ * Recipient objects: a directory entry reduced to what routing needs. Pure.
+ * SPEC §1: SMTP: is the one primary, smtp: secondaries, other proxy types ignored,
+ * `mail` also resolves, matching ignores case, the written form is kept for display.
+ */
+import type { DirectoryEntry } from '../directory/entry.js';
+import { parseAddress, stripSmtpPrefix } from './address.js';
+
+export type ObjectKind = 'mailbox' | 'mailUser' | 'contact';
+
+export interface RecipientObject {
+  readonly source: string;
+  readonly id: string;
+  readonly dn: string;
+  readonly kind: ObjectKind;
+  /** Primary SMTP address as written, when the object has one. */
+  readonly primary?: string | undefined;
+  /** Bare target address as written (no SMTP: prefix), for mail users and contacts. */
+  readonly target?: string | undefined;
+  /** Every routable address as written, primary first, deduplicated ignoring case. */
+  readonly addresses: readonly string[];
+  readonly created?: string | undefined;
+  readonly displayName?: string | undefined;
+}
+
+export type BuildResult =
+  | { ok: true; object: RecipientObject }
+  | { ok: false; reason: string }
+  | { ok: 'skip'; reason: string };
+
+const KIND_ORDER: Record<ObjectKind, number> = { mailbox: 0, mailUser: 1, contact: 2 };
+
+function collectProxies(values: readonly string[]): { primary?: string; secondaries: string[]; error?: string } {
+  let primary: string | undefined;
+  const secondaries: string[] = [];
+  for (const raw of values) {
+    const value = raw.trim();
+    if (value === '') continue;
+    const colon = value.indexOf(':');
+    if (colon <= 0) return { secondaries, error: `proxyAddresses value "${value}" has no TYPE: prefix` };
+    const type = value.slice(0, colon);
+    const addr = value.slice(colon + 1);
+    if (type.toLowerCase() !== 'smtp') continue; // X500:, X400:, SIP:, EUM: … do not route mail
+    const parsed = parseAddress(addr);
+    if (!parsed.ok) return { secondaries, error: `proxyAddresses value "${value}" is not an address (${parsed.reason})` };
+    if (type === 'SMTP') {
+      if (primary !== undefined) return { secondaries, error: `two primary SMTP: addresses ("${primary}" and "${addr}")` };
+      primary = addr;
+    } else {
+      secondaries.push(addr);
+    }
+  }
+  return primary === undefined ? { secondaries } : { primary, secondaries };
+}
+
+/** Turns a directory entry of `source` into a recipient object, or says why it cannot. */
+export function buildObject(source: string, entry: DirectoryEntry): BuildResult {
+  if (entry.dn.trim() === '') return { ok: false, reason: 'no DN' };
+  const proxies = collectProxies(entry.proxyAddresses);
+  if (proxies.error !== undefined) return { ok: false, reason: proxies.error };
+
+  let target: string | undefined;
+  if (entry.targetAddress !== undefined && entry.targetAddress.trim() !== '') {
+    const bare = stripSmtpPrefix(entry.targetAddress.trim());
+    const parsed = parseAddress(bare);
+    if (!parsed.ok) return { ok: false, reason: `targetAddress "${entry.targetAddress}" is not an address (${parsed.reason})` };
+    target = bare;
+  }
+  const mail = entry.mail?.trim();
+  if (mail !== undefined && mail !== '' && !parseAddress(mail).ok) {
+    return { ok: false, reason: `mail "${mail}" is not an address` };
+  }
+
+  const seen = new Set<string>();
+  const addresses: string[] = [];
+  for (const a of [proxies.primary, ...proxies.secondaries, mail]) {
+    if (a === undefined || a === '') continue;
+    const key = a.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    addresses.push(a);
+  }
+  if (addresses.length === 0) return { ok: 'skip', reason: 'not mail-enabled (no SMTP address)' };
+
+  const isContact = entry.objectClass.some((c) => c.toLowerCase() === 'contact');
+  if (isContact && target === undefined) return { ok: false, reason: 'contact without targetAddress' };
+  const kind: ObjectKind = target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
+  return {
+    ok: true,
+    object: {
+      source,
+      id: entry.id,
+      dn: entry.dn,
+      kind,
+      primary: proxies.primary ?? mail,
+      target,
+      addresses,
+      created: entry.created,
+      displayName: entry.displayName,
+    },
+  };
+}
+
+/**
+ * The conflict rank of an object (SPEC §3.1): a string that sorts the winner first —
+ * higher source priority, then mailbox before mail user before contact, then the older
+ * object, then DN order. Stored with the object so Redis scripts compare plain strings.
+ */
+export function rankKey(object: RecipientObject, priority: number): string {
+  const prio = String(1_000_000 - Math.max(-999_999, Math.min(999_999, Math.trunc(priority)))).padStart(7, '0');
+  const created = object.created !== undefined && object.created !== '' ? object.created : '~';
+  return `${prio}|${KIND_ORDER[object.kind]}|${created}|${object.dn.toLowerCase()}\u0000${object.id}`;
+}
+
+/** The key identifying an object within its source (case-insensitive for DNs and GUIDs). */
+export function objectKey(object: Pick<RecipientObject, 'id'>): string {
+  return object.id.toLowerCase();
+}

@@ -1,0 +1,42 @@
+/**
+ * The stored form of a recipient object: compact JSON with a fixed key order, so that an
+ * unchanged object serialises to the same string (the diff compares strings in Redis).
+ */
+import type { ObjectKind, RecipientObject } from '../routing/object.js';
+
+interface Stored {
+  s: string;
+  i: string;
+  d: string;
+  k: ObjectKind;
+  a: string[];
+  r: string;
+  p?: string;
+  t?: string;
+  c?: string;
+  n?: string;
+}
+
+export function encodeObject(object: RecipientObject, rank: string): string {
+  const stored: Stored = { s: object.source, i: object.id, d: object.dn, k: object.kind, a: [...object.addresses], r: rank };
+  if (object.primary !== undefined) stored.p = object.primary;
+  if (object.target !== undefined) stored.t = object.target;
+  if (object.created !== undefined) stored.c = object.created;
+  if (object.displayName !== undefined) stored.n = object.displayName;
+  return JSON.stringify(stored);
+}
+
+export function decodeObject(json: string): RecipientObject {
+  const s = JSON.parse(json) as Stored;
+  return {
+    source: s.s,
+    id: s.i,
+    dn: s.d,
+    kind: s.k,
+    addresses: s.a,
+    primary: s.p,
+    target: s.t,
+    created: s.c,
+    displayName: s.n,
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Deletes snapshots no kept table version references: those of dropped versions, and
+ * staging snapshots abandoned by a crashed import (older than `staleAfterMs`).
+ */
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+import { readHistory } from './table.js';
+import { deleteSnapshot, type SnapshotMeta } from './snapshot.js';
+
+export async function collectGarbage(redis: RedisClient, keys: Keys, staleAfterMs = 6 * 3600_000): Promise<string[]> {
+  const referenced = new Set<string>();
+  for (const v of await readHistory(redis, keys)) for (const id of v.snapshots.values()) referenced.add(id);
+  const all = await redis.hgetall(keys.snapshots);
+  const deleted: string[] = [];
+  for (const [id, json] of Object.entries(all)) {
+    if (referenced.has(id)) continue;
+    const meta = JSON.parse(json) as SnapshotMeta;
+    const stale = meta.state === 'complete' || Date.now() - Date.parse(meta.createdAt) > staleAfterMs;
+    if (!stale) continue;
+    await deleteSnapshot(redis, keys, id);
+    deleted.push(id);
+  }
+  return deleted;
+}

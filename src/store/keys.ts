@@ -1,0 +1,35 @@
+/**
+ * Every Redis key Switchyard uses, in one place. All keys share the hash tag `{ns}` so
+ * multi-key scripts work on Redis Cluster (one slot per namespace).
+ */
+export interface Keys {
+  readonly prefix: string;
+  readonly current: string;
+  readonly versionSeq: string;
+  readonly history: string;
+  readonly snapshotSeq: string;
+  /** Hash: snapshot id → snapshot meta JSON (source, state, counts). */
+  readonly snapshots: string;
+  version(n: number | string): string;
+  snapshotObjects(id: string): string;
+  snapshotAddresses(id: string): string;
+  snapshotConflicts(id: string): string;
+  sourceLock(source: string): string;
+}
+
+export function createKeys(namespace: string): Keys {
+  const prefix = `{${namespace}}`;
+  return {
+    prefix,
+    current: `${prefix}:table:current`,
+    versionSeq: `${prefix}:table:seq`,
+    history: `${prefix}:table:history`,
+    snapshotSeq: `${prefix}:snap:seq`,
+    snapshots: `${prefix}:snaps`,
+    version: (n) => `${prefix}:table:v:${n}`,
+    snapshotObjects: (id) => `${prefix}:snap:${id}:obj`,
+    snapshotAddresses: (id) => `${prefix}:snap:${id}:addr`,
+    snapshotConflicts: (id) => `${prefix}:snap:${id}:conf`,
+    sourceLock: (source) => `${prefix}:lock:source:${source}`,
+  };
+}

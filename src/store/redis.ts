@@ -1,0 +1,67 @@
+/**
+ * Redis connections from the configuration: a single server, Sentinel or Cluster.
+ * Two profiles (STYLE §7): `lookup` fails fast for the RCPT path and CLI answers;
+ * `worker` waits out Redis restarts for long-running jobs.
+ */
+import { readFileSync } from 'node:fs';
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/schema.js';
+
+export type RedisClient = Redis | Cluster;
+export type RedisProfile = 'lookup' | 'worker';
+
+function splitHostPort(hp: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp);
+  return { host: m?.[1] ?? hp, port: m?.[2] ? Number(m[2]) : 6379 };
+}
+
+function profileOptions(profile: RedisProfile): RedisOptions {
+  return profile === 'lookup'
+    ? { enableOfflineQueue: false, commandTimeout: 1000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false }
+    : { maxRetriesPerRequest: null, connectTimeout: 5000 };
+}
+
+export function redisPassword(config: Config['redis'], env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return config.passwordEnv !== undefined ? env[config.passwordEnv] : undefined;
+}
+
+export function createRedis(config: Config['redis'], profile: RedisProfile, env: NodeJS.ProcessEnv = process.env): RedisClient {
+  const base: RedisOptions = { ...profileOptions(profile), password: redisPassword(config, env) };
+  if (config.cluster) {
+    return new Cluster(config.cluster.nodes.map(splitHostPort), {
+      redisOptions: base,
+      enableOfflineQueue: profile !== 'lookup',
+    });
+  }
+  if (config.sentinel) {
+    return new Redis({ ...base, sentinels: config.sentinel.sentinels.map(splitHostPort), name: config.sentinel.name });
+  }
+  return new Redis(config.url ?? 'redis://127.0.0.1:6379', base);
+}
+
+/** Waits until the client is connected, or rejects with the connection error. */
+export async function connected(client: RedisClient, timeoutMs = 3000): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`Redis not reachable within ${timeoutMs} ms`)), timeoutMs);
+    const onReady = (): void => done();
+    const onError = (err: Error): void => {
+      if (client.status !== 'connecting' && client.status !== 'reconnecting') done(err);
+      else lastError = err;
+    };
+    let lastError: Error | undefined;
+    function done(err?: Error): void {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('error', onError);
+      if (err) reject(lastError ?? err);
+      else resolve();
+    }
+    client.on('ready', onReady);
+    client.on('error', onError);
+  });
+}
+
+export function readSecretFile(path: string): string {
+  return readFileSync(path, 'utf8').trim();
+}
