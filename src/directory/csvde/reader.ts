@@ -85,7 +85,7 @@ function csvReason(e: Error & { code?: string }): string {
       return 'unbalanced quotes: a quoted value is never closed';
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return 'unbalanced quotes: text after a closing quote';
+      return 'unbalanced quotes: text after a closing quote (in the record ending on this line)';
     default:
       return e.message;
   }

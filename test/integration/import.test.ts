@@ -1,0 +1,174 @@
+/**
+ * Csvde import → published table → decisions, on a real Redis (SPEC §2.1, §3, §4).
+ */
+import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { importCsvde } from '../../src/pipeline/import-csvde.js';
+import { DeletionGuardError, InvalidInputError } from '../../src/pipeline/errors.js';
+import { CsvdeFileError } from '../../src/directory/csvde/errors.js';
+import { createResolver, type Resolver } from '../../src/resolver/resolver.js';
+import { routingContext } from '../../src/routing/decide.js';
+import { readCurrent, readHistory, rollback, RollbackError } from '../../src/store/table.js';
+import { listConflicts, readStatus } from '../../src/store/status.js';
+import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
+
+let env: TestEnv;
+let resolver: Resolver;
+beforeEach(async () => {
+  env = await testEnv();
+  resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+});
+afterEach(async () => env.cleanup());
+
+const importFile = (file: string, source = 'corp', opts = {}) => importCsvde(env.deps, env.source(source), file, opts);
+async function decide(address: string, trusted = false) {
+  const [d] = await resolver.resolve([address], trusted);
+  return d;
+}
+function tmpCsv(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-csv-')), 'data.csv');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('import and resolve', () => {
+  it('answers 451 4.3.0 before any table is published', async () => {
+    expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ action: 'defer', reason: 'temporary-failure', smtp: expect.stringMatching(/^451 4\.3\.0/) });
+    expect(await decide('nobody@chem.lab.contoso.edu')).toMatchObject({ action: 'defer' });
+  });
+
+  it('gives every §4 decision from an imported table', async () => {
+    const r = await importFile(csvFixture('contoso.csv'));
+    expect(r).toMatchObject({ version: 1, counts: { objects: 267, added: 267, skipped: 1, conflicts: 1, invalid: 0 } });
+    await importFile(csvFixture('students.csv'), 'students');
+
+    expect(await decide('Ada.Lovelace@CONTOSO.edu')).toMatchObject({
+      action: 'route', recipient: 'Ada.Lovelace@CONTOSO.edu', connector: 'onprem', reason: 'mailbox', tableVersion: 2,
+      object: { source: 'corp', id: 'CN=Lovelace\\, Ada,OU=Staff,DC=contoso,DC=edu', dn: 'CN=Lovelace\\, Ada,OU=Staff,DC=contoso,DC=edu' },
+    });
+    expect(await decide('ada_lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'onprem' });
+    expect(await decide('s100003@students.contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'cloud', object: { source: 'students' } });
+    // mail user (migrated to the cloud): rewritten to its targetAddress, routed to the cloud
+    expect(await decide('kofi.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    const migrated = await decide('Ada.Ivanov@contoso.edu');
+    expect(migrated).toMatchObject({ action: 'route', reason: 'target-address', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud' });
+    // the same object in the authoritative lab subdomain
+    expect(await decide('ada.ivanov@chem.lab.contoso.edu')).toMatchObject({ reason: 'target-address', connector: 'cloud' });
+    // the SPEC §2.1 contact, by its secondary address in the shared domain
+    expect(await decide('InternetUser@xo.one')).toMatchObject({ reason: 'target-address', recipient: 'internetUser@remote.domain', connector: 'internet' });
+    // X500 and SIP proxies do not route
+    expect(await decide('siobhan.obrien@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    expect(await decide('nobody@chem.lab.contoso.edu')).toMatchObject({ action: 'reject', reason: 'unknown-recipient', smtp: expect.stringMatching(/^550 5\.1\.1 /) });
+    expect(await decide('nobody@xo.one')).toMatchObject({ action: 'reject', reason: 'unknown-recipient' });
+    expect(await decide('Nobody@contoso.edu')).toMatchObject({ action: 'route', recipient: 'Nobody@contoso.edu', connector: 'legacy', reason: 'internal-relay' });
+    expect(await decide('x@live.contoso.edu')).toMatchObject({ reason: 'external-relay', connector: 'cloud' });
+    expect(await decide('x@example.org')).toMatchObject({ action: 'reject', reason: 'relay-denied', smtp: '554 5.7.1 Relay access denied' });
+    expect(await decide('x@example.org', true)).toMatchObject({ action: 'route', reason: 'outbound', connector: 'internet' });
+    expect(await decide('x@lab.contoso.edu')).toMatchObject({ reason: 'relay-denied' });
+    expect(await decide('bad address@contoso.edu')).toMatchObject({ action: 'reject', reason: 'syntax', smtp: expect.stringMatching(/^501 5\.1\.3/) });
+  });
+
+  it('reads the UTF-16LE export into the same table as the UTF-8 one', async () => {
+    await importFile(csvFixture('contoso.csv'));
+    const again = await importFile(csvFixture('contoso-utf16.csv'));
+    expect(again.counts).toMatchObject({ objects: 267, unchanged: 267, added: 0, changed: 0, removed: 0, addressesAdded: 0, addressesRemoved: 0 });
+  });
+
+  it('quarantines an address claimed twice (differing in case) on the loser, across sources too', async () => {
+    await importFile(csvFixture('contoso.csv'));
+    await importFile(csvFixture('students.csv'), 'students');
+    expect(await decide('HELPDESK@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu' } });
+    const conflicts = await listConflicts(env.redis, env.keys);
+    expect(conflicts).toEqual([
+      expect.objectContaining({ address: 'helpdesk@contoso.edu', scope: 'source', winner: expect.objectContaining({ dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu' }), quarantined: [expect.objectContaining({ dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' })] }),
+      expect.objectContaining({ address: 'helpdesk@contoso.edu', scope: 'sources', quarantined: [expect.objectContaining({ source: 'students', dn: 'CN=helpdesk-students,OU=Students,DC=contoso,DC=edu' })] }),
+    ]);
+  });
+
+  it('refuses a bad file as a whole, naming the lines; the table is unchanged', async () => {
+    await importFile(csvFixture('contoso.csv'));
+    const before = await readCurrent(env.redis, env.keys);
+    const err = await importFile(csvFixture('bad-rows.csv')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidInputError);
+    const origins = (err as InvalidInputError).errors.map((e) => `${e.origin}: ${e.reason}`);
+    expect(origins).toEqual(expect.arrayContaining([
+      'bad-rows.csv:3: expected 6 columns, found 5',
+      'bad-rows.csv:4: two primary SMTP: addresses ("a@contoso.edu" and "b@contoso.edu")',
+      'bad-rows.csv:5: no DN',
+      'bad-rows.csv:6: targetAddress "SMTP:nobody-at-all" is not an address (not local@domain)',
+      'bad-rows.csv:9: duplicate object identity "CN=Good One,OU=Staff,DC=contoso,DC=edu" (an earlier entry has it)',
+    ]));
+    expect((err as Error).message).toMatch(/^refused: \d+ invalid entries, first at bad-rows\.csv:\d+/);
+    expect((await readCurrent(env.redis, env.keys))?.version).toBe(before?.version);
+    expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: before?.version });
+    await expect(importFile(csvFixture('bad-unclosed.csv'))).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(importFile(csvFixture('bad-no-dn-column.csv'))).rejects.toBeInstanceOf(CsvdeFileError);
+    expect((await readCurrent(env.redis, env.keys))?.version).toBe(before?.version);
+    // no staging snapshot is left behind
+    expect(Object.keys(await env.redis.hgetall(env.keys.snapshots))).toEqual([...(before?.snapshots.values() ?? [])]);
+  });
+
+  it('with skipInvalid publishes the valid rows and reports the rest', async () => {
+    const r = await importFile(csvFixture('bad-rows.csv'), 'corp', { skipInvalid: true });
+    expect(r.version).toBe(1);
+    expect(r.counts.invalid).toBeGreaterThanOrEqual(5);
+    expect(await decide('good.one@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    expect(await decide('two@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+  });
+
+  it('deletion guard: refuses dropping 60 % of a source, table unchanged; --allow-mass-delete publishes', async () => {
+    await importFile(csvFixture('contoso.csv'));
+    const lines = readFileSync(csvFixture('contoso.csv'), 'utf8').trimEnd().split('\n');
+    const kept = Math.round((lines.length - 1) * 0.4);
+    const truncated = tmpCsv(`${lines.slice(0, kept + 1).join('\n')}\n`);
+    const err = await importFile(truncated).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeletionGuardError);
+    expect((err as Error).message).toMatch(/^refused: 160 of 267 objects \(59\.9 %\) of source "corp" would be removed.*--allow-mass-delete/);
+    expect((await readCurrent(env.redis, env.keys))?.version).toBe(1);
+    expect(await decide('tariq.park@contoso.edu')).toMatchObject({ reason: 'target-address' });
+
+    const forced = await importFile(truncated, 'corp', { allowMassDelete: true });
+    expect(forced).toMatchObject({ version: 2, counts: { removed: 160 } });
+    expect(await decide('tariq.park@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+  });
+
+  it('dry run prints the diff and publishes nothing; rollback restores the previous decisions', async () => {
+    await importFile(csvFixture('contoso.csv'));
+    const text = readFileSync(csvFixture('contoso.csv'), 'utf8')
+      .replace('SMTP:ada.lovelace@contoso.edu', 'SMTP:ada.lovelace@contoso.edu;smtp:countess@contoso.edu')
+      .replace(/\n[^\n]*Projector Cart[^\n]*/, '');
+    const changed = tmpCsv(text);
+    const dry = await importFile(changed, 'corp', { dryRun: true });
+    expect(dry).toMatchObject({ dryRun: true, counts: { changed: 1, removed: 1, addressesAdded: 1, addressesRemoved: 1 } });
+    expect(dry.version).toBeUndefined();
+    expect(dry.samples.removed).toEqual(['CN=Projector Cart,OU=Resources,DC=contoso,DC=edu']);
+    expect(dry.samples.changed).toEqual(['CN=Lovelace\\, Ada,OU=Staff,DC=contoso,DC=edu']);
+    expect((await readHistory(env.redis, env.keys)).map((v) => v.version)).toEqual([1]);
+    expect(await decide('countess@contoso.edu')).toMatchObject({ reason: 'internal-relay', tableVersion: 1 });
+
+    await importFile(changed);
+    expect(await decide('countess@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: 2 });
+    expect(await decide('projector-cart@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+
+    const rb = await rollback(env.redis, env.keys, undefined, 5);
+    expect(rb).toMatchObject({ version: 3, restored: 1 });
+    expect(await decide('countess@contoso.edu')).toMatchObject({ reason: 'internal-relay', tableVersion: 3 });
+    expect(await decide('projector-cart@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    await expect(rollback(env.redis, env.keys, 42, 5)).rejects.toBeInstanceOf(RollbackError);
+    // a later import diffs against the rolled-back snapshot
+    const after = await importFile(changed);
+    expect(after.counts).toMatchObject({ changed: 1, removed: 1 });
+  });
+
+  it('keeps the last N versions and collects unreferenced snapshots', async () => {
+    for (let i = 0; i < 7; i++) await importFile(csvFixture(i % 2 ? 'contoso.csv' : 'contoso-utf16.csv'));
+    const status = await readStatus(env.redis, env.keys);
+    expect(status.history.map((v) => v.version)).toEqual([7, 6, 5, 4, 3]);
+    expect(await env.redis.exists(env.keys.version(2))).toBe(0);
+    const snapshots = Object.keys(await env.redis.hgetall(env.keys.snapshots));
+    expect(snapshots.sort()).toEqual([...new Set(status.history.flatMap((v) => [...v.snapshots.values()]))].sort());
+    expect(await env.redis.exists(env.keys.snapshotObjects('1'))).toBe(0);
+  });
+});

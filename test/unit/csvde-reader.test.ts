@@ -1,0 +1,63 @@
+/** The Csvde reader over the committed fixture files (SPEC §2.1). No Redis involved. */
+import { describe, expect, it } from 'vitest';
+import { readCsvde } from '../../src/directory/csvde/reader.js';
+import { decodeBinary, splitValues } from '../../src/directory/csvde/row.js';
+import type { ReadItem } from '../../src/pipeline/types.js';
+import { csvFixture } from '../helpers/env.js';
+
+async function readAll(file: string): Promise<ReadItem[]> {
+  const out: ReadItem[] = [];
+  for await (const item of readCsvde(csvFixture(file))) out.push(item);
+  return out;
+}
+const entries = (items: ReadItem[]) => items.flatMap((i) => ('entry' in i ? [i.entry] : []));
+const errors = (items: ReadItem[]) => items.flatMap((i) => ('error' in i ? [i.error] : []));
+
+describe('Csvde reader', () => {
+  it('reads the corp export: quoted DNs with commas and quotes, ; lists with spaces, X\'hex\' GUIDs', async () => {
+    const items = await readAll('contoso.csv');
+    expect(errors(items)).toEqual([]);
+    expect(entries(items)).toHaveLength(268);
+    const obrien = entries(items).find((e) => e.dn.startsWith('CN=O"Brien'));
+    expect(obrien).toMatchObject({ dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu', created: '20110101093000.0Z' });
+    expect(obrien?.guid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const spec = entries(items).find((e) => e.dn === 'cn=Internet User,ou=internet users,dc=xo,dc=one');
+    expect(spec).toMatchObject({
+      objectClass: ['contact'],
+      proxyAddresses: ['SMTP:internetUser@remote.domain', 'smtp:internetuser@xo.one'],
+      targetAddress: 'SMTP:internetUser@remote.domain',
+      mail: 'internetUser@remote.domain',
+      origin: 'contoso.csv:266',
+    });
+  });
+
+  it('reads the UTF-16LE (csvde -u, CRLF) export identically, and UTF-8 with BOM and CRLF', async () => {
+    const utf8 = entries(await readAll('contoso.csv')).map(({ origin: _o, ...e }) => e);
+    const utf16 = entries(await readAll('contoso-utf16.csv')).map(({ origin: _o, ...e }) => e);
+    expect(utf16).toEqual(utf8);
+    expect(entries(await readAll('utf8-bom-crlf.csv'))).toEqual([
+      expect.objectContaining({ dn: 'CN=Bom,DC=x', proxyAddresses: ['SMTP:bom@contoso.edu'], mail: undefined }),
+    ]);
+  });
+
+  it('locates bad rows by line and keeps reading', async () => {
+    const items = await readAll('bad-rows.csv');
+    expect(errors(items)).toEqual(expect.arrayContaining([
+      { origin: 'bad-rows.csv:3', reason: 'expected 6 columns, found 5' },
+      { origin: 'bad-rows.csv:5', reason: 'no DN' },
+      expect.objectContaining({ origin: 'bad-rows.csv:7', reason: expect.stringMatching(/^unbalanced quotes/) }),
+    ]));
+    expect(entries(items).map((e) => e.origin)).toEqual(expect.arrayContaining(['bad-rows.csv:2', 'bad-rows.csv:4', 'bad-rows.csv:6', 'bad-rows.csv:9']));
+  });
+
+  it('throws with file and line when the file cannot be read on', async () => {
+    await expect(readAll('bad-no-dn-column.csv')).rejects.toThrow('bad-no-dn-column.csv:1: the header has no DN column');
+    await expect(readAll('no-such-file.csv')).rejects.toThrow('no-such-file.csv: cannot read: ENOENT');
+  });
+
+  it('splits multi-values and decodes binary', () => {
+    expect(splitValues('SMTP:a@b.c; smtp:d@b.c;  X500:/o=x;')).toEqual(['SMTP:a@b.c', 'smtp:d@b.c', 'X500:/o=x']);
+    expect(decodeBinary("X'0aff'")).toEqual(Buffer.from([10, 255]));
+    expect(decodeBinary('plain')).toBeUndefined();
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import type { DirectoryEntry } from '../../src/directory/entry.js';
+import { buildObject, rankKey, type RecipientObject } from '../../src/routing/object.js';
+import { guidFromBytes, guidToBytes } from '../../src/directory/guid.js';
+import { deletionGuard } from '../../src/routing/guard.js';
+
+const entry = (e: Partial<DirectoryEntry>): DirectoryEntry => ({ id: 'CN=x', dn: 'CN=x', objectClass: ['user'], proxyAddresses: [], ...e });
+
+describe('buildObject', () => {
+  it('takes SMTP: as primary, smtp: as secondaries, mail, and ignores other types', () => {
+    const r = buildObject('corp', entry({
+      proxyAddresses: ['smtp:second@contoso.edu', 'SMTP:First@contoso.edu', 'X500:/o=Contoso/cn=first', 'SIP:first@contoso.edu', 'EUM:1234;phone-context=x'],
+      mail: 'first@contoso.edu',
+    }));
+    expect(r.ok).toBe(true);
+    if (r.ok !== true) return;
+    expect(r.object.kind).toBe('mailbox');
+    expect(r.object.primary).toBe('First@contoso.edu');
+    // mail duplicates the primary ignoring case, so it is listed once
+    expect(r.object.addresses).toEqual(['First@contoso.edu', 'second@contoso.edu']);
+  });
+
+  it('tells contacts and mail users by objectClass once they have a targetAddress', () => {
+    const contact = buildObject('corp', entry({ objectClass: ['top', 'Contact'], proxyAddresses: ['SMTP:c@x.org'], targetAddress: 'SMTP:c@x.org' }));
+    const mailUser = buildObject('corp', entry({ proxyAddresses: ['SMTP:m@contoso.edu'], targetAddress: 'm@live.contoso.edu' }));
+    expect(contact.ok === true && contact.object).toMatchObject({ kind: 'contact', target: 'c@x.org' });
+    expect(mailUser.ok === true && mailUser.object).toMatchObject({ kind: 'mailUser', target: 'm@live.contoso.edu' });
+  });
+
+  it.each([
+    [{ proxyAddresses: ['SMTP:a@contoso.edu', 'SMTP:b@contoso.edu'] }, 'two primary SMTP: addresses ("a@contoso.edu" and "b@contoso.edu")'],
+    [{ proxyAddresses: ["smtp:not an@address"] }, 'proxyAddresses value "smtp:not an@address" is not an address (invalid local part)'],
+    [{ proxyAddresses: ['a@contoso.edu'] }, 'proxyAddresses value "a@contoso.edu" has no TYPE: prefix'],
+    [{ proxyAddresses: ['SMTP:a@contoso.edu'], targetAddress: 'SMTP:bad' }, 'targetAddress "SMTP:bad" is not an address (not local@domain)'],
+    [{ objectClass: ['contact'], proxyAddresses: ['SMTP:a@contoso.edu'] }, 'contact without targetAddress'],
+    [{ dn: ' ' }, 'no DN'],
+  ])('refuses %j', (e, reason) => {
+    expect(buildObject('corp', entry(e))).toEqual({ ok: false, reason });
+  });
+
+  it('skips entries that are not mail-enabled', () => {
+    expect(buildObject('corp', entry({ proxyAddresses: ['X500:/o=x'] })).ok).toBe('skip');
+  });
+});
+
+describe('rankKey (SPEC §3.1 winner order)', () => {
+  const obj = (o: Partial<RecipientObject>): RecipientObject => ({ source: 's', id: 'i', dn: 'CN=b', kind: 'mailbox', addresses: [], ...o });
+  const winner = (...c: [RecipientObject, number][]): RecipientObject =>
+    ([...c].sort((a, b) => (rankKey(a[0], a[1]) < rankKey(b[0], b[1]) ? -1 : 1))[0] as [RecipientObject, number])[0];
+
+  it('prefers higher source priority over everything else', () => {
+    const low = obj({ kind: 'mailbox', dn: 'CN=a' });
+    const high = obj({ kind: 'contact', dn: 'CN=z' });
+    expect(winner([low, 5], [high, 10])).toBe(high);
+    expect(winner([obj({ dn: 'CN=neg' }), -3], [obj({ dn: 'CN=zero' }), 0]).dn).toBe('CN=zero');
+  });
+  it('then mailbox before mail user before contact', () => {
+    const c = obj({ kind: 'contact' });
+    const u = obj({ kind: 'mailUser' });
+    const m = obj({ kind: 'mailbox' });
+    expect(winner([c, 1], [u, 1], [m, 1])).toBe(m);
+    expect(winner([c, 1], [u, 1])).toBe(u);
+  });
+  it('then the older object (unknown creation time counts as newest), then DN order', () => {
+    const old = obj({ created: '20100101000000.0Z', dn: 'CN=z' });
+    const young = obj({ created: '20200101000000.0Z', dn: 'CN=a' });
+    const unknown = obj({ dn: 'CN=0' });
+    expect(winner([young, 1], [old, 1], [unknown, 1])).toBe(old);
+    expect(winner([obj({ dn: 'CN=B' }), 1], [obj({ dn: 'cn=a' }), 1]).dn).toBe('cn=a');
+  });
+});
+
+describe('GUID text form', () => {
+  it('byte-swaps the first three groups and round-trips', () => {
+    const bytes = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    expect(guidFromBytes(bytes)).toBe('33221100-5544-7766-8899-aabbccddeeff');
+    expect(guidToBytes('33221100-5544-7766-8899-aabbccddeeff').equals(bytes)).toBe(true);
+  });
+});
+
+describe('deletionGuard (SPEC §3.3)', () => {
+  it('allows small removals and first imports', () => {
+    expect(deletionGuard({ source: 's', previous: 1000, removed: 100, threshold: 500 })).toBeUndefined();
+    expect(deletionGuard({ source: 's', previous: 0, removed: 0, threshold: 500 })).toBeUndefined();
+  });
+  it('refuses above 10 %, above the threshold, or emptying a source, saying how many and how to force', () => {
+    expect(deletionGuard({ source: 's', previous: 1000, removed: 101, threshold: 500 })).toMatch(/101 of 1000 objects \(10\.1 %\) of source "s".*--allow-mass-delete/);
+    expect(deletionGuard({ source: 's', previous: 100_000, removed: 501, threshold: 500 })).toMatch(/deletionThreshold of 500/);
+    expect(deletionGuard({ source: 's', previous: 3, removed: 3, threshold: 500 })).toMatch(/empty the source/);
+  });
+});
