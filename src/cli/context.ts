@@ -23,7 +23,7 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
   const redis = createRedis(config.redis, opts.profile ?? 'lookup');
   redis.on('error', () => undefined); // surfaced by the commands themselves
   try {
-    await connected(redis);
+    await connected(redis, 3000, true);
   } catch (err) {
     if (opts.requireRedis !== false) {
       redis.disconnect();
@@ -35,7 +35,8 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
     redis,
     keys: createKeys(config.redis.namespace),
     async close() {
-      await redis.quit().catch(() => redis.disconnect());
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
     },
   };
 }

@@ -36,16 +36,14 @@ function deepFreeze<T>(value: T): T {
 /** Validates an already-parsed document. `file` is only used in messages. */
 export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const secrets = findInlineSecrets(raw);
-  if (secrets.length > 0) throw new ConfigError(file, secrets);
   const result = configSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') {
-        return `${formatPath(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-      }
-      return `${formatPath(issue.path)}: ${issue.message}`;
+  if (!result.success || secrets.length > 0) {
+    const problems = (result.error?.issues ?? []).flatMap((issue) => {
+      if (issue.code !== 'unrecognized_keys') return [`${formatPath(issue.path)}: ${issue.message}`];
+      const unknown = issue.keys.filter((k) => !INLINE_SECRET.test(k)); // already reported as secrets
+      return unknown.length === 0 ? [] : [`${formatPath(issue.path)}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`];
     });
-    throw new ConfigError(file, problems);
+    throw new ConfigError(file, [...secrets, ...problems]);
   }
   const config = result.data;
   const problems = checkReferences(config);

@@ -39,14 +39,17 @@ export function createRedis(config: Config['redis'], profile: RedisProfile, env:
   return new Redis(config.url ?? 'redis://127.0.0.1:6379', base);
 }
 
-/** Waits until the client is connected, or rejects with the connection error. */
-export async function connected(client: RedisClient, timeoutMs = 3000): Promise<void> {
+/**
+ * Waits until the client is connected, or rejects with the connection error: at the first
+ * failed attempt with `failFast` (CLI answers), else when `timeoutMs` has passed.
+ */
+export async function connected(client: RedisClient, timeoutMs = 3000, failFast = false): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`Redis not reachable within ${timeoutMs} ms`)), timeoutMs);
     const onReady = (): void => done();
     const onError = (err: Error): void => {
-      if (client.status !== 'connecting' && client.status !== 'reconnecting') done(err);
+      if (failFast || (client.status !== 'connecting' && client.status !== 'reconnecting')) done(err);
       else lastError = err;
     };
     let lastError: Error | undefined;

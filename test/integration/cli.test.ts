@@ -1,0 +1,131 @@
+/**
+ * The `switchyard` command as users run it (the compiled CLI in a child process):
+ * SPEC §7 exit codes, `resolve --json` fields, import/status/conflicts/rollback/config check.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
+let env: TestEnv;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, REDIS_URL: '', SWITCHYARD_CONFIG: env.configFile, ...extraEnv } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  env = await testEnv();
+});
+afterAll(async () => env.cleanup());
+
+describe('switchyard CLI', () => {
+  it('resolve before any import answers 451 in --json with the SPEC §4 fields', async () => {
+    const r = await cli(['resolve', '--json', 'ada.lovelace@contoso.edu']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      address: 'ada.lovelace@contoso.edu', action: 'defer', smtp: '451 4.3.0 No routing table published yet, try again later',
+      reason: 'temporary-failure', tableVersion: null,
+    });
+  });
+
+  it('import (dry run, then real), status, resolve, conflicts, rollback', async () => {
+    const dry = await cli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^dry run: source corp/);
+    expect(dry.stdout).toContain('objects    267 (added 267');
+
+    const imp = await cli(['import', csvFixture('contoso.csv'), '--source', 'corp']);
+    expect(imp.code).toBe(0);
+    expect(imp.stdout).toMatch(/^published table version 1: source corp/);
+    expect(imp.stdout).toContain('conflicts  1 (new 1)');
+
+    const res = await cli(['resolve', '--json', 'Ada.Ivanov@contoso.edu', 'friend@example.org', 'nobody@chem.lab.contoso.edu']);
+    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toEqual({
+      address: 'Ada.Ivanov@contoso.edu', action: 'route', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud',
+      smtp: '250 2.1.5 Recipient OK', reason: 'target-address',
+      object: { source: 'corp', id: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu', dn: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu' },
+      tableVersion: 1,
+    });
+    expect(lines[1]).toMatchObject({ action: 'reject', reason: 'relay-denied', smtp: '554 5.7.1 Relay access denied', tableVersion: null });
+    expect(lines[2]).toMatchObject({ action: 'reject', reason: 'unknown-recipient', tableVersion: 1 });
+    const trusted = await cli(['resolve', '--json', '--from-trusted', 'friend@example.org']);
+    expect(JSON.parse(trusted.stdout)).toMatchObject({ action: 'route', reason: 'outbound', connector: 'internet' });
+
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ tableVersion: 1, cause: 'import', conflicts: 1, sources: [{ name: 'corp', objects: 267, addresses: 568, conflicts: 1 }] });
+
+    const conflicts = await cli(['conflicts']);
+    expect(conflicts.stdout).toContain('helpdesk@contoso.edu: kept by corp: CN=O"Brien\\, Siobhan');
+
+    await cli(['import', csvFixture('students.csv'), '--source', 'students']);
+    const rb = await cli(['rollback']);
+    expect(rb).toMatchObject({ code: 0, stdout: 'published table version 3 (the content of version 1)\n' });
+    const s100000 = JSON.parse((await cli(['resolve', '--json', 's100000@contoso.edu'])).stdout) as Record<string, unknown>;
+    expect(s100000).toMatchObject({ reason: 'internal-relay', tableVersion: 3 });
+    expect((await cli(['rollback', '--to', '99'])).stderr).toMatch(/^switchyard: version 99 is not kept \(kept: 3, 2, 1\)\n$/);
+  });
+
+  it('exit 1 with the line for a bad file, nothing published', async () => {
+    const before = JSON.parse((await cli(['status', '--json'])).stdout) as { tableVersion: number | null };
+    const r = await cli(['import', csvFixture('bad-rows.csv'), '--source', 'corp']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('bad-rows.csv:3: expected 6 columns, found 5\n');
+    expect(r.stderr.trim().split('\n').pop()).toMatch(/^switchyard: refused: \d+ invalid entries, first at bad-rows\.csv:\d+: .*--skip-invalid/);
+    const after = JSON.parse((await cli(['status', '--json'])).stdout) as { tableVersion: number | null };
+    expect(after.tableVersion).toBe(before.tableVersion);
+  });
+
+  it('exit 2 for usage errors', async () => {
+    expect((await cli(['import', csvFixture('contoso.csv')])).code).toBe(2); // no --source
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    const wrongSource = await cli(['import', csvFixture('contoso.csv'), '--source', 'nope']);
+    expect(wrongSource.code).toBe(2);
+    expect(wrongSource.stderr).toMatch(/--source nope: no such source/);
+    expect((await cli(['rollback', '--to', 'x'])).code).toBe(2);
+  });
+
+  it('config check prints the effective config, or every problem with its key, exit 1', async () => {
+    const ok = await cli(['config', 'check']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('versionsKept: 5');
+    const bad = await cli(['config', 'check', '--config', join(import.meta.dirname, '..', '..', 'fixtures', 'config', 'invalid.yaml')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('invalid.yaml: connectors[1].smartHosts[0]: not host:port');
+    expect(bad.stderr).toContain('invalid.yaml: sources[0].bindPassword: secrets are not allowed in the config file');
+  });
+
+  it('a Redis that cannot be reached: resolve defers with 451, status fails with exit 1', async () => {
+    const down = { REDIS_URL: 'redis://127.0.0.1:1' };
+    const r = await cli(['resolve', '--json', 'ada.lovelace@contoso.edu'], down);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'defer', smtp: '451 4.3.0 Directory temporarily unavailable, try again later' });
+    const s = await cli(['status'], down);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/^switchyard: Redis unreachable/);
+  });
+});
+
+describe('switchyard demo (the README main-job command)', () => {
+  it('starts a private Redis, imports the demo organisation and prints decisions', async () => {
+    const r = await cli(['demo'], { REDIS_URL: '' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^private redis-server on redis:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).toContain('published table version 2: source students');
+    expect(r.stdout).toContain('Ada.Lovelace@contoso.edu: route → Ada.Lovelace@contoso.edu via onprem (mailbox)');
+    expect(r.stdout).toContain('internetuser@xo.one: route → internetUser@remote.domain via internet (target-address)');
+    expect(r.stdout).toContain('nobody@chem.lab.contoso.edu: reject (unknown-recipient) "550 5.1.1');
+  });
+});
