@@ -61,7 +61,7 @@ async function stageAll(
   spec: SourceSpec,
   id: string,
   oldId: string | undefined,
-  items: AsyncIterable<ReadItem>,
+  items: AsyncIterable<readonly ReadItem[]>,
   tally: Tally,
   opts: PublishOptions,
 ): Promise<void> {
@@ -99,26 +99,26 @@ async function stageAll(
     inFlight.add(p);
   };
 
-  for await (const item of items) {
+  for await (const chunk of items) {
     if (failure !== undefined) break;
-    tally.read++;
-    if ('error' in item) {
-      tally.error(item.error);
-      continue;
-    }
-    const built = buildObject(spec.name, item.entry);
-    if (built.ok === true) {
-      batch.push(built.object);
-      origins.push(item.entry.origin ?? item.entry.dn);
-      if (batch.length >= BATCH) {
-        flush();
-        while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+    for (const item of chunk) {
+      tally.read++;
+      if ('error' in item) {
+        tally.error(item.error);
+        continue;
       }
-    } else if (built.ok === 'skip') {
-      tally.skipped++;
-    } else {
-      tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
+      const built = buildObject(spec.name, item.entry);
+      if (built.ok === true) {
+        batch.push(built.object);
+        origins.push(item.entry.origin ?? item.entry.dn);
+        if (batch.length >= BATCH) flush();
+      } else if (built.ok === 'skip') {
+        tally.skipped++;
+      } else {
+        tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
+      }
     }
+    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
   }
   if (batch.length > 0 && failure === undefined) flush();
   await Promise.all(inFlight);
@@ -145,7 +145,7 @@ async function removedSamples(deps: PublishDeps, id: string, oldId: string): Pro
 export async function publishSource(
   deps: PublishDeps,
   spec: SourceSpec,
-  items: AsyncIterable<ReadItem>,
+  items: AsyncIterable<readonly ReadItem[]>,
   opts: PublishOptions,
 ): Promise<PublishResult> {
   const started = performance.now();

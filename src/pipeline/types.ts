@@ -6,7 +6,7 @@ export interface RowError {
   readonly reason: string;
 }
 
-/** What a source reader yields: an entry, or a located error for an entry it could not read. */
+/** What a source reader yields (in batches): an entry, or a located error for an entry it could not read. */
 export type ReadItem = { readonly entry: DirectoryEntry } | { readonly error: RowError };
 
 export interface PublishOptions {

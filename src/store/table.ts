@@ -79,7 +79,11 @@ export async function publish(redis: RedisClient, keys: Keys, req: PublishReques
     ])) as (number | string)[];
     return { version: Number(reply[0]), dropped: reply.slice(1).map(Number) };
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith('SY_STALE')) throw new StalePublishError(err.message.slice(9));
+    if (err instanceof Error && err.message.startsWith('SY_STALE')) {
+      throw new StalePublishError(
+        `refused: another import or sync of source "${req.source}" published while this one ran (${err.message.slice(9)}); nothing was published, run it again`,
+      );
+    }
     throw err;
   }
 }

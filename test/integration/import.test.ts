@@ -10,7 +10,7 @@ import { DeletionGuardError, InvalidInputError } from '../../src/pipeline/errors
 import { CsvdeFileError } from '../../src/directory/csvde/errors.js';
 import { createResolver, type Resolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
-import { readCurrent, readHistory, rollback, RollbackError } from '../../src/store/table.js';
+import { readCurrent, readHistory, rollback, RollbackError, StalePublishError } from '../../src/store/table.js';
 import { listConflicts, readStatus } from '../../src/store/status.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
@@ -170,5 +170,19 @@ describe('import and resolve', () => {
     const snapshots = Object.keys(await env.redis.hgetall(env.keys.snapshots));
     expect(snapshots.sort()).toEqual([...new Set(status.history.flatMap((v) => [...v.snapshots.values()]))].sort());
     expect(await env.redis.exists(env.keys.snapshotObjects('1'))).toBe(0);
+  });
+
+  it('two concurrent imports of one source: one publishes, the other is refused as stale', async () => {
+    await importFile(csvFixture('contoso.csv'));
+    const results = await Promise.allSettled([importFile(csvFixture('contoso.csv')), importFile(csvFixture('contoso-utf16.csv'))]);
+    const published = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(published).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.reason).toBeInstanceOf(StalePublishError);
+    expect(String(refused[0]?.reason.message)).toMatch(/^refused: another import or sync of source "corp" published while this one ran/);
+    expect((await readCurrent(env.redis, env.keys))?.version).toBe(2);
+    // the loser's staging snapshot is gone; only published snapshots remain
+    expect(Object.keys(await env.redis.hgetall(env.keys.snapshots)).sort()).toEqual(['1', '2', '3'].filter((id) => id !== (results[0]?.status === 'fulfilled' ? '3' : '2')));
   });
 });

@@ -7,7 +7,7 @@ import { csvFixture } from '../helpers/env.js';
 
 async function readAll(file: string): Promise<ReadItem[]> {
   const out: ReadItem[] = [];
-  for await (const item of readCsvde(csvFixture(file))) out.push(item);
+  for await (const batch of readCsvde(csvFixture(file))) out.push(...batch);
   return out;
 }
 const entries = (items: ReadItem[]) => items.flatMap((i) => ('entry' in i ? [i.entry] : []));

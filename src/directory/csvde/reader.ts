@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { parse, type Info } from 'csv-parse';
 import type { ReadItem } from '../../pipeline/types.js';
+import { readBatches } from '../batches.js';
 import { CsvdeFileError } from './errors.js';
 import { mapRow, parseHeader, type Header } from './row.js';
 
@@ -16,12 +17,15 @@ export interface CsvdeReadOptions {
   readonly onBytes?: (bytesRead: number) => void;
 }
 
+const BATCH = 1000;
+
 interface ParsedRecord {
   readonly record: string[];
   readonly info: Info;
 }
 
-export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): AsyncGenerator<ReadItem> {
+/** Yields the file's entries (and located row errors) in batches of up to `BATCH`. */
+export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): AsyncGenerator<ReadItem[]> {
   const name = basename(path);
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   let bytes = 0;
@@ -51,19 +55,22 @@ export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): Asy
   file.on('error', (err) => parser.destroy(err));
   let header: Header | undefined;
   try {
-    for await (const { record, info } of parser as AsyncIterable<ParsedRecord>) {
-      while (skipped.length > 0) yield { error: skipped.shift() as { origin: string; reason: string } };
-      const origin = `${name}:${info.lines}`;
-      if (header === undefined) {
-        const parsed = parseHeader(record);
-        if (!parsed.ok) throw new CsvdeFileError(origin, parsed.reason);
-        header = parsed.header;
-        continue;
+    for await (const records of readBatches<ParsedRecord>(parser, BATCH)) {
+      const out: ReadItem[] = skipped.splice(0).map((error) => ({ error }));
+      for (const { record, info } of records) {
+        const origin = `${name}:${info.lines}`;
+        if (header === undefined) {
+          const parsed = parseHeader(record);
+          if (!parsed.ok) throw new CsvdeFileError(origin, parsed.reason);
+          header = parsed.header;
+          continue;
+        }
+        const row = mapRow(header, record, origin);
+        out.push(row.ok ? { entry: row.entry } : { error: { origin, reason: row.reason } });
       }
-      const row = mapRow(header, record, origin);
-      yield row.ok ? { entry: row.entry } : { error: { origin, reason: row.reason } };
+      if (out.length > 0) yield out;
     }
-    while (skipped.length > 0) yield { error: skipped.shift() as { origin: string; reason: string } };
+    if (skipped.length > 0) yield skipped.splice(0).map((error) => ({ error }));
     if (fatal !== undefined) throw fatal;
   } catch (err) {
     if (err instanceof CsvdeFileError) throw err;
