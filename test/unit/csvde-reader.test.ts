@@ -1,7 +1,7 @@
 /** The Csvde reader over the committed fixture files (SPEC §2.1). No Redis involved. */
 import { describe, expect, it } from 'vitest';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
-import { decodeBinary, splitValues } from '../../src/directory/csvde/row.js';
+import { decodeBinary, splitProxyAddresses, splitValues } from '../../src/directory/csvde/row.js';
 import type { ReadItem } from '../../src/pipeline/types.js';
 import { csvFixture } from '../helpers/env.js';
 
@@ -57,6 +57,9 @@ describe('Csvde reader', () => {
 
   it('splits multi-values and decodes binary', () => {
     expect(splitValues('SMTP:a@b.c; smtp:d@b.c;  X500:/o=x;')).toEqual(['SMTP:a@b.c', 'smtp:d@b.c', 'X500:/o=x']);
+    expect(splitProxyAddresses('SMTP:a@b.c;EUM:1234;phone-context=dp.contoso.edu; smtp:d@b.c')).toEqual([
+      'SMTP:a@b.c', 'EUM:1234;phone-context=dp.contoso.edu', 'smtp:d@b.c',
+    ]);
     expect(decodeBinary("X'0aff'")).toEqual(Buffer.from([10, 255]));
     expect(decodeBinary('plain')).toBeUndefined();
   });

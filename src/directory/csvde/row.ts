@@ -45,6 +45,22 @@ export function splitValues(value: string): string[] {
   return value.split(';').map((v) => v.trim()).filter((v) => v !== '');
 }
 
+const PROXY_TYPE = /^[A-Za-z0-9]+:/;
+
+/**
+ * Splits proxyAddresses. Some proxy values contain `;` themselves (Exchange UM:
+ * `EUM:1234;phone-context=…`), so a part without a `TYPE:` prefix continues the value before it.
+ */
+export function splitProxyAddresses(value: string): string[] {
+  const out: string[] = [];
+  for (const part of splitValues(value)) {
+    const last = out.length - 1;
+    if (last >= 0 && !PROXY_TYPE.test(part)) out[last] = `${out[last]};${part}`;
+    else out.push(part);
+  }
+  return out;
+}
+
 const HEX = /^X'([0-9A-Fa-f]*)'$/;
 
 /** Decodes an `X'hex'` value; undefined when the value is not in that form. */
@@ -78,7 +94,7 @@ export function mapRow(header: Header, record: readonly string[], origin: string
       id: dn,
       dn,
       objectClass: splitValues(column(record, header.objectClass) ?? ''),
-      proxyAddresses: splitValues(column(record, header.proxyAddresses) ?? ''),
+      proxyAddresses: splitProxyAddresses(column(record, header.proxyAddresses) ?? ''),
       mail: column(record, header.mail)?.trim(),
       targetAddress: column(record, header.targetAddress)?.trim(),
       mailNickname: column(record, header.mailNickname),
