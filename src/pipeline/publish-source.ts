@@ -10,7 +10,7 @@ import { deletionGuard } from '../routing/guard.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { collectGarbage } from '../store/gc.js';
-import { completeSnapshot, createSnapshot, deleteSnapshot, stageArgs, stageBatch } from '../store/snapshot.js';
+import { writeSnapshotMeta, createSnapshot, deleteSnapshot, stageArgs, stageBatch } from '../store/snapshot.js';
 import { publish, readCurrent } from '../store/table.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
@@ -191,15 +191,19 @@ export async function publishSource(
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
 
+    // Counts go with the snapshot before it is published, so `status` always has them;
+    // 'complete' (collectable once unreferenced) is set only after the publish.
+    const meta = {
+      source: spec.name, createdAt: new Date().toISOString(), objects, addresses, conflicts,
+      ...(opts.origin ? { origin: opts.origin } : {}),
+    };
+    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'staging' });
     const { version } = await publish(redis, keys, {
       source: spec.name, snapshot: id, expected: oldId, keep: deps.versionsKept,
       meta: { publishedAt: new Date().toISOString(), cause: opts.cause, source: spec.name },
     });
     published = true;
-    await completeSnapshot(redis, keys, id, {
-      source: spec.name, state: 'complete', createdAt: new Date().toISOString(), objects, addresses, conflicts,
-      ...(opts.origin ? { origin: opts.origin } : {}),
-    });
+    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'complete' });
     await collectGarbage(redis, keys);
     return { ...result, version, durationMs: performance.now() - started };
   } finally {

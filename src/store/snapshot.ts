@@ -69,7 +69,7 @@ export async function stageBatch(
   return { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
 }
 
-export async function completeSnapshot(redis: RedisClient, keys: Keys, id: string, meta: SnapshotMeta): Promise<void> {
+export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: string, meta: SnapshotMeta): Promise<void> {
   await redis.hset(keys.snapshots, id, JSON.stringify(meta));
 }
 

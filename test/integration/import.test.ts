@@ -129,6 +129,10 @@ describe('import and resolve', () => {
     expect((await readCurrent(env.redis, env.keys))?.version).toBe(1);
     expect(await decide('tariq.park@contoso.edu')).toMatchObject({ reason: 'target-address' });
 
+    // a header-only file (an export that returned nothing) would empty the source
+    const empty = tmpCsv(`${lines[0]}\n`);
+    await expect(importFile(empty)).rejects.toThrow(/267 of 267 objects \(100\.0 %\) of source "corp" would be removed, it would empty the source/);
+
     const forced = await importFile(truncated, 'corp', { allowMassDelete: true });
     expect(forced).toMatchObject({ version: 2, counts: { removed: 160 } });
     expect(await decide('tariq.park@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
