@@ -7,7 +7,6 @@
  *   npm run bench:import [-- --rows 1000000]
  * Targets: ≤ 20 s, peak RSS ≤ 400 MB, ≤ 1.5× the reference.
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { buildObject, objectKey, rankKey } from '../src/routing/object.js';
 import { encodeObject } from '../src/store/codec.js';
 import { createKeys } from '../src/store/keys.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
+import { run, runSwitchyard, timed } from './lib.js';
 
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 1_000_000;
@@ -32,12 +32,6 @@ function resp(args: string[]): string {
   let out = `*${args.length}\r\n`;
   for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
   return out;
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const r = await fn();
-  return [r, (performance.now() - t) / 1000];
 }
 
 async function csvParseAlone(): Promise<number> {
@@ -70,20 +64,6 @@ async function writeReferenceCommands(file: string): Promise<void> {
   await once(out, 'finish');
 }
 
-function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    if (opts.input) createReadStream(opts.input).pipe(child.stdin);
-    else child.stdin.end();
-  });
-}
-
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(csv)) {
@@ -109,18 +89,13 @@ async function main(): Promise<void> {
       connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
       sources: [{ name: 'bench', type: 'csvde', mailboxConnector: 'onprem' }],
     }));
-    const [ours, tOurs] = await timed(() =>
-      run(process.execPath, ['-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), 'import', csv, '--source', 'bench', '--json', '--config', config]),
-    );
-    if (ours.code !== 0) throw new Error(`switchyard import failed: ${ours.stderr}`);
+    const importArgs = ['import', csv, '--source', 'bench', '--json', '--config', config];
+    const ours = await runSwitchyard(importArgs);
     const result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
-    const rssMb = Number(/SY_BENCH_MAXRSS_KB=(\d+)/.exec(ours.stderr)?.[1] ?? NaN) / 1024;
+    const [tOurs, rssMb] = [ours.seconds, ours.rssMb];
     // Not part of B1's target: a scheduled re-import of the same file diffs 1M unchanged objects.
-    const [again, tAgain] = await timed(() =>
-      run(process.execPath, ['-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), 'import', csv, '--source', 'bench', '--json', '--config', config]),
-    );
-    if (again.code !== 0) throw new Error(`switchyard re-import failed: ${again.stderr}`);
-    const againRss = Number(/SY_BENCH_MAXRSS_KB=(\d+)/.exec(again.stderr)?.[1] ?? NaN) / 1024;
+    const again = await runSwitchyard(importArgs);
+    const [tAgain, againRss] = [again.seconds, again.rssMb];
     const reference = tParse + tPipe;
     const mb = statSync(csv).size / 1e6;
     const lines = [

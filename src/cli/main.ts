@@ -7,6 +7,7 @@ import { defaultConfigPath } from '../config/load.js';
 import { configCheckCommand } from './config-command.js';
 import { demoCommand } from './demo.js';
 import { importCommand } from './import-command.js';
+import { syncCommand } from './sync-command.js';
 import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
 import { UsageError } from './usage-error.js';
 
@@ -31,6 +32,17 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'print the result as JSON')
     .addOption(configOption())
     .action((file: string, flags) => run(importCommand(file, flags)));
+
+  program
+    .command('sync')
+    .description('full sync of a source (LDAP, or csvde from its path), or of all of them')
+    .argument('[source]', 'source name from the configuration')
+    .option('--full', 'full sync: read everything, reconcile, detect deletions (the only mode so far)')
+    .option('--dry-run', 'print the diff, publish nothing')
+    .option('--allow-mass-delete', 'override the deletion guard')
+    .option('--json', 'print the result as JSON')
+    .addOption(configOption())
+    .action((source: string | undefined, flags) => run(syncCommand(source, flags)));
 
   program
     .command('resolve')

@@ -44,3 +44,23 @@ export async function* readBatches<T>(stream: Readable, max: number): AsyncGener
     stream.off('error', onError);
   }
 }
+
+/**
+ * Asks `source` for its next item while the consumer still works on the current one, so
+ * a server (LDAP pages) and this process work at the same time. One item ahead at most.
+ */
+export async function* prefetch<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = it.next();
+      next.catch(() => undefined); // surfaced when awaited above
+      yield current.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}

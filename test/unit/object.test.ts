@@ -89,3 +89,23 @@ describe('deletionGuard (SPEC §3.3)', () => {
     expect(deletionGuard({ source: 's', previous: 3, removed: 3, threshold: 500 })).toMatch(/empty the source/);
   });
 });
+
+describe('LDAP mapping', async () => {
+  const { foldRanges, searchFilter, adMapping, openldapMapping } = await import('../../src/directory/ldap/mapping.js');
+  it('folds AD ranged attributes and lists the incomplete ones', () => {
+    const r = foldRanges({ dn: 'CN=x', 'proxyAddresses;range=0-1499': ['smtp:a@x', 'smtp:b@x'], mail: 'a@x', 'member;range=0-*': ['CN=y'] });
+    expect(r.attrs.get('proxyaddresses')).toEqual(['smtp:a@x', 'smtp:b@x']);
+    expect(r.attrs.get('member')).toEqual(['CN=y']);
+    expect(r.pending).toEqual([{ attr: 'proxyAddresses', next: 1500 }]);
+  });
+  it('narrows the recipient filter with the configured one', () => {
+    expect(searchFilter(adMapping, undefined)).toBe(adMapping.recipientFilter);
+    expect(searchFilter(openldapMapping, 'ou=x')).toBe('(&(|(mail=*)(mailAlternateAddress=*))(ou=x))');
+  });
+  it('maps AD entries with the GUID as identity, and refuses entries without one', () => {
+    const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    const ok = adMapping.toEntry('CN=x', new Map<string, (string | Buffer)[]>([['objectguid', [guid]], ['proxyaddresses', ['SMTP:x@contoso.edu']], ['whencreated', ['20200101000000.0Z']]]));
+    expect(ok).toMatchObject({ entry: { id: '33221100-5544-7766-8899-aabbccddeeff', proxyAddresses: ['SMTP:x@contoso.edu'], created: '20200101000000Z' } });
+    expect(adMapping.toEntry('CN=x', new Map())).toEqual({ error: 'no binary objectGUID (16 bytes)' });
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * B2 (SPEC §8): full LDAP sync of 100,000 entries from a local slapd (bulk-loaded with
+ * slapadd), against the reference in the same run: `ldapsearch -E pr=1000/noprompt`
+ * dumping the same entries and attributes over the same connection type.
+ *
+ *   npm run bench:ldap [-- --rows 100000]
+ * Target: ≤ 1.5× the reference.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startRedis } from '../src/main/embedded-redis.js';
+import { SERVICE_DN, startSlapd } from '../src/main/embedded-slapd.js';
+import { projectRoot } from '../src/main/paths.js';
+import { adMapping, searchFilter } from '../src/directory/ldap/mapping.js';
+import { writeGeneratedLdif } from './generate-ldif.js';
+import { run, runSwitchyard, timed } from './lib.js';
+
+const rowsArg = process.argv.indexOf('--rows');
+const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;
+const dataDir = join(projectRoot(), 'bench', 'data');
+const ldif = join(dataDir, `b2-${ROWS}.ldif`);
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(ldif)) await writeGeneratedLdif(ldif, ROWS);
+  const slapdDir = join(dataDir, 'slapd');
+  const redisDir = join(dataDir, 'redis-b2');
+  rmSync(slapdDir, { recursive: true, force: true });
+  rmSync(redisDir, { recursive: true, force: true });
+  const [slapd, tSlapadd] = await timed(() => startSlapd({ dir: slapdDir, ldif: [ldif] }));
+  const redis = await startRedis({ dir: redisDir });
+  try {
+    const filter = searchFilter(adMapping, undefined);
+    const dump = await timed(() =>
+      run('ldapsearch', ['-x', '-LLL', '-H', slapd.ldapUrl, '-D', SERVICE_DN, '-w', slapd.servicePassword, '-b', 'dc=contoso,dc=edu', '-E', 'pr=1000/noprompt', filter, ...adMapping.attributes], { discardStdout: true }),
+    );
+    if (dump[0].code !== 0) throw new Error(`ldapsearch failed: ${dump[0].stderr}`);
+    const tRef = dump[1];
+
+    const config = join(dataDir, 'b2.yaml');
+    writeFileSync(config, stringify({
+      redis: { url: redis.url, namespace: 'bench-b2' },
+      connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
+      sources: [{ name: 'ad', type: 'ldap', url: slapd.ldapUrl, bindDn: SERVICE_DN, bindPasswordEnv: 'B2_LDAP_PASSWORD', baseDn: 'dc=contoso,dc=edu', mailboxConnector: 'onprem' }],
+    }));
+    const env = { ...process.env, B2_LDAP_PASSWORD: slapd.servicePassword, REDIS_URL: '' };
+    const ours = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', config], env);
+    const result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
+    const again = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', config], env);
+    process.stdout.write([
+      `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s), ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
+      `  reference: ldapsearch -E pr=1000/noprompt of the same entries and attributes: ${tRef.toFixed(2)} s`,
+      `  switchyard sync --full: ${ours.seconds.toFixed(2)} s wall, peak RSS ${ours.rssMb.toFixed(0)} MB`,
+      `  ratio ${(ours.seconds / tRef).toFixed(2)}× the reference (target ≤ 1.5×)`,
+      `  second full sync (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,
+      '',
+    ].join('\n'));
+  } finally {
+    await slapd.stop();
+    await redis.stop();
+  }
+}
+
+await main();

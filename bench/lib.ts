@@ -1,0 +1,43 @@
+/** Shared helpers of the benchmark scripts: timing, child processes, peak RSS. */
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../src/main/paths.js';
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const r = await fn();
+  return [r, (performance.now() - t) / 1000];
+}
+
+export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; discardStdout?: boolean } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', opts.discardStdout ? 'ignore' : 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    const stdin = child.stdin;
+    if (stdin && opts.input) createReadStream(opts.input).pipe(stdin);
+    else stdin?.end();
+  });
+}
+
+/** Runs the `switchyard` CLI in a child process that reports its peak RSS (MB). */
+export async function runSwitchyard(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult & { seconds: number; rssMb: number }> {
+  const root = projectRoot();
+  const [r, seconds] = await timed(() =>
+    run(process.execPath, ['-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), ...args], { env }),
+  );
+  if (r.code !== 0) throw new Error(`switchyard ${args[0]} failed: ${r.stderr}`);
+  const rssMb = Number(/SY_BENCH_MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
+  return { ...r, seconds, rssMb };
+}

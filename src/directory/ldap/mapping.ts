@@ -1,0 +1,127 @@
+/**
+ * LDAP attribute mappings (pure): which attributes to read, which recipients to select,
+ * and how an entry becomes a directory entry. `ad` is Active Directory / Exchange;
+ * `openldap` is a plain schema with mail + mailAlternateAddress + mailRoutingAddress.
+ */
+import type { DirectoryEntry } from '../entry.js';
+import { guidFromBytes } from '../guid.js';
+
+/** Attribute values as read: lower-cased attribute name → values (strings, or buffers for binary). */
+export type LdapAttributes = ReadonlyMap<string, readonly (string | Buffer)[]>;
+
+export interface LdapMapping {
+  readonly name: 'ad' | 'openldap';
+  readonly attributes: readonly string[];
+  /** Attributes read as binary (ldapts explicitBufferAttributes). */
+  readonly binary: readonly string[];
+  /** Selects recipient objects; a configured filter is ANDed with it. */
+  readonly recipientFilter: string;
+  toEntry(dn: string, attrs: LdapAttributes): { entry: DirectoryEntry } | { error: string };
+}
+
+const text = (attrs: LdapAttributes, name: string): string[] =>
+  (attrs.get(name) ?? []).map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
+const first = (attrs: LdapAttributes, name: string): string | undefined => text(attrs, name)[0];
+
+/** AD generalized time `20230101120000.0Z` or `20230101120000Z`, kept sortable. */
+function created(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : value.replace(/\.0Z$/, 'Z');
+}
+
+export const adMapping: LdapMapping = {
+  name: 'ad',
+  attributes: ['objectGUID', 'objectClass', 'proxyAddresses', 'mail', 'targetAddress', 'mailNickname', 'displayName', 'userAccountControl', 'whenCreated', 'whenChanged', 'uSNChanged', 'isDeleted'],
+  binary: ['objectGUID'],
+  recipientFilter: '(&(|(objectClass=user)(objectClass=contact))(|(proxyAddresses=*)(mail=*)))',
+  toEntry(dn, attrs) {
+    const raw = attrs.get('objectguid')?.[0];
+    if (!(raw instanceof Buffer) || raw.length !== 16) return { error: 'no binary objectGUID (16 bytes)' };
+    const guid = guidFromBytes(raw);
+    return {
+      entry: {
+        id: guid,
+        guid,
+        dn,
+        objectClass: text(attrs, 'objectclass'),
+        proxyAddresses: text(attrs, 'proxyaddresses'),
+        mail: first(attrs, 'mail'),
+        targetAddress: first(attrs, 'targetaddress'),
+        mailNickname: first(attrs, 'mailnickname'),
+        displayName: first(attrs, 'displayname'),
+        created: created(first(attrs, 'whencreated')),
+        origin: dn,
+      },
+    };
+  },
+};
+
+export const openldapMapping: LdapMapping = {
+  name: 'openldap',
+  attributes: ['entryUUID', 'objectClass', 'mail', 'mailAlternateAddress', 'mailRoutingAddress', 'displayName', 'cn', 'createTimestamp', 'modifyTimestamp'],
+  binary: [],
+  recipientFilter: '(|(mail=*)(mailAlternateAddress=*))',
+  toEntry(dn, attrs) {
+    const id = first(attrs, 'entryuuid');
+    if (id === undefined) return { error: 'no entryUUID' };
+    const mail = first(attrs, 'mail');
+    const proxies = [...(mail ? [`SMTP:${mail}`] : []), ...text(attrs, 'mailalternateaddress').map((a) => `smtp:${a}`)];
+    return {
+      entry: {
+        id,
+        dn,
+        objectClass: text(attrs, 'objectclass'),
+        proxyAddresses: proxies,
+        mail,
+        targetAddress: first(attrs, 'mailroutingaddress'),
+        displayName: first(attrs, 'displayname') ?? first(attrs, 'cn'),
+        created: created(first(attrs, 'createtimestamp')),
+        origin: dn,
+      },
+    };
+  },
+};
+
+export function mappingFor(name: 'ad' | 'openldap'): LdapMapping {
+  return name === 'ad' ? adMapping : openldapMapping;
+}
+
+/** The search filter: the mapping's recipient filter, narrowed by the configured one. */
+export function searchFilter(mapping: LdapMapping, configured: string | undefined): string {
+  if (configured === undefined) return mapping.recipientFilter;
+  const narrowed = configured.startsWith('(') ? configured : `(${configured})`;
+  return `(&${mapping.recipientFilter}${narrowed})`;
+}
+
+const RANGE = /^(.+);range=(\d+)-(\d+|\*)$/i;
+
+export interface RangedResult {
+  readonly attrs: Map<string, (string | Buffer)[]>;
+  /** Attributes AD returned only in part: read again from `next`. */
+  readonly pending: { readonly attr: string; readonly next: number }[];
+}
+
+/**
+ * Folds AD ranged attributes (`proxyAddresses;range=0-1499`) into plain ones and lists
+ * those still incomplete. Attribute names are lower-cased.
+ */
+export function foldRanges(raw: Record<string, unknown>): RangedResult {
+  const attrs = new Map<string, (string | Buffer)[]>();
+  const pending: { attr: string; next: number }[] = [];
+  for (const key in raw) {
+    if (key === 'dn' || key === 'controls') continue;
+    const value = raw[key];
+    const values = (Array.isArray(value) ? value : [value]) as (string | Buffer)[];
+    if (!key.includes(';')) {
+      const name = key.toLowerCase();
+      const had = attrs.get(name);
+      if (had) had.push(...values);
+      else attrs.set(name, values);
+      continue;
+    }
+    const m = RANGE.exec(key);
+    const name = (m?.[1] ?? key).toLowerCase();
+    attrs.set(name, [...(attrs.get(name) ?? []), ...values]);
+    if (m && m[3] !== '*') pending.push({ attr: m[1] as string, next: Number(m[3]) + 1 });
+  }
+  return { attrs, pending };
+}
