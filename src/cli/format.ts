@@ -2,11 +2,12 @@
 import type { Decision } from '../routing/decide.js';
 import type { PublishResult } from '../pipeline/types.js';
 import type { Conflict, TableStatus } from '../store/status.js';
+import type { SourceSchedule } from '../store/source-schedule.js';
 
 export function formatPublish(r: PublishResult): string {
   const c = r.counts;
   const lines = [
-    `${r.dryRun ? 'dry run' : `published table version ${r.version}`}: source ${r.source}, ${(r.durationMs / 1000).toFixed(2)} s`,
+    `${r.dryRun ? 'dry run' : r.unchanged ? `no change, table version ${r.version} kept` : `published table version ${r.version}`}: source ${r.source}, ${(r.durationMs / 1000).toFixed(2)} s`,
     `  objects    ${c.objects} (added ${c.added}, changed ${c.changed}, unchanged ${c.unchanged}, removed ${c.removed})`,
     `  addresses  ${c.addresses} (added ${c.addressesAdded}, removed ${c.addressesRemoved})`,
     `  conflicts  ${c.conflicts} (new ${c.newConflicts})`,
@@ -83,4 +84,15 @@ export function formatStatus(s: TableStatus, conflicts: number): string {
 export function formatConflict(c: Conflict): string {
   const q = c.quarantined.map((p) => `${p.source}: ${p.dn}`).join('; ');
   return `${c.address}: kept by ${c.winner.source}: ${c.winner.dn}; quarantined on ${q}`;
+}
+
+export function formatSchedule(rows: readonly SourceSchedule[]): string {
+  const lines = ['runs:'];
+  for (const r of rows) {
+    const last = r.lastRun
+      ? `last ${r.lastRun.kind}${r.lastRun.mode ? ` (${r.lastRun.mode})` : ''} ${r.lastRun.ok ? 'ok' : `FAILED: ${r.lastRun.error ?? '?'}`} at ${r.lastRun.at} in ${(r.lastRun.durationMs / 1000).toFixed(2)} s${r.lastRun.version ? `, version ${r.lastRun.version}` : ''}`
+      : 'never run';
+    lines.push(`  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}`);
+  }
+  return lines.join('\n');
 }

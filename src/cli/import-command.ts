@@ -1,5 +1,10 @@
 /** `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete]` */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { PublishResult } from '../pipeline/types.js';
+import { createQueues } from '../queue/queues.js';
+import { recordRun } from '../store/runs.js';
+import { waitForJob, workersListening } from './queued.js';
 import { InvalidInputError } from '../pipeline/errors.js';
 import { importCsvde } from '../pipeline/import-csvde.js';
 import { createLogger } from '../log/logger.js';
@@ -15,6 +20,7 @@ export interface ImportFlags {
   readonly skipInvalid?: boolean;
   readonly allowMassDelete?: boolean;
   readonly json?: boolean;
+  readonly inline?: boolean;
 }
 
 export async function importCommand(file: string, flags: ImportFlags): Promise<number> {
@@ -23,6 +29,23 @@ export async function importCommand(file: string, flags: ImportFlags): Promise<n
     const source = ctx.config.sources.find((s) => s.name === flags.source);
     if (!source) throw new UsageError(`--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`);
     if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
+    const queues = createQueues(ctx.redis, ctx.keys);
+    let queued = false;
+    try {
+      queued = flags.inline !== true && (await workersListening(queues.import));
+      if (queued) {
+        // The worker reads the file: give it an absolute path (it must see the same file system).
+        const job = await queues.import.add('import', {
+          source: source.name, file: resolve(file), dryRun: flags.dryRun === true,
+          skipInvalid: flags.skipInvalid === true, allowMassDelete: flags.allowMassDelete === true,
+        });
+        const result: PublishResult = await waitForJob(ctx, queues.import, job, `import ${source.name} (job ${job.id})`);
+        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
+        return 0;
+      }
+    } finally {
+      await queues.close();
+    }
     let size = 0;
     try {
       size = statSync(file).size;
@@ -45,6 +68,7 @@ export async function importCommand(file: string, flags: ImportFlags): Promise<n
         },
       );
       progress.stop();
+      await recordRun(ctx.redis, ctx.keys, { source: source.name, kind: 'import', trigger: 'inline', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
       log.info({ event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun }, 'import finished');
       process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
       for (const e of result.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason} (skipped)\n`);

@@ -8,6 +8,7 @@ import { configCheckCommand } from './config-command.js';
 import { demoCommand } from './demo.js';
 import { importCommand } from './import-command.js';
 import { syncCommand } from './sync-command.js';
+import { workerCommand } from './worker-command.js';
 import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
 import { UsageError } from './usage-error.js';
 
@@ -30,6 +31,7 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--skip-invalid', 'publish the valid rows and report the others')
     .option('--allow-mass-delete', 'override the deletion guard')
     .option('--json', 'print the result as JSON')
+    .option('--inline', 'run in this process even when a worker is listening')
     .addOption(configOption())
     .action((file: string, flags) => run(importCommand(file, flags)));
 
@@ -41,8 +43,15 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--dry-run', 'print the diff, publish nothing')
     .option('--allow-mass-delete', 'override the deletion guard')
     .option('--json', 'print the result as JSON')
+    .option('--inline', 'run in this process even when a worker is listening')
     .addOption(configOption())
     .action((source: string | undefined, flags) => run(syncCommand(source, flags)));
+
+  program
+    .command('worker')
+    .description('run the sync and import jobs and the schedules until SIGTERM')
+    .addOption(configOption())
+    .action((flags) => run(workerCommand(flags)));
 
   program
     .command('resolve')

@@ -4,8 +4,9 @@ import { routingContext } from '../routing/decide.js';
 import { listConflicts, readStatus } from '../store/status.js';
 import { collectGarbage } from '../store/gc.js';
 import { rollback } from '../store/table.js';
+import { sourceSchedule } from '../store/source-schedule.js';
 import { withContext } from './context.js';
-import { decisionJson, formatConflict, formatDecision, formatStatus, statusJson } from './format.js';
+import { decisionJson, formatConflict, formatDecision, formatSchedule, formatStatus, statusJson } from './format.js';
 import { UsageError } from './usage-error.js';
 
 interface Common {
@@ -30,7 +31,8 @@ export async function statusCommand(flags: Common): Promise<number> {
   return withContext({ configPath: flags.config }, async (ctx) => {
     const status = await readStatus(ctx.redis, ctx.keys);
     const conflicts = (await listConflicts(ctx.redis, ctx.keys)).length;
-    print(flags.json ? JSON.stringify(statusJson(status, conflicts)) : formatStatus(status, conflicts));
+    const schedule = await sourceSchedule(ctx.redis, ctx.keys, ctx.config);
+    print(flags.json ? JSON.stringify({ ...statusJson(status, conflicts), schedule }) : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}`);
     return 0;
   });
 }

@@ -1,4 +1,5 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
+import cron from 'node-cron';
 import type { Config } from './schema.js';
 
 function duplicates(names: readonly string[], section: string, lower = false): string[] {
@@ -32,6 +33,8 @@ export function checkReferences(config: Config): string[] {
   });
   config.sources.forEach((s, i) => {
     ref(`sources[${i}].mailboxConnector`, s.mailboxConnector);
+    if (s.schedule !== undefined && !cron.validate(s.schedule)) problems.push(`sources[${i}].schedule: "${s.schedule}" is not a valid cron expression`);
+    if (s.type === 'ldap' && s.deltaSchedule !== undefined && !cron.validate(s.deltaSchedule)) problems.push(`sources[${i}].deltaSchedule: "${s.deltaSchedule}" is not a valid cron expression`);
     if (s.type === 'ldap') {
       if (s.bindDn !== undefined && s.bindPasswordEnv === undefined && s.bindPasswordFile === undefined) {
         problems.push(`sources[${i}].bindPasswordEnv: a bindDn needs bindPasswordEnv or bindPasswordFile`);

@@ -142,6 +142,10 @@ async function removedSamples(deps: PublishDeps, id: string, oldId: string): Pro
   return out;
 }
 
+function isUnchanged(c: PublishResult['counts']): boolean {
+  return c.added === 0 && c.changed === 0 && c.removed === 0 && c.addressesAdded === 0 && c.addressesRemoved === 0 && c.newConflicts === 0;
+}
+
 export async function publishSource(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -190,6 +194,10 @@ export async function publishSource(
     };
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
+    // Nothing changed: keep the published version (and the rollback history) as it is.
+    if (oldId !== undefined && current !== undefined && isUnchanged(counts)) {
+      return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
+    }
 
     // Counts go with the snapshot before it is published, so `status` always has them;
     // 'complete' (collectable once unreferenced) is set only after the publish.

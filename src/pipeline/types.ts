@@ -37,8 +37,10 @@ export interface Counts {
 export interface PublishResult {
   readonly source: string;
   readonly dryRun: boolean;
-  /** The published table version (absent on a dry run). */
+  /** The published table version (absent on a dry run); the current one when unchanged. */
   readonly version?: number;
+  /** True when the source had not changed: nothing was published. */
+  readonly unchanged?: boolean;
   readonly counts: Counts;
   readonly samples: { readonly added: string[]; readonly changed: string[]; readonly removed: string[]; readonly conflicts: string[] };
   readonly errors: readonly RowError[];

@@ -14,7 +14,12 @@ export interface Keys {
   snapshotObjects(id: string): string;
   snapshotAddresses(id: string): string;
   snapshotConflicts(id: string): string;
-  sourceLock(source: string): string;
+  /** Hash: source name → JSON of its last sync or import run (for status and metrics). */
+  readonly lastRuns: string;
+  /** Hash: source name → number of runs recorded (succeeded or failed). */
+  readonly runCounts: string;
+  /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
+  readonly bullPrefix: string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -30,6 +35,8 @@ export function createKeys(namespace: string): Keys {
     snapshotObjects: (id) => `${prefix}:snap:${id}:obj`,
     snapshotAddresses: (id) => `${prefix}:snap:${id}:addr`,
     snapshotConflicts: (id) => `${prefix}:snap:${id}:conf`,
-    sourceLock: (source) => `${prefix}:lock:source:${source}`,
+    lastRuns: `${prefix}:runs:last`,
+    runCounts: `${prefix}:runs:count`,
+    bullPrefix: `${prefix}:bull`,
   };
 }

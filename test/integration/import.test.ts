@@ -74,6 +74,10 @@ describe('import and resolve', () => {
     await importFile(csvFixture('contoso.csv'));
     const again = await importFile(csvFixture('contoso-utf16.csv'));
     expect(again.counts).toMatchObject({ objects: 267, unchanged: 267, added: 0, changed: 0, removed: 0, addressesAdded: 0, addressesRemoved: 0 });
+    // nothing changed: nothing is published, the rollback history keeps its versions
+    expect(again).toMatchObject({ unchanged: true, version: 1 });
+    expect((await readHistory(env.redis, env.keys)).map((v) => v.version)).toEqual([1]);
+    expect(Object.keys(await env.redis.hgetall(env.keys.snapshots))).toEqual(['1']);
   });
 
   it('quarantines an address claimed twice (differing in case) on the loser, across sources too', async () => {
@@ -167,7 +171,8 @@ describe('import and resolve', () => {
   });
 
   it('keeps the last N versions and collects unreferenced snapshots', async () => {
-    for (let i = 0; i < 7; i++) await importFile(csvFixture(i % 2 ? 'contoso.csv' : 'contoso-utf16.csv'));
+    const variant = tmpCsv(readFileSync(csvFixture('contoso.csv'), 'utf8').replace('SMTP:ada.lovelace@contoso.edu', 'SMTP:ada.lovelace@contoso.edu;smtp:ada2@contoso.edu'));
+    for (let i = 0; i < 7; i++) await importFile(i % 2 ? variant : csvFixture('contoso-utf16.csv'));
     const status = await readStatus(env.redis, env.keys);
     expect(status.history.map((v) => v.version)).toEqual([7, 6, 5, 4, 3]);
     expect(await env.redis.exists(env.keys.version(2))).toBe(0);
@@ -178,7 +183,8 @@ describe('import and resolve', () => {
 
   it('two concurrent imports of one source: one publishes, the other is refused as stale', async () => {
     await importFile(csvFixture('contoso.csv'));
-    const results = await Promise.allSettled([importFile(csvFixture('contoso.csv')), importFile(csvFixture('contoso-utf16.csv'))]);
+    const changed = tmpCsv(readFileSync(csvFixture('contoso.csv'), 'utf8').replace(/\n[^\n]*Projector Cart[^\n]*/, ''));
+    const results = await Promise.allSettled([importFile(changed), importFile(changed)]);
     const published = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(published).toHaveLength(1);

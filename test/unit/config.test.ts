@@ -83,6 +83,12 @@ describe('configuration', () => {
     expect(problems(raw)).toEqual(['domains[0].nextHop: no connector named "nowhere"']);
   });
 
+  it('validates cron expressions with node-cron', () => {
+    const raw = demoConfigObject('n', 'redis://127.0.0.1:1');
+    (raw.sources as Record<string, unknown>[])[0]!.schedule = '99 * * * *';
+    expect(problems(raw)).toEqual(['sources[0].schedule: "99 * * * *" is not a valid cron expression']);
+  });
+
   it('refuses secrets written in the file', () => {
     const raw = parse(SPEC_EXAMPLE) as { sources: Record<string, unknown>[] };
     raw.sources[0]!.bindPassword = 'hunter2';

@@ -1,0 +1,28 @@
+/** What every job processor is given: config, Redis, keys, logger and the secret environment. */
+import type { Job } from 'bullmq';
+import type { Config } from '../src/config/schema.js';
+import type { Logger } from '../src/log/logger.js';
+import type { PublishDeps } from '../src/pipeline/publish-source.js';
+import type { PublishResult } from '../src/pipeline/types.js';
+
+export interface JobContext extends PublishDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Progress for `switchyard sync`/`import` and the dashboard, at most once a second. */
+export function progressReporter(job: Job): (p: { read: number; written: number }) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    void job.updateProgress(p).catch(() => undefined);
+  };
+}
+
+/** A job's stored result: the publish result with its error list trimmed. */
+export function jobResult(result: PublishResult, extra: Record<string, unknown>): Record<string, unknown> {
+  return { ...extra, ...result, errors: result.errors.slice(0, 50) };
+}

@@ -1,0 +1,34 @@
+/** The `sync` job: a full sync of one source through the common publish path. */
+import { UnrecoverableError, type Job } from 'bullmq';
+import { syncSource } from '../src/pipeline/sync-source.js';
+import { isPermanent } from '../src/queue/failures.js';
+import type { SyncJobData } from '../src/queue/queues.js';
+import { recordRun } from '../src/store/runs.js';
+import { jobResult, progressReporter, type JobContext } from './context.js';
+
+export function syncProcessor(ctx: JobContext) {
+  return async (job: Job<SyncJobData>): Promise<Record<string, unknown>> => {
+    const { source: name, mode, trigger } = job.data;
+    const source = ctx.config.sources.find((s) => s.name === name);
+    if (!source) throw new UnrecoverableError(`source ${name}: not in the worker's configuration`);
+    const started = Date.now();
+    const log = ctx.log.child({ job: job.id, source: name, mode, trigger });
+    try {
+      const result = await syncSource(ctx, source, {
+        dryRun: job.data.dryRun === true,
+        allowMassDelete: job.data.allowMassDelete === true,
+        onProgress: progressReporter(job),
+        env: ctx.env,
+      });
+      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode, trigger, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+      log.info({ event: 'SY_SYNC_DONE', version: result.version, counts: result.counts, durationMs: result.durationMs }, 'sync finished');
+      return jobResult(result, { mode, trigger, slot: job.data.slot });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const permanent = isPermanent(err);
+      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode, trigger, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message, attempt: job.attemptsMade + 1 }).catch(() => undefined);
+      log.warn({ event: 'SY_SYNC_FAILED', err: message, permanent, attempt: job.attemptsMade + 1 }, 'sync failed');
+      throw permanent ? new UnrecoverableError(message) : err;
+    }
+  };
+}

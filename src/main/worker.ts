@@ -1,0 +1,59 @@
+/**
+ * The worker process (`switchyard worker`, part of `switchyard up`): BullMQ workers for
+ * the sync and import queues running the processors of jobs/, and the node-cron schedules.
+ */
+import { Worker } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../queue/queues.js';
+import { createKeys } from '../store/keys.js';
+import { createRedis } from '../store/redis.js';
+import { importProcessor } from '../../jobs/import.js';
+import { startSchedules, type Schedules } from '../../jobs/schedules.js';
+import { syncProcessor } from '../../jobs/sync.js';
+import type { JobContext } from '../../jobs/context.js';
+
+export interface WorkerProcess {
+  readonly queues: Queues;
+  readonly schedules: Schedules;
+  close(): Promise<void>;
+}
+
+export interface WorkerOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** First retry delay of a failed job (exponential backoff from there). */
+  readonly backoffMs?: number;
+}
+
+export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
+  const { config, log } = opts;
+  const env = opts.env ?? process.env;
+  const redis = createRedis(config.redis, 'worker', env);
+  const keys = createKeys(config.redis.namespace);
+  const queues = createQueues(redis, keys, opts.backoffMs);
+  const ctx: JobContext = { redis, keys, versionsKept: config.table.versionsKept, config, log, env };
+  const workerOpts = { connection: redis, prefix: keys.bullPrefix };
+  const workers = [
+    new Worker(SYNC_QUEUE, syncProcessor(ctx), { ...workerOpts, concurrency: Math.max(1, config.sources.length) }),
+    new Worker(IMPORT_QUEUE, importProcessor(ctx), { ...workerOpts, concurrency: 1 }),
+  ];
+  for (const w of workers) {
+    w.on('error', (err) => log.error({ event: 'SY_WORKER_ERROR', queue: w.name, err: err.message }, 'worker error'));
+    w.on('failed', (job, err) => log.warn({ event: 'SY_JOB_FAILED', queue: w.name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const schedules = startSchedules(config, queues, log);
+  log.info({ event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE], schedules: [...schedules.nextRuns().keys()] }, 'worker ready');
+  return {
+    queues,
+    schedules,
+    async close() {
+      await schedules.stop();
+      await Promise.all(workers.map((w) => w.close()));
+      await queues.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

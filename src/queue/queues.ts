@@ -1,0 +1,74 @@
+/**
+ * The job queues (SPEC §6): `sync` (one source, full) and `import` (a Csvde file into a
+ * source). Job ids and deduplication ids are deterministic so that several schedulers
+ * never run one slot twice and a sync requested while one runs is coalesced into a
+ * single follow-up run (BullMQ deduplication with keepLastIfActive: never two in parallel).
+ */
+import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import type { Keys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
+
+export const SYNC_QUEUE = 'sync';
+export const IMPORT_QUEUE = 'import';
+
+export interface SyncJobData {
+  readonly source: string;
+  readonly mode: 'full';
+  readonly dryRun?: boolean;
+  readonly allowMassDelete?: boolean;
+  /** 'schedule' for a cron slot, 'request' for the CLI or the admin page. */
+  readonly trigger: 'schedule' | 'request';
+  /** The cron slot (ISO time) a scheduled job belongs to. */
+  readonly slot?: string;
+}
+
+export interface ImportJobData {
+  readonly source: string;
+  readonly file: string;
+  readonly dryRun?: boolean;
+  readonly skipInvalid?: boolean;
+  readonly allowMassDelete?: boolean;
+}
+
+/** Retries with exponential backoff for transient failures; results kept for a day. */
+export function jobDefaults(backoffMs = 5_000): JobsOptions {
+  return {
+    attempts: 6,
+    backoff: { type: 'exponential', delay: backoffMs },
+    removeOnComplete: { age: 86_400, count: 1000 },
+    removeOnFail: { age: 7 * 86_400, count: 1000 },
+  };
+}
+
+export interface Queues {
+  readonly sync: Queue<SyncJobData>;
+  readonly import: Queue<ImportJobData>;
+  close(): Promise<void>;
+}
+
+export function createQueues(connection: RedisClient, keys: Keys, backoffMs?: number): Queues {
+  const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: jobDefaults(backoffMs) };
+  const sync = new Queue<SyncJobData>(SYNC_QUEUE, opts);
+  const imp = new Queue<ImportJobData>(IMPORT_QUEUE, opts);
+  return {
+    sync,
+    import: imp,
+    async close() {
+      await Promise.all([sync.close(), imp.close()]);
+    },
+  };
+}
+
+/** BullMQ job ids may not contain ':'. */
+function idPart(value: string): string {
+  return value.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+export function syncJobOptions(data: SyncJobData): JobsOptions {
+  const dedup = { deduplication: { id: `sync-${idPart(data.source)}`, keepLastIfActive: true } };
+  return data.slot !== undefined ? { ...dedup, jobId: `sync-${idPart(data.source)}-${data.mode}-${idPart(data.slot)}` } : dedup;
+}
+
+export function createQueueEvents(connection: RedisClient, keys: Keys, queue: string): QueueEvents {
+  return new QueueEvents(queue, { connection, prefix: keys.bullPrefix });
+}

@@ -1,0 +1,27 @@
+/** The last sync or import run of each source, kept for `status`, metrics and the admin page. */
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+export interface RunRecord {
+  readonly source: string;
+  readonly kind: 'sync' | 'import';
+  readonly mode?: 'full';
+  readonly trigger?: 'schedule' | 'request' | 'inline';
+  readonly at: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly version?: number;
+  readonly dryRun?: boolean;
+  readonly counts?: Record<string, number>;
+  readonly error?: string;
+  readonly attempt?: number;
+}
+
+export async function recordRun(redis: RedisClient, keys: Keys, run: RunRecord): Promise<void> {
+  await redis.multi().hset(keys.lastRuns, run.source, JSON.stringify(run)).hincrby(keys.runCounts, run.source, 1).exec();
+}
+
+export async function readRuns(redis: RedisClient, keys: Keys): Promise<Map<string, RunRecord>> {
+  const all = await redis.hgetall(keys.lastRuns);
+  return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as RunRecord]));
+}

@@ -1,0 +1,188 @@
+/**
+ * Sync and import jobs on BullMQ with node-cron schedules (SPEC §6), real Redis and slapd:
+ * retries, permanent failures, coalescing, one run per scheduled slot across workers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueueEvents, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeGeneratedCsvde } from '../../bench/generate-csvde.js';
+import { SERVICE_DN } from '../../src/main/embedded-slapd.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startWorker, type WorkerProcess } from '../../src/main/worker.js';
+import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';
+import { readRuns } from '../../src/store/runs.js';
+import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
+import { fixtureSlapd } from '../helpers/slapd.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
+let slapd: Awaited<ReturnType<typeof fixtureSlapd>>;
+let big: string;
+
+beforeAll(async () => {
+  slapd = await fixtureSlapd();
+  big = join(mkdtempSync(join(tmpdir(), 'sy-jobs-')), 'big.csv');
+  await writeGeneratedCsvde(big, 60_000);
+});
+afterAll(async () => slapd?.cleanup());
+
+async function withWorker<T>(env: TestEnv, fn: (w: WorkerProcess, events: QueueEvents) => Promise<T>, secrets: NodeJS.ProcessEnv = {}): Promise<T> {
+  const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword, ...secrets }, backoffMs: 300 });
+  const events = new QueueEvents(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix, lastEventId: '0-0' });
+  await events.waitUntilReady();
+  try {
+    return await fn(worker, events);
+  } finally {
+    await events.close();
+    await worker.close();
+  }
+}
+
+const ldapSource = (over: Record<string, unknown> = {}) => ({
+  name: 'corp-ad', type: 'ldap', url: slapd.ldapsUrl, caFile: slapd.caFile, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+  baseDn: 'dc=contoso,dc=edu', mailboxConnector: 'onprem', ...over,
+});
+const request = (source: string): SyncJobData => ({ source, mode: 'full', trigger: 'request' });
+
+describe('sync jobs', () => {
+  it('a requested sync runs on the worker, reports its result and is recorded for status', async () => {
+    const env = await testEnv((raw) => (raw.sources as unknown[]).push(ldapSource()));
+    try {
+      await withWorker(env, async (w, events) => {
+        const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
+        const result = (await job.waitUntilFinished(events)) as { version: number; counts: { objects: number } };
+        expect(result).toMatchObject({ mode: 'full', trigger: 'request', version: 1, counts: { objects: 267 } });
+        const runs = await readRuns(env.redis, env.keys);
+        expect(runs.get('corp-ad')).toMatchObject({ kind: 'sync', ok: true, version: 1, counts: { objects: 267 } });
+      });
+    } finally {
+      await env.cleanup();
+    }
+  });
+
+  it('a wrong password fails at once, without retries, with the reason', async () => {
+    const env = await testEnv((raw) => (raw.sources as unknown[]).push(ldapSource({ bindPasswordEnv: 'SY_WRONG_PASSWORD' })));
+    try {
+      await withWorker(env, async (w, events) => {
+        const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
+        await expect(job.waitUntilFinished(events)).rejects.toThrow(`source corp-ad: connect and bind as ${SERVICE_DN}: invalid credentials (check bindDn and the password)`);
+        const failed = (await w.queues.sync.getJob(job.id as string)) as Job;
+        expect(failed.attemptsMade).toBe(1);
+        expect((await readRuns(env.redis, env.keys)).get('corp-ad')).toMatchObject({ ok: false, error: expect.stringContaining('invalid credentials') });
+      }, { SY_WRONG_PASSWORD: 'not-the-password' });
+    } finally {
+      await env.cleanup();
+    }
+  });
+
+  it('slapd down: the job fails, retries with backoff, and succeeds once slapd is back; the table is unchanged meanwhile', async () => {
+    const env = await testEnv((raw) => (raw.sources as unknown[]).push(ldapSource()));
+    try {
+      await withWorker(env, async (w, events) => {
+        await slapd.stop();
+        const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
+        // wait until at least one attempt has failed
+        const deadline = Date.now() + 10_000;
+        while (((await w.queues.sync.getJob(job.id as string))?.attemptsMade ?? 0) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect((await readRuns(env.redis, env.keys)).get('corp-ad')).toMatchObject({ ok: false, error: expect.stringMatching(/^source corp-ad: /) });
+        expect(await env.redis.get(env.keys.current)).toBeNull();
+        await slapd.start();
+        const result = (await job.waitUntilFinished(events)) as { counts: { objects: number } };
+        expect(result.counts.objects).toBe(267);
+        expect(((await w.queues.sync.getJob(job.id as string)) as Job).attemptsMade).toBeGreaterThanOrEqual(1);
+      });
+    } finally {
+      await env.cleanup();
+    }
+  });
+
+  it('requests made while a sync runs are coalesced: never two in parallel, one follow-up run', async () => {
+    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big);
+    try {
+      await withWorker(env, async (w, events) => {
+        const first = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
+        while ((await first.getState()) !== 'active') await new Promise((r) => setTimeout(r, 10));
+        const more = await Promise.all([1, 2, 3, 4].map(() => w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')))));
+        expect(await w.queues.sync.getActiveCount()).toBe(1);
+        await first.waitUntilFinished(events);
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && ((await w.queues.sync.getActiveCount()) + (await w.queues.sync.getWaitingCount()) + (await w.queues.sync.getDelayedCount())) > 0) {
+          expect(await w.queues.sync.getActiveCount()).toBeLessThanOrEqual(1);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(more.length).toBe(4);
+        expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(2);
+      });
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
+describe('CLI through the queue', () => {
+  it('sync and import go through the worker when one listens, inline with --inline or without one', async () => {
+    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = csvFixture('contoso.csv'));
+    const { execFile } = await import('node:child_process');
+    const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [BIN, ...args, '--config', env.configFile], { env: { ...process.env, REDIS_URL: '' } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    });
+    try {
+      const inline = await cli(['sync', 'corp', '--json']);
+      expect(JSON.parse(inline.stdout)).toMatchObject({ queued: false, version: 1 });
+      await withWorker(env, async () => {
+        const viaWorker = await cli(['sync', 'corp', '--json']);
+        expect(JSON.parse(viaWorker.stdout)).toMatchObject({ queued: true, trigger: 'request', unchanged: true, version: 1 });
+        const imp = await cli(['import', csvFixture('students.csv'), '--source', 'students']);
+        expect(imp.code).toBe(0);
+        expect(imp.stdout).toMatch(/^published table version 2: source students/);
+        expect((await readRuns(env.redis, env.keys)).get('students')).toMatchObject({ kind: 'import', trigger: 'request', ok: true });
+        const forced = await cli(['sync', 'corp', '--inline', '--json']);
+        expect(JSON.parse(forced.stdout)).toMatchObject({ queued: false });
+        const bad = await cli(['import', csvFixture('bad-rows.csv'), '--source', 'corp']);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toMatch(/^switchyard: refused: \d+ invalid entries, first at bad-rows\.csv:/m);
+      });
+      const status = JSON.parse((await cli(['status', '--json'])).stdout) as { schedule: unknown[] };
+      expect(status.schedule).toEqual(expect.arrayContaining([expect.objectContaining({ source: 'corp', runs: 4, lastRun: expect.objectContaining({ kind: 'import', ok: false, error: expect.stringMatching(/^refused: \d+ invalid entries/) }) })]));
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
+describe('schedules', () => {
+  it('two worker processes with the same every-second schedule run each slot once', async () => {
+    const env = await testEnv((raw) => {
+      const src = (raw.sources as Record<string, unknown>[])[0]!;
+      src.path = csvFixture('contoso.csv');
+      src.schedule = '* * * * * *';
+    });
+    const workers: ChildProcess[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        workers.push(spawn(process.execPath, [BIN, 'worker', '--config', env.configFile], { env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' }, stdio: 'ignore' }));
+      }
+      const deadline = Date.now() + 20_000;
+      while (Number(await env.redis.hget(env.keys.runCounts, 'corp') ?? 0) < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+      const queue = (await import('bullmq')).Queue;
+      const q = new queue(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix });
+      const done = await q.getJobs(['completed', 'failed']);
+      const slots = done.map((j) => (j.data as SyncJobData).slot);
+      await q.close();
+      const runs = Number(await env.redis.hget(env.keys.runCounts, 'corp'));
+      expect(runs).toBeGreaterThanOrEqual(4);
+      expect(new Set(slots).size).toBe(slots.length); // no slot twice
+      expect(done.length).toBe(runs); // every run is one slot's one job
+      expect(done.every((j) => j.id === `sync-corp-full-${((j.data as SyncJobData).slot ?? '').replace(/[^A-Za-z0-9_.-]/g, '_')}`)).toBe(true);
+    } finally {
+      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+      await env.cleanup();
+    }
+  });
+});
