@@ -17,6 +17,9 @@ export interface Schedules {
 export function startSchedules(config: Config, queues: Queues, log: Logger): Schedules {
   const tasks = new Map<string, ScheduledTask>();
   for (const source of config.sources) {
+    if (source.type === 'ldap' && source.deltaSchedule !== undefined) {
+      log.warn({ event: 'SY_DELTA_NOT_IMPLEMENTED', source: source.name }, 'deltaSchedule is not implemented yet: only the full-sync schedule runs');
+    }
     if (source.schedule === undefined) continue;
     const task = cron.schedule(
       source.schedule,
