@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Switchyard needs to run and test on a Debian machine that has only
 # Node.js 20 and npm: the npm packages (from the lock file), the OS services the tests
-# start privately (redis-server, slapd, ldap-utils, openssl), and the compiled CLI. Idempotent and quiet when all is there.
+# start privately (redis-server, slapd, ldap-utils, openssl, a Samba AD DC), and the
+# compiled CLI. Idempotent and quiet when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,11 @@ command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 { command -v slapd || [ -x /usr/sbin/slapd ]; } >/dev/null 2>&1 || need_pkgs+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need_pkgs+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# A real AD DC for the tests where AD behaviour matters (Samba), and what sets it up.
+{ command -v samba || [ -x /usr/sbin/samba ]; } >/dev/null 2>&1 || need_pkgs+=(samba samba-ad-dc)
+command -v samba-tool >/dev/null 2>&1 || need_pkgs+=(samba-ad-dc)
+command -v ldbmodify >/dev/null 2>&1 || need_pkgs+=(ldb-tools)
+{ command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_pkgs+=(iproute2)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure: installing ${need_pkgs[*]} from the OS packages" >&2
@@ -19,7 +25,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
     # The packages start system-wide servers (Redis on :6379, slapd on :389); Switchyard
     # never uses them: tests and benchmarks start private ones on free loopback ports.
-    for svc in redis-server slapd; do (service "$svc" stop || systemctl stop "$svc") >/dev/null 2>&1 || true; done
+    for svc in redis-server slapd samba-ad-dc smbd nmbd winbind; do (service "$svc" stop || systemctl stop "$svc") >/dev/null 2>&1 || true; done
   else
     echo "ensure: missing ${need_pkgs[*]}; run as root: apt-get install -y ${need_pkgs[*]}" >&2
     exit 1

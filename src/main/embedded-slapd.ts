@@ -5,19 +5,15 @@
  * before start; changes at run time go through the admin account.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './embedded-redis.js';
-import { projectRoot } from './paths.js';
+import { projectRoot, systemBinary } from './paths.js';
 
 const run = promisify(execFile);
 
-/** Debian puts slapd and slapadd in /usr/sbin, which a non-root PATH may lack. */
-function sbin(name: string): string {
-  return existsSync(`/usr/sbin/${name}`) ? `/usr/sbin/${name}` : name;
-}
 
 export const SUFFIX = 'dc=contoso,dc=edu';
 export const ADMIN_DN = `cn=admin,${SUFFIX}`;
@@ -43,13 +39,13 @@ export interface SlapdOptions {
 }
 
 /** A throw-away CA and a server certificate for 127.0.0.1 / localhost. */
-export async function makeTestCa(dir: string, name = 'Switchyard Test CA'): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+export async function makeTestCa(dir: string, name = 'Switchyard Test CA', extraNames: readonly string[] = []): Promise<{ caFile: string; certFile: string; keyFile: string }> {
   mkdirSync(dir, { recursive: true });
   const f = (n: string): string => join(dir, n);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '3', '-subj', `/CN=${name}`]);
   await run('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost']);
-  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  writeFileSync(f('san.ext'), `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...extraNames].join(',')}\n`);
   await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '3', '-extfile', f('san.ext')]);
   return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
 }
@@ -107,7 +103,7 @@ export async function startSlapd(opts: SlapdOptions): Promise<EmbeddedSlapd> {
     `dn: ${SERVICE_DN}`, 'objectClass: person', 'cn: svc-switchyard', 'sn: Switchyard', `userPassword: ${servicePassword}`, '',
   ].join('\n'));
   for (const file of [base, ...(opts.ldif ?? [])]) {
-    await run(sbin('slapadd'), ['-q', '-f', conf, '-l', file], { maxBuffer: 1 << 24 });
+    await run(systemBinary('slapadd'), ['-q', '-f', conf, '-l', file], { maxBuffer: 1 << 24 });
   }
   const [ldapPort, ldapsPort] = [await freePort(), await freePort()];
   let child: ChildProcess | undefined;
@@ -122,7 +118,7 @@ export async function startSlapd(opts: SlapdOptions): Promise<EmbeddedSlapd> {
     servicePassword,
     async start() {
       let log = '';
-      const c = spawn(sbin('slapd'), ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(systemBinary('slapd'), ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
       c.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
       child = c;
       let dead = false;

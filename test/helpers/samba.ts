@@ -1,0 +1,46 @@
+/**
+ * A real Samba AD DC per test file, seeded over LDAPS as Administrator with a small
+ * organisation: mailboxes, a disabled room mailbox, a mail user and a mail contact.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'ldapts';
+import { AD_BASE, startSamba, type EmbeddedSamba } from '../../src/main/embedded-samba.js';
+
+export interface SeedObject {
+  readonly dn: string;
+  readonly attrs: Record<string, string | string[]>;
+}
+
+export const AD_SEED: SeedObject[] = [
+  { dn: `OU=Staff,${AD_BASE}`, attrs: { objectClass: 'organizationalUnit' } },
+  { dn: `OU=Contacts,${AD_BASE}`, attrs: { objectClass: 'organizationalUnit' } },
+  { dn: `CN=Ada Lovelace,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'ada', mail: 'Ada.Lovelace@contoso.edu', proxyAddresses: ['SMTP:Ada.Lovelace@contoso.edu', 'smtp:ada@contoso.edu', 'X500:/o=Contoso/cn=ada'], mailNickname: 'ada' } },
+  { dn: `CN=Brian Kernighan,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'brian', proxyAddresses: ['SMTP:brian@contoso.edu', 'smtp:bwk@contoso.edu'], targetAddress: 'SMTP:brian@live.contoso.edu', mailNickname: 'brian' } },
+  { dn: `CN=Room 101,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'room101', proxyAddresses: ['SMTP:room-101@contoso.edu'], userAccountControl: '514' } },
+  { dn: `CN=Carol Partner,OU=Contacts,${AD_BASE}`, attrs: { objectClass: 'contact', proxyAddresses: ['SMTP:carol@partner.example', 'smtp:carol.partner@contoso.edu'], targetAddress: 'SMTP:carol@partner.example', mail: 'carol@partner.example' } },
+];
+
+export async function adminClient(dc: EmbeddedSamba): Promise<Client> {
+  const client = new Client({ url: dc.ldapsUrl, tlsOptions: { ca: [readFileSync(dc.caFile)] } });
+  await client.bind(dc.adminDn, dc.adminPassword);
+  return client;
+}
+
+export async function seededSamba(): Promise<EmbeddedSamba & { cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-samba-'));
+  const dc = await startSamba(dir);
+  const client = await adminClient(dc);
+  try {
+    for (const o of AD_SEED) await client.add(o.dn, o.attrs);
+  } finally {
+    await client.unbind();
+  }
+  return Object.assign(dc, {
+    async cleanup() {
+      await dc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Full sync against a real Active Directory (Samba AD DC with the Exchange-style schema
+ * extension): objectGUID as AD assigns it, disabled accounts, strong-auth binds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LdapSourceConfig } from '../../src/config/schema.js';
+import { guidFromBytes } from '../../src/directory/guid.js';
+import { AD_BASE, AD_SERVICE_DN } from '../../src/main/embedded-samba.js';
+import { syncSource } from '../../src/pipeline/sync-source.js';
+import { createResolver } from '../../src/resolver/resolver.js';
+import { routingContext } from '../../src/routing/decide.js';
+import { testEnv, type TestEnv } from '../helpers/env.js';
+import { adminClient, seededSamba } from '../helpers/samba.js';
+
+let dc: Awaited<ReturnType<typeof seededSamba>>;
+let env: TestEnv;
+const secrets = { SY_TEST_AD_PASSWORD: '' };
+
+beforeAll(async () => {
+  dc = await seededSamba();
+  secrets.SY_TEST_AD_PASSWORD = dc.servicePassword;
+  env = await testEnv((raw) => {
+    (raw.sources as unknown[]).push({ name: 'corp-ad', type: 'ldap', url: dc.ldapsUrl, caFile: dc.caFile, bindDn: AD_SERVICE_DN, bindPasswordEnv: 'SY_TEST_AD_PASSWORD', baseDn: AD_BASE, mailboxConnector: 'onprem', priority: 20 });
+  });
+}, 120_000);
+afterAll(async () => {
+  await env?.cleanup();
+  await dc?.cleanup();
+});
+
+const source = (patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source('corp-ad') as LdapSourceConfig), ...patch });
+async function decide(address: string) {
+  const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+  return (await resolver.resolve([address], false))[0];
+}
+
+describe('full sync from a real AD (Samba)', () => {
+  it('reads mailboxes, disabled room mailboxes, mail users and contacts; identity is AD\'s objectGUID', async () => {
+    const r = await syncSource(env.deps, source(), { env: secrets });
+    // Administrator, krbtgt and the service account have no SMTP address: not selected
+    expect(r.counts).toMatchObject({ objects: 4, invalid: 0 });
+    const client = await adminClient(dc);
+    const { searchEntries } = await client.search(`CN=Ada Lovelace,OU=Staff,${AD_BASE}`, { scope: 'base', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] });
+    await client.unbind();
+    const guid = guidFromBytes(searchEntries[0]?.objectGUID as Buffer);
+
+    expect(await decide('ADA@contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'onprem', object: { source: 'corp-ad', id: guid, dn: `CN=Ada Lovelace,OU=Staff,${AD_BASE}` } });
+    expect(await decide('bwk@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'brian@live.contoso.edu', connector: 'cloud' });
+    expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    expect(await decide('carol.partner@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'carol@partner.example', connector: 'internet' });
+  });
+
+  it('AD refuses a simple bind without TLS (strong auth); StartTLS on ldap:// works', async () => {
+    const plain = await syncSource(env.deps, source({ url: dc.ldapUrl }), { env: secrets }).catch((e: unknown) => e);
+    expect(plain).toMatchObject({ code: 'SY_LDAP_RESULT', transient: false });
+    expect((plain as Error).message).toMatch(/^source corp-ad: connect and bind as CN=svc-switchyard.*(Strong|strong|encryption)/);
+    const tls = await syncSource(env.deps, source({ url: dc.ldapUrl, startTls: true }), { env: secrets });
+    expect(tls.counts.objects).toBe(4);
+  });
+});
