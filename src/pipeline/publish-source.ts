@@ -10,7 +10,8 @@ import { deletionGuard } from '../routing/guard.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { collectGarbage } from '../store/gc.js';
-import { writeSnapshotMeta, createSnapshot, deleteSnapshot, stageArgs, stageBatch } from '../store/snapshot.js';
+import { writeSnapshotMeta, createSnapshot, deleteSnapshot, readSnapshotMeta, stageArgs, stageBatch } from '../store/snapshot.js';
+import { parseRef, topId, type SnapshotRef } from '../store/ref.js';
 import { publish, readCurrent } from '../store/table.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
@@ -60,7 +61,7 @@ async function stageAll(
   deps: PublishDeps,
   spec: SourceSpec,
   id: string,
-  oldId: string | undefined,
+  old: SnapshotRef | undefined,
   items: AsyncIterable<readonly ReadItem[]>,
   tally: Tally,
   opts: PublishOptions,
@@ -75,7 +76,7 @@ async function stageAll(
     const where = origins;
     batch = [];
     origins = [];
-    const p = stageBatch(deps.redis, deps.keys, id, oldId, stageArgs(objects, spec.priority, oldId !== undefined))
+    const p = stageBatch(deps.redis, deps.keys, id, old, stageArgs(objects, spec.priority, old !== undefined))
       .then((r) => {
         for (let i = 0; i < r.status.length; i++) {
           const o = objects[i] as RecipientObject;
@@ -125,21 +126,36 @@ async function stageAll(
   if (failure !== undefined) throw failure;
 }
 
-/** Up to SAMPLES DNs of objects in `oldId` that `id` no longer has. */
-async function removedSamples(deps: PublishDeps, id: string, oldId: string): Promise<string[]> {
+/** Up to SAMPLES DNs of objects of the old state (base, overlay on top) that `id` no longer has. */
+async function removedSamples(deps: PublishDeps, id: string, old: SnapshotRef): Promise<string[]> {
+  const { redis, keys } = deps;
   const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, flat] = await deps.redis.hscan(deps.keys.snapshotObjects(oldId), cursor, 'COUNT', 500);
-    cursor = next;
-    const objKeys = flat.filter((_, i) => i % 2 === 0);
-    if (objKeys.length === 0) continue;
-    const present = await deps.redis.hmget(deps.keys.snapshotObjects(id), ...objKeys);
-    present.forEach((v, i) => {
-      if (v === null && out.length < SAMPLES) out.push((JSON.parse(flat[i * 2 + 1] as string) as { d: string }).d);
-    });
-  } while (cursor !== '0' && out.length < SAMPLES);
+  for (const snap of old.overlay ? [old.overlay, old.base] : [old.base]) {
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.hscan(keys.snapshotObjects(snap), cursor, 'COUNT', 500);
+      cursor = next;
+      const objKeys = flat.filter((_, i) => i % 2 === 0);
+      if (objKeys.length === 0) continue;
+      const present = await redis.hmget(keys.snapshotObjects(id), ...objKeys);
+      // a base object the overlay changed or deleted is judged by its overlay entry
+      const shadowed = snap === old.base && old.overlay ? await redis.hmget(keys.snapshotObjects(old.overlay), ...objKeys) : [];
+      present.forEach((v, i) => {
+        const json = flat[i * 2 + 1] as string;
+        if (v === null && json !== '' && shadowed[i] == null && out.length < SAMPLES) out.push((JSON.parse(json) as { d: string }).d);
+      });
+    } while (cursor !== '0' && out.length < SAMPLES);
+  }
   return out;
+}
+
+/** Objects and addresses of a published state, from its snapshot meta (HLEN for old metas). */
+async function stateCounts(deps: PublishDeps, raw: string): Promise<{ objects: number; addresses: number }> {
+  const meta = await readSnapshotMeta(deps.redis, deps.keys, topId(raw));
+  if (meta?.objects !== undefined && meta.addresses !== undefined) return { objects: meta.objects, addresses: meta.addresses };
+  const base = parseRef(raw).base;
+  const [objects, addresses] = await Promise.all([deps.redis.hlen(deps.keys.snapshotObjects(base)), deps.redis.hlen(deps.keys.snapshotAddresses(base))]);
+  return { objects, addresses };
 }
 
 function isUnchanged(c: PublishResult['counts']): boolean {
@@ -155,30 +171,28 @@ export async function publishSource(
   const started = performance.now();
   const { redis, keys } = deps;
   const current = await readCurrent(redis, keys);
-  const oldId = current?.snapshots.get(spec.name);
+  const oldRaw = current?.snapshots.get(spec.name);
+  const old = oldRaw === undefined ? undefined : parseRef(oldRaw);
   const id = await createSnapshot(redis, keys, spec.name, opts.origin);
   const tally = new Tally();
   let published = false;
   try {
-    await stageAll(deps, spec, id, oldId, items, tally, opts);
+    await stageAll(deps, spec, id, old, items, tally, opts);
     if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
-    const m = redis.multi();
-    m.hlen(keys.snapshotObjects(id)).hlen(keys.snapshotAddresses(id)).hlen(keys.snapshotConflicts(id));
-    if (oldId !== undefined) m.hlen(keys.snapshotObjects(oldId)).hlen(keys.snapshotAddresses(oldId));
-    const lens = ((await m.exec()) ?? []).map(([err, v]) => {
-      if (err) throw err;
-      return Number(v);
-    });
-    const [objects = 0, addresses = 0, conflicts = 0, oldObjects = 0, oldAddresses = 0] = lens;
+    const [objects, addresses, conflicts] = await Promise.all([
+      redis.hlen(keys.snapshotObjects(id)), redis.hlen(keys.snapshotAddresses(id)), redis.hlen(keys.snapshotConflicts(id)),
+    ]);
+    const { objects: oldObjects, addresses: oldAddresses } = oldRaw === undefined ? { objects: 0, addresses: 0 } : await stateCounts(deps, oldRaw);
     const removed = oldObjects - tally.changed - tally.unchanged;
-    if (removed > 0 && oldId !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, oldId)));
+    if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, old)));
 
     let newConflicts = conflicts;
-    if (conflicts > 0 && oldId !== undefined) {
+    if (conflicts > 0 && old !== undefined) {
       const conflicted = await redis.hkeys(keys.snapshotConflicts(id));
-      const before = await redis.hmget(keys.snapshotConflicts(oldId), ...conflicted);
-      newConflicts = before.filter((v) => v === null).length;
+      const before = await redis.hmget(keys.snapshotConflicts(old.base), ...conflicted);
+      const over = old.overlay ? await redis.hmget(keys.snapshotConflicts(old.overlay), ...conflicted) : [];
+      newConflicts = before.filter((v, i) => (over[i] != null ? over[i] === '' : v === null)).length;
     }
     const counts = {
       objects, addresses, added: tally.added, changed: tally.changed, unchanged: tally.unchanged, removed,
@@ -195,19 +209,19 @@ export async function publishSource(
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
     // Nothing changed: keep the published version (and the rollback history) as it is.
-    if (oldId !== undefined && current !== undefined && isUnchanged(counts)) {
+    if (old !== undefined && current !== undefined && isUnchanged(counts)) {
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
     }
 
     // Counts go with the snapshot before it is published, so `status` always has them;
     // 'complete' (collectable once unreferenced) is set only after the publish.
     const meta = {
-      source: spec.name, createdAt: new Date().toISOString(), objects, addresses, conflicts,
+      source: spec.name, kind: 'full' as const, createdAt: new Date().toISOString(), objects, addresses, conflicts,
       ...(opts.origin ? { origin: opts.origin } : {}),
     };
     await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'staging' });
     const { version } = await publish(redis, keys, {
-      source: spec.name, snapshot: id, expected: oldId, keep: deps.versionsKept,
+      source: spec.name, snapshot: id, expected: oldRaw, keep: deps.versionsKept,
       meta: { publishedAt: new Date().toISOString(), cause: opts.cause, source: spec.name },
     });
     published = true;

@@ -5,11 +5,12 @@
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { readHistory } from './table.js';
+import { refIds } from './ref.js';
 import { deleteSnapshot, type SnapshotMeta } from './snapshot.js';
 
 export async function collectGarbage(redis: RedisClient, keys: Keys, staleAfterMs = 6 * 3600_000): Promise<string[]> {
   const referenced = new Set<string>();
-  for (const v of await readHistory(redis, keys)) for (const id of v.snapshots.values()) referenced.add(id);
+  for (const v of await readHistory(redis, keys)) for (const ref of v.snapshots.values()) for (const id of refIds(ref)) referenced.add(id);
   const all = await redis.hgetall(keys.snapshots);
   const deleted: string[] = [];
   for (const [id, json] of Object.entries(all)) {

@@ -9,11 +9,15 @@ import { objectKey, rankKey } from '../routing/object.js';
 import { encodeObject } from './codec.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import type { SnapshotRef } from './ref.js';
 import { runScript, scripts } from './scripts.js';
 
 export interface SnapshotMeta {
   readonly source: string;
   readonly state: 'staging' | 'complete';
+  /** An overlay holds deltas on top of the full snapshot `base`. */
+  readonly kind?: 'full' | 'overlay';
+  readonly base?: string;
   readonly createdAt: string;
   readonly objects?: number;
   readonly addresses?: number;
@@ -56,14 +60,18 @@ export async function stageBatch(
   redis: RedisClient,
   keys: Keys,
   id: string,
-  oldId: string | undefined,
+  old: SnapshotRef | undefined,
   args: readonly string[],
 ): Promise<BatchResult> {
-  const old = oldId ?? 'none';
+  const base = old?.base ?? 'none';
+  const overlay = old?.overlay ?? 'none';
   const reply = (await runScript(
     redis,
     scripts.stage,
-    [keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id), keys.snapshotObjects(old), keys.snapshotAddresses(old)],
+    [
+      keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id),
+      keys.snapshotObjects(base), keys.snapshotAddresses(base), keys.snapshotObjects(overlay), keys.snapshotAddresses(overlay),
+    ],
     args,
   )) as [string, number, number, string[]];
   return { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };

@@ -6,6 +6,7 @@
 import { decodeObject } from './codec.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { parseRef, topId, type SnapshotRef } from './ref.js';
 import { readSnapshotMeta, type SnapshotMeta } from './snapshot.js';
 import { readCurrent, readHistory, type TableVersion } from './table.js';
 
@@ -26,7 +27,7 @@ export async function readStatus(redis: RedisClient, keys: Keys): Promise<TableS
   const history = await readHistory(redis, keys);
   const sources: SourceStatus[] = [];
   for (const [source, snapshot] of current?.snapshots ?? []) {
-    const meta = await readSnapshotMeta(redis, keys, snapshot);
+    const meta = await readSnapshotMeta(redis, keys, topId(snapshot));
     sources.push(meta ? { source, snapshot, meta } : { source, snapshot });
   }
   return current ? { current, history, sources } : { history, sources };
@@ -51,45 +52,83 @@ function party(json: string | null | undefined, source: string, key: string): Co
   return { source: o.source, id: o.id, dn: o.dn };
 }
 
-async function withinSource(redis: RedisClient, keys: Keys, source: string, snap: string): Promise<Conflict[]> {
-  const entries = await redis.hgetall(keys.snapshotConflicts(snap));
+/** A source's published state: its full snapshot and, after deltas, the overlay on top. */
+interface State {
+  readonly source: string;
+  readonly ref: SnapshotRef;
+}
+
+/** Current objects of `state` for `objKeys` (overlay version first; '' = deleted). */
+async function objectsOf(redis: RedisClient, keys: Keys, state: State, objKeys: readonly string[]): Promise<(string | null)[]> {
+  if (objKeys.length === 0) return [];
+  const base = await redis.hmget(keys.snapshotObjects(state.ref.base), ...objKeys);
+  if (!state.ref.overlay) return base;
+  const over = await redis.hmget(keys.snapshotObjects(state.ref.overlay), ...objKeys);
+  return over.map((v, i) => (v === null ? (base[i] ?? null) : v === '' ? null : v));
+}
+
+/** Holders of `addresses` in `state` (overlay entry first; '' = nobody). */
+async function holdersOf(redis: RedisClient, keys: Keys, state: State, addresses: readonly string[]): Promise<(string | null)[]> {
+  const base = await redis.hmget(keys.snapshotAddresses(state.ref.base), ...addresses);
+  if (!state.ref.overlay) return base;
+  const over = await redis.hmget(keys.snapshotAddresses(state.ref.overlay), ...addresses);
+  return over.map((v, i) => (v === null ? (base[i] ?? null) : v === '' ? null : v));
+}
+
+async function withinSource(redis: RedisClient, keys: Keys, state: State): Promise<Conflict[]> {
+  const entries = await redis.hgetall(keys.snapshotConflicts(state.ref.base));
+  if (state.ref.overlay) {
+    for (const [address, json] of Object.entries(await redis.hgetall(keys.snapshotConflicts(state.ref.overlay)))) {
+      if (json === '') delete entries[address];
+      else entries[address] = json;
+    }
+  }
   const out: Conflict[] = [];
   for (const [address, json] of Object.entries(entries)) {
     const c = JSON.parse(json) as { w: string; l: string[] };
-    const objs = await redis.hmget(keys.snapshotObjects(snap), c.w, ...c.l);
+    const objs = await objectsOf(redis, keys, state, [c.w, ...c.l]);
     out.push({
       address,
-      winner: party(objs[0], source, c.w),
-      quarantined: c.l.map((l, i) => party(objs[i + 1], source, l)),
+      winner: party(objs[0], state.source, c.w),
+      quarantined: c.l.map((l, i) => party(objs[i + 1], state.source, l)),
       scope: 'source',
     });
   }
   return out;
 }
 
-/** Addresses held by more than one source: the lowest rank wins, as in lookup-1.lua. */
-async function betweenSources(redis: RedisClient, keys: Keys, snaps: [string, string][]): Promise<Conflict[]> {
-  const out: Conflict[] = [];
-  for (let a = 0; a < snaps.length; a++) {
-    const [, snapA] = snaps[a] as [string, string];
+/** Chunks of the addresses a state may hold: its base's, then those only its overlay has. */
+async function* addressChunks(redis: RedisClient, keys: Keys, state: State): AsyncGenerator<string[]> {
+  for (const snap of state.ref.overlay ? [state.ref.base, state.ref.overlay] : [state.ref.base]) {
     let cursor = '0';
     do {
-      const [next, flat] = await redis.hscan(keys.snapshotAddresses(snapA), cursor, 'COUNT', 1000);
+      const [next, flat] = await redis.hscan(keys.snapshotAddresses(snap), cursor, 'COUNT', 1000);
       cursor = next;
-      const addresses = flat.filter((_, i) => i % 2 === 0);
-      if (addresses.length === 0) continue;
-      const holders = await Promise.all(
-        snaps.map(([, s], b) => (b === a ? Promise.resolve(flat.filter((_, i) => i % 2 === 1)) : redis.hmget(keys.snapshotAddresses(s), ...addresses))),
-      );
+      let addresses = flat.filter((_, i) => i % 2 === 0);
+      if (snap !== state.ref.base && addresses.length > 0) {
+        const inBase = await redis.hmget(keys.snapshotAddresses(state.ref.base), ...addresses);
+        addresses = addresses.filter((_, i) => inBase[i] === null);
+      }
+      if (addresses.length > 0) yield addresses;
+    } while (cursor !== '0');
+  }
+}
+
+/** Addresses held by more than one source: the lowest rank wins, as in lookup-1.lua. */
+async function betweenSources(redis: RedisClient, keys: Keys, states: State[]): Promise<Conflict[]> {
+  const out: Conflict[] = [];
+  for (let a = 0; a < states.length; a++) {
+    for await (const addresses of addressChunks(redis, keys, states[a] as State)) {
+      const holders = await Promise.all(states.map((st) => holdersOf(redis, keys, st, addresses)));
       for (let i = 0; i < addresses.length; i++) {
         // Listed once: when scanning the first source (in name order) that holds the address.
-        if (holders.slice(0, a).some((h) => h[i])) continue;
-        const hits = snaps.flatMap(([, s], b) => {
+        if (!holders[a]?.[i] || holders.slice(0, a).some((h) => h[i])) continue;
+        const hits = states.flatMap((st, b) => {
           const key = holders[b]?.[i];
-          return key ? [{ snap: s, key }] : [];
+          return key ? [{ state: st, key }] : [];
         });
         if (hits.length < 2) continue;
-        const jsons = await Promise.all(hits.map((h) => redis.hget(keys.snapshotObjects(h.snap), h.key)));
+        const jsons = await Promise.all(hits.map(async (h) => (await objectsOf(redis, keys, h.state, [h.key]))[0] ?? null));
         const ranked = jsons
           .map((j, k) => ({ j, rank: j ? (JSON.parse(j) as { r: string }).r : '~', key: hits[k]?.key ?? '' }))
           .sort((x, y) => (x.rank < y.rank ? -1 : x.rank > y.rank ? 1 : 0));
@@ -97,7 +136,7 @@ async function betweenSources(redis: RedisClient, keys: Keys, snaps: [string, st
         if (!win) continue;
         out.push({ address: addresses[i] as string, winner: party(win.j, '', win.key), quarantined: lose.map((l) => party(l.j, '', l.key)), scope: 'sources' });
       }
-    } while (cursor !== '0');
+    }
   }
   return out;
 }
@@ -105,8 +144,10 @@ async function betweenSources(redis: RedisClient, keys: Keys, snaps: [string, st
 export async function listConflicts(redis: RedisClient, keys: Keys): Promise<Conflict[]> {
   const current = await readCurrent(redis, keys);
   if (!current) return [];
-  const snaps = [...current.snapshots.entries()].sort(([x], [y]) => (x < y ? -1 : 1));
-  const inside = (await Promise.all(snaps.map(([source, snap]) => withinSource(redis, keys, source, snap)))).flat();
-  const across = snaps.length > 1 ? await betweenSources(redis, keys, snaps) : [];
+  const states: State[] = [...current.snapshots.entries()]
+    .sort(([x], [y]) => (x < y ? -1 : 1))
+    .map(([source, raw]) => ({ source, ref: parseRef(raw) }));
+  const inside = (await Promise.all(states.map((st) => withinSource(redis, keys, st)))).flat();
+  const across = states.length > 1 ? await betweenSources(redis, keys, states) : [];
   return [...inside, ...across].sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0));
 }

@@ -9,6 +9,8 @@
     KEYS[3] new conflicts hash (lower-cased address -> {"w": winner key, "l": [loser keys]})
     KEYS[4] old objects hash   (may not exist)
     KEYS[5] old addresses hash (may not exist)
+    KEYS[6] old overlay objects hash (may not exist; "" marks a deleted object)
+    KEYS[7] old overlay addresses hash (may not exist; "" marks an address nobody holds)
 
     ARGV[1] 1 when an old snapshot exists, else 0
     ARGV[2..] per object: key, json, rank, address count n, then n lower-cased addresses
@@ -17,7 +19,14 @@
     { status, addressesNew, addressesKept, {conflicted addresses} }
     status has one character per object: A added, C changed, U unchanged, D duplicate key
 ]]
-local newObj, newAddr, newConf, oldObj, oldAddr = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local newObj, newAddr, newConf, oldObj, oldAddr, oldOObj, oldOAddr = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+-- The published state this snapshot replaces: its base with its overlay (if any) on top.
+local function oldValue(overlayKey, baseKey, field)
+  local v = redis.call('HGET', overlayKey, field)
+  if v then return v ~= '' and v or false end
+  return redis.call('HGET', baseKey, field)
+end
 local hasOld = ARGV[1] == '1'
 local status = {}
 local addrNew, addrKept = 0, 0
@@ -53,7 +62,7 @@ while i <= #ARGV do
     if not hasOld then
       status[#status + 1] = 'A'
     else
-      local old = redis.call('HGET', oldObj, key)
+      local old = oldValue(oldOObj, oldObj, key)
       if not old then status[#status + 1] = 'A'
       elseif old == json then status[#status + 1] = 'U'
       else status[#status + 1] = 'C' end
@@ -61,7 +70,7 @@ while i <= #ARGV do
     for a = i, i + n - 1 do
       local address = ARGV[a]
       if redis.call('HSETNX', newAddr, address, key) == 1 then
-        if hasOld and redis.call('HEXISTS', oldAddr, address) == 1 then
+        if hasOld and oldValue(oldOAddr, oldAddr, address) then
           addrKept = addrKept + 1
         else
           addrNew = addrNew + 1

@@ -1,0 +1,130 @@
+/**
+ * Applies a delta (changed and deleted objects of one source) to the published table:
+ * the changes go into a new overlay on top of the source's full snapshot (a copy of the
+ * previous overlay plus this delta), which is then published in the same atomic step as
+ * a full snapshot. Cost is proportional to the changes, not to the directory.
+ */
+import type { DirectoryEntry } from '../directory/entry.js';
+import { deletionGuard } from '../routing/guard.js';
+import { buildObject, objectKey, rankKey } from '../routing/object.js';
+import { encodeObject } from '../store/codec.js';
+import { collectGarbage } from '../store/gc.js';
+import { formatRef, parseRef, topId } from '../store/ref.js';
+import { runScript, scripts } from '../store/scripts.js';
+import { createSnapshot, deleteSnapshot, readSnapshotMeta, writeSnapshotMeta } from '../store/snapshot.js';
+import { publish, readCurrent } from '../store/table.js';
+import { DeletionGuardError, InvalidInputError } from './errors.js';
+import type { PublishDeps, SourceSpec } from './publish-source.js';
+import type { PublishOptions, PublishResult, RowError } from './types.js';
+
+export type DeltaItem =
+  | { readonly upsert: DirectoryEntry }
+  | { readonly delete: string; readonly origin: string }
+  | { readonly error: RowError };
+
+/** The source has no published full snapshot yet: a delta has nothing to apply to. */
+export class NoBaseSnapshotError extends Error {
+  readonly code = 'SY_NO_BASE';
+}
+
+const SAMPLES = 10;
+
+export async function publishDelta(
+  deps: PublishDeps,
+  spec: SourceSpec,
+  items: AsyncIterable<readonly DeltaItem[]>,
+  opts: PublishOptions,
+): Promise<PublishResult> {
+  const started = performance.now();
+  const { redis, keys } = deps;
+  const current = await readCurrent(redis, keys);
+  const raw = current?.snapshots.get(spec.name);
+  if (current === undefined || raw === undefined) throw new NoBaseSnapshotError(`source ${spec.name}: no full sync published yet`);
+  const ref = parseRef(raw);
+  const prev = await readSnapshotMeta(redis, keys, topId(raw));
+  const id = await createSnapshot(redis, keys, spec.name, opts.origin);
+  if (ref.overlay) {
+    const m = redis.multi();
+    m.copy(keys.snapshotObjects(ref.overlay), keys.snapshotObjects(id));
+    m.copy(keys.snapshotAddresses(ref.overlay), keys.snapshotAddresses(id));
+    m.copy(keys.snapshotConflicts(ref.overlay), keys.snapshotConflicts(id));
+    await m.exec();
+  }
+  const scriptKeys = [
+    keys.snapshotObjects(ref.base), keys.snapshotAddresses(ref.base), keys.snapshotConflicts(ref.base),
+    keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id),
+  ];
+  const tally = { A: 0, C: 0, U: 0, R: 0, N: 0, addressesAdded: 0, addressesRemoved: 0, invalid: 0, read: 0 };
+  const errors: RowError[] = [];
+  const samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
+  let published = false;
+  try {
+    for await (const batch of items) {
+      const args: string[] = [];
+      const names: string[] = [];
+      for (const item of batch) {
+        tally.read++;
+        if ('error' in item) {
+          tally.invalid++;
+          errors.push(item.error);
+        } else if ('delete' in item) {
+          args.push('D', item.delete.toLowerCase());
+          names.push(item.origin);
+        } else {
+          const built = buildObject(spec.name, item.upsert);
+          if (built.ok === true) {
+            const rank = rankKey(built.object, spec.priority);
+            args.push('U', objectKey(built.object), encodeObject(built.object, rank), rank, String(built.object.addresses.length), ...built.object.addresses.map((a) => a.toLowerCase()));
+          } else if (built.ok === 'skip') {
+            args.push('D', objectKey(item.upsert)); // no longer mail-enabled: gone from the table
+          } else {
+            tally.invalid++;
+            errors.push({ origin: item.upsert.origin ?? item.upsert.dn, reason: built.reason });
+            continue;
+          }
+          names.push(item.upsert.dn);
+        }
+      }
+      if (args.length === 0) continue;
+      const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [string, number, number, string[]];
+      for (let i = 0; i < status.length; i++) {
+        const s = status[i] as 'A' | 'C' | 'U' | 'R' | 'N';
+        tally[s]++;
+        const list = s === 'A' ? samples.added : s === 'C' ? samples.changed : s === 'R' ? samples.removed : undefined;
+        if (list && list.length < SAMPLES) list.push(names[i] ?? '');
+      }
+      tally.addressesAdded += added;
+      tally.addressesRemoved += removed;
+      for (const a of conflicted) if (samples.conflicts.length < SAMPLES) samples.conflicts.push(a);
+      opts.onProgress?.({ read: tally.read, written: tally.read });
+    }
+    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(errors, tally.invalid);
+    const previous = prev?.objects ?? (await redis.hlen(keys.snapshotObjects(ref.base)));
+    const objects = previous + tally.A - tally.R;
+    const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
+    const conflicts = prev?.conflicts ?? 0;
+    const counts = {
+      objects, addresses, added: tally.A, changed: tally.C, unchanged: tally.U, removed: tally.R,
+      addressesAdded: tally.addressesAdded, addressesRemoved: tally.addressesRemoved,
+      conflicts, newConflicts: samples.conflicts.length, invalid: tally.invalid, skipped: tally.N,
+    };
+    const refusal = opts.allowMassDelete ? undefined : deletionGuard({ source: spec.name, previous, removed: tally.R, threshold: spec.deletionThreshold });
+    const result = { source: spec.name, dryRun: opts.dryRun === true, counts, samples, errors: errors.slice(0, 1000), ...(refusal ? { refusal } : {}), durationMs: 0 };
+    if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
+    if (refusal !== undefined) throw new DeletionGuardError(refusal);
+    if (tally.A + tally.C + tally.R === 0) return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
+
+    const meta = { source: spec.name, kind: 'overlay' as const, base: ref.base, createdAt: new Date().toISOString(), objects, addresses, conflicts, ...(opts.origin ? { origin: opts.origin } : {}) };
+    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'staging' });
+    const { version } = await publish(redis, keys, {
+      source: spec.name, snapshot: formatRef({ base: ref.base, overlay: id }), expected: raw, keep: deps.versionsKept,
+      meta: { publishedAt: new Date().toISOString(), cause: opts.cause, source: spec.name },
+    });
+    published = true;
+    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'complete' });
+    await collectGarbage(redis, keys);
+    return { ...result, version, durationMs: performance.now() - started };
+  } finally {
+    if (!published) await deleteSnapshot(redis, keys, id).catch(() => undefined);
+  }
+}
