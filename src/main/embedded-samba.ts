@@ -6,7 +6,7 @@
  * started, on a 127.x address of its own (added to `lo`; needs root) with a test CA.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +53,23 @@ async function claimLoopbackAddress(): Promise<string> {
   throw new Error('no free 127.x address for the test domain controller');
 }
 
+/**
+ * Lets the service account list tombstones, as an AD administrator does for a sync
+ * account with `dsacls "CN=Deleted Objects,…" /takeownership` then `/G DOMAIN\\svc:LCRP`:
+ * an ACE added to the container's DACL (offline, with the show_deleted control).
+ */
+async function grantTombstoneRead(sam: string, dir: string): Promise<void> {
+  const { stdout: user } = await run('ldbsearch', ['-H', sam, `(sAMAccountName=${AD_SERVICE_USER})`, 'objectSid']);
+  const sid = /^objectSid: (S-[\d-]+)$/m.exec(user)?.[1];
+  const { stdout: container } = await run('ldbsearch', ['-H', sam, '--controls=show_deleted:1', '-b', `CN=Deleted Objects,${AD_BASE}`, '-s', 'base', 'nTSecurityDescriptor']);
+  const sd = /^nTSecurityDescriptor: (.*)$/m.exec(container.replace(/\n /g, ''))?.[1];
+  if (!sid || !sd) throw new Error('cannot read the service account SID or the Deleted Objects security descriptor');
+  const ace = `(A;;LCRP;;;${sid})`;
+  const file = join(dir, 'deleted-objects-acl.ldif');
+  writeFileSync(file, `dn: CN=Deleted Objects,${AD_BASE}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: ${sd.includes('S:') ? sd.replace('S:', `${ace}S:`) : sd + ace}\n`);
+  await run('ldbmodify', ['-H', sam, '--controls=show_deleted:1', file]);
+}
+
 export async function startSamba(dir: string): Promise<EmbeddedSamba> {
   if (process.getuid?.() !== 0) throw new Error('the Samba AD test domain controller needs root (it binds LDAP ports on a 127.x address of its own)');
   mkdirSync(dir, { recursive: true });
@@ -71,6 +88,7 @@ export async function startSamba(dir: string): Promise<EmbeddedSamba> {
       await run('ldbmodify', ['-H', sam, join(schemaDir, file), '--option=dsdb:schema update allowed=true']);
     }
     await run('samba-tool', ['user', 'create', AD_SERVICE_USER, servicePassword, '-H', sam, '-s', conf]);
+    await grantTombstoneRead(sam, dir);
     const tls = await makeTestCa(join(dir, 'tls'), 'Switchyard Test AD CA', [`IP:${address}`]);
     let log = '';
     const c = spawn(systemBinary('samba'), ['-i', '-s', conf, '--option=server services=ldap', `--option=pid directory=${target}`,

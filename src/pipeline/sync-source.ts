@@ -1,30 +1,78 @@
 /**
- * A full sync of one configured source through the common publish path: an LDAP
- * source is read with ldapts, a csvde source is re-imported from its configured path.
+ * A sync of one configured source through the common publish paths. A csvde source is
+ * re-imported from its configured path (always full). An LDAP source runs a full sync
+ * (read everything, reconcile, detect deletions; it records the delta watermark) or a
+ * delta from the watermark, falling back to a full sync when there is no usable one.
  */
-import type { SourceConfig } from '../config/schema.js';
+import type { LdapSourceConfig, SourceConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
-import { readLdap } from '../directory/ldap/reader.js';
+import { readLdapDelta } from '../directory/ldap/delta.js';
+import { WatermarkInvalidError } from '../directory/ldap/errors.js';
+import { readLdap, type LdapSession } from '../directory/ldap/reader.js';
+import { modifyTimestampTracker, readAdWatermark, type Watermark } from '../directory/ldap/watermark.js';
+import { readWatermark, writeWatermark } from '../store/sync-state.js';
 import { importCsvde } from './import-csvde.js';
-import { publishSource, type PublishDeps } from './publish-source.js';
+import { NoBaseSnapshotError, publishDelta } from './publish-delta.js';
+import { publishSource, type PublishDeps, type SourceSpec } from './publish-source.js';
 import type { PublishOptions, PublishResult } from './types.js';
 
-export type SyncOptions = Omit<PublishOptions, 'cause' | 'origin'> & { readonly env?: NodeJS.ProcessEnv };
+export type SyncMode = 'full' | 'delta';
+
+export type SyncOptions = Omit<PublishOptions, 'cause' | 'origin'> & {
+  readonly env?: NodeJS.ProcessEnv;
+  /** 'delta' falls back to 'full' when no usable watermark exists. Default 'full'. */
+  readonly mode?: SyncMode;
+};
+
+export type SyncResult = PublishResult & { readonly mode: SyncMode; readonly fallback?: string };
 
 export class SourceNotSyncableError extends Error {
   readonly code = 'SY_NOT_SYNCABLE';
 }
 
-export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: SyncOptions = {}): Promise<PublishResult> {
+const specOf = (s: SourceConfig): SourceSpec => ({ name: s.name, priority: s.priority, deletionThreshold: s.deletionThreshold });
+
+async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: string | undefined, opts: SyncOptions): Promise<SyncResult> {
+  let watermark: Watermark | undefined;
+  const tracker = source.mapping === 'openldap' ? modifyTimestampTracker() : undefined;
+  const beforeSearch = async (s: LdapSession): Promise<void> => {
+    if (source.mapping !== 'ad') return;
+    s.step('read rootDSE');
+    // A directory that is not a real AD (no highestCommittedUSN) can still be read in
+    // full; it just offers no delta.
+    watermark = await readAdWatermark(s.client).catch(() => undefined);
+  };
+  const result = await publishSource(deps, specOf(source), readLdap(source, { password, beforeSearch, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }), {
+    ...opts, cause: 'sync', origin: `${source.url}/${source.baseDn}`,
+  });
+  if (!opts.dryRun) await writeWatermark(deps.redis, deps.keys, source.name, watermark ?? tracker?.watermark());
+  return { ...result, mode: 'full' };
+}
+
+export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: SyncOptions = {}): Promise<SyncResult> {
   if (source.type === 'csvde') {
     if (!source.path) throw new SourceNotSyncableError(`source ${source.name}: a csvde source needs a path to be synced (or use switchyard import FILE)`);
-    return importCsvde(deps, source, source.path, opts);
+    return { ...(await importCsvde(deps, source, source.path, opts)), mode: 'full' };
   }
   const password = readSecret({ env: source.bindPasswordEnv, file: source.bindPasswordFile, key: `sources.${source.name}.bindPassword` }, opts.env);
-  return publishSource(
-    deps,
-    { name: source.name, priority: source.priority, deletionThreshold: source.deletionThreshold },
-    readLdap(source, { password }),
-    { ...opts, cause: 'sync', origin: `${source.url}/${source.baseDn}` },
-  );
+  if (opts.mode !== 'delta') return fullLdap(deps, source, password, opts);
+
+  const since = await readWatermark(deps.redis, deps.keys, source.name);
+  const expected = source.mapping === 'ad' ? 'ad' : 'generic';
+  if (since === undefined || since.mode !== expected) {
+    return { ...(await fullLdap(deps, source, password, opts)), fallback: 'no delta watermark yet' };
+  }
+  const next: { value?: Watermark } = {};
+  try {
+    const result = await publishDelta(deps, specOf(source), readLdapDelta(source, since, next, { password }), {
+      ...opts, cause: 'sync', origin: `${source.url}/${source.baseDn}`,
+    });
+    if (!opts.dryRun && next.value) await writeWatermark(deps.redis, deps.keys, source.name, next.value);
+    return { ...result, mode: 'delta' };
+  } catch (err) {
+    if (err instanceof NoBaseSnapshotError || err instanceof WatermarkInvalidError) {
+      return { ...(await fullLdap(deps, source, password, opts)), fallback: err instanceof Error ? err.message : String(err) };
+    }
+    throw err;
+  }
 }

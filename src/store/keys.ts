@@ -18,6 +18,8 @@ export interface Keys {
   readonly lastRuns: string;
   /** Hash: source name → number of runs recorded (succeeded or failed). */
   readonly runCounts: string;
+  /** Hash: source name → delta watermark JSON. */
+  readonly syncState: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
 }
@@ -37,6 +39,7 @@ export function createKeys(namespace: string): Keys {
     snapshotConflicts: (id) => `${prefix}:snap:${id}:conf`,
     lastRuns: `${prefix}:runs:last`,
     runCounts: `${prefix}:runs:count`,
+    syncState: `${prefix}:sync:state`,
     bullPrefix: `${prefix}:bull`,
   };
 }

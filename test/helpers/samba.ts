@@ -20,6 +20,11 @@ export const AD_SEED: SeedObject[] = [
   { dn: `CN=Brian Kernighan,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'brian', proxyAddresses: ['SMTP:brian@contoso.edu', 'smtp:bwk@contoso.edu'], targetAddress: 'SMTP:brian@live.contoso.edu', mailNickname: 'brian' } },
   { dn: `CN=Room 101,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'room101', proxyAddresses: ['SMTP:room-101@contoso.edu'], userAccountControl: '514' } },
   { dn: `CN=Carol Partner,OU=Contacts,${AD_BASE}`, attrs: { objectClass: 'contact', proxyAddresses: ['SMTP:carol@partner.example', 'smtp:carol.partner@contoso.edu'], targetAddress: 'SMTP:carol@partner.example', mail: 'carol@partner.example' } },
+  // enough staff that one deletion stays under the deletion guard's 10 %
+  ...Array.from({ length: 16 }, (_, i) => ({
+    dn: `CN=Staff ${i},OU=Staff,${AD_BASE}`,
+    attrs: { objectClass: 'user', sAMAccountName: `staff${i}`, proxyAddresses: [`SMTP:staff${i}@contoso.edu`] },
+  })),
 ];
 
 export async function adminClient(dc: EmbeddedSamba): Promise<Client> {

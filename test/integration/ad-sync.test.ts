@@ -2,6 +2,7 @@
  * Full sync against a real Active Directory (Samba AD DC with the Exchange-style schema
  * extension): objectGUID as AD assigns it, disabled accounts, strong-auth binds.
  */
+import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { guidFromBytes } from '../../src/directory/guid.js';
@@ -38,7 +39,7 @@ describe('full sync from a real AD (Samba)', () => {
   it('reads mailboxes, disabled room mailboxes, mail users and contacts; identity is AD\'s objectGUID', async () => {
     const r = await syncSource(env.deps, source(), { env: secrets });
     // Administrator, krbtgt and the service account have no SMTP address: not selected
-    expect(r.counts).toMatchObject({ objects: 4, invalid: 0 });
+    expect(r.counts).toMatchObject({ objects: 20, invalid: 0 });
     const client = await adminClient(dc);
     const { searchEntries } = await client.search(`CN=Ada Lovelace,OU=Staff,${AD_BASE}`, { scope: 'base', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] });
     await client.unbind();
@@ -55,6 +56,41 @@ describe('full sync from a real AD (Samba)', () => {
     expect(plain).toMatchObject({ code: 'SY_LDAP_RESULT', transient: false });
     expect((plain as Error).message).toMatch(/^source corp-ad: connect and bind as CN=svc-switchyard.*(Strong|strong|encryption)/);
     const tls = await syncSource(env.deps, source({ url: dc.ldapUrl, startTls: true }), { env: secrets });
-    expect(tls.counts.objects).toBe(4);
+    expect(tls.counts.objects).toBe(20);
+  });
+
+  it('delta: uSNChanged above the watermark and tombstones; each change visible, nothing else changes', async () => {
+    const full = await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    const before = await decide('ADA@contoso.edu');
+    const client = await adminClient(dc);
+    try {
+      await client.add(`CN=Dan Partner,OU=Contacts,${AD_BASE}`, { objectClass: 'contact', proxyAddresses: ['SMTP:dan@partner.example', 'smtp:dan.partner@contoso.edu'], targetAddress: 'SMTP:dan@partner.example' });
+      await client.modify(`CN=Brian Kernighan,OU=Staff,${AD_BASE}`, new Change({ operation: 'replace', modification: new Attribute({ type: 'targetAddress', values: ['SMTP:brian@elsewhere.example'] }) }));
+      await client.modify(`CN=Ada Lovelace,OU=Staff,${AD_BASE}`, new Change({ operation: 'delete', modification: new Attribute({ type: 'proxyAddresses', values: ['smtp:ada@contoso.edu'] }) }));
+      await client.del(`CN=Carol Partner,OU=Contacts,${AD_BASE}`);
+    } finally {
+      await client.unbind();
+    }
+    const r = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'delta', version: (full.version ?? 0) + 1, counts: { added: 1, changed: 2, removed: 1 } });
+    expect(r.fallback).toBeUndefined();
+    expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'dan@partner.example' });
+    expect(await decide('bwk@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'brian@elsewhere.example', connector: 'internet' });
+    expect(await decide('ada@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    expect(await decide('ADA.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', object: before?.object });
+    expect(await decide('carol.partner@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+
+    // nothing changed since: a delta publishes nothing
+    expect(await syncSource(env.deps, source(), { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta', unchanged: true });
+  });
+
+  it('delta falls back to a full sync when the DC is not the one of the watermark', async () => {
+    const wm = JSON.parse((await env.redis.hget(env.keys.syncState, 'corp-ad')) as string) as Record<string, string>;
+    await env.redis.hset(env.keys.syncState, 'corp-ad', JSON.stringify({ ...wm, invocationId: '00000000-0000-0000-0000-000000000000' }));
+    const r = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/the DC changed/) });
+    expect(JSON.parse((await env.redis.hget(env.keys.syncState, 'corp-ad')) as string)).toMatchObject({ mode: 'ad', invocationId: wm.invocationId });
   });
 });
+

@@ -15,3 +15,8 @@ export class LdapSourceError extends Error {
     this.code = code;
   }
 }
+
+/** The delta watermark cannot be used (another DC, or a restored one): run a full sync. */
+export class WatermarkInvalidError extends Error {
+  readonly code = 'SY_WATERMARK_INVALID';
+}

@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
-import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Entry } from 'ldapts';
+import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Control, type Entry } from 'ldapts';
 import type { LdapSourceConfig } from '../../config/schema.js';
 import type { ReadItem } from '../../pipeline/types.js';
 import { prefetch } from '../batches.js';
-import { LdapSourceError } from './errors.js';
-import { foldRanges, mappingFor, searchFilter, type LdapMapping } from './mapping.js';
+import { LdapSourceError, WatermarkInvalidError } from './errors.js';
+import { foldRanges, mappingFor, searchFilter, type LdapAttributes, type LdapMapping } from './mapping.js';
 
 export interface LdapReadOptions {
   readonly password?: string | undefined;
@@ -33,8 +33,8 @@ function tlsOptions(source: LdapSourceConfig): ConnectionOptions {
 }
 
 /** Turns an ldapts / socket error into a located LdapSourceError. */
-export function classifyLdapError(source: string, err: unknown, during: string): LdapSourceError {
-  if (err instanceof LdapSourceError) return err;
+export function classifyLdapError(source: string, err: unknown, during: string): LdapSourceError | WatermarkInvalidError {
+  if (err instanceof LdapSourceError || err instanceof WatermarkInvalidError) return err;
   const e = err as Error & { code?: string | number };
   if (err instanceof InvalidCredentialsError) return new LdapSourceError(source, `${during}: invalid credentials (check bindDn and the password)`, false, 'SY_LDAP_AUTH');
   if (err instanceof NoSuchObjectError) return new LdapSourceError(source, `${during}: no such object (check baseDn)`, false, 'SY_LDAP_BASE');
@@ -67,8 +67,45 @@ async function completeRanges(client: Client, mapping: LdapMapping, dn: string, 
   }
 }
 
-export async function* readLdap(source: LdapSourceConfig, opts: LdapReadOptions = {}): AsyncGenerator<ReadItem[]> {
-  const mapping = mappingFor(source.mapping);
+/** One search's pages as mapped entries (ranged attributes completed), the next page fetched ahead. */
+export async function* searchEntries(
+  client: Client,
+  mapping: LdapMapping,
+  base: string,
+  options: { scope: LdapSourceConfig['scope'] | 'one'; filter: string; attributes?: readonly string[]; pageSize?: number; controls?: Control[] },
+  onAttrs?: (attrs: LdapAttributes) => void,
+): AsyncGenerator<{ dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[]> {
+  const pages = client.searchPaginated(base, {
+    scope: options.scope,
+    filter: options.filter,
+    attributes: [...(options.attributes ?? mapping.attributes)],
+    explicitBufferAttributes: [...mapping.binary],
+    paged: { pageSize: Math.min(options.pageSize ?? 1000, 1000) },
+  }, options.controls);
+  for await (const page of prefetch(pages)) {
+    const out: { dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[] = [];
+    for (const raw of page.searchEntries as Entry[]) {
+      const { attrs, pending } = foldRanges(raw as Record<string, unknown>);
+      if (pending.length > 0) await completeRanges(client, mapping, raw.dn, attrs, pending);
+      onAttrs?.(attrs);
+      out.push({ dn: raw.dn, mapped: mapping.toEntry(raw.dn, attrs), attrs });
+    }
+    if (out.length > 0) yield out;
+  }
+}
+
+export interface LdapSession {
+  readonly client: Client;
+  readonly mapping: LdapMapping;
+  /** Names the current step for error messages ("search DC=…"). */
+  step(name: string): void;
+}
+
+/**
+ * A short LDAP session around `body`: connect, StartTLS, bind, then whatever `body`
+ * yields; unbind in `finally`; errors located and classified (LdapSourceError).
+ */
+export async function* ldapSession<T>(source: LdapSourceConfig, opts: LdapReadOptions, body: (session: LdapSession) => AsyncGenerator<T>): AsyncGenerator<T> {
   const timeout = opts.timeoutMs ?? 30_000;
   const secure = source.url.startsWith('ldaps://');
   const client = new Client({ url: source.url, timeout, connectTimeout: Math.min(timeout, 10_000), strictDN: false, ...(secure ? { tlsOptions: tlsOptions(source) } : {}) });
@@ -82,28 +119,29 @@ export async function* readLdap(source: LdapSourceConfig, opts: LdapReadOptions 
       step = `${client.isConnected ? '' : 'connect and '}bind as ${source.bindDn}`;
       await client.bind(source.bindDn, opts.password ?? '');
     }
-    step = `${client.isConnected ? '' : 'connect and '}search ${source.baseDn}`;
-    const pages = client.searchPaginated(source.baseDn, {
-      scope: source.scope,
-      filter: searchFilter(mapping, source.filter),
-      attributes: [...mapping.attributes],
-      explicitBufferAttributes: [...mapping.binary],
-      paged: { pageSize: Math.min(opts.pageSize ?? 1000, 1000) },
-    });
-    for await (const page of prefetch(pages)) {
-      const items: ReadItem[] = [];
-      for (const raw of page.searchEntries as Entry[]) {
-        const { attrs, pending } = foldRanges(raw as Record<string, unknown>);
-        if (pending.length > 0) await completeRanges(client, mapping, raw.dn, attrs, pending);
-        const mapped = mapping.toEntry(raw.dn, attrs);
-        items.push('entry' in mapped ? { entry: mapped.entry } : { error: { origin: raw.dn, reason: mapped.error } });
-      }
-      opts.onPage?.(items.length);
-      if (items.length > 0) yield items;
-    }
+    const session: LdapSession = {
+      client,
+      mapping: mappingFor(source.mapping),
+      step: (name) => (step = `${client.isConnected ? '' : 'connect and '}${name}`),
+    };
+    yield* body(session);
   } catch (err) {
     throw classifyLdapError(source.name, err, step);
   } finally {
     await client.unbind().catch(() => undefined);
   }
+}
+
+/** A full read of the source's scope, one batch per page. `beforeSearch` runs first in the same session. */
+export function readLdap(source: LdapSourceConfig, opts: LdapReadOptions & { beforeSearch?: (s: LdapSession) => Promise<void>; onAttrs?: (a: LdapAttributes) => void } = {}): AsyncGenerator<ReadItem[]> {
+  return ldapSession(source, opts, async function* (session) {
+    if (opts.beforeSearch) await opts.beforeSearch(session);
+    session.step(`search ${source.baseDn}`);
+    const filter = searchFilter(session.mapping, source.filter);
+    for await (const page of searchEntries(session.client, session.mapping, source.baseDn, { scope: source.scope, filter, pageSize: opts.pageSize ?? 1000 }, opts.onAttrs)) {
+      const items: ReadItem[] = page.map(({ dn, mapped }) => ('entry' in mapped ? { entry: mapped.entry } : { error: { origin: dn, reason: mapped.error } }));
+      opts.onPage?.(items.length);
+      yield items;
+    }
+  });
 }
