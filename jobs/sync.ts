@@ -19,10 +19,11 @@ export function syncProcessor(ctx: JobContext) {
         allowMassDelete: job.data.allowMassDelete === true,
         onProgress: progressReporter(job),
         env: ctx.env,
+        mode,
       });
-      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode, trigger, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
-      log.info({ event: 'SY_SYNC_DONE', version: result.version, counts: result.counts, durationMs: result.durationMs }, 'sync finished');
-      return jobResult(result, { mode, trigger, slot: job.data.slot });
+      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode: result.mode, trigger, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+      log.info({ event: 'SY_SYNC_DONE', ran: result.mode, fallback: result.fallback, version: result.version, counts: result.counts, durationMs: result.durationMs }, 'sync finished');
+      return jobResult(result, { trigger, slot: job.data.slot });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const permanent = isPermanent(err);

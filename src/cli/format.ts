@@ -92,7 +92,8 @@ export function formatSchedule(rows: readonly SourceSchedule[]): string {
     const last = r.lastRun
       ? `last ${r.lastRun.kind}${r.lastRun.mode ? ` (${r.lastRun.mode})` : ''} ${r.lastRun.ok ? 'ok' : `FAILED: ${r.lastRun.error ?? '?'}`} at ${r.lastRun.at} in ${(r.lastRun.durationMs / 1000).toFixed(2)} s${r.lastRun.version ? `, version ${r.lastRun.version}` : ''}`
       : 'never run';
-    lines.push(`  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}`);
+    const wm = r.watermark ? (r.watermark.mode === 'ad' ? `; watermark USN ${r.watermark.usn} on ${r.watermark.dsServiceName}` : `; watermark ${r.watermark.modifyTimestamp}`) : '';
+    lines.push(`  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}${r.nextDelta ? `, next delta ${r.nextDelta}` : ''}${wm}`);
   }
   return lines.join('\n');
 }

@@ -37,9 +37,9 @@ function build(run: (p: Promise<number> | number) => void): Command {
 
   program
     .command('sync')
-    .description('full sync of a source (LDAP, or csvde from its path), or of all of them')
+    .description('sync a source (LDAP: delta from the watermark, else full; csvde: re-import its path), or all of them')
     .argument('[source]', 'source name from the configuration')
-    .option('--full', 'full sync: read everything, reconcile, detect deletions (the only mode so far)')
+    .option('--full', 'full sync: read everything, reconcile, detect deletions')
     .option('--dry-run', 'print the diff, publish nothing')
     .option('--allow-mass-delete', 'override the deletion guard')
     .option('--json', 'print the result as JSON')

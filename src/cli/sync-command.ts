@@ -1,11 +1,12 @@
 /**
- * `switchyard sync [SOURCE] [--full] [--dry-run] [--allow-mass-delete]`: a full sync of
- * one source, or of every source that can be synced (LDAP, and csvde with a path).
+ * `switchyard sync [SOURCE] [--full] [--dry-run] [--allow-mass-delete]`: a delta sync
+ * (LDAP sources with a watermark; otherwise, or with --full, a full sync) of one source,
+ * or of every source that can be synced (LDAP, and csvde with a path).
  * Goes through the sync queue when a worker is listening (a request made while that
  * source syncs is coalesced into one follow-up run), else runs inline (or with --inline).
  */
 import { syncSource } from '../pipeline/sync-source.js';
-import type { PublishResult } from '../pipeline/types.js';
+import type { SyncResult } from '../pipeline/sync-source.js';
 import { createQueues, syncJobOptions, type SyncJobData } from '../queue/queues.js';
 import { recordRun } from '../store/runs.js';
 import { waitForJob, workersListening } from './queued.js';
@@ -34,19 +35,22 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
     try {
       const queued = flags.inline !== true && (await workersListening(queues.sync));
       for (const source of sources) {
-        let result: PublishResult;
+        const mode = flags.full === true ? 'full' : 'delta';
+        let result: SyncResult;
         if (queued) {
-          const data: SyncJobData = { source: source.name, mode: 'full', trigger: 'request', dryRun: flags.dryRun === true, allowMassDelete: flags.allowMassDelete === true };
+          const data: SyncJobData = { source: source.name, mode, trigger: 'request', dryRun: flags.dryRun === true, allowMassDelete: flags.allowMassDelete === true };
           const job = await queues.sync.add('sync', data, syncJobOptions(data));
-          result = await waitForJob(ctx, queues.sync, job, `sync ${source.name} (job ${job.id})`);
+          result = (await waitForJob(ctx, queues.sync, job, `sync ${source.name} (job ${job.id})`)) as unknown as SyncResult; // the job returns the SyncResult of jobs/sync.ts
         } else {
           result = await syncSource({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, {
             dryRun: flags.dryRun === true,
             allowMassDelete: flags.allowMassDelete === true,
+            mode,
           });
-          await recordRun(ctx.redis, ctx.keys, { source: source.name, kind: 'sync', mode: 'full', trigger: 'inline', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+          await recordRun(ctx.redis, ctx.keys, { source: source.name, kind: 'sync', mode: result.mode, trigger: 'inline', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
         }
-        process.stdout.write(flags.json ? `${JSON.stringify({ mode: 'full', queued, ...result })}\n` : `full sync${queued ? ' (worker)' : ''}: ${formatPublish(result)}\n`);
+        const how = `${result.mode} sync${queued ? ' (worker)' : ''}${result.fallback && mode === 'delta' ? ` (instead of delta: ${result.fallback})` : ''}`;
+        process.stdout.write(flags.json ? `${JSON.stringify({ queued, ...result })}\n` : `${how}: ${formatPublish(result)}\n`);
       }
       return 0;
     } finally {

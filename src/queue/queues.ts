@@ -13,7 +13,8 @@ export const IMPORT_QUEUE = 'import';
 
 export interface SyncJobData {
   readonly source: string;
-  readonly mode: 'full';
+  /** 'delta' falls back to a full sync when the source has no usable watermark. */
+  readonly mode: 'full' | 'delta';
   readonly dryRun?: boolean;
   readonly allowMassDelete?: boolean;
   /** 'schedule' for a cron slot, 'request' for the CLI or the admin page. */

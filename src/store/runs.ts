@@ -5,7 +5,7 @@ import type { RedisClient } from './redis.js';
 export interface RunRecord {
   readonly source: string;
   readonly kind: 'sync' | 'import';
-  readonly mode?: 'full';
+  readonly mode?: 'full' | 'delta';
   readonly trigger?: 'schedule' | 'request' | 'inline';
   readonly at: string;
   readonly ok: boolean;

@@ -4,12 +4,17 @@ import type { Config } from '../config/schema.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { readRuns, type RunRecord } from './runs.js';
+import type { Watermark } from '../directory/ldap/watermark.js';
 
 export interface SourceSchedule {
   readonly source: string;
   readonly lastRun?: RunRecord;
   readonly runs: number;
+  /** Next scheduled full sync. */
   readonly nextRun?: string;
+  /** Next scheduled delta sync (LDAP sources with deltaSchedule). */
+  readonly nextDelta?: string;
+  readonly watermark?: Watermark;
 }
 
 export function nextRun(expression: string | undefined): string | undefined {
@@ -23,10 +28,15 @@ export function nextRun(expression: string | undefined): string | undefined {
 }
 
 export async function sourceSchedule(redis: RedisClient, keys: Keys, config: Config): Promise<SourceSchedule[]> {
-  const [runs, counts] = await Promise.all([readRuns(redis, keys), redis.hgetall(keys.runCounts)]);
+  const [runs, counts, states] = await Promise.all([readRuns(redis, keys), redis.hgetall(keys.runCounts), redis.hgetall(keys.syncState)]);
   return config.sources.map((s) => {
     const last = runs.get(s.name);
     const next = nextRun(s.schedule);
-    return { source: s.name, runs: Number(counts[s.name] ?? 0), ...(last ? { lastRun: last } : {}), ...(next ? { nextRun: next } : {}) };
+    const delta = s.type === 'ldap' ? nextRun(s.deltaSchedule) : undefined;
+    const wm = states[s.name];
+    return {
+      source: s.name, runs: Number(counts[s.name] ?? 0), ...(last ? { lastRun: last } : {}), ...(next ? { nextRun: next } : {}),
+      ...(delta ? { nextDelta: delta } : {}), ...(wm ? { watermark: JSON.parse(wm) as Watermark } : {}),
+    };
   });
 }

@@ -10,7 +10,11 @@ import { QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeGeneratedCsvde } from '../../bench/generate-csvde.js';
-import { SERVICE_DN } from '../../src/main/embedded-slapd.js';
+import { ADMIN_DN, SERVICE_DN } from '../../src/main/embedded-slapd.js';
+import { Attribute, Change, Client } from 'ldapts';
+import { syncSource } from '../../src/pipeline/sync-source.js';
+import { createResolver } from '../../src/resolver/resolver.js';
+import { routingContext } from '../../src/routing/decide.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startWorker, type WorkerProcess } from '../../src/main/worker.js';
 import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';
@@ -185,4 +189,32 @@ describe('schedules', () => {
       await env.cleanup();
     }
   });
+
+  it('deltaSchedule runs delta syncs that bring a directory change to the routing decision', async () => {
+    const env = await testEnv((raw) => (raw.sources as unknown[]).push({
+      name: 'people', type: 'ldap', mapping: 'openldap', url: slapd.ldapUrl, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+      baseDn: 'ou=People,dc=contoso,dc=edu', mailboxConnector: 'onprem', deltaSchedule: '* * * * * *',
+    }));
+    try {
+      await syncSource(env.deps, env.source('people'), { env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword }, mode: 'full' });
+      const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+      await withWorker(env, async () => {
+        const admin = new Client({ url: slapd.ldapUrl });
+        await admin.bind(ADMIN_DN, slapd.adminPassword);
+        await admin.modify('uid=alan,ou=People,dc=contoso,dc=edu', new Change({ operation: 'replace', modification: new Attribute({ type: 'mailRoutingAddress', values: ['alan@scheduled.example'] }) }));
+        await admin.unbind();
+        const deadline = Date.now() + 20_000;
+        let d = (await resolver.resolve(['alan.turing@contoso.edu'], false))[0];
+        while (d?.recipient !== 'alan@scheduled.example' && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          d = (await resolver.resolve(['alan.turing@contoso.edu'], false))[0];
+        }
+        expect(d).toMatchObject({ reason: 'target-address', recipient: 'alan@scheduled.example' });
+        expect((await readRuns(env.redis, env.keys)).get('people')).toMatchObject({ kind: 'sync', mode: 'delta', trigger: 'schedule', ok: true });
+      });
+    } finally {
+      await env.cleanup();
+    }
+  });
 });
+

@@ -3,7 +3,8 @@
  * fixtures, a test CA) into a real Redis (SPEC §2.2 full sync, §3 publish path).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_DN, makeTestCa } from '../../src/main/embedded-slapd.js';
+import { ADMIN_DN, SERVICE_DN, makeTestCa } from '../../src/main/embedded-slapd.js';
+import { Attribute, Change, Client } from 'ldapts';
 import type { EmbeddedSlapd } from '../../src/main/embedded-slapd.js';
 import { LdapSourceError } from '../../src/directory/ldap/errors.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
@@ -40,7 +41,7 @@ afterAll(async () => {
 });
 
 const ldapSource = (name: string, patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source(name) as LdapSourceConfig), ...patch });
-const sync = (source: LdapSourceConfig, opts = {}) => syncSource(env.deps, source, { env: secrets, ...opts });
+const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta' } = {}) => syncSource(env.deps, source, { env: secrets, ...opts });
 async function decide(address: string) {
   const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
   return (await resolver.resolve([address], false))[0];
@@ -130,14 +131,34 @@ describe('LDAP full sync', () => {
       execFile(process.execPath, [bin, ...args, '--config', env.configFile], { env: { ...process.env, REDIS_URL: '', ...secrets } }, (err, stdout, stderr) =>
         resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
     });
-    const dry = await cli(['sync', 'people', '--dry-run']);
+    const dry = await cli(['sync', 'people', '--full', '--dry-run']);
     expect(dry).toMatchObject({ code: 0 });
     expect(dry.stdout).toMatch(/^full sync: dry run: source people/);
     const real = await cli(['sync', 'corp-ad', '--full', '--json']);
     expect(real.code).toBe(0);
     expect(JSON.parse(real.stdout)).toMatchObject({ mode: 'full', source: 'corp-ad', counts: { objects: 267 } });
+    // slapd is no AD (no highestCommittedUSN): the AD mapping offers no delta, so it runs full
+    const adDelta = await cli(['sync', 'corp-ad', '--json']);
+    expect(JSON.parse(adDelta.stdout)).toMatchObject({ mode: 'full', fallback: 'no delta watermark yet' });
     const bad = await cli(['sync', 'nope']);
     expect(bad.code).toBe(2);
+  });
+
+  it('generic delta (modifyTimestamp): a changed mailRoutingAddress and a removed mail are picked up', async () => {
+    await sync(ldapSource('people'), { mode: 'full' });
+    const admin = new Client({ url: slapd.ldapUrl });
+    await admin.bind(ADMIN_DN, slapd.adminPassword);
+    try {
+      await admin.modify('uid=alan,ou=People,dc=contoso,dc=edu', new Change({ operation: 'replace', modification: new Attribute({ type: 'mailRoutingAddress', values: ['alan@elsewhere.example'] }) }));
+      await admin.modify('uid=grace,ou=People,dc=contoso,dc=edu', new Change({ operation: 'delete', modification: new Attribute({ type: 'mailAlternateAddress', values: ['ghopper@contoso.edu'] }) }));
+    } finally {
+      await admin.unbind();
+    }
+    const r = await sync(ldapSource('people'), { mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'delta', counts: { changed: 2, removed: 0, addressesRemoved: 1 } });
+    expect(await decide('alan.turing@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'alan@elsewhere.example', connector: 'internet' });
+    expect(await decide('ghopper@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    expect(await decide('amazing.grace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
   });
 });
 
