@@ -5,9 +5,8 @@
  *
  *   node dist/bench/generate-csvde.js FILE ROWS [SEED]
  */
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
+import { writeRows } from './write-rows.js';
 
 export const HEADER = 'objectClass,DN,name,cn,sn,givenName,displayName,proxyAddresses,targetAddress,mail,mailnickname\n';
 
@@ -23,19 +22,8 @@ export function generatedRow(i: number, seed = 0): string {
   return `${kind < 9 ? 'user' : 'contact'},${dn},${name},${name},Test,User,${name},${proxies},${target},${n}@mail.contoso.edu,${n}\n`;
 }
 
-export async function writeGeneratedCsvde(path: string, rows: number, seed = 0): Promise<void> {
-  const out = createWriteStream(path);
-  out.write(HEADER);
-  let chunk = '';
-  for (let i = 0; i < rows; i++) {
-    chunk += generatedRow(i, seed);
-    if (chunk.length > 1 << 16) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
+export function writeGeneratedCsvde(path: string, rows: number, seed = 0): Promise<void> {
+  return writeRows(path, HEADER, rows, (i) => generatedRow(i, seed));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

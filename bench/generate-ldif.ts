@@ -4,9 +4,8 @@
  *
  *   node dist/bench/generate-ldif.js FILE ROWS
  */
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
+import { writeRows } from './write-rows.js';
 
 export const OUS = ['Staff', 'Cloud', 'Contacts'];
 
@@ -33,19 +32,9 @@ export function ldifEntry(i: number): string {
   return `${lines.join('\n')}\n\n`;
 }
 
-export async function writeGeneratedLdif(path: string, rows: number): Promise<void> {
-  const out = createWriteStream(path);
-  out.write(OUS.map((ou) => `dn: ou=${ou},dc=contoso,dc=edu\nobjectClass: organizationalUnit\nou: ${ou}\n\n`).join(''));
-  let chunk = '';
-  for (let i = 0; i < rows; i++) {
-    chunk += ldifEntry(i);
-    if (chunk.length > 1 << 16) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
+export function writeGeneratedLdif(path: string, rows: number): Promise<void> {
+  const ous = OUS.map((ou) => `dn: ou=${ou},dc=contoso,dc=edu\nobjectClass: organizationalUnit\nou: ${ou}\n\n`).join('');
+  return writeRows(path, ous, rows, ldifEntry);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

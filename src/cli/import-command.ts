@@ -1,16 +1,17 @@
-/** `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete]` */
+/** `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete] [--inline]` */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { CsvdeSourceConfig } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
+import { InvalidInputError } from '../pipeline/errors.js';
+import { importCsvde } from '../pipeline/import-csvde.js';
 import type { PublishResult } from '../pipeline/types.js';
 import { createQueues } from '../queue/queues.js';
 import { recordRun } from '../store/runs.js';
-import { waitForJob, workersListening } from './queued.js';
-import { InvalidInputError } from '../pipeline/errors.js';
-import { importCsvde } from '../pipeline/import-csvde.js';
-import { createLogger } from '../log/logger.js';
-import { withContext } from './context.js';
+import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';
 import { createProgress } from './progress.js';
+import { waitForJob, workersListening } from './queued.js';
 import { UsageError } from './usage-error.js';
 
 export interface ImportFlags {
@@ -23,63 +24,64 @@ export interface ImportFlags {
   readonly inline?: boolean;
 }
 
+function options(flags: ImportFlags): { dryRun: boolean; skipInvalid: boolean; allowMassDelete: boolean } {
+  return { dryRun: flags.dryRun === true, skipInvalid: flags.skipInvalid === true, allowMassDelete: flags.allowMassDelete === true };
+}
+
+/** Through the import queue; the worker reads the file, so it gets an absolute path. */
+async function viaWorker(ctx: Context, source: CsvdeSourceConfig, file: string, flags: ImportFlags): Promise<PublishResult | undefined> {
+  const queues = createQueues(ctx.redis, ctx.keys);
+  try {
+    if (flags.inline === true || !(await workersListening(queues.import))) return undefined;
+    const job = await queues.import.add('import', { source: source.name, file: resolve(file), ...options(flags) });
+    return await waitForJob(ctx, queues.import, job, `import ${source.name} (job ${job.id})`);
+  } finally {
+    await queues.close();
+  }
+}
+
+async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, flags: ImportFlags): Promise<PublishResult> {
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // readCsvde reports the missing file with its name
+  }
+  const progress = createProgress(`import ${source.name}`, size);
+  const started = Date.now();
+  let objects = 0;
+  const run = { source: source.name, kind: 'import' as const, trigger: 'inline' as const };
+  try {
+    const result = await importCsvde({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, file, {
+      ...options(flags),
+      onProgress: (p) => (objects = p.written),
+      onBytes: (bytes) => progress.update(bytes, `${objects} objects written`),
+    });
+    await recordRun(ctx.redis, ctx.keys, { ...run, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+    return result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await recordRun(ctx.redis, ctx.keys, { ...run, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message }).catch(() => undefined);
+    if (err instanceof InvalidInputError) {
+      for (const e of err.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason}\n`);
+      if (err.total > 50) process.stderr.write(`… and ${err.total - 50} more\n`);
+    }
+    throw err;
+  } finally {
+    progress.stop();
+  }
+}
+
 export async function importCommand(file: string, flags: ImportFlags): Promise<number> {
   const log = createLogger('import');
   return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
     const source = ctx.config.sources.find((s) => s.name === flags.source);
     if (!source) throw new UsageError(`--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`);
     if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
-    const queues = createQueues(ctx.redis, ctx.keys);
-    let queued = false;
-    try {
-      queued = flags.inline !== true && (await workersListening(queues.import));
-      if (queued) {
-        // The worker reads the file: give it an absolute path (it must see the same file system).
-        const job = await queues.import.add('import', {
-          source: source.name, file: resolve(file), dryRun: flags.dryRun === true,
-          skipInvalid: flags.skipInvalid === true, allowMassDelete: flags.allowMassDelete === true,
-        });
-        const result: PublishResult = await waitForJob(ctx, queues.import, job, `import ${source.name} (job ${job.id})`);
-        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
-        return 0;
-      }
-    } finally {
-      await queues.close();
-    }
-    let size = 0;
-    try {
-      size = statSync(file).size;
-    } catch {
-      // readCsvde reports the missing file with its name
-    }
-    const progress = createProgress(`import ${source.name}`, size);
-    let objects = 0;
-    try {
-      const result = await importCsvde(
-        { redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept },
-        source,
-        file,
-        {
-          dryRun: flags.dryRun === true,
-          skipInvalid: flags.skipInvalid === true,
-          allowMassDelete: flags.allowMassDelete === true,
-          onProgress: (p) => (objects = p.written),
-          onBytes: (bytes) => progress.update(bytes, `${objects} objects written`),
-        },
-      );
-      progress.stop();
-      await recordRun(ctx.redis, ctx.keys, { source: source.name, kind: 'import', trigger: 'inline', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
-      log.info({ event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun }, 'import finished');
-      process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
-      for (const e of result.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason} (skipped)\n`);
-      return 0;
-    } catch (err) {
-      progress.stop();
-      if (err instanceof InvalidInputError) {
-        for (const e of err.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason}\n`);
-        if (err.total > 50) process.stderr.write(`… and ${err.total - 50} more\n`);
-      }
-      throw err;
-    }
+    const result = (await viaWorker(ctx, source, file, flags)) ?? (await inline(ctx, source, file, flags));
+    log.info({ event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun }, 'import finished');
+    process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
+    for (const e of result.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason} (skipped)\n`);
+    return 0;
   });
 }

@@ -6,11 +6,12 @@
  * source syncs is coalesced into one follow-up run), else runs inline (or with --inline).
  */
 import { syncSource } from '../pipeline/sync-source.js';
-import type { SyncResult } from '../pipeline/sync-source.js';
+import type { SyncMode, SyncResult } from '../pipeline/sync-source.js';
+import type { SourceConfig } from '../config/schema.js';
 import { createQueues, syncJobOptions, type SyncJobData } from '../queue/queues.js';
 import { recordRun } from '../store/runs.js';
 import { waitForJob, workersListening } from './queued.js';
-import { withContext } from './context.js';
+import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';
 import { UsageError } from './usage-error.js';
 
@@ -21,6 +22,24 @@ export interface SyncFlags {
   readonly allowMassDelete?: boolean;
   readonly json?: boolean;
   readonly inline?: boolean;
+}
+
+async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, flags: SyncFlags): Promise<SyncResult> {
+  const started = Date.now();
+  const run = { source: source.name, kind: 'sync' as const, trigger: 'inline' as const };
+  try {
+    const result = await syncSource({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, {
+      dryRun: flags.dryRun === true,
+      allowMassDelete: flags.allowMassDelete === true,
+      mode,
+    });
+    await recordRun(ctx.redis, ctx.keys, { ...run, mode: result.mode, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+    return result;
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    await recordRun(ctx.redis, ctx.keys, { ...run, mode, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error }).catch(() => undefined);
+    throw err;
+  }
 }
 
 export async function syncCommand(name: string | undefined, flags: SyncFlags): Promise<number> {
@@ -35,19 +54,14 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
     try {
       const queued = flags.inline !== true && (await workersListening(queues.sync));
       for (const source of sources) {
-        const mode = flags.full === true ? 'full' : 'delta';
+        const mode: SyncMode = flags.full === true ? 'full' : 'delta';
         let result: SyncResult;
         if (queued) {
           const data: SyncJobData = { source: source.name, mode, trigger: 'request', dryRun: flags.dryRun === true, allowMassDelete: flags.allowMassDelete === true };
           const job = await queues.sync.add('sync', data, syncJobOptions(data));
           result = (await waitForJob(ctx, queues.sync, job, `sync ${source.name} (job ${job.id})`)) as unknown as SyncResult; // the job returns the SyncResult of jobs/sync.ts
         } else {
-          result = await syncSource({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, {
-            dryRun: flags.dryRun === true,
-            allowMassDelete: flags.allowMassDelete === true,
-            mode,
-          });
-          await recordRun(ctx.redis, ctx.keys, { source: source.name, kind: 'sync', mode: result.mode, trigger: 'inline', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+          result = await syncInline(ctx, source, mode, flags);
         }
         const how = `${result.mode} sync${queued ? ' (worker)' : ''}${result.fallback && mode === 'delta' ? ` (instead of delta: ${result.fallback})` : ''}`;
         process.stdout.write(flags.json ? `${JSON.stringify({ queued, ...result })}\n` : `${how}: ${formatPublish(result)}\n`);

@@ -8,11 +8,12 @@ import type { DirectoryEntry } from '../directory/entry.js';
 import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
 import { encodeObject } from '../store/codec.js';
-import { collectGarbage } from '../store/gc.js';
 import { formatRef, parseRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
-import { createSnapshot, deleteSnapshot, readSnapshotMeta, writeSnapshotMeta } from '../store/snapshot.js';
-import { publish, readCurrent } from '../store/table.js';
+import { createSnapshot, readSnapshotMeta } from '../store/snapshot.js';
+import { commitSnapshot } from './commit.js';
+import { readCurrent } from '../store/table.js';
+import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { PublishDeps, SourceSpec } from './publish-source.js';
 import type { PublishOptions, PublishResult, RowError } from './types.js';
@@ -115,16 +116,10 @@ export async function publishDelta(
     if (tally.A + tally.C + tally.R === 0) return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
 
     const meta = { source: spec.name, kind: 'overlay' as const, base: ref.base, createdAt: new Date().toISOString(), objects, addresses, conflicts, ...(opts.origin ? { origin: opts.origin } : {}) };
-    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'staging' });
-    const { version } = await publish(redis, keys, {
-      source: spec.name, snapshot: formatRef({ base: ref.base, overlay: id }), expected: raw, keep: deps.versionsKept,
-      meta: { publishedAt: new Date().toISOString(), cause: opts.cause, source: spec.name },
-    });
+    const version = await commitSnapshot(deps, { source: spec.name, id, ref: formatRef({ base: ref.base, overlay: id }), expected: raw, cause: opts.cause, meta });
     published = true;
-    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'complete' });
-    await collectGarbage(redis, keys);
     return { ...result, version, durationMs: performance.now() - started };
   } finally {
-    if (!published) await deleteSnapshot(redis, keys, id).catch(() => undefined);
+    if (!published) await discardSnapshot(redis, keys, id).catch(() => undefined);
   }
 }

@@ -9,10 +9,11 @@ import { buildObject, type RecipientObject } from '../routing/object.js';
 import { deletionGuard } from '../routing/guard.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
-import { collectGarbage } from '../store/gc.js';
-import { writeSnapshotMeta, createSnapshot, deleteSnapshot, readSnapshotMeta, stageArgs, stageBatch } from '../store/snapshot.js';
+import { createSnapshot, readSnapshotMeta, stageArgs, stageBatch } from '../store/snapshot.js';
+import { commitSnapshot } from './commit.js';
 import { parseRef, topId, type SnapshotRef } from '../store/ref.js';
-import { publish, readCurrent } from '../store/table.js';
+import { readCurrent } from '../store/table.js';
+import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
 
@@ -213,22 +214,14 @@ export async function publishSource(
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
     }
 
-    // Counts go with the snapshot before it is published, so `status` always has them;
-    // 'complete' (collectable once unreferenced) is set only after the publish.
     const meta = {
       source: spec.name, kind: 'full' as const, createdAt: new Date().toISOString(), objects, addresses, conflicts,
       ...(opts.origin ? { origin: opts.origin } : {}),
     };
-    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'staging' });
-    const { version } = await publish(redis, keys, {
-      source: spec.name, snapshot: id, expected: oldRaw, keep: deps.versionsKept,
-      meta: { publishedAt: new Date().toISOString(), cause: opts.cause, source: spec.name },
-    });
+    const version = await commitSnapshot(deps, { source: spec.name, id, ref: id, expected: oldRaw, cause: opts.cause, meta });
     published = true;
-    await writeSnapshotMeta(redis, keys, id, { ...meta, state: 'complete' });
-    await collectGarbage(redis, keys);
     return { ...result, version, durationMs: performance.now() - started };
   } finally {
-    if (!published) await deleteSnapshot(redis, keys, id).catch(() => undefined);
+    if (!published) await discardSnapshot(redis, keys, id).catch(() => undefined);
   }
 }

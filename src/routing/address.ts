@@ -66,11 +66,6 @@ export function parseAddress(input: string): AddressResult {
   };
 }
 
-/** The matching key of an address: the whole address lower-cased. */
-export function addressKey(address: string): string {
-  return address.toLowerCase();
-}
-
 /** Strips one optional `SMTP:` prefix (any case) from a targetAddress value. */
 export function stripSmtpPrefix(value: string): string {
   return /^smtp:/i.test(value) ? value.slice(5) : value;

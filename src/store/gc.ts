@@ -23,3 +23,14 @@ export async function collectGarbage(redis: RedisClient, keys: Keys, staleAfterM
   }
   return deleted;
 }
+
+/**
+ * Deletes a snapshot its writer gave up on (refused, dry run, failed) — unless a kept
+ * version references it after all (a publish whose reply was lost): then GC decides later.
+ */
+export async function discardSnapshot(redis: RedisClient, keys: Keys, id: string): Promise<void> {
+  for (const v of await readHistory(redis, keys)) {
+    for (const ref of v.snapshots.values()) if (refIds(ref).includes(id)) return;
+  }
+  await deleteSnapshot(redis, keys, id);
+}

@@ -3,7 +3,6 @@
  * Two profiles (STYLE §7): `lookup` fails fast for the RCPT path and CLI answers;
  * `worker` waits out Redis restarts for long-running jobs.
  */
-import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 
@@ -63,8 +62,4 @@ export async function connected(client: RedisClient, timeoutMs = 3000, failFast 
     client.on('ready', onReady);
     client.on('error', onError);
   });
-}
-
-export function readSecretFile(path: string): string {
-  return readFileSync(path, 'utf8').trim();
 }
