@@ -34,7 +34,13 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "ensure: installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # A registry that lacks other platforms' optional binaries (msgpackr-extract for macOS and
+  # Windows, pulled in by BullMQ) makes `npm ci` refuse the lock file as incomplete; then
+  # install from the same lock without rewriting it (versions stay pinned).
+  if ! npm ci --no-audit --no-fund --loglevel=error >&2 2>/tmp/switchyard-npm-ci.log; then
+    echo "ensure: npm ci refused the lock file ($(grep -m1 'Missing:' /tmp/switchyard-npm-ci.log || tail -n1 /tmp/switchyard-npm-ci.log)); installing from it with npm install --no-save" >&2
+    npm install --no-save --no-audit --no-fund --loglevel=error >&2
+  fi
 fi
 
 # Rebuild when any TypeScript or Lua source is newer than the last build.
