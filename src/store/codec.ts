@@ -11,14 +11,23 @@ interface Stored {
   k: ObjectKind;
   a: string[];
   r: string;
+  /** The addresses lower-cased, only when Lua's ASCII-only string.lower would get them wrong. */
+  l?: string[];
   p?: string;
   t?: string;
   c?: string;
   n?: string;
 }
 
+/** What Lua's string.lower does: A–Z only. */
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
 export function encodeObject(object: RecipientObject, rank: string): string {
   const stored: Stored = { s: object.source, i: object.id, d: object.dn, k: object.kind, a: [...object.addresses], r: rank };
+  const lowered = object.addresses.map((a) => a.toLowerCase());
+  if (lowered.some((a, i) => a !== asciiLower(object.addresses[i] as string))) stored.l = lowered;
   if (object.primary !== undefined) stored.p = object.primary;
   if (object.target !== undefined) stored.t = object.target;
   if (object.created !== undefined) stored.c = object.created;

@@ -98,4 +98,15 @@ describe('delta publish', () => {
     expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await delta([{ delete: 'CN=Nobody,DC=x', origin: 'x' }])).toMatchObject({ unchanged: true, counts: { skipped: 1 } });
   });
+
+  it('addresses with non-ASCII capitals keep resolving through deltas (case folded as JavaScript does)', async () => {
+    await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    const elodie = entry({ dn: 'CN=Élodie,OU=Staff,DC=contoso,DC=edu', proxyAddresses: ['SMTP:Élodie@contoso.edu'] });
+    await delta([{ upsert: elodie }]);
+    expect(await decide('élodie@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    await delta([{ upsert: { ...elodie, proxyAddresses: ['SMTP:Élodie@contoso.edu', 'smtp:ÉLODIE.B@contoso.edu'] } }]);
+    expect(await decide('ÉLODIE@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { dn: 'CN=Élodie,OU=Staff,DC=contoso,DC=edu' } });
+    expect(await decide('élodie.b@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+  });
 });
+

@@ -36,11 +36,20 @@ local function object(key)
   return o
 end
 
+-- An object's addresses lower-cased as JavaScript does it: stored in "l" when they hold
+-- letters string.lower (A-Z only) would not fold.
+local function lowered(o)
+  if o.l then return o.l end
+  local out = {}
+  for _, a in ipairs(o.a) do out[#out + 1] = string.lower(a) end
+  return out
+end
+
 local function claims(key, address)
   local o = object(key)
   if not o then return false end
-  for _, a in ipairs(o.a) do
-    if string.lower(a) == address then return true end
+  for _, a in ipairs(lowered(o)) do
+    if a == address then return true end
   end
   return false
 end
@@ -87,7 +96,7 @@ while i <= #ARGV do
   local before = effective(oObj, bObj, key)
   local touched = {}
   if before ~= '' then
-    for _, a in ipairs(cjson.decode(before).a) do touched[string.lower(a)] = true end
+    for _, a in ipairs(lowered(cjson.decode(before))) do touched[a] = true end
   end
   if op == 'D' then
     i = i + 2
