@@ -1,16 +1,25 @@
 /** The `sync` job: a full sync of one source through the common publish path. */
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { lockSource } from '../src/queue/source-lock.js';
 import { syncSource } from '../src/pipeline/sync-source.js';
 import { isPermanent } from '../src/queue/failures.js';
 import type { SyncJobData } from '../src/queue/queues.js';
 import { recordRun } from '../src/store/runs.js';
 import { jobResult, progressReporter, type JobContext } from './context.js';
 
+/** How long a sync waits before trying again for a source another sync holds. */
+const LOCKED_RETRY_MS = 1000;
+
 export function syncProcessor(ctx: JobContext) {
-  return async (job: Job<SyncJobData>): Promise<Record<string, unknown>> => {
+  return async (job: Job<SyncJobData>, token?: string): Promise<Record<string, unknown>> => {
     const { source: name, mode, trigger } = job.data;
     const source = ctx.config.sources.find((s) => s.name === name);
     if (!source) throw new UnrecoverableError(`source ${name}: not in the worker's configuration`);
+    const lock = await lockSource(ctx.redis, ctx.keys, name, `${job.id ?? '?'}:${job.attemptsMade}`);
+    if (!lock) {
+      await job.moveToDelayed(Date.now() + LOCKED_RETRY_MS, token);
+      throw new DelayedError(`source ${name}: another sync runs; waiting`);
+    }
     const started = Date.now();
     const log = ctx.log.child({ job: job.id, source: name, mode, trigger });
     try {
@@ -30,6 +39,8 @@ export function syncProcessor(ctx: JobContext) {
       await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode, trigger, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message, attempt: job.attemptsMade + 1 }).catch(() => undefined);
       log.warn({ event: 'SY_SYNC_FAILED', err: message, permanent, attempt: job.attemptsMade + 1 }, 'sync failed');
       throw permanent ? new UnrecoverableError(message) : err;
+    } finally {
+      await lock.release();
     }
   };
 }

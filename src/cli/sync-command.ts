@@ -10,6 +10,7 @@ import type { SyncMode, SyncResult } from '../pipeline/sync-source.js';
 import type { SourceConfig } from '../config/schema.js';
 import { createQueues, syncJobOptions, type SyncJobData } from '../queue/queues.js';
 import { recordRun } from '../store/runs.js';
+import { lockSource } from '../queue/source-lock.js';
 import { waitForJob, workersListening } from './queued.js';
 import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';
@@ -27,6 +28,8 @@ export interface SyncFlags {
 async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, flags: SyncFlags): Promise<SyncResult> {
   const started = Date.now();
   const run = { source: source.name, kind: 'sync' as const, trigger: 'inline' as const };
+  const lock = await lockSource(ctx.redis, ctx.keys, source.name, `cli:${process.pid}:${started}`);
+  if (!lock) throw new Error(`source ${source.name}: another sync of it is running; let it finish or try again`);
   try {
     const result = await syncSource({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, {
       dryRun: flags.dryRun === true,
@@ -39,6 +42,8 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
     const error = err instanceof Error ? err.message : String(err);
     await recordRun(ctx.redis, ctx.keys, { ...run, mode, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error }).catch(() => undefined);
     throw err;
+  } finally {
+    await lock.release();
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * The job queues (SPEC §6): `sync` (one source, full) and `import` (a Csvde file into a
- * source). Job ids and deduplication ids are deterministic so that several schedulers
- * never run one slot twice and a sync requested while one runs is coalesced into a
- * single follow-up run (BullMQ deduplication with keepLastIfActive: never two in parallel).
+ * The job queues (SPEC §6): `sync` (one source, full or delta) and `import` (a Csvde file
+ * into a source). Job ids are deterministic per cron slot, so several schedulers never run
+ * one slot twice; deduplication per source and mode coalesces requests made while one runs
+ * into a single follow-up run (BullMQ keepLastIfActive); the per-source lock of
+ * ./source-lock.ts keeps a full and a delta of one source from overlapping.
  */
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Keys } from '../store/keys.js';
@@ -66,7 +67,7 @@ function idPart(value: string): string {
 }
 
 export function syncJobOptions(data: SyncJobData): JobsOptions {
-  const dedup = { deduplication: { id: `sync-${idPart(data.source)}`, keepLastIfActive: true } };
+  const dedup = { deduplication: { id: `sync-${idPart(data.source)}-${data.mode}`, keepLastIfActive: true } };
   return data.slot !== undefined ? { ...dedup, jobId: `sync-${idPart(data.source)}-${data.mode}-${idPart(data.slot)}` } : dedup;
 }
 

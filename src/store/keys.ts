@@ -18,6 +18,8 @@ export interface Keys {
   readonly lastRuns: string;
   /** Hash: source name → number of runs recorded (succeeded or failed). */
   readonly runCounts: string;
+  /** String: the owner of the running sync of a source. */
+  sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
   readonly syncState: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
@@ -40,6 +42,7 @@ export function createKeys(namespace: string): Keys {
     lastRuns: `${prefix}:runs:last`,
     runCounts: `${prefix}:runs:count`,
     syncState: `${prefix}:sync:state`,
+    sourceLock: (source) => `${prefix}:sync:lock:${source}`,
     bullPrefix: `${prefix}:bull`,
   };
 }

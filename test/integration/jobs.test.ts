@@ -103,22 +103,28 @@ describe('sync jobs', () => {
     }
   });
 
-  it('requests made while a sync runs are coalesced: never two in parallel, one follow-up run', async () => {
+  it('requests made while a sync runs are coalesced per mode, and a full and a delta of one source never overlap', async () => {
     const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big);
     try {
       await withWorker(env, async (w, events) => {
         const first = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
         while ((await first.getState()) !== 'active') await new Promise((r) => setTimeout(r, 10));
         const more = await Promise.all([1, 2, 3, 4].map(() => w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')))));
-        expect(await w.queues.sync.getActiveCount()).toBe(1);
+        // a delta request for the same source (a csvde source runs it as a full re-read) waits for the lock
+        const delta: SyncJobData = { source: 'corp', mode: 'delta', trigger: 'request' };
+        await w.queues.sync.add('sync', delta, syncJobOptions(delta));
         await first.waitUntilFinished(events);
         const deadline = Date.now() + 30_000;
-        while (Date.now() < deadline && ((await w.queues.sync.getActiveCount()) + (await w.queues.sync.getWaitingCount()) + (await w.queues.sync.getDelayedCount())) > 0) {
-          expect(await w.queues.sync.getActiveCount()).toBeLessThanOrEqual(1);
+        while (Date.now() < deadline && ((await w.queues.sync.getCompletedCount()) < 3 || (await w.queues.sync.getActiveCount()) > 0)) {
           await new Promise((r) => setTimeout(r, 20));
         }
+        // the runs' processing intervals (final attempts) never overlap
+        const done = (await w.queues.sync.getJobs(['completed'])).map((j) => [j.processedOn ?? 0, j.finishedOn ?? 0] as const).sort((a, b) => a[0] - b[0]);
+        expect(done).toHaveLength(3);
+        for (let i = 1; i < done.length; i++) expect((done[i] as readonly [number, number])[0]).toBeGreaterThanOrEqual((done[i - 1] as readonly [number, number])[1]);
         expect(more.length).toBe(4);
-        expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(2);
+        // the first full, one coalesced full follow-up, the delta — one after another
+        expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(3);
       });
     } finally {
       await env.cleanup();
