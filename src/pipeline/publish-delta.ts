@@ -53,15 +53,16 @@ export async function publishDelta(
   }
   const scriptKeys = [
     keys.snapshotObjects(ref.base), keys.snapshotAddresses(ref.base), keys.snapshotConflicts(ref.base),
-    keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id),
+    keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id), keys.snapshotBatches(id),
   ];
+  let batchId = 0;
   const tally = { A: 0, C: 0, U: 0, R: 0, N: 0, addressesAdded: 0, addressesRemoved: 0, invalid: 0, read: 0 };
   const errors: RowError[] = [];
   const samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
   let published = false;
   try {
     for await (const batch of items) {
-      const args: string[] = [];
+      const args: string[] = [String(++batchId)];
       const names: string[] = [];
       for (const item of batch) {
         tally.read++;
@@ -86,7 +87,7 @@ export async function publishDelta(
           names.push(item.upsert.dn);
         }
       }
-      if (args.length === 0) continue;
+      if (args.length === 1) continue;
       const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [string, number, number, string[]];
       for (let i = 0; i < status.length; i++) {
         const s = status[i] as 'A' | 'C' | 'U' | 'R' | 'N';
@@ -99,6 +100,7 @@ export async function publishDelta(
       for (const a of conflicted) if (samples.conflicts.length < SAMPLES) samples.conflicts.push(a);
       opts.onProgress?.({ read: tally.read, written: tally.read });
     }
+    await redis.unlink(keys.snapshotBatches(id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(errors, tally.invalid);
     const previous = prev?.objects ?? (await redis.hlen(keys.snapshotObjects(ref.base)));
     const objects = previous + tally.A - tally.R;

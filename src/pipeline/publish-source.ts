@@ -71,13 +71,14 @@ async function stageAll(
   let failure: unknown;
   let batch: RecipientObject[] = [];
   let origins: string[] = [];
+  let batchId = 0;
 
   const flush = (): void => {
     const objects = batch;
     const where = origins;
     batch = [];
     origins = [];
-    const p = stageBatch(deps.redis, deps.keys, id, old, stageArgs(objects, spec.priority, old !== undefined))
+    const p = stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority, old !== undefined))
       .then((r) => {
         for (let i = 0; i < r.status.length; i++) {
           const o = objects[i] as RecipientObject;
@@ -179,6 +180,7 @@ export async function publishSource(
   let published = false;
   try {
     await stageAll(deps, spec, id, old, items, tally, opts);
+    await redis.unlink(keys.snapshotBatches(id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
     const [objects, addresses, conflicts] = await Promise.all([

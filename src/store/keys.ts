@@ -14,6 +14,8 @@ export interface Keys {
   snapshotObjects(id: string): string;
   snapshotAddresses(id: string): string;
   snapshotConflicts(id: string): string;
+  /** Hash: batch id → reply, so a resent batch script changes nothing. */
+  snapshotBatches(id: string): string;
   /** Hash: source name → JSON of its last sync or import run (for status and metrics). */
   readonly lastRuns: string;
   /** Hash: source name → number of runs recorded (succeeded or failed). */
@@ -39,6 +41,7 @@ export function createKeys(namespace: string): Keys {
     snapshotObjects: (id) => `${prefix}:snap:${id}:obj`,
     snapshotAddresses: (id) => `${prefix}:snap:${id}:addr`,
     snapshotConflicts: (id) => `${prefix}:snap:${id}:conf`,
+    snapshotBatches: (id) => `${prefix}:snap:${id}:batches`,
     lastRuns: `${prefix}:runs:last`,
     runCounts: `${prefix}:runs:count`,
     syncState: `${prefix}:sync:state`,

@@ -27,8 +27,8 @@ function load(name: string): Script {
 }
 
 export const scripts = {
-  stage: load('stage-7'),
-  applyDelta: load('apply-delta-6'),
+  stage: load('stage-8'),
+  applyDelta: load('apply-delta-7'),
   lookup: load('lookup-1'),
   publish: load('publish-3'),
   rollback: load('rollback-3'),

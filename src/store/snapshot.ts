@@ -45,9 +45,9 @@ export async function readSnapshotMeta(redis: RedisClient, keys: Keys, id: strin
   return json ? (JSON.parse(json) as SnapshotMeta) : undefined;
 }
 
-/** Encodes one batch as the stage script's arguments. */
-export function stageArgs(objects: readonly RecipientObject[], priority: number, hasOld: boolean): string[] {
-  const args: string[] = [hasOld ? '1' : '0'];
+/** Encodes one batch as the stage script's arguments; `batchId` is unique within the snapshot. */
+export function stageArgs(batchId: number, objects: readonly RecipientObject[], priority: number, hasOld: boolean): string[] {
+  const args: string[] = [String(batchId), hasOld ? '1' : '0'];
   for (const o of objects) {
     const rank = rankKey(o, priority);
     args.push(objectKey(o), encodeObject(o, rank), rank, String(o.addresses.length));
@@ -71,6 +71,7 @@ export async function stageBatch(
     [
       keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id),
       keys.snapshotObjects(base), keys.snapshotAddresses(base), keys.snapshotObjects(overlay), keys.snapshotAddresses(overlay),
+      keys.snapshotBatches(id),
     ],
     args,
   )) as [string, number, number, string[]];
@@ -82,6 +83,6 @@ export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: stri
 }
 
 export async function deleteSnapshot(redis: RedisClient, keys: Keys, id: string): Promise<void> {
-  await redis.unlink(keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id));
+  await redis.unlink(keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id), keys.snapshotBatches(id));
   await redis.hdel(keys.snapshots, id);
 }

@@ -195,4 +195,20 @@ describe('import and resolve', () => {
     // the loser's staging snapshot is gone; only published snapshots remain
     expect(Object.keys(await env.redis.hgetall(env.keys.snapshots)).sort()).toEqual(['1', '2', '3'].filter((id) => id !== (results[0]?.status === 'fulfilled' ? '3' : '2')));
   });
+
+  it('a stage batch sent twice (reply lost, command resent) is applied once', async () => {
+    const { createSnapshot, stageArgs, stageBatch } = await import('../../src/store/snapshot.js');
+    const { buildObject } = await import('../../src/routing/object.js');
+    const built = buildObject('corp', { id: 'CN=a', dn: 'CN=a', objectClass: ['user'], proxyAddresses: ['SMTP:a@contoso.edu'] });
+    if (built.ok !== true) throw new Error('fixture');
+    const id = await createSnapshot(env.redis, env.keys, 'corp');
+    const args = stageArgs(1, [built.object], 10, false);
+    const first = await stageBatch(env.redis, env.keys, id, undefined, args);
+    const again = await stageBatch(env.redis, env.keys, id, undefined, args);
+    expect(first).toEqual({ status: 'A', addressesNew: 1, addressesKept: 0, conflicted: [] });
+    expect(again).toEqual(first);
+    const other = await stageBatch(env.redis, env.keys, id, undefined, stageArgs(2, [built.object], 10, false));
+    expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
+  });
 });
+

@@ -224,3 +224,35 @@ describe('schedules', () => {
   });
 });
 
+
+describe('faults', () => {
+  it('Redis restarts (AOF, as shipped) during a sync job: the job completes after it, the table is whole', async () => {
+    const { startRedis } = await import('../../src/main/embedded-redis.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sy-jobs-redis-'));
+    let redis = await startRedis({ dir, persistence: true });
+    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big, redis.url);
+    try {
+      await withWorker(env, async (w) => {
+        const job = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
+        while ((await job.getState()) !== 'active') await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 300)); // mid-staging
+        await redis.stop();
+        redis = await startRedis({ dir, persistence: true, port: redis.port });
+        const deadline = Date.now() + 60_000;
+        let state = await job.getState().catch(() => 'unknown');
+        while (state !== 'completed' && state !== 'failed' && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          state = await job.getState().catch(() => 'unknown');
+        }
+        expect(state).toBe('completed');
+      });
+      const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+      const probe = ['u0@contoso.edu', 'u59999@contoso.edu', 'u30001@contoso.edu'];
+      expect((await resolver.resolve(probe, false)).map((d) => d.reason)).toEqual(['mailbox', 'target-address', 'mailbox']);
+      expect(await env.redis.hlen(env.keys.snapshotObjects((await env.redis.hget(env.keys.version((await env.redis.get(env.keys.current)) ?? '0'), 's:corp')) ?? 'x'))).toBe(60_000);
+    } finally {
+      await env.cleanup();
+      await redis.stop();
+    }
+  });
+});

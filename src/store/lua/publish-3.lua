@@ -34,6 +34,10 @@ for f = 1, #fields, 2 do
     copy[#copy + 1] = fields[f + 1]
   end
 end
+if published == snap and snap ~= '' then
+  -- this publish already happened (its reply was lost and the command resent)
+  return { tonumber(current) }
+end
 if published ~= expected then
   return redis.error_reply('SY_STALE source ' .. source .. ' is at snapshot ' .. published .. ', expected ' .. expected)
 end

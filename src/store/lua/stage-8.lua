@@ -11,9 +11,12 @@
     KEYS[5] old addresses hash (may not exist)
     KEYS[6] old overlay objects hash (may not exist; "" marks a deleted object)
     KEYS[7] old overlay addresses hash (may not exist; "" marks an address nobody holds)
+    KEYS[8] batches hash of the new snapshot (batch id -> the reply it got)
 
-    ARGV[1] 1 when an old snapshot exists, else 0
-    ARGV[2..] per object: key, json, rank, address count n, then n lower-cased addresses
+    ARGV[1] batch id: a batch sent again (a reply lost to a Redis restart, then resent by
+            the client) gets the reply of its first run and changes nothing
+    ARGV[2] 1 when an old snapshot exists, else 0
+    ARGV[3..] per object: key, json, rank, address count n, then n lower-cased addresses
 
   Output:
     { status, addressesNew, addressesKept, {conflicted addresses} }
@@ -27,7 +30,10 @@ local function oldValue(overlayKey, baseKey, field)
   if v then return v ~= '' and v or false end
   return redis.call('HGET', baseKey, field)
 end
-local hasOld = ARGV[1] == '1'
+local batches, batchId = KEYS[8], ARGV[1]
+local replay = redis.call('HGET', batches, batchId)
+if replay then return cjson.decode(replay) end
+local hasOld = ARGV[2] == '1'
 local status = {}
 local addrNew, addrKept = 0, 0
 local conflicted = {}
@@ -52,7 +58,7 @@ local function recordConflict(address, winner, loser)
   conflicted[#conflicted + 1] = address
 end
 
-local i = 2
+local i = 3
 while i <= #ARGV do
   local key, json, rank, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   i = i + 4
@@ -91,4 +97,6 @@ while i <= #ARGV do
   i = i + n
 end
 
-return { table.concat(status), addrNew, addrKept, conflicted }
+local reply = { table.concat(status), addrNew, addrKept, conflicted }
+redis.call('HSET', batches, batchId, cjson.encode(reply))
+return reply

@@ -9,7 +9,9 @@
   Input:
     KEYS[1] base objects     KEYS[2] base addresses     KEYS[3] base conflicts
     KEYS[4] overlay objects  KEYS[5] overlay addresses  KEYS[6] overlay conflicts
-    ARGV per change: op ('U' upsert or 'D' delete), key, then for U: json, rank,
+    KEYS[7] overlay batches (batch id -> the reply it got: a resent batch changes nothing)
+    ARGV[1] batch id
+    ARGV[2..] per change: op ('U' upsert or 'D' delete), key, then for U: json, rank,
       address count n, n lower-cased addresses
 
   Output:
@@ -17,6 +19,9 @@
     status has one character per change: A added, C changed, U unchanged, R removed, N delete of an unknown object
 ]]
 local bObj, bAddr, bConf, oObj, oAddr, oConf = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local batches, batchId = KEYS[7], ARGV[1]
+local replay = redis.call('HGET', batches, batchId)
+if replay then return cjson.decode(replay) end
 
 local function effective(overlayKey, baseKey, field)
   local v = redis.call('HGET', overlayKey, field)
@@ -90,7 +95,7 @@ local function settle(address, holder, candidates)
 end
 
 local status = {}
-local i = 1
+local i = 2
 while i <= #ARGV do
   local op, key = ARGV[i], ARGV[i + 1]
   local before = effective(oObj, bObj, key)
@@ -129,4 +134,6 @@ while i <= #ARGV do
   end
 end
 
-return { table.concat(status), added, removed, conflicted }
+local reply = { table.concat(status), added, removed, conflicted }
+redis.call('HSET', batches, batchId, cjson.encode(reply))
+return reply
