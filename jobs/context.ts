@@ -9,6 +9,8 @@ export interface JobContext extends PublishDeps {
   readonly config: Config;
   readonly log: Logger;
   readonly env: NodeJS.ProcessEnv;
+  /** TTL of the per-source sync lock (how long a crashed worker blocks its source). */
+  readonly sourceLockTtlMs?: number;
 }
 
 /** Progress for `switchyard sync`/`import` and the dashboard, at most once a second. */

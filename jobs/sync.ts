@@ -15,7 +15,7 @@ export function syncProcessor(ctx: JobContext) {
     const { source: name, mode, trigger } = job.data;
     const source = ctx.config.sources.find((s) => s.name === name);
     if (!source) throw new UnrecoverableError(`source ${name}: not in the worker's configuration`);
-    const lock = await lockSource(ctx.redis, ctx.keys, name, `${job.id ?? '?'}:${job.attemptsMade}`);
+    const lock = await lockSource(ctx.redis, ctx.keys, name, `${job.id ?? '?'}:${job.attemptsMade}`, ctx.sourceLockTtlMs);
     if (!lock) {
       await job.moveToDelayed(Date.now() + LOCKED_RETRY_MS, token);
       throw new DelayedError(`source ${name}: another sync runs; waiting`);

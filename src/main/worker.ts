@@ -25,6 +25,14 @@ export interface WorkerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** First retry delay of a failed job (exponential backoff from there). */
   readonly backoffMs?: number;
+  /**
+   * How soon a job of a crashed worker is taken over: its BullMQ lock lapses after
+   * `lockDurationMs` (default 30 s), stalled jobs are looked for every `stalledIntervalMs`
+   * (30 s), and the source's sync lock lapses after `sourceLockTtlMs` (60 s).
+   */
+  readonly lockDurationMs?: number;
+  readonly stalledIntervalMs?: number;
+  readonly sourceLockTtlMs?: number;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
@@ -33,8 +41,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const redis = createRedis(config.redis, 'worker', env);
   const keys = createKeys(config.redis.namespace);
   const queues = createQueues(redis, keys, opts.backoffMs);
-  const ctx: JobContext = { redis, keys, versionsKept: config.table.versionsKept, config, log, env };
-  const workerOpts = { connection: redis, prefix: keys.bullPrefix };
+  const ctx: JobContext = { redis, keys, versionsKept: config.table.versionsKept, config, log, env, ...(opts.sourceLockTtlMs ? { sourceLockTtlMs: opts.sourceLockTtlMs } : {}) };
+  const workerOpts = {
+    connection: redis,
+    prefix: keys.bullPrefix,
+    ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs } : {}),
+    ...(opts.stalledIntervalMs ? { stalledInterval: opts.stalledIntervalMs } : {}),
+  };
   const workers = [
     new Worker(SYNC_QUEUE, syncProcessor(ctx), { ...workerOpts, concurrency: Math.max(1, config.sources.length) }),
     new Worker(IMPORT_QUEUE, importProcessor(ctx), { ...workerOpts, concurrency: 1 }),

@@ -7,7 +7,8 @@
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 
-const TTL_MS = 60_000;
+/** How long a crashed owner blocks the source: the lock lapses this long after its last refresh. */
+export const SOURCE_LOCK_TTL_MS = 60_000;
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 const REFRESH = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
@@ -16,12 +17,12 @@ export interface SourceLock {
 }
 
 /** Takes the source's lock for `owner`, or returns undefined when another sync holds it. */
-export async function lockSource(redis: RedisClient, keys: Keys, source: string, owner: string): Promise<SourceLock | undefined> {
+export async function lockSource(redis: RedisClient, keys: Keys, source: string, owner: string, ttlMs = SOURCE_LOCK_TTL_MS): Promise<SourceLock | undefined> {
   const key = keys.sourceLock(source);
-  if ((await redis.set(key, owner, 'PX', TTL_MS, 'NX')) !== 'OK') return undefined;
+  if ((await redis.set(key, owner, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
   const timer = setInterval(() => {
-    void redis.eval(REFRESH, 1, key, owner, TTL_MS).catch(() => undefined);
-  }, TTL_MS / 3);
+    void redis.eval(REFRESH, 1, key, owner, ttlMs).catch(() => undefined);
+  }, ttlMs / 3);
   timer.unref();
   return {
     async release() {

@@ -16,7 +16,7 @@ import { syncSource } from '../../src/pipeline/sync-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { createLogger } from '../../src/log/logger.js';
-import { startWorker, type WorkerProcess } from '../../src/main/worker.js';
+import { startWorker, type WorkerOptions, type WorkerProcess } from '../../src/main/worker.js';
 import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';
 import { readRuns } from '../../src/store/runs.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
@@ -33,8 +33,8 @@ beforeAll(async () => {
 });
 afterAll(async () => slapd?.cleanup());
 
-async function withWorker<T>(env: TestEnv, fn: (w: WorkerProcess, events: QueueEvents) => Promise<T>, secrets: NodeJS.ProcessEnv = {}): Promise<T> {
-  const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword, ...secrets }, backoffMs: 300 });
+async function withWorker<T>(env: TestEnv, fn: (w: WorkerProcess, events: QueueEvents) => Promise<T>, secrets: NodeJS.ProcessEnv = {}, timing: Partial<WorkerOptions> = {}): Promise<T> {
+  const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword, ...secrets }, backoffMs: 300, ...timing });
   const events = new QueueEvents(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix, lastEventId: '0-0' });
   await events.waitUntilReady();
   try {
@@ -255,4 +255,34 @@ describe('faults', () => {
       await redis.stop();
     }
   });
+
+  it('a worker killed with SIGKILL mid-sync: another worker takes the job over and publishes', async () => {
+    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big);
+    const victim = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'helpers', 'worker-process.ts'), env.configFile], { env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        victim.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        victim.once('exit', (code) => reject(new Error(`worker process exited (${code})`)));
+      });
+      const queue = new (await import('bullmq')).Queue<SyncJobData>(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix });
+      const job = await queue.add('sync', request('corp'), syncJobOptions(request('corp')));
+      while ((await job.getState()) !== 'active') await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 300)); // mid-staging
+      victim.kill('SIGKILL');
+      await new Promise((r) => victim.once('exit', r));
+      expect(await env.redis.get(env.keys.current)).toBeNull();
+      await withWorker(env, async () => {
+        const deadline = Date.now() + 30_000;
+        while ((await job.getState()) !== 'completed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        expect(await job.getState()).toBe('completed');
+      }, {}, { lockDurationMs: 2000, stalledIntervalMs: 1000, sourceLockTtlMs: 3000 });
+      await queue.close();
+      const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+      expect((await resolver.resolve(['u0@contoso.edu', 'u59999@contoso.edu'], false)).map((d) => d.reason)).toEqual(['mailbox', 'target-address']);
+    } finally {
+      if (victim.exitCode === null) victim.kill('SIGKILL');
+      await env.cleanup();
+    }
+  });
 });
+
