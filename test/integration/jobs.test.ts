@@ -35,12 +35,14 @@ afterAll(async () => slapd?.cleanup());
 
 async function withWorker<T>(env: TestEnv, fn: (w: WorkerProcess, events: QueueEvents) => Promise<T>, secrets: NodeJS.ProcessEnv = {}, timing: Partial<WorkerOptions> = {}): Promise<T> {
   const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword, ...secrets }, backoffMs: 300, ...timing });
-  const events = new QueueEvents(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix, lastEventId: '0-0' });
+  const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+  const events = new QueueEvents(SYNC_QUEUE, { connection, prefix: env.keys.bullPrefix, lastEventId: '0-0' });
   await events.waitUntilReady();
   try {
     return await fn(worker, events);
   } finally {
     await events.close();
+    connection.disconnect();
     await worker.close();
   }
 }
@@ -181,10 +183,12 @@ describe('schedules', () => {
       for (const w of workers) w.kill('SIGTERM');
       await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
       const queue = (await import('bullmq')).Queue;
-      const q = new queue(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix });
+      const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+      const q = new queue(SYNC_QUEUE, { connection, prefix: env.keys.bullPrefix });
       const done = await q.getJobs(['completed', 'failed']);
       const slots = done.map((j) => (j.data as SyncJobData).slot);
       await q.close();
+      connection.disconnect();
       const runs = Number(await env.redis.hget(env.keys.runCounts, 'corp'));
       expect(runs).toBeGreaterThanOrEqual(4);
       expect(new Set(slots).size).toBe(slots.length); // no slot twice
@@ -264,7 +268,8 @@ describe('faults', () => {
         victim.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
         victim.once('exit', (code) => reject(new Error(`worker process exited (${code})`)));
       });
-      const queue = new (await import('bullmq')).Queue<SyncJobData>(SYNC_QUEUE, { connection: new Redis(env.redisUrl, { maxRetriesPerRequest: null }), prefix: env.keys.bullPrefix });
+      const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+      const queue = new (await import('bullmq')).Queue<SyncJobData>(SYNC_QUEUE, { connection, prefix: env.keys.bullPrefix });
       const job = await queue.add('sync', request('corp'), syncJobOptions(request('corp')));
       while ((await job.getState()) !== 'active') await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 300)); // mid-staging
@@ -277,6 +282,7 @@ describe('faults', () => {
         expect(await job.getState()).toBe('completed');
       }, {}, { lockDurationMs: 2000, stalledIntervalMs: 1000, sourceLockTtlMs: 3000 });
       await queue.close();
+      connection.disconnect();
       const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
       expect((await resolver.resolve(['u0@contoso.edu', 'u59999@contoso.edu'], false)).map((d) => d.reason)).toEqual(['mailbox', 'target-address']);
     } finally {
