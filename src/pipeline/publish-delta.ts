@@ -30,6 +30,34 @@ export class NoBaseSnapshotError extends Error {
 
 const SAMPLES = 10;
 
+/** One batch of changes as apply-delta arguments, with a name per change and the invalid entries. */
+function encodeChanges(spec: SourceSpec, batchId: number, batch: readonly DeltaItem[]): { args: string[]; names: string[]; errors: RowError[] } {
+  const args: string[] = [String(batchId)];
+  const names: string[] = [];
+  const errors: RowError[] = [];
+  for (const item of batch) {
+    if ('error' in item) {
+      errors.push(item.error);
+    } else if ('delete' in item) {
+      args.push('D', item.delete.toLowerCase());
+      names.push(item.origin);
+    } else {
+      const built = buildObject(spec.name, item.upsert);
+      if (built.ok === true) {
+        const rank = rankKey(built.object, spec.priority);
+        args.push('U', objectKey(built.object), encodeObject(built.object, rank), rank, String(built.object.addresses.length), ...built.object.addresses.map((a) => a.toLowerCase()));
+      } else if (built.ok === 'skip') {
+        args.push('D', objectKey(item.upsert)); // no longer mail-enabled: gone from the table
+      } else {
+        errors.push({ origin: item.upsert.origin ?? item.upsert.dn, reason: built.reason });
+        continue;
+      }
+      names.push(item.upsert.dn);
+    }
+  }
+  return { args, names, errors };
+}
+
 export async function publishDelta(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -62,31 +90,10 @@ export async function publishDelta(
   let published = false;
   try {
     for await (const batch of items) {
-      const args: string[] = [String(++batchId)];
-      const names: string[] = [];
-      for (const item of batch) {
-        tally.read++;
-        if ('error' in item) {
-          tally.invalid++;
-          errors.push(item.error);
-        } else if ('delete' in item) {
-          args.push('D', item.delete.toLowerCase());
-          names.push(item.origin);
-        } else {
-          const built = buildObject(spec.name, item.upsert);
-          if (built.ok === true) {
-            const rank = rankKey(built.object, spec.priority);
-            args.push('U', objectKey(built.object), encodeObject(built.object, rank), rank, String(built.object.addresses.length), ...built.object.addresses.map((a) => a.toLowerCase()));
-          } else if (built.ok === 'skip') {
-            args.push('D', objectKey(item.upsert)); // no longer mail-enabled: gone from the table
-          } else {
-            tally.invalid++;
-            errors.push({ origin: item.upsert.origin ?? item.upsert.dn, reason: built.reason });
-            continue;
-          }
-          names.push(item.upsert.dn);
-        }
-      }
+      const { args, names, errors: bad } = encodeChanges(spec, ++batchId, batch);
+      tally.read += batch.length;
+      tally.invalid += bad.length;
+      errors.push(...bad);
       if (args.length === 1) continue;
       const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [string, number, number, string[]];
       for (let i = 0; i < status.length; i++) {
