@@ -6,11 +6,10 @@
  */
 import type { DirectoryEntry } from '../directory/entry.js';
 import { deletionGuard } from '../routing/guard.js';
-import { buildObject, objectKey, rankKey } from '../routing/object.js';
-import { encodeObject } from '../store/codec.js';
+import { buildObject, objectKey } from '../routing/object.js';
 import { formatRef, parseRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
-import { createSnapshot, readSnapshotMeta } from '../store/snapshot.js';
+import { createSnapshot, objectArgs, readSnapshotMeta } from '../store/snapshot.js';
 import { commitSnapshot } from './commit.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
@@ -44,8 +43,7 @@ function encodeChanges(spec: SourceSpec, batchId: number, batch: readonly DeltaI
     } else {
       const built = buildObject(spec.name, item.upsert);
       if (built.ok === true) {
-        const rank = rankKey(built.object, spec.priority);
-        args.push('U', objectKey(built.object), encodeObject(built.object, rank), rank, String(built.object.addresses.length), ...built.object.addresses.map((a) => a.toLowerCase()));
+        args.push('U', ...objectArgs(built.object, spec.priority));
       } else if (built.ok === 'skip') {
         args.push('D', objectKey(item.upsert)); // no longer mail-enabled: gone from the table
       } else {

@@ -24,9 +24,9 @@ function asciiLower(s: string): string {
   return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
-export function encodeObject(object: RecipientObject, rank: string): string {
+/** `lowered`: the addresses lower-cased, when the caller has them already. */
+export function encodeObject(object: RecipientObject, rank: string, lowered = object.addresses.map((a) => a.toLowerCase())): string {
   const stored: Stored = { s: object.source, i: object.id, d: object.dn, k: object.kind, a: [...object.addresses], r: rank };
-  const lowered = object.addresses.map((a) => a.toLowerCase());
   if (lowered.some((a, i) => a !== asciiLower(object.addresses[i] as string))) stored.l = lowered;
   if (object.primary !== undefined) stored.p = object.primary;
   if (object.target !== undefined) stored.t = object.target;

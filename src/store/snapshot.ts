@@ -45,14 +45,17 @@ export async function readSnapshotMeta(redis: RedisClient, keys: Keys, id: strin
   return json ? (JSON.parse(json) as SnapshotMeta) : undefined;
 }
 
+/** One object as script arguments: key, stored JSON, rank, address count, lower-cased addresses. */
+export function objectArgs(o: RecipientObject, priority: number): string[] {
+  const rank = rankKey(o, priority);
+  const lowered = o.addresses.map((a) => a.toLowerCase());
+  return [objectKey(o), encodeObject(o, rank, lowered), rank, String(lowered.length), ...lowered];
+}
+
 /** Encodes one batch as the stage script's arguments; `batchId` is unique within the snapshot. */
 export function stageArgs(batchId: number, objects: readonly RecipientObject[], priority: number, hasOld: boolean): string[] {
   const args: string[] = [String(batchId), hasOld ? '1' : '0'];
-  for (const o of objects) {
-    const rank = rankKey(o, priority);
-    args.push(objectKey(o), encodeObject(o, rank), rank, String(o.addresses.length));
-    for (const a of o.addresses) args.push(a.toLowerCase());
-  }
+  for (const o of objects) args.push(...objectArgs(o, priority));
   return args;
 }
 
