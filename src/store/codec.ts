@@ -19,6 +19,8 @@ interface Stored {
   n?: string;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** What Lua's string.lower does: A–Z only. */
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
@@ -27,7 +29,7 @@ function asciiLower(s: string): string {
 /** `lowered`: the addresses lower-cased, when the caller has them already. */
 export function encodeObject(object: RecipientObject, rank: string, lowered = object.addresses.map((a) => a.toLowerCase())): string {
   const stored: Stored = { s: object.source, i: object.id, d: object.dn, k: object.kind, a: [...object.addresses], r: rank };
-  if (lowered.some((a, i) => a !== asciiLower(object.addresses[i] as string))) stored.l = lowered;
+  if (object.addresses.some((a, i) => NON_ASCII.test(a) && lowered[i] !== asciiLower(a))) stored.l = lowered;
   if (object.primary !== undefined) stored.p = object.primary;
   if (object.target !== undefined) stored.t = object.target;
   if (object.created !== undefined) stored.c = object.created;
