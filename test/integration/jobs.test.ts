@@ -61,6 +61,8 @@ describe('sync jobs', () => {
         const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
         const result = (await job.waitUntilFinished(events)) as { version: number; counts: { objects: number } };
         expect(result).toMatchObject({ mode: 'full', trigger: 'request', version: 1, counts: { objects: 267 } });
+        // progress (objects read / written) was reported on the job
+        expect((await w.queues.sync.getJob(job.id as string))?.progress).toEqual({ read: 267, written: 267 });
         const runs = await readRuns(env.redis, env.keys);
         expect(runs.get('corp-ad')).toMatchObject({ kind: 'sync', ok: true, version: 1, counts: { objects: 267 } });
       });

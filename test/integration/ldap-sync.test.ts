@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 const ldapSource = (name: string, patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source(name) as LdapSourceConfig), ...patch });
-const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta' } = {}) => syncSource(env.deps, source, { env: secrets, ...opts });
+const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta'; dryRun?: boolean } = {}) => syncSource(env.deps, source, { env: secrets, ...opts });
 async function decide(address: string) {
   const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
   return (await resolver.resolve([address], false))[0];
@@ -71,6 +71,15 @@ describe('LDAP full sync', () => {
     expect(await decide('amazing.grace@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { source: 'people', dn: 'uid=grace,ou=People,dc=contoso,dc=edu' } });
     expect((await decide('GHopper@contoso.edu'))?.object?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(await decide('alan.turing@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'alan.turing@live.contoso.edu', connector: 'cloud' });
+  });
+
+  it('honours the configured base DN, scope and filter (dry runs)', async () => {
+    const one = await sync(ldapSource('corp-ad', { baseDn: 'ou=Staff,dc=contoso,dc=edu', scope: 'one' }), { dryRun: true });
+    expect(one.counts.objects).toBe(54);
+    const base = await sync(ldapSource('corp-ad', { baseDn: 'cn=Lovelace\\2C Ada,ou=Staff,dc=contoso,dc=edu', scope: 'base' }), { dryRun: true });
+    expect(base.counts.objects).toBe(1);
+    const narrowed = await sync(ldapSource('corp-ad', { filter: '(objectClass=contact)' }), { dryRun: true });
+    expect(narrowed.counts.objects).toBe(62);
   });
 
   it('refuses an untrusted certificate (ldaps and StartTLS)', async () => {
