@@ -3,20 +3,28 @@
 # Node.js 20 and npm: the npm packages (from the lock file), the OS services the tests
 # start privately (redis-server, slapd, ldap-utils, openssl, a Samba AD DC), and the
 # compiled CLI. Idempotent and quiet when all is there.
+#
+#   scripts/ensure.sh run    what `npm start` needs (Redis)
+#   scripts/ensure.sh test   what the tests and benchmarks need too (slapd, Samba AD, …)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+level="${1:-test}"
 
 need_pkgs=()
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
+if [ "$level" = test ]; then
 { command -v slapd || [ -x /usr/sbin/slapd ]; } >/dev/null 2>&1 || need_pkgs+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need_pkgs+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 # A real AD DC for the tests where AD behaviour matters (Samba), and what sets it up.
 { command -v samba || [ -x /usr/sbin/samba ]; } >/dev/null 2>&1 || need_pkgs+=(samba samba-ad-dc)
 command -v samba-tool >/dev/null 2>&1 || need_pkgs+=(samba-ad-dc)
+# provisioning data (schema, setup LDIFs): only a Recommends of samba-ad-dc
+[ -d /usr/share/samba/setup ] || need_pkgs+=(samba-ad-provision)
 command -v ldbmodify >/dev/null 2>&1 || need_pkgs+=(ldb-tools)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_pkgs+=(iproute2)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure: installing ${need_pkgs[*]} from the OS packages" >&2
