@@ -7,7 +7,7 @@
 import type { DirectoryEntry } from '../directory/entry.js';
 import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey } from '../routing/object.js';
-import { formatRef, parseRef, topId } from '../store/ref.js';
+import { formatRef, parseRef, topId, type SnapshotRef } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { createSnapshot, objectArgs, readSnapshotMeta } from '../store/snapshot.js';
 import { commitSnapshot } from './commit.js';
@@ -56,6 +56,29 @@ function encodeChanges(spec: SourceSpec, batchId: number, batch: readonly DeltaI
   return { args, names, errors };
 }
 
+/**
+ * Conflicts of the source after the delta (base conflicts, with the overlay's entries on
+ * top), and how many of them the previous state did not have. Reads the overlay only.
+ */
+async function conflictCounts(deps: PublishDeps, ref: SnapshotRef, id: string): Promise<{ conflicts: number; newConflicts: number }> {
+  const { redis, keys } = deps;
+  const entries = Object.entries(await redis.hgetall(keys.snapshotConflicts(id)));
+  let conflicts = await redis.hlen(keys.snapshotConflicts(ref.base));
+  if (entries.length === 0) return { conflicts, newConflicts: 0 };
+  const addresses = entries.map(([a]) => a);
+  const inBase = await redis.hmget(keys.snapshotConflicts(ref.base), ...addresses);
+  const inPrev = ref.overlay ? await redis.hmget(keys.snapshotConflicts(ref.overlay), ...addresses) : addresses.map(() => null);
+  let newConflicts = 0;
+  entries.forEach(([, now], i) => {
+    const base = inBase[i] != null;
+    if (now !== '' && !base) conflicts++;
+    if (now === '' && base) conflicts--;
+    const before = inPrev[i] ?? inBase[i] ?? '';
+    if (now !== '' && before === '') newConflicts++;
+  });
+  return { conflicts, newConflicts };
+}
+
 export async function publishDelta(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -102,7 +125,7 @@ export async function publishDelta(
       }
       tally.addressesAdded += added;
       tally.addressesRemoved += removed;
-      for (const a of conflicted) if (samples.conflicts.length < SAMPLES) samples.conflicts.push(a);
+      for (const a of conflicted) if (samples.conflicts.length < SAMPLES && !samples.conflicts.includes(a)) samples.conflicts.push(a);
       opts.onProgress?.({ read: tally.read, written: tally.read });
     }
     await redis.unlink(keys.snapshotBatches(id)); // every batch has its reply: no resend can come now
@@ -110,11 +133,11 @@ export async function publishDelta(
     const previous = prev?.objects ?? (await redis.hlen(keys.snapshotObjects(ref.base)));
     const objects = previous + tally.A - tally.R;
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
-    const conflicts = prev?.conflicts ?? 0;
+    const { conflicts, newConflicts } = await conflictCounts(deps, ref, id);
     const counts = {
       objects, addresses, added: tally.A, changed: tally.C, unchanged: tally.U, removed: tally.R,
       addressesAdded: tally.addressesAdded, addressesRemoved: tally.addressesRemoved,
-      conflicts, newConflicts: samples.conflicts.length, invalid: tally.invalid, skipped: tally.N,
+      conflicts, newConflicts, invalid: tally.invalid, skipped: tally.N,
     };
     const refusal = opts.allowMassDelete ? undefined : deletionGuard({ source: spec.name, previous, removed: tally.R, threshold: spec.deletionThreshold });
     const result = { source: spec.name, dryRun: opts.dryRun === true, counts, samples, errors: errors.slice(0, 1000), ...(refusal ? { refusal } : {}), durationMs: 0 };

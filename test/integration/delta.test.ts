@@ -68,11 +68,13 @@ describe('delta publish', () => {
   it('a released address goes to the quarantined loser; conflicts follow', async () => {
     await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
     expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'mailbox' });
-    await delta([{ delete: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu', origin: 'siobhan' }]);
+    const released = await delta([{ delete: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu', origin: 'siobhan' }]);
+    expect(released.counts).toMatchObject({ conflicts: 0, newConflicts: 0 });
     expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'helpdesk@old-vendor.example', object: { dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' } });
     expect((await listConflicts(env.redis, env.keys)).filter((c) => c.scope === 'source')).toEqual([]);
     // a new mailbox claiming the address wins it back (mailbox before contact) and quarantines the contact
-    await delta([{ upsert: entry({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu', proxyAddresses: ['SMTP:HelpDesk@contoso.edu'] }) }]);
+    const claimed = await delta([{ upsert: entry({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu', proxyAddresses: ['SMTP:HelpDesk@contoso.edu'] }) }]);
+    expect(claimed.counts).toMatchObject({ conflicts: 1, newConflicts: 1 });
     expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu' } });
     expect((await listConflicts(env.redis, env.keys)).filter((c) => c.scope === 'source')).toEqual([
       expect.objectContaining({ address: 'helpdesk@contoso.edu', winner: expect.objectContaining({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu' }), quarantined: [expect.objectContaining({ dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' })] }),
