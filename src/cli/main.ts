@@ -9,6 +9,8 @@ import { demoCommand } from './demo.js';
 import { importCommand } from './import-command.js';
 import { syncCommand } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
+import { queueCommand, type QueueAction } from './queue-command.js';
+import { relayCommand } from './relay-command.js';
 import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
 import { UsageError } from './usage-error.js';
 
@@ -52,6 +54,33 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .description('run the sync and import jobs and the schedules until SIGTERM')
     .addOption(configOption())
     .action((flags) => run(workerCommand(flags)));
+
+  program
+    .command('relay')
+    .description('run the SMTP relay and its deliveries until SIGTERM')
+    .addOption(configOption())
+    .action((flags) => run(relayCommand(flags)));
+
+  const queue = program.command('queue').description('list and operate on queued deliveries');
+  const queueActions: [QueueAction, string][] = [
+    ['list', 'list queued deliveries (all, or those selected)'],
+    ['hold', 'hold deliveries until released'],
+    ['release', 'release held deliveries (due now)'],
+    ['retry', 'make waiting deliveries due now'],
+    ['delete', 'delete deliveries for good (no DSN)'],
+  ];
+  for (const [action, description] of queueActions) {
+    queue
+      .command(action)
+      .description(description)
+      .argument('[id...]', 'message ids or unit ids (<message>.<n>)')
+      .option('--recipient <address>', 'deliveries with this recipient')
+      .option('--hop <connector>', 'deliveries to this next hop')
+      .option('--all', 'every queued delivery')
+      .option('--json', 'JSON lines')
+      .addOption(configOption())
+      .action((ids: string[], flags) => run(queueCommand(action, ids, flags)));
+  }
 
   program
     .command('resolve')

@@ -1,6 +1,8 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
 import cron from 'node-cron';
+import { parseDuration } from './duration.js';
 import type { Config } from './schema.js';
+import { localAddresses, pointsAtListener } from './self-route.js';
 
 function duplicates(names: readonly string[], section: string, lower = false): string[] {
   const seen = new Map<string, number>();
@@ -42,11 +44,20 @@ export function checkReferences(config: Config): string[] {
       if (s.url.startsWith('ldaps://') && s.startTls) problems.push(`sources[${i}].startTls: not with ldaps:// (already TLS)`);
     }
   });
+  const ownNames = new Set([...localAddresses(), config.relay.hostname.toLowerCase()]);
   config.connectors.forEach((c, i) => {
+    c.smartHosts.forEach((h, j) => {
+      if (pointsAtListener(h, config.relay.listen, ownNames)) {
+        problems.push(`connectors[${i}].smartHosts[${j}]: "${h}" is this relay's own listener (relay.listen); mail would loop`);
+      }
+    });
     if (c.auth !== undefined && c.auth.passwordEnv === undefined && c.auth.passwordFile === undefined) {
       problems.push(`connectors[${i}].auth.passwordEnv: AUTH needs passwordEnv or passwordFile`);
     }
   });
+  if (parseDuration(config.relay.retryFirst) > parseDuration(config.relay.retryMax)) {
+    problems.push('relay.retryFirst: longer than relay.retryMax');
+  }
   const r = config.redis;
   if ([r.url, r.sentinel, r.cluster].filter((x) => x !== undefined).length > 1) {
     problems.push('redis: give one of url, sentinel, cluster');

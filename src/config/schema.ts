@@ -3,6 +3,7 @@
  * never values in the file: only the name of an environment variable or a file path.
  */
 import { z } from 'zod';
+import { DURATION } from './duration.js';
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const DOMAIN = /^(?:\*\.)?(?:[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?\.)*[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?$/;
@@ -12,6 +13,7 @@ const CRON = /^\s*\S+(?:\s+\S+){4,5}\s*$/;
 const hostPort = z.string().regex(HOST_PORT, 'not host:port');
 const domainName = z.string().regex(DOMAIN, 'not a domain name (or *.domain)');
 const cron = z.string().regex(CRON, 'not a cron expression (5 or 6 fields)');
+const duration = z.string().regex(DURATION, 'a duration like 250ms, 30s, 5m, 4h, 5d');
 
 /** A secret given by environment variable name or file path, never inline. */
 const secretRef = {
@@ -77,14 +79,26 @@ const csvdeSourceSchema = z.strictObject({
 });
 
 const relaySchema = z.strictObject({
-  listen: z.array(hostPort).default(['127.0.0.1:2525']),
+  listen: z.array(hostPort).min(1).default(['127.0.0.1:2525']),
   hostname: z.string().min(1).default('localhost'),
   trustedNetworks: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).default(['127.0.0.1/32', '::1/128']),
   maxHops: z.number().int().min(1).max(500).default(30),
   maxMessageSize: z.number().int().min(1024).default(36_700_160),
   maxRecipients: z.number().int().min(1).default(500),
-  maxQueueLifetime: z.string().regex(/^\d+[smhd]$/, 'a duration like 5d, 4h, 30m').default('5d'),
-  delayWarning: z.string().regex(/^(?:\d+[smhd]|off)$/, 'a duration like 4h, or off').default('4h'),
+  maxConnections: z.number().int().min(1).default(500),
+  maxConnectionsPerIp: z.number().int().min(1).default(50),
+  commandTimeout: duration.default('5m'),
+  dataTimeout: duration.default('10m'),
+  maxQueueLifetime: duration.default('5d'),
+  delayWarning: z.union([duration, z.literal('off')]).default('4h'),
+  /** First retry delay; each further one doubles, up to `retryMax`. */
+  retryFirst: duration.default('1m'),
+  retryMax: duration.default('1h'),
+  /** How long a claimed delivery stays with one relay before another may take it over. */
+  deliveryLease: duration.default('2m'),
+  /** Transactions in flight at once (all next hops together) and per smart host. */
+  deliveryConcurrency: z.number().int().min(1).max(1000).default(40),
+  connectionsPerHost: z.number().int().min(1).max(200).default(10),
   tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
 });
 

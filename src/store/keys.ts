@@ -24,6 +24,18 @@ export interface Keys {
   sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
   readonly syncState: string;
+  /** Mail queue: zset of delivery units due (score = due time, ms). */
+  readonly mqReady: string;
+  /** Mail queue: zset of units being delivered (score = lease expiry, ms). */
+  readonly mqActive: string;
+  /** Mail queue: zset of units on hold (score = when held, ms). */
+  readonly mqHeld: string;
+  /** Mail queue: hash of one accepted message (meta, body, units left). */
+  mqMessage(id: string): string;
+  /** Mail queue: hash of one delivery unit (one message, one next hop, its recipients). */
+  mqUnit(id: string): string;
+  /** String: the secret the relays sign their hop markers with (created on first start). */
+  readonly hopSecret: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
 }
@@ -46,6 +58,12 @@ export function createKeys(namespace: string): Keys {
     runCounts: `${prefix}:runs:count`,
     syncState: `${prefix}:sync:state`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
+    mqReady: `${prefix}:mq:ready`,
+    mqActive: `${prefix}:mq:active`,
+    mqHeld: `${prefix}:mq:held`,
+    mqMessage: (id) => `${prefix}:mq:m:${id}`,
+    mqUnit: (id) => `${prefix}:mq:u:${id}`,
+    hopSecret: `${prefix}:relay:hopsecret`,
     bullPrefix: `${prefix}:bull`,
   };
 }

@@ -1,13 +1,14 @@
 /**
  * Redis connections from the configuration: a single server, Sentinel or Cluster.
- * Two profiles (STYLE §7): `lookup` fails fast for the RCPT path and CLI answers;
+ * Three profiles (STYLE §7): `lookup` fails fast for the RCPT path and CLI answers;
+ * `accept` fails fast too, with room for a whole message, for the relay's queue writes;
  * `worker` waits out Redis restarts for long-running jobs.
  */
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 
 export type RedisClient = Redis | Cluster;
-export type RedisProfile = 'lookup' | 'worker';
+export type RedisProfile = 'lookup' | 'accept' | 'worker';
 
 function splitHostPort(hp: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp);
@@ -15,9 +16,11 @@ function splitHostPort(hp: string): { host: string; port: number } {
 }
 
 function profileOptions(profile: RedisProfile): RedisOptions {
-  return profile === 'lookup'
-    ? { enableOfflineQueue: false, commandTimeout: 1000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false }
-    : { maxRetriesPerRequest: null, connectTimeout: 5000 };
+  if (profile === 'lookup') return { enableOfflineQueue: false, commandTimeout: 1000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
+  // the relay's queue writes before 250: fail fast too (the client gets 451), but a whole
+  // message of up to maxMessageSize must fit in the timeout
+  if (profile === 'accept') return { enableOfflineQueue: false, commandTimeout: 15_000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
+  return { maxRetriesPerRequest: null, connectTimeout: 5000 };
 }
 
 export function redisPassword(config: Config['redis'], env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -29,7 +32,7 @@ export function createRedis(config: Config['redis'], profile: RedisProfile, env:
   if (config.cluster) {
     return new Cluster(config.cluster.nodes.map(splitHostPort), {
       redisOptions: base,
-      enableOfflineQueue: profile !== 'lookup',
+      enableOfflineQueue: profile === 'worker',
     });
   }
   if (config.sentinel) {

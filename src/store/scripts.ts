@@ -32,6 +32,10 @@ export const scripts = {
   lookup: load('lookup-1'),
   publish: load('publish-3'),
   rollback: load('rollback-3'),
+  mqClaim: load('mq-claim-2'),
+  mqFinish: load('mq-finish-5'),
+  mqRetry: load('mq-retry-4'),
+  mqControl: load('mq-control-4'),
 } as const;
 
 export async function runScript(redis: RedisClient, script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {

@@ -55,7 +55,7 @@ describe('switchyard CLI', () => {
     const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({
       address: 'Ada.Ivanov@contoso.edu', action: 'route', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud',
-      smtp: '250 2.1.5 Recipient OK', reason: 'target-address',
+      smtp: '250 2.1.5 Accepted', reason: 'target-address',
       object: { source: 'corp', id: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu', dn: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu' },
       tableVersion: 1,
     });

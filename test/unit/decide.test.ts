@@ -25,7 +25,7 @@ describe('routing decision', () => {
   it('mailbox: its source mailbox connector, recipient unchanged (case kept)', () => {
     expect(run('ADA@Contoso.edu', found(mailbox))).toMatchObject({
       action: 'route', recipient: 'ADA@Contoso.edu', connector: 'onprem', reason: 'mailbox', tableVersion: 7,
-      object: { source: 'corp', id: 'CN=a', dn: 'CN=a' }, smtp: '250 2.1.5 Recipient OK',
+      object: { source: 'corp', id: 'CN=a', dn: 'CN=a' }, smtp: '250 2.1.5 Accepted',
     });
     expect(run('ada@contoso.edu', found(student))).toMatchObject({ connector: 'cloud', reason: 'mailbox' });
   });

@@ -1,0 +1,246 @@
+/**
+ * The delivery runner of a relay: claims due units from the shared queue (and the units
+ * its own relay just accepted), sends each as one SMTP transaction to its next hop, then
+ * finishes, reschedules or bounces them. Leases are renewed while a unit is in flight;
+ * a unit whose relay died is taken over by any relay once its lease runs out.
+ */
+import type { ConnectorConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { QueueStore } from '../mailqueue/store.js';
+import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
+import { markerHeader } from '../relay/loop-marker.js';
+import type { DsnRecipient } from './dsn.js';
+import { NoticeDeferred, type Notifier } from './notices.js';
+import { backoff, plan, statusFromReply, type Outcome } from './outcome.js';
+import type { Pool } from './pool.js';
+import { TransactionError, type TxResult } from './smtp-client.js';
+
+export interface RunnerOptions {
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+  readonly retryFirstMs: number;
+  readonly retryMaxMs: number;
+  readonly lifetimeMs: number;
+  readonly delayWarningMs?: number;
+}
+
+export interface RunnerDeps {
+  readonly store: QueueStore;
+  readonly pool: Pool;
+  readonly notifier: Notifier;
+  readonly connectors: ReadonlyMap<string, ConnectorConfig>;
+  readonly hopSecret: string;
+  readonly logger: Logger;
+  readonly options: RunnerOptions;
+}
+
+export interface DeliveryStats {
+  delivered: number;
+  deferred: number;
+  bounced: number;
+  reclaimed: number;
+}
+
+export interface Runner {
+  start(): void;
+  /** Stops claiming; waits up to `graceMs` for transactions in flight. */
+  stop(graceMs: number): Promise<void>;
+  /** Slots free for units this relay claims at acceptance. */
+  freeSlots(): number;
+  /** Delivers units already claimed for this runner (by the relay at acceptance). */
+  adopt(uids: readonly string[]): void;
+  wake(): void;
+  readonly stats: DeliveryStats;
+  inFlight(): number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function createRunner(deps: RunnerDeps): Runner {
+  const { store, options } = deps;
+  const log = deps.logger;
+  const inflight = new Set<string>();
+  const stats: DeliveryStats = { delivered: 0, deferred: 0, bounced: 0, reclaimed: 0 };
+  let running = false;
+  let wakeUp: (() => void) | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let loopDone: Promise<void> = Promise.resolve();
+  const idle: (() => void)[] = [];
+
+  const wake = (): void => {
+    const w = wakeUp;
+    wakeUp = undefined;
+    w?.();
+  };
+
+  function launch(uid: string): void {
+    if (inflight.has(uid)) return;
+    inflight.add(uid);
+    void deliverUnit(uid)
+      .catch((err: unknown) => log.error({ event: 'SY_DELIVERY_ERROR', uid, err }, 'delivery attempt failed unexpectedly; the unit is retried when its lease ends'))
+      .finally(() => {
+        inflight.delete(uid);
+        if (inflight.size === 0) for (const f of idle.splice(0)) f();
+        wake();
+      });
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      const free = options.concurrency - inflight.size;
+      if (free > 0) {
+        try {
+          const { reclaimed, uids } = await store.claim(Date.now(), options.leaseMs, free);
+          if (reclaimed > 0) {
+            stats.reclaimed += reclaimed;
+            log.warn({ event: 'SY_QUEUE_RECLAIMED', units: reclaimed }, 'took over deliveries whose relay stopped renewing its lease');
+          }
+          for (const uid of uids) launch(uid);
+          if (uids.length === free) continue;
+        } catch (err) {
+          log.warn({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot claim deliveries; retrying');
+          await sleep(Math.min(1000, options.pollMs));
+          continue;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, options.pollMs);
+        wakeUp = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  async function deliverUnit(uid: string): Promise<void> {
+    const loaded = await store.load(uid);
+    if (loaded === undefined) {
+      await store.finish(uid);
+      return;
+    }
+    const { unit, meta, body } = loaded;
+    const pending = unit.rcpts.filter((r) => r.pendingNotice !== undefined);
+    const todo = unit.rcpts.filter((r) => r.pendingNotice === undefined);
+    const outcomes = todo.length > 0 ? await attempt(unit, meta, body, todo) : [];
+    await settle(unit, meta, body, outcomes, pending);
+  }
+
+  async function attempt(unit: UnitRecord, meta: MessageMeta, body: Buffer, rcpts: readonly QueuedRecipient[]): Promise<Outcome[]> {
+    const connector = deps.connectors.get(unit.hop);
+    if (connector === undefined) {
+      return rcpts.map((rcpt) => ({ kind: 'deferred', rcpt, reply: `451 4.3.5 No connector named "${unit.hop}" in the configuration` }));
+    }
+    const message = Buffer.concat([Buffer.from(markerHeader(deps.hopSecret, rcpts.map((r) => r.rcpt))), body]);
+    const tx = {
+      from: meta.from,
+      rcpts: rcpts.map((r) => ({
+        address: r.rcpt,
+        ...(r.notify ? { notify: r.notify } : {}),
+        // a rewritten recipient keeps the address the sender used (RFC 3461 ORCPT)
+        ...(r.orcpt ? { orcpt: r.orcpt } : r.rcpt !== r.orig ? { orcpt: `rfc822;${r.orig}` } : {}),
+      })),
+      ...(meta.ret ? { ret: meta.ret } : {}),
+      ...(meta.envid ? { envid: meta.envid } : {}),
+      size: message.length,
+      eightBit: meta.eightBit,
+    };
+    let result: TxResult;
+    let host: string;
+    try {
+      ({ result, host } = await deps.pool.use(connector, async (client) => ({ result: await client.send(tx, message), host: client.target })));
+    } catch (err) {
+      const e = err instanceof TransactionError ? err : undefined;
+      const reply = e?.reply?.trim() || `451 4.4.1 ${err instanceof Error ? err.message : String(err)}`;
+      if (e?.permanent) return rcpts.map((rcpt) => ({ kind: 'failed', rcpt, reply, status: statusFromReply(reply, '5.0.0') }));
+      return rcpts.map((rcpt) => ({ kind: 'deferred', rcpt, reply }));
+    }
+    const accepted = new Set(result.accepted);
+    const rejected = new Map(result.rejected.map((r) => [r.rcpt, r]));
+    return rcpts.map((rcpt): Outcome => {
+      if (accepted.has(rcpt.rcpt)) return { kind: 'delivered', rcpt, reply: result.response, host, dsnPassed: result.dsn };
+      const r = rejected.get(rcpt.rcpt);
+      const reply = r?.reply ?? '451 4.4.0 No reply for this recipient';
+      if (r && r.code >= 500) return { kind: 'failed', rcpt, reply, status: statusFromReply(reply, '5.0.0'), host };
+      return { kind: 'deferred', rcpt, reply, host };
+    });
+  }
+
+  /** Queues one DSN; on failure the recipients stay queued with their notice pending. */
+  async function sendNotice(meta: MessageMeta, body: Buffer, entries: DsnRecipient[], byFinal: Map<string, QueuedRecipient>): Promise<QueuedRecipient[]> {
+    if (entries.length === 0) return [];
+    try {
+      await deps.notifier.notify(meta, body, entries);
+      return [];
+    } catch (err) {
+      if (!(err instanceof NoticeDeferred)) log.warn({ event: 'SY_DSN_FAILED', msg_id: meta.id, err: String(err) }, 'DSN not queued; kept for the next attempt');
+      return entries.flatMap((e) => {
+        const r = byFinal.get(e.final);
+        return r ? [{ ...r, pendingNotice: e }] : [];
+      });
+    }
+  }
+
+  async function settle(unit: UnitRecord, meta: MessageMeta, body: Buffer, outcomes: readonly Outcome[], pending: readonly QueuedRecipient[]): Promise<void> {
+    const now = Date.now();
+    const attempts = unit.attempts + 1;
+    for (const o of outcomes) {
+      const fields = { event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED', msg_id: meta.id, uid: unit.uid, hop: unit.hop, host: 'host' in o ? o.host : undefined, rcpt: o.rcpt.rcpt, orig: o.rcpt.orig, reply: o.reply, attempt: attempts };
+      if (o.kind === 'delivered') {
+        stats.delivered++;
+        log.info(fields, 'delivered');
+      } else if (o.kind === 'failed') {
+        stats.bounced++;
+        log.warn(fields, 'bounced');
+      } else {
+        stats.deferred++;
+        log.info(fields, 'deferred');
+      }
+    }
+    const p = plan({ outcomes, now, arrived: meta.arrived, lifetimeMs: options.lifetimeMs, ...(options.delayWarningMs !== undefined ? { delayWarningMs: options.delayWarningMs } : {}), warned: unit.warned, nextAttempt: now });
+    const byFinal = new Map(unit.rcpts.map((r) => [r.rcpt, r]));
+    const stillPending: QueuedRecipient[] = [];
+    // notices of earlier attempts first, grouped by kind
+    for (const action of ['failed', 'relayed', 'delayed'] as const) {
+      const earlier = pending.flatMap((r) => (r.pendingNotice?.action === action ? [r.pendingNotice] : []));
+      const fresh = action === 'failed' ? p.failed : action === 'relayed' ? p.relayed : p.delayed;
+      const unsent = await sendNotice(meta, body, [...earlier, ...fresh], byFinal);
+      // a delay notice that could not be sent is simply skipped: the recipient is still queued
+      if (action !== 'delayed') stillPending.push(...unsent);
+    }
+    const keep = [...p.keep, ...stillPending];
+    if (keep.length === 0) {
+      await store.finish(unit.uid);
+      return;
+    }
+    const due = now + backoff(attempts, options.retryFirstMs, options.retryMaxMs);
+    await store.retry(unit.uid, due, { rcpts: keep, attempts, ...(p.lastError !== undefined ? { lastError: p.lastError } : {}), warned: p.warned });
+  }
+
+  return {
+    stats,
+    start() {
+      if (running) return;
+      running = true;
+      heartbeat = setInterval(() => {
+        store.extend([...inflight], Date.now() + options.leaseMs).catch((err: unknown) => log.warn({ event: 'SY_LEASE_RENEW_FAILED', err: String(err) }, 'could not renew delivery leases'));
+      }, Math.max(250, Math.floor(options.leaseMs / 3)));
+      heartbeat.unref();
+      loopDone = loop();
+    },
+    async stop(graceMs) {
+      running = false;
+      wake();
+      await loopDone;
+      if (inflight.size > 0) await Promise.race([new Promise<void>((r) => idle.push(r)), sleep(graceMs)]);
+      if (heartbeat) clearInterval(heartbeat);
+    },
+    freeSlots: () => (running ? Math.max(0, options.concurrency - inflight.size) : 0),
+    adopt(uids) {
+      for (const uid of uids) launch(uid);
+    },
+    wake,
+    inFlight: () => inflight.size,
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * One SMTP client connection to a next hop (nodemailer's SMTPConnection), promisified,
+ * with per-recipient RFC 3461 parameters: nodemailer sends the same NOTIFY/ORCPT for every
+ * recipient of an envelope, so this connection renders them per recipient instead.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+export interface TxRecipient {
+  readonly address: string;
+  readonly notify?: readonly string[];
+  /** `type;address`, not yet xtext-encoded. */
+  readonly orcpt?: string;
+}
+
+export interface Transaction {
+  /** '' for the null sender. */
+  readonly from: string;
+  readonly rcpts: readonly TxRecipient[];
+  readonly ret?: string;
+  readonly envid?: string;
+  readonly size: number;
+  readonly eightBit: boolean;
+}
+
+export interface TxResult {
+  readonly accepted: readonly string[];
+  readonly rejected: readonly { rcpt: string; reply: string; code: number }[];
+  /** The final reply to DATA. */
+  readonly response: string;
+  /** The next hop offered DSN, so NOTIFY went on with the message. */
+  readonly dsn: boolean;
+}
+
+/** A failure of the whole transaction (connect, TLS, MAIL, every RCPT, DATA). */
+export class TransactionError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+    readonly reply: string | undefined,
+    /** Nothing of the message reached the server: safe to try another connection at once. */
+    readonly beforeData: boolean,
+  ) {
+    super(message);
+    this.name = 'TransactionError';
+  }
+
+  get permanent(): boolean {
+    return this.code !== undefined && this.code >= 500;
+  }
+}
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly name: string;
+  readonly tls: 'none' | 'opportunistic' | 'required';
+  readonly ca?: Buffer;
+  readonly auth?: { user: string; pass: string };
+  readonly timeoutMs: number;
+}
+
+/** RFC 3461 xtext. */
+export function xtext(value: string): string {
+  return value.replace(/[^\x21-\x2a\x2c-\x3c\x3e-\x7e]/gu, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `+${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+interface Internals {
+  _recipientQueue: string[];
+  _supportedExtensions: string[];
+  _getDsnRcptToArgs(): string;
+  _destroyed?: boolean;
+}
+
+function tlsOptions(o: ConnectOptions): Partial<ConstructorParameters<typeof SMTPConnection>[0]> {
+  const implicit = o.port === 465;
+  if (o.tls === 'none') return { ignoreTLS: true, secure: false };
+  if (o.tls === 'required') {
+    const tls: ConnectionOptions = { rejectUnauthorized: true, ...(o.ca ? { ca: o.ca } : {}) };
+    return { secure: implicit, requireTLS: !implicit, tls };
+  }
+  // opportunistic (RFC 7435): encrypt when offered; verify only against a configured CA
+  const tls: ConnectionOptions = o.ca ? { rejectUnauthorized: true, ca: o.ca } : { rejectUnauthorized: false };
+  return { secure: implicit, opportunisticTLS: true, tls };
+}
+
+export class SmtpClient {
+  messages = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly conn: SMTPConnection,
+    readonly target: string,
+  ) {
+    conn.on('error', () => {
+      this.closed = true;
+    });
+    conn.on('end', () => {
+      this.closed = true;
+    });
+  }
+
+  get usable(): boolean {
+    return !this.closed && !(this.conn as unknown as Internals)._destroyed;
+  }
+
+  static async open(o: ConnectOptions): Promise<SmtpClient> {
+    const conn = new SMTPConnection({
+      host: o.host,
+      port: o.port,
+      name: o.name,
+      connectionTimeout: o.timeoutMs,
+      greetingTimeout: o.timeoutMs,
+      socketTimeout: o.timeoutMs * 4,
+      allowInternalNetworkInterfaces: true,
+      ...tlsOptions(o),
+    });
+    const client = new SmtpClient(conn, `${o.host}:${o.port}`);
+    const perRcpt = conn as unknown as Internals;
+    // NOTIFY/ORCPT of the recipient whose RCPT TO is being written (it was queued just before)
+    perRcpt._getDsnRcptToArgs = function dsnArgs(this: Internals): string {
+      const address = this._recipientQueue[this._recipientQueue.length - 1] ?? '';
+      return client.rcptArgs(address, this._supportedExtensions.includes('DSN'));
+    };
+    await new Promise<void>((resolve, reject) => {
+      conn.once('error', (err: Error & { responseCode?: number; response?: string }) => reject(new TransactionError(err.message, err.responseCode, err.response, true)));
+      conn.connect(() => resolve());
+    });
+    if (o.auth) {
+      await new Promise<void>((resolve, reject) => {
+        conn.login(o.auth ?? { user: '', pass: '' }, (err) => (err ? reject(new TransactionError(err.message, err.responseCode, err.response, true)) : resolve()));
+      });
+    }
+    return client;
+  }
+
+  private current: Map<string, TxRecipient> = new Map();
+
+  private rcptArgs(address: string, dsn: boolean): string {
+    const r = this.current.get(address);
+    if (!dsn || r === undefined) return '';
+    const args: string[] = [];
+    if (r.notify && r.notify.length > 0) args.push(`NOTIFY=${r.notify.join(',')}`);
+    if (r.orcpt) {
+      const semi = r.orcpt.indexOf(';');
+      args.push(`ORCPT=${r.orcpt.slice(0, semi)};${xtext(r.orcpt.slice(semi + 1))}`);
+    }
+    return args.length ? ` ${args.join(' ')}` : '';
+  }
+
+  send(tx: Transaction, message: Buffer): Promise<TxResult> {
+    this.current = new Map(tx.rcpts.map((r) => [r.address, r]));
+    const dsn = { ...(tx.ret ? { ret: tx.ret } : {}), ...(tx.envid ? { envid: tx.envid } : {}) };
+    const envelope = {
+      from: tx.from === '' ? false : tx.from,
+      to: tx.rcpts.map((r) => r.address),
+      size: tx.size,
+      use8BitMime: tx.eightBit,
+      ...(tx.ret || tx.envid ? { dsn } : {}),
+    } as const;
+    const reused = this.messages > 0;
+    return new Promise((resolve, reject) => {
+      this.conn.send(envelope, message, (err, info) => {
+        this.messages++;
+        if (err) {
+          const e = err as SendError;
+          const before = e.code === 'EENVELOPE' || (reused && e.code === 'ECONNECTION');
+          if (e.code === 'EENVELOPE' && e.command === 'RCPT TO' && e.rejectedErrors && e.rejectedErrors.length > 0) {
+            // every recipient refused: report them one by one
+            resolve({ accepted: [], rejected: rejectedList(e.rejectedErrors ?? []), response: e.response ?? '', dsn: false });
+            this.resetAfterRefusal();
+            return;
+          }
+          if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') this.resetAfterRefusal();
+          else this.closed = true;
+          reject(new TransactionError(e.message, e.responseCode, e.response, before));
+          return;
+        }
+        const supported = (this.conn as unknown as Internals)._supportedExtensions;
+        resolve({
+          accepted: info.accepted,
+          rejected: rejectedList(info.rejectedErrors ?? []),
+          response: info.response,
+          dsn: supported.includes('DSN'),
+        });
+      });
+    });
+  }
+
+  private resetAfterRefusal(): void {
+    if (!this.usable) return;
+    this.conn.reset((err) => {
+      if (err) this.close();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    try {
+      this.conn.quit();
+    } catch {
+      this.conn.close();
+    }
+  }
+}
+
+type SendError = Error & {
+  responseCode?: number;
+  response?: string;
+  code?: string;
+  command?: string;
+  rejectedErrors?: { recipient?: string; response?: string; responseCode?: number }[];
+};
+
+function rejectedList(errors: readonly { recipient?: string; response?: string; responseCode?: number }[]): TxResult['rejected'] {
+  return errors.map((e) => ({ rcpt: e.recipient ?? '', reply: e.response ?? '', code: e.responseCode ?? 450 }));
+}

@@ -1,0 +1,55 @@
+/** What the relay's mail queue holds: accepted messages and their delivery units. */
+import type { DsnRecipient } from '../delivery/dsn.js';
+import type { Reason } from '../routing/decide.js';
+
+export type Notify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** One envelope recipient as accepted, with its RFC 3461 parameters. */
+export interface QueuedRecipient {
+  /** Where it is delivered (the targetAddress after a rewrite, else as the sender wrote it). */
+  readonly rcpt: string;
+  /** As given in RCPT TO. */
+  readonly orig: string;
+  readonly notify?: readonly Notify[];
+  /** ORCPT as received, `type;address` (xtext decoded). */
+  readonly orcpt?: string;
+  readonly reason: Reason;
+  /** Outcome already known (bounced, relayed…) but its DSN could not be queued yet. */
+  readonly pendingNotice?: DsnRecipient;
+}
+
+/** The envelope and trace data of one accepted message. */
+export interface MessageMeta {
+  readonly id: string;
+  /** Envelope sender; '' for the null sender `<>`. */
+  readonly from: string;
+  readonly envid?: string;
+  readonly ret?: 'FULL' | 'HDRS';
+  readonly arrived: number;
+  readonly clientIp: string;
+  readonly helo: string;
+  readonly size: number;
+  readonly smtputf8: boolean;
+  readonly eightBit: boolean;
+  /** A DSN this relay generated (never bounced, never rewritten). */
+  readonly dsn?: boolean;
+}
+
+/** One message's recipients for one next hop: the unit a delivery attempt handles. */
+export interface UnitRecord {
+  readonly uid: string;
+  readonly msg: string;
+  readonly hop: string;
+  readonly rcpts: readonly QueuedRecipient[];
+  readonly attempts: number;
+  readonly arrived: number;
+  readonly from: string;
+  readonly lastError?: string;
+  readonly warned: boolean;
+  readonly held: boolean;
+}
+
+export interface NewUnit {
+  readonly hop: string;
+  readonly rcpts: readonly QueuedRecipient[];
+}

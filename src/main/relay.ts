@@ -1,0 +1,91 @@
+/**
+ * A relay process: the SMTP server, its delivery runner, and their Redis connections
+ * (fail-fast for RCPT lookups and queue writes, patient for deliveries).
+ */
+import type { AddressInfo } from 'node:net';
+import { parseDuration } from '../config/duration.js';
+import type { Config } from '../config/schema.js';
+import { createNotifier } from '../delivery/notices.js';
+import { createPool } from '../delivery/pool.js';
+import { createRunner, type Runner } from '../delivery/runner.js';
+import type { Logger } from '../log/logger.js';
+import { createQueueStore } from '../mailqueue/store.js';
+import { hopSecret } from '../relay/loop-marker.js';
+import { createRelay } from '../relay/server.js';
+import { createResolver } from '../resolver/resolver.js';
+import { routingContext } from '../routing/decide.js';
+import { createKeys } from '../store/keys.js';
+import { connected, createRedis } from '../store/redis.js';
+
+export interface RunningRelay {
+  readonly addresses: readonly AddressInfo[];
+  readonly runner: Runner;
+  /** SIGTERM behaviour: drain SMTP sessions, let deliveries in flight finish, disconnect. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface RelayOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** How often an idle runner looks for due units of other relays (ms). */
+  readonly pollMs?: number;
+  /** Accept mail without delivering it (queue tests, benchmarks of acceptance alone). */
+  readonly deliver?: boolean;
+}
+
+export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
+  const { config, log } = opts;
+  const rc = config.relay;
+  const env = opts.env ?? process.env;
+  const keys = createKeys(config.redis.namespace);
+  const lookupRedis = createRedis(config.redis, 'lookup', env);
+  const acceptRedis = createRedis(config.redis, 'accept', env);
+  const workRedis = createRedis(config.redis, 'worker', env);
+  for (const r of [lookupRedis, acceptRedis, workRedis]) r.on('error', () => undefined); // reported per command
+  await connected(workRedis, 10_000);
+  const secret = await hopSecret(workRedis, keys);
+  const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
+  const workStore = createQueueStore(workRedis, keys);
+  const pool = createPool({ name: rc.hostname, connectionsPerHost: rc.connectionsPerHost, timeoutMs: 30_000 });
+  const delayWarning = rc.delayWarning === 'off' ? undefined : parseDuration(rc.delayWarning);
+  const runner = createRunner({
+    store: workStore,
+    pool,
+    notifier: createNotifier({ resolver, store: workStore, hostname: rc.hostname, logger: log.child({ part: 'dsn' }) }),
+    connectors: new Map(config.connectors.map((c) => [c.name, c])),
+    hopSecret: secret,
+    logger: log.child({ part: 'delivery' }),
+    options: {
+      concurrency: rc.deliveryConcurrency,
+      leaseMs: parseDuration(rc.deliveryLease),
+      pollMs: opts.pollMs ?? 1000,
+      retryFirstMs: parseDuration(rc.retryFirst),
+      retryMaxMs: parseDuration(rc.retryMax),
+      lifetimeMs: parseDuration(rc.maxQueueLifetime),
+      ...(delayWarning !== undefined ? { delayWarningMs: delayWarning } : {}),
+    },
+  });
+  const deliver = opts.deliver !== false;
+  const relay = createRelay({
+    config,
+    resolver,
+    store: createQueueStore(acceptRedis, keys),
+    hopSecret: secret,
+    logger: log.child({ part: 'smtp' }),
+    ...(deliver ? { runner } : {}),
+  });
+  const addresses = await relay.listen();
+  if (deliver) runner.start();
+  log.info({ event: 'SY_RELAY_LISTENING', listen: addresses.map((a) => `${a.address}:${a.port}`) }, 'relay listening');
+  return {
+    addresses,
+    runner,
+    async close(graceMs = 30_000) {
+      await relay.drain(graceMs);
+      await runner.stop(graceMs);
+      pool.close();
+      await Promise.all([lookupRedis, acceptRedis, workRedis].map((r) => r.quit().catch(() => r.disconnect())));
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * A relay under test: four sinks (on-premises, cloud, legacy next hop, internet), the demo
+ * configuration pointed at them, the demo directory imported, and the relay in-process.
+ */
+import { importCsvde } from '../../src/pipeline/import-csvde.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startRelay, type RunningRelay } from '../../src/main/relay.js';
+import { csvFixture, testEnv, type TestEnv } from './env.js';
+import { startSink, type Sink, type SinkOptions } from './smtp.js';
+
+export interface RelayEnv {
+  readonly env: TestEnv;
+  readonly sinks: { onprem: Sink; cloud: Sink; legacy: Sink; internet: Sink };
+  relay?: RunningRelay;
+  readonly port: number;
+  startRelay(): Promise<RunningRelay>;
+  cleanup(): Promise<void>;
+}
+
+export interface RelayEnvOptions {
+  readonly sinks?: Partial<Record<'onprem' | 'cloud' | 'legacy' | 'internet', SinkOptions>>;
+  readonly relay?: Record<string, unknown>;
+  readonly adjust?: (raw: Record<string, unknown>) => void;
+  /** Import the demo directory (default) or leave the table unpublished. */
+  readonly publish?: boolean;
+  readonly start?: boolean;
+}
+
+/** Relay settings that make retries and lease hand-overs take seconds in tests. */
+export const FAST_RELAY = { retryFirst: '300ms', retryMax: '2s', deliveryLease: '3s', delayWarning: 'off' };
+
+export async function relayEnv(o: RelayEnvOptions = {}): Promise<RelayEnv> {
+  const [onprem, cloud, legacy, internet] = await Promise.all(
+    (['onprem', 'cloud', 'legacy', 'internet'] as const).map((n) => startSink(o.sinks?.[n] ?? {})),
+  );
+  const sinks = { onprem: onprem!, cloud: cloud!, legacy: legacy!, internet: internet! };
+  const env = await testEnv((raw) => {
+    const connectors = raw.connectors as { name: keyof typeof sinks; smartHosts: string[] }[];
+    for (const c of connectors) c.smartHosts = [`127.0.0.1:${sinks[c.name].port}`];
+    raw.relay = { listen: ['127.0.0.1:0'], hostname: 'mx.test.contoso.edu', trustedNetworks: ['127.0.0.1/32'], ...FAST_RELAY, ...o.relay };
+    o.adjust?.(raw);
+  });
+  if (o.publish !== false) await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+  const self: RelayEnv = {
+    env,
+    sinks,
+    get port() {
+      return self.relay?.addresses[0]?.port ?? 0;
+    },
+    async startRelay() {
+      self.relay = await startRelay({ config: env.config, log: createLogger('relay-test', process.env.TEST_LOG_LEVEL ?? 'silent'), pollMs: 100 });
+      return self.relay;
+    },
+    async cleanup() {
+      await self.relay?.close(2000);
+      await Promise.all(Object.values(sinks).map((s) => s.close()));
+      await env.cleanup();
+    },
+  };
+  if (o.start !== false) await self.startRelay();
+  return self;
+}

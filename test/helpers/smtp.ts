@@ -1,0 +1,202 @@
+/**
+ * Real SMTP peers for the relay tests: sinks (smtp-server) that stand in for the
+ * on-premises, cloud and next-hop systems, and a real SMTP client as the sender.
+ */
+import { connect, type Socket } from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+
+export interface Received {
+  readonly from: string;
+  readonly mailArgs: Record<string, string>;
+  readonly rcpts: readonly { address: string; args: Record<string, string> }[];
+  readonly data: Buffer;
+  readonly text: string;
+}
+
+export type PeerReply = { code: number; message: string } | undefined;
+
+export interface SinkOptions {
+  /** Per-recipient reply; undefined accepts. */
+  rcptReply?: (address: string) => PeerReply;
+  /** Reply to the end of DATA; undefined accepts. */
+  dataReply?: (message: Received) => PeerReply;
+  dsn?: boolean;
+  tls?: { key: Buffer; cert: Buffer };
+}
+
+export interface Sink {
+  readonly port: number;
+  readonly messages: Received[];
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+const argsOf = (a: SMTPServerAddress): Record<string, string> =>
+  a.args ? Object.fromEntries(Object.entries(a.args).map(([k, v]) => [k, String(v)])) : {};
+
+function replyError(r: NonNullable<PeerReply>): Error {
+  return Object.assign(new Error(r.message), { responseCode: r.code });
+}
+
+export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
+  const messages: Received[] = [];
+  const waiters: (() => void)[] = [];
+  const server = new SMTPServer({
+    logger: false,
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    hideSTARTTLS: opts.tls === undefined,
+    ...(opts.tls ?? {}),
+    hideDSN: opts.dsn === false,
+    hideENHANCEDSTATUSCODES: false,
+    disableReverseLookup: true,
+    size: 50 * 1024 * 1024,
+    onRcptTo(address, _session, cb) {
+      const r = opts.rcptReply?.(address.address);
+      cb(r ? replyError(r) : undefined);
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const data = Buffer.concat(chunks);
+        const env = session.envelope;
+        const msg: Received = {
+          from: env.mailFrom ? env.mailFrom.address : '',
+          mailArgs: env.mailFrom ? argsOf(env.mailFrom) : {},
+          rcpts: env.rcptTo.map((a) => ({ address: a.address, args: argsOf(a) })),
+          data,
+          text: data.toString('utf8'),
+        };
+        const r = opts.dataReply?.(msg);
+        if (r) return cb(replyError(r));
+        messages.push(msg);
+        for (const w of waiters.splice(0)) w();
+        cb(null, 'OK: sunk');
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.server.address() as { port: number }).port;
+  return {
+    port,
+    messages,
+    async waitFor(count, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < count) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`sink :${port} has ${messages.length} of ${count} messages after ${timeoutMs} ms`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.min(left, 200));
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+      return messages;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export interface SendOptions {
+  readonly port: number;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly body?: string | Buffer;
+  readonly localAddress?: string;
+  readonly dsn?: { notify?: string; ret?: string; envid?: string; orcpt?: string };
+  readonly requireTls?: boolean;
+}
+
+export interface SendResult {
+  readonly accepted: string[];
+  readonly rejected: { rcpt: string; reply: string }[];
+  readonly response: string;
+}
+
+export function message(subject: string, extraHeaders = '', body = 'Hello.\r\n'): string {
+  return `From: <sender@example.org>\r\nTo: <someone@contoso.edu>\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}.${Date.now()}@example.org>\r\n${extraHeaders}\r\n${body}`;
+}
+
+/** Sends one message with a real SMTP client; rejects with the server's reply on failure. */
+export async function sendMail(o: SendOptions): Promise<SendResult> {
+  const conn = new SMTPConnection({
+    host: '127.0.0.1',
+    port: o.port,
+    name: 'client.example.org',
+    ignoreTLS: !o.requireTls,
+    requireTLS: o.requireTls ?? false,
+    tls: { rejectUnauthorized: false },
+    allowInternalNetworkInterfaces: true,
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      conn.once('error', reject);
+      conn.connect(() => resolve());
+    });
+    return await new Promise<SendResult>((resolve, reject) => {
+      conn.send(
+        { from: o.from === '' ? false : o.from, to: [...o.to], ...(o.dsn ? { dsn: o.dsn } : {}) },
+        o.body ?? message('test'),
+        (err, info) => {
+          if (err) return reject(err);
+          resolve({
+            accepted: info.accepted,
+            rejected: (info.rejectedErrors ?? []).map((e) => ({ rcpt: (e as { recipient?: string }).recipient ?? '', reply: e.response ?? '' })),
+            response: info.response,
+          });
+        },
+      );
+    });
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * A scripted raw SMTP dialogue: sends each line (CRLF added unless `raw`) after the
+ * previous reply and returns every reply. For malformed input the client libraries refuse.
+ */
+export async function dialogue(port: number, steps: readonly (string | { raw: Buffer | string })[], localAddress?: string): Promise<string[]> {
+  const socket: Socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
+  socket.setEncoding('utf8');
+  let buffer = '';
+  const replies: string[] = [];
+  const pending: ((r: string) => void)[] = [];
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (;;) {
+      const m = /^(\d{3}) .*\r\n/m.exec(buffer);
+      if (!m) break;
+      const end = m.index + m[0].length;
+      const reply = buffer.slice(0, end).trimEnd();
+      buffer = buffer.slice(end);
+      const waiter = pending.shift();
+      if (waiter) waiter(reply);
+      else replies.push(reply);
+    }
+  });
+  const next = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const queued = replies.shift();
+      if (queued !== undefined) return resolve(queued);
+      const t = setTimeout(() => reject(new Error(`no reply (buffer: ${buffer})`)), 15_000);
+      pending.push((r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+      socket.once('close', () => resolve('(closed)'));
+    });
+  const out: string[] = [await next()];
+  for (const step of steps) {
+    if (socket.destroyed) break;
+    socket.write(typeof step === 'string' ? `${step}\r\n` : step.raw);
+    out.push(await next());
+  }
+  socket.destroy();
+  return out;
+}
