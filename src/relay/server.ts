@@ -36,6 +36,12 @@ export interface Relay {
   connections(): number;
 }
 
+/** ESMTP parameters of the extensions we offer (RFC 5321 §4.1.1.11: anything else is 555). */
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID']);
+const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
+const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): boolean =>
+  address.args !== false && Object.keys(address.args).some((k) => !known.has(k.toUpperCase()));
+
 /** xtext (RFC 3461) to text, for ORCPT as stored. */
 const unxtext = (s: string): string => s.replace(/\+([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
 
@@ -83,10 +89,12 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onMailFrom(address, _session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
+      if (unknownParam(address, MAIL_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
       if (address.address !== '' && !parseAddress(address.address).ok) return cb(new SmtpReplyError(relayReplies.senderSyntax));
       cb();
     },
     onRcptTo(address, session, cb) {
+      if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
       const isTrusted = trusted.has(session.remoteAddress) || Boolean(session.user);
       deps.resolver.resolve([address.address], isTrusted).then(
         ([d]) => {

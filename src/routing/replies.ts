@@ -22,6 +22,7 @@ export const replies = {
 /** Replies of the relay's session outside RCPT routing. */
 export const relayReplies = {
   senderSyntax: { code: 501, enhanced: '5.1.7', text: 'Bad sender address syntax' },
+  unknownParameter: { code: 555, enhanced: '5.5.4', text: 'Unsupported MAIL FROM or RCPT TO parameter' },
   tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients for one message' },
   tooManyConnections: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
   tooManyHops: { code: 554, enhanced: '5.4.6', text: 'Routing loop detected: too many Received headers' },
