@@ -24,6 +24,8 @@ export interface RelayEnvOptions {
   /** Import the demo directory (default) or leave the table unpublished. */
   readonly publish?: boolean;
   readonly start?: boolean;
+  /** Another Redis than the shared test server (fault tests that restart it). */
+  readonly redisUrl?: string;
 }
 
 /** Relay settings that make retries and lease hand-overs take seconds in tests. */
@@ -39,7 +41,7 @@ export async function relayEnv(o: RelayEnvOptions = {}): Promise<RelayEnv> {
     for (const c of connectors) c.smartHosts = [`127.0.0.1:${sinks[c.name].port}`];
     raw.relay = { listen: ['127.0.0.1:0'], hostname: 'mx.test.contoso.edu', trustedNetworks: ['127.0.0.1/32'], ...FAST_RELAY, ...o.relay };
     o.adjust?.(raw);
-  });
+  }, ...(o.redisUrl ? [o.redisUrl] : []));
   if (o.publish !== false) await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
   const self: RelayEnv = {
     env,

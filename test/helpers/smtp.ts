@@ -22,6 +22,8 @@ export interface SinkOptions {
   /** Reply to the end of DATA; undefined accepts. */
   dataReply?: (message: Received) => PeerReply;
   dsn?: boolean;
+  /** Wait this long before answering the end of DATA (a slow next hop). */
+  delayMs?: number;
   tls?: { key: Buffer; cert: Buffer };
 }
 
@@ -69,11 +71,15 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
           data,
           text: data.toString('utf8'),
         };
-        const r = opts.dataReply?.(msg);
-        if (r) return cb(replyError(r));
-        messages.push(msg);
-        for (const w of waiters.splice(0)) w();
-        cb(null, 'OK: sunk');
+        const finish = (): void => {
+          const r = opts.dataReply?.(msg);
+          if (r) return cb(replyError(r));
+          messages.push(msg);
+          for (const w of waiters.splice(0)) w();
+          cb(null, 'OK: sunk');
+        };
+        if (opts.delayMs) setTimeout(finish, opts.delayMs);
+        else finish();
       });
     },
   });
