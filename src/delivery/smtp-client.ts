@@ -161,39 +161,43 @@ export class SmtpClient {
       ...(tx.ret || tx.envid ? { dsn } : {}),
     } as const;
     const reused = this.messages > 0;
-    return new Promise((resolve, reject) => {
+    return new Promise<TxResult>((resolve, reject) => {
       this.conn.send(envelope, message, (err, info) => {
         this.messages++;
-        if (err) {
-          const e = err as SendError;
-          const before = e.code === 'EENVELOPE' || (reused && e.code === 'ECONNECTION');
-          if (e.code === 'EENVELOPE' && e.command === 'RCPT TO' && e.rejectedErrors && e.rejectedErrors.length > 0) {
-            // every recipient refused: report them one by one
-            resolve({ accepted: [], rejected: rejectedList(e.rejectedErrors ?? []), response: e.response ?? '', dsn: false });
-            this.resetAfterRefusal();
-            return;
-          }
-          if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE') this.resetAfterRefusal();
-          else this.closed = true;
-          reject(new TransactionError(e.message, e.responseCode, e.response, before));
+        if (!err) {
+          const supported = (this.conn as unknown as Internals)._supportedExtensions;
+          resolve({ accepted: info.accepted, rejected: rejectedList(info.rejectedErrors ?? []), response: info.response, dsn: supported.includes('DSN') });
           return;
         }
-        const supported = (this.conn as unknown as Internals)._supportedExtensions;
-        resolve({
-          accepted: info.accepted,
-          rejected: rejectedList(info.rejectedErrors ?? []),
-          response: info.response,
-          dsn: supported.includes('DSN'),
-        });
+        const e = err as SendError;
+        const before = e.code === 'EENVELOPE' || (reused && e.code === 'ECONNECTION');
+        const settle = (): void => {
+          if (e.code === 'EENVELOPE' && e.command === 'RCPT TO' && e.rejectedErrors && e.rejectedErrors.length > 0) {
+            // every recipient refused: report them one by one
+            resolve({ accepted: [], rejected: rejectedList(e.rejectedErrors), response: e.response ?? '', dsn: false });
+          } else reject(new TransactionError(e.message, e.responseCode, e.response, before));
+        };
+        // the server refused this message but the session is fine: RSET, and only hand the
+        // connection back once the RSET is answered (a pipelined reply must not meet the next message)
+        if ((e.code === 'EENVELOPE' || e.code === 'EMESSAGE') && this.usable) this.resetThen(settle);
+        else {
+          this.closed = true;
+          settle();
+        }
       });
     });
   }
 
-  private resetAfterRefusal(): void {
-    if (!this.usable) return;
-    this.conn.reset((err) => {
-      if (err) this.close();
-    });
+  private resetThen(done: () => void): void {
+    try {
+      this.conn.reset((err) => {
+        if (err) this.close();
+        done();
+      });
+    } catch {
+      this.close();
+      done();
+    }
   }
 
   close(): void {
