@@ -32,11 +32,11 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
 }
 
 /** Runs the `switchyard` CLI in a child process that reports its peak RSS (MB). */
-export async function runSwitchyard(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult & { seconds: number; rssMb: number }> {
+export async function runSwitchyard(args: string[], env: NodeJS.ProcessEnv = process.env, nice?: number): Promise<RunResult & { seconds: number; rssMb: number }> {
   const root = projectRoot();
-  const [r, seconds] = await timed(() =>
-    run(process.execPath, ['-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), ...args], { env }),
-  );
+  const node = [process.execPath, '-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), ...args];
+  const [cmd, ...rest] = nice === undefined ? node : ['nice', '-n', String(nice), ...node];
+  const [r, seconds] = await timed(() => run(cmd ?? process.execPath, rest, { env }));
   if (r.code !== 0) throw new Error(`switchyard ${args[0]} failed: ${r.stderr}`);
   const rssMb = Number(/SY_BENCH_MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
   return { ...r, seconds, rssMb };

@@ -6,6 +6,7 @@
 #
 #   scripts/ensure.sh run    what `npm start` needs (Redis)
 #   scripts/ensure.sh test   what the tests and benchmarks need too (slapd, Samba AD, …)
+#   scripts/ensure.sh bench  and Postfix (smtp-source, smtp-sink, the B3 peer's maps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 level="${1:-test}"
@@ -13,7 +14,7 @@ level="${1:-test}"
 need_pkgs=()
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
-if [ "$level" = test ]; then
+if [ "$level" = test ] || [ "$level" = bench ]; then
 { command -v slapd || [ -x /usr/sbin/slapd ]; } >/dev/null 2>&1 || need_pkgs+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need_pkgs+=(ldap-utils)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
@@ -25,15 +26,22 @@ command -v samba-tool >/dev/null 2>&1 || need_pkgs+=(samba-ad-dc)
 command -v ldbmodify >/dev/null 2>&1 || need_pkgs+=(ldb-tools)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_pkgs+=(iproute2)
 fi
+if [ "$level" = bench ]; then
+  command -v smtp-source >/dev/null 2>&1 || need_pkgs+=(postfix)
+  [ -f /usr/lib/postfix/postfix-ldap.so ] || need_pkgs+=(postfix-ldap)
+  [ -f /usr/lib/postfix/postfix-lmdb.so ] || need_pkgs+=(postfix-lmdb)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure: installing ${need_pkgs[*]} from the OS packages" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # Postfix only for smtp-source/smtp-sink and private benchmark instances: no system mailer
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
     # The packages start system-wide servers (Redis on :6379, slapd on :389); Switchyard
     # never uses them: tests and benchmarks start private ones on free loopback ports.
-    for svc in redis-server slapd samba-ad-dc smbd nmbd winbind; do (service "$svc" stop || systemctl stop "$svc") >/dev/null 2>&1 || true; done
+    for svc in redis-server slapd samba-ad-dc smbd nmbd winbind postfix; do (service "$svc" stop || systemctl stop "$svc") >/dev/null 2>&1 || true; done
   else
     echo "ensure: missing ${need_pkgs[*]}; run as root: apt-get install -y ${need_pkgs[*]}" >&2
     exit 1

@@ -88,6 +88,8 @@ const relaySchema = z.strictObject({
   maxConnections: z.number().int().min(1).default(500),
   maxConnectionsPerIp: z.number().int().min(1).default(50),
   commandTimeout: duration.default('5m'),
+  /** Pause before the 220 greeting; a client that talks during it is refused (early talker). */
+  greetingDelay: duration.default('0ms'),
   dataTimeout: duration.default('10m'),
   maxQueueLifetime: duration.default('5d'),
   delayWarning: z.union([duration, z.literal('off')]).default('4h'),

@@ -19,6 +19,8 @@ export interface EmbeddedRedisOptions {
   readonly dir: string;
   /** Append-only file with fsync every second (the shipped production setting). */
   readonly persistence?: boolean;
+  /** AOF fsync policy with persistence (default everysec, as shipped in deploy/redis.conf). */
+  readonly appendfsync?: 'everysec' | 'always';
   readonly port?: number;
   readonly binary?: string;
 }
@@ -64,7 +66,7 @@ export async function startRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedRe
     `dir ${opts.dir}`,
     'save ""',
     `appendonly ${opts.persistence ? 'yes' : 'no'}`,
-    'appendfsync everysec',
+    `appendfsync ${opts.appendfsync ?? 'everysec'}`,
     'maxmemory-policy noeviction',
     'protected-mode yes',
     'daemonize no',

@@ -16,7 +16,7 @@ import type { Resolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
 import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
 import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data.js';
-import { installEnhancedCodes } from './enhanced-codes.js';
+import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { trustedNetworks } from './trust.js';
 
 export interface RelayDeps {
@@ -46,7 +46,7 @@ const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): b
 const unxtext = (s: string): string => s.replace(/\+([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
 
 export function createRelay(deps: RelayDeps): Relay {
-  installEnhancedCodes();
+  installSmtpServerPatches();
   const { config, logger } = deps;
   const rc = config.relay;
   const trusted = trustedNetworks(rc.trustedNetworks);
@@ -157,6 +157,7 @@ export function createRelay(deps: RelayDeps): Relay {
         maxRecipients: rc.maxRecipients,
         socketTimeout: parseDuration(rc.commandTimeout),
         closeTimeout: 30_000,
+        greetingDelayMs: parseDuration(rc.greetingDelay),
         hideDSN: false,
         hideENHANCEDSTATUSCODES: false,
         hidePIPELINING: false,
@@ -169,7 +170,7 @@ export function createRelay(deps: RelayDeps): Relay {
         disableReverseLookup: true,
         logger: false,
         ...handlers,
-      }),
+      } as SMTPServerOptions & { greetingDelayMs: number }),
   );
   for (const s of servers) s.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP server error'));
 
