@@ -46,6 +46,8 @@ const connectorSchema = z.strictObject({
   caFile: z.string().min(1).optional(),
   auth: z.strictObject({ user: z.string().min(1), ...secretRef }).optional(),
   rewriteOutboundSender: z.boolean().default(false),
+  /** DKIM-sign what leaves through this connector; the key is a file (never inline). */
+  dkim: z.strictObject({ domain: domainName, selector: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a DKIM selector'), privateKeyFile: z.string().min(1) }).optional(),
 });
 
 const sourceCommon = {

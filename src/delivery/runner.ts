@@ -10,6 +10,7 @@ import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
 import { markerHeader } from '../relay/loop-marker.js';
 import type { DsnRecipient } from './dsn.js';
+import { rewriteFromHeader, type Signer } from './outbound.js';
 import { NoticeDeferred, type Notifier } from './notices.js';
 import { backoff, plan, statusFromReply, type Outcome } from './outcome.js';
 import type { Pool } from './pool.js';
@@ -33,6 +34,8 @@ export interface RunnerDeps {
   readonly hopSecret: string;
   readonly logger: Logger;
   readonly options: RunnerOptions;
+  /** DKIM signers by connector name. */
+  readonly signers?: ReadonlyMap<string, Signer>;
 }
 
 export interface DeliveryStats {
@@ -132,9 +135,12 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (connector === undefined) {
       return rcpts.map((rcpt) => ({ kind: 'deferred', rcpt, reply: `451 4.3.5 No connector named "${unit.hop}" in the configuration` }));
     }
-    const message = Buffer.concat([Buffer.from(markerHeader(deps.hopSecret, rcpts.map((r) => r.rcpt))), body]);
+    const rewritten = unit.sender !== undefined ? rewriteFromHeader(body, meta.from, unit.sender) : body;
+    const signer = deps.signers?.get(unit.hop);
+    const content = signer ? await signer.sign(rewritten) : rewritten;
+    const message = Buffer.concat([Buffer.from(markerHeader(deps.hopSecret, rcpts.map((r) => r.rcpt))), content]);
     const tx = {
-      from: meta.from,
+      from: unit.sender ?? meta.from,
       rcpts: rcpts.map((r) => ({
         address: r.rcpt,
         ...(r.notify ? { notify: r.notify } : {}),

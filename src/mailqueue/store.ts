@@ -46,6 +46,7 @@ function unitFields(meta: MessageMeta, unit: NewUnit): Record<string, string> {
     from: meta.from,
     warned: '0',
     held: '0',
+    ...(unit.sender !== undefined ? { sender: unit.sender } : {}),
   };
 }
 
@@ -62,6 +63,7 @@ function parseUnit(uid: string, h: Record<string, string>): UnitRecord | undefin
     ...(h.last ? { lastError: h.last } : {}),
     warned: h.warned === '1',
     held: h.held === '1',
+    ...(h.sender !== undefined ? { sender: h.sender } : {}),
   };
 }
 

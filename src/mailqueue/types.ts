@@ -47,9 +47,12 @@ export interface UnitRecord {
   readonly lastError?: string;
   readonly warned: boolean;
   readonly held: boolean;
+  /** The envelope sender and From: this unit leaves with (outbound sender rewriting). */
+  readonly sender?: string;
 }
 
 export interface NewUnit {
   readonly hop: string;
   readonly rcpts: readonly QueuedRecipient[];
+  readonly sender?: string;
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
 import { createNotifier } from '../delivery/notices.js';
+import { dkimSigners } from '../delivery/outbound.js';
 import { createPool } from '../delivery/pool.js';
 import { createRunner, type Runner } from '../delivery/runner.js';
 import type { Logger } from '../log/logger.js';
@@ -13,7 +14,9 @@ import { createQueueStore } from '../mailqueue/store.js';
 import { hopSecret } from '../relay/loop-marker.js';
 import { createRelay } from '../relay/server.js';
 import { createResolver } from '../resolver/resolver.js';
+import { parseAddress } from '../routing/address.js';
 import { routingContext } from '../routing/decide.js';
+import { lookup } from '../store/table.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
 
@@ -55,6 +58,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     notifier: createNotifier({ resolver, store: workStore, hostname: rc.hostname, logger: log.child({ part: 'dsn' }) }),
     connectors: new Map(config.connectors.map((c) => [c.name, c])),
     hopSecret: secret,
+    signers: dkimSigners(config.connectors),
     logger: log.child({ part: 'delivery' }),
     options: {
       concurrency: rc.deliveryConcurrency,
@@ -74,6 +78,16 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     hopSecret: secret,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
+    async senderPrimary(sender) {
+      const parsed = parseAddress(sender);
+      if (!parsed.ok) return undefined;
+      const [found] = await lookup(lookupRedis, keys, [parsed.address.key]);
+      if (found?.state === 'unavailable') throw new Error(found.error);
+      const obj = found?.state === 'ok' ? found.object : undefined;
+      if (obj?.target === undefined || obj.primary === undefined) return undefined;
+      const target = parseAddress(obj.target.replace(/^smtp:/i, ''));
+      return target.ok && target.address.key === parsed.address.key ? obj.primary : undefined;
+    },
   });
   const addresses = await relay.listen();
   if (deliver) runner.start();

@@ -41,6 +41,10 @@ export interface AcceptDeps {
   /** How many units this relay's runner can take now, and the hand-over. */
   readonly runner?: { freeSlots(): number; adopt(uids: readonly string[]): void };
   readonly leaseMs: number;
+  /** Connectors that rewrite a targetAddress sender to the object's primary address. */
+  readonly rewritingHops?: ReadonlySet<string>;
+  /** The primary address of the object whose targetAddress is `sender`, if any. */
+  readonly senderPrimary?: (sender: string) => Promise<string | undefined>;
 }
 
 export type AcceptResult =
@@ -49,6 +53,19 @@ export type AcceptResult =
 
 export interface Routed extends QueuedRecipient {
   readonly hop: string;
+}
+
+/** A unit leaving for non-accepted domains through a rewriting connector: its new sender. */
+async function outboundSender(deps: AcceptDeps, hop: string, rcpts: readonly QueuedRecipient[], from: string): Promise<{ sender?: string }> {
+  if (from === '' || !deps.rewritingHops?.has(hop) || !deps.senderPrimary || !rcpts.some((r) => r.reason === 'outbound')) return {};
+  try {
+    const primary = await deps.senderPrimary(from);
+    return primary !== undefined && primary.toLowerCase() !== from.toLowerCase() ? { sender: primary } : {};
+  } catch (err) {
+    // the directory is unavailable: the message goes out unchanged rather than not at all
+    deps.logger.warn({ event: 'SY_SENDER_REWRITE_SKIPPED', from, err: String(err) }, 'sender not rewritten: directory lookup failed');
+    return {};
+  }
 }
 
 /** Checks, stamps and queues one received message for its routed recipients. */
@@ -102,7 +119,7 @@ export async function acceptMessage(deps: AcceptDeps, session: SMTPServerSession
     list.push(r);
     byHop.set(hop, list);
   }
-  const units: NewUnit[] = [...byHop].map(([hop, rcpts]) => ({ hop, rcpts }));
+  const units: NewUnit[] = await Promise.all([...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from)) })));
   const claim = deps.runner !== undefined && deps.runner.freeSlots() >= units.length;
   try {
     const uids = await deps.store.enqueue(meta, body, units, claim ? { leaseMs: deps.leaseMs } : undefined);

@@ -26,6 +26,7 @@ export interface RelayDeps {
   readonly hopSecret: string;
   readonly logger: Logger;
   readonly runner?: AcceptDeps['runner'];
+  readonly senderPrimary?: AcceptDeps['senderPrimary'];
 }
 
 export interface Relay {
@@ -64,6 +65,8 @@ export function createRelay(deps: RelayDeps): Relay {
     logger,
     leaseMs: parseDuration(rc.deliveryLease),
     ...(deps.runner ? { runner: deps.runner } : {}),
+    rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
+    ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
   };
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
 
@@ -96,11 +99,13 @@ export function createRelay(deps: RelayDeps): Relay {
     onRcptTo(address, session, cb) {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
       const isTrusted = trusted.has(session.remoteAddress) || Boolean(session.user);
+      const started = performance.now();
       deps.resolver.resolve([address.address], isTrusted).then(
         ([d]) => {
           if (d === undefined) return cb(new SmtpReplyError(relayReplies.internalError));
+          const ms = Math.round((performance.now() - started) * 1000) / 1000;
           slog(session).info(
-            { event: 'SY_RCPT', rcpt: d.address, action: d.action, reason: d.reason, connector: d.connector, recipient: d.recipient, table: d.tableVersion, smtp: d.smtp },
+            { event: 'SY_RCPT', rcpt: d.address, action: d.action, reason: d.reason, connector: d.connector, recipient: d.recipient, table: d.tableVersion, smtp: d.smtp, ms },
             'recipient decided',
           );
           if (d.action !== 'route' || d.connector === undefined) return cb(new SmtpReplyError(d.reply));

@@ -153,3 +153,31 @@ describe('TLS', () => {
     expect(m?.text).toMatch(/with ESMTPS id/);
   });
 });
+
+describe('outbound sender rewriting and DKIM', () => {
+  it('rewrites a targetAddress sender to the primary address (envelope and From:) and signs for the shared domain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-dkim-'));
+    const keyFile = join(dir, 'dkim.key');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('openssl', ['genrsa', '-out', keyFile, '2048'], { stdio: 'ignore' });
+    t = await relayEnv({
+      adjust: (raw) => {
+        const c = (raw.connectors as { name: string }[]).find((x) => x.name === 'internet');
+        if (c) Object.assign(c, { rewriteOutboundSender: true, dkim: { domain: 'contoso.edu', selector: 'sy2026', privateKeyFile: keyFile } });
+      },
+    });
+    const body = 'From: Ada Ivanov <Ada.Ivanov@live.contoso.edu>\r\nTo: <friend@example.org>\r\nSubject: hi\r\n\r\nReply to me at ada.ivanov@live.contoso.edu.\r\n';
+    await sendMail({ port: t.port, from: 'Ada.Ivanov@live.contoso.edu', to: ['friend@example.org', 'brian.lovelace@contoso.edu'], body });
+    const [out] = await t.sinks.internet.waitFor(1);
+    expect(out?.from).toBe('ada.ivanov@contoso.edu');
+    expect(out?.text).toMatch(/^From: Ada Ivanov <ada\.ivanov@contoso\.edu>\r$/m);
+    expect(out?.text).toContain('Reply to me at ada.ivanov@live.contoso.edu.'); // the body is not touched
+    expect(out?.text).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=contoso\.edu;/m);
+    expect(out?.text).toMatch(/s=sy2026;/);
+    // a recipient inside the organisation gets the message as sent
+    const [inside] = await t.sinks.onprem.waitFor(1);
+    expect(inside?.from).toBe('Ada.Ivanov@live.contoso.edu');
+    expect(inside?.text).toMatch(/^From: Ada Ivanov <Ada\.Ivanov@live\.contoso\.edu>\r$/m);
+    expect(inside?.text).not.toContain('DKIM-Signature');
+  });
+});
