@@ -13,15 +13,29 @@ export interface JobContext extends PublishDeps {
   readonly sourceLockTtlMs?: number;
 }
 
+export interface ProgressReporter {
+  (p: { read: number; written: number }): void;
+  /** Reports the last progress the throttle held back (call when the work is done). */
+  flush(): Promise<void>;
+}
+
 /** Progress for `switchyard sync`/`import` and the dashboard, at most once a second. */
-export function progressReporter(job: Job): (p: { read: number; written: number }) => void {
+export function progressReporter(job: Job): ProgressReporter {
   let last = 0;
-  return (p) => {
+  let held: { read: number; written: number } | undefined;
+  const report = ((p) => {
     const now = Date.now();
+    held = p;
     if (now - last < 1000) return;
     last = now;
+    held = undefined;
     void job.updateProgress(p).catch(() => undefined);
+  }) as ProgressReporter;
+  report.flush = async () => {
+    if (held) await job.updateProgress(held).catch(() => undefined);
+    held = undefined;
   };
+  return report;
 }
 
 /** A job's stored result: the publish result with its error list trimmed. */

@@ -13,12 +13,14 @@ export function importProcessor(ctx: JobContext) {
     if (!source || source.type !== 'csvde') throw new UnrecoverableError(`source ${name}: no csvde source of that name in the worker's configuration`);
     const started = Date.now();
     try {
+      const progress = progressReporter(job);
       const result = await importCsvde(ctx, source, file, {
         dryRun: job.data.dryRun === true,
         skipInvalid: job.data.skipInvalid === true,
         allowMassDelete: job.data.allowMassDelete === true,
-        onProgress: progressReporter(job),
+        onProgress: progress,
       });
+      await progress.flush();
       await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'import', trigger: 'request', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
       ctx.log.info({ event: 'SY_IMPORT_DONE', job: job.id, source: name, version: result.version, counts: result.counts }, 'import finished');
       return jobResult(result, { file });

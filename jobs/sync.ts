@@ -23,13 +23,15 @@ export function syncProcessor(ctx: JobContext) {
     const started = Date.now();
     const log = ctx.log.child({ job: job.id, source: name, mode, trigger });
     try {
+      const progress = progressReporter(job);
       const result = await syncSource(ctx, source, {
         dryRun: job.data.dryRun === true,
         allowMassDelete: job.data.allowMassDelete === true,
-        onProgress: progressReporter(job),
+        onProgress: progress,
         env: ctx.env,
         mode,
       });
+      await progress.flush();
       await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode: result.mode, trigger, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
       log.info({ event: 'SY_SYNC_DONE', ran: result.mode, fallback: result.fallback, version: result.version, counts: result.counts, durationMs: result.durationMs }, 'sync finished');
       return jobResult(result, { trigger, slot: job.data.slot });
