@@ -7,6 +7,7 @@
  * versions, so any reply but 250 during the re-import is an atomicity failure and counted.
  *
  *   npm run bench:rcpt [-- --rows 333334]
+ *   B4_REDIS_CONFIG="activerehashing no;hz 100" npm run bench:rcpt   (try Redis settings)
  * Target: p99 ≤ 1 ms.
  */
 import { spawn } from 'node:child_process';
@@ -138,7 +139,8 @@ const csv = join(dataDir, `b4-${ROWS}.csv`);
 const csv2 = join(dataDir, `b4-${ROWS}-changed.csv`);
 if (!existsSync(csv)) await writeGeneratedCsvde(csv, ROWS);
 if (!existsSync(csv2)) await writeGeneratedCsvde(csv2, ROWS, 1); // same addresses, every object changed
-const redis = await startRedis({ dir: join(work, 'redis'), persistence: true });
+const extraConfig = process.env.B4_REDIS_CONFIG ? process.env.B4_REDIS_CONFIG.split(';') : [];
+const redis = await startRedis({ dir: join(work, 'redis'), persistence: true, extraConfig });
 const relayPort = await freePort();
 const configFile = join(work, 'switchyard.yaml');
 writeFileSync(

@@ -23,6 +23,8 @@ export interface EmbeddedRedisOptions {
   readonly appendfsync?: 'everysec' | 'always';
   readonly port?: number;
   readonly binary?: string;
+  /** More redis.conf lines (benchmarks try settings with them). */
+  readonly extraConfig?: readonly string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -71,6 +73,7 @@ export async function startRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedRe
     'protected-mode yes',
     'daemonize no',
     `logfile ${join(opts.dir, 'redis.log')}`,
+    ...(opts.extraConfig ?? []),
   ].join('\n');
   const confFile = join(opts.dir, 'redis.conf');
   writeFileSync(confFile, `${conf}\n`);
