@@ -11,6 +11,7 @@ import { syncCommand } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
 import { queueCommand, type QueueAction } from './queue-command.js';
 import { relayCommand } from './relay-command.js';
+import { passwdCommand } from './passwd-command.js';
 import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
 import { UsageError } from './usage-error.js';
 
@@ -60,6 +61,12 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .description('run the SMTP relay and its deliveries until SIGTERM')
     .addOption(configOption())
     .action((flags) => run(relayCommand(flags)));
+
+  program
+    .command('passwd')
+    .description('read a password on stdin and print the relay.auth.usersFile line for USER')
+    .argument('<user>')
+    .action((user: string) => run(passwdCommand(user)));
 
   const queue = program.command('queue').description('list and operate on queued deliveries');
   const queueActions: [QueueAction, string][] = [

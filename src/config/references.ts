@@ -55,6 +55,9 @@ export function checkReferences(config: Config): string[] {
       problems.push(`connectors[${i}].auth.passwordEnv: AUTH needs passwordEnv or passwordFile`);
     }
   });
+  if (config.relay.auth !== undefined && config.relay.tls === undefined) {
+    problems.push('relay.auth: needs relay.tls (passwords are only taken over TLS)');
+  }
   if (parseDuration(config.relay.retryFirst) > parseDuration(config.relay.retryMax)) {
     problems.push('relay.retryFirst: longer than relay.retryMax');
   }

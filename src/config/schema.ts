@@ -104,6 +104,8 @@ const relaySchema = z.strictObject({
   deliveryConcurrency: z.number().int().min(1).max(1000).default(40),
   connectionsPerHost: z.number().int().min(1).max(200).default(10),
   tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+  /** SMTP AUTH (PLAIN, LOGIN) over TLS for submitting clients, who may then relay outbound. */
+  auth: z.strictObject({ usersFile: z.string().min(1) }).optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -17,6 +17,7 @@ import { parseAddress } from '../routing/address.js';
 import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
 import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data.js';
 import { installSmtpServerPatches } from './smtp-server-patches.js';
+import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
 
 export interface RelayDeps {
@@ -70,7 +71,19 @@ export function createRelay(deps: RelayDeps): Relay {
   };
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
 
+  const users = rc.auth ? readUsers(rc.auth.usersFile) : undefined;
   const handlers: Partial<SMTPServerOptions> = {
+    onAuth(auth, session, cb) {
+      const user = auth.username ?? '';
+      if (users === undefined || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN')) return cb(new SmtpReplyError(relayReplies.authFailed));
+      verifyPassword(users, user, auth.password ?? '').then(
+        (ok) => {
+          slog(session).info({ event: ok ? 'SY_AUTH_OK' : 'SY_AUTH_FAILED', user, method: auth.method }, ok ? 'client authenticated' : 'authentication failed');
+          cb(ok ? null : new SmtpReplyError(relayReplies.authFailed), ok ? { user } : undefined);
+        },
+        () => cb(new SmtpReplyError(relayReplies.internalError)),
+      );
+    },
     onConnect(session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
       const n = perIp.get(session.remoteAddress) ?? 0;
@@ -171,7 +184,9 @@ export function createRelay(deps: RelayDeps): Relay {
         hideSTARTTLS: tls === undefined,
         ...(tls ?? {}),
         authOptional: true,
-        disabledCommands: ['AUTH'],
+        authMethods: ['PLAIN', 'LOGIN'],
+        allowInsecureAuth: false,
+        disabledCommands: users ? [] : ['AUTH'],
         disableReverseLookup: true,
         logger: false,
         ...handlers,

@@ -34,6 +34,7 @@ export const relayReplies = {
   queueFailure: { code: 451, enhanced: '4.3.0', text: 'Message not queued (queue storage unavailable), try again later' },
   dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Timeout while receiving the message, closing connection' },
   shuttingDown: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
+  authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   internalError: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
 } as const satisfies Record<string, SmtpReply>;
 

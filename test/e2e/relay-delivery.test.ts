@@ -181,3 +181,19 @@ describe('outbound sender rewriting and DKIM', () => {
     expect(inside?.text).not.toContain('DKIM-Signature');
   });
 });
+
+describe('smart host AUTH', () => {
+  it('authenticates to a next hop that requires it, with the password from the environment', async () => {
+    process.env.SY_TEST_SMARTHOST_PASSWORD = 's3cret-for-tests';
+    t = await relayEnv({
+      sinks: { internet: { auth: { user: 'relay@contoso.edu', pass: 's3cret-for-tests' } } },
+      adjust: (raw) => {
+        const c = (raw.connectors as { name: string }[]).find((x) => x.name === 'internet');
+        if (c) Object.assign(c, { auth: { user: 'relay@contoso.edu', passwordEnv: 'SY_TEST_SMARTHOST_PASSWORD' } });
+      },
+    });
+    await sendMail({ port: t.port, from: 'ada.lovelace@contoso.edu', to: ['friend@example.org'] });
+    const [m] = await t.sinks.internet.waitFor(1);
+    expect(m?.rcpts.map((r) => r.address)).toEqual(['friend@example.org']);
+  });
+});

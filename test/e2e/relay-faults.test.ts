@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type EmbeddedRedis } from '../../src/main/embedded-redis.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { spawnRelay, type RelayProcess } from '../helpers/relay-process.js';
-import { message, sendMail, type Sink } from '../helpers/smtp.js';
+import { dialogue, message, sendMail, type Sink } from '../helpers/smtp.js';
 
 const RCPTS = ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@contoso.edu'];
 let t: RelayEnv | undefined;
@@ -138,6 +138,9 @@ describe('durable acceptance', () => {
     await until(() => run.accepted.size >= 150);
     await redis.stop('SIGKILL');
     const acceptedAtKill = run.accepted.size;
+    // while Redis is down every RCPT is deferred, never refused, authoritative domain included
+    const down = await dialogue(port, ['EHLO c', 'MAIL FROM:<s@example.org>', 'RCPT TO:<nobody@chem.lab.contoso.edu>', 'RCPT TO:<ada.lovelace@contoso.edu>', 'QUIT']);
+    expect(down.slice(3, 5)).toEqual(['451 4.3.0 Directory temporarily unavailable, try again later', '451 4.3.0 Directory temporarily unavailable, try again later']);
     await new Promise((r) => setTimeout(r, 1000));
     const acceptedWhileDown = run.accepted.size - acceptedAtKill;
     redis = await startRedis({ dir, persistence: true, port: redisPort });

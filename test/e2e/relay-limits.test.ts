@@ -171,3 +171,45 @@ describe('graceful shutdown', () => {
     await e.sinks.onprem.waitFor(1);
   });
 });
+
+describe('SMTP AUTH for submitting clients', () => {
+  it('lets a client authenticated over TLS relay outbound, refuses a wrong password and AUTH in clear', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { makeTestCa } = await import('../../src/main/embedded-slapd.js');
+    const { hashPassword } = await import('../../src/relay/auth.js');
+    const SMTPConnection = (await import('nodemailer/lib/smtp-connection')).default;
+    const dir = mkdtempSync(join(tmpdir(), 'sy-auth-'));
+    const ca = await makeTestCa(join(dir, 'ca'));
+    const usersFile = join(dir, 'users');
+    writeFileSync(usersFile, `# submitting clients\nalice:${await hashPassword('correct horse battery')}\n`);
+    const e = await relay({ relay: { tls: { key: ca.keyFile, cert: ca.certFile }, auth: { usersFile } } });
+    const submit = (user: string, pass: string) =>
+      new Promise<string>((resolve) => {
+        const conn = new SMTPConnection({ host: '127.0.0.1', port: e.port, localAddress: '127.0.0.2', requireTLS: true, tls: { rejectUnauthorized: false }, allowInternalNetworkInterfaces: true });
+        conn.once('error', (err) => resolve(`error ${(err as { response?: string }).response ?? err.message}`));
+        conn.connect(() =>
+          conn.login({ user, pass }, (err) => {
+            if (err) return resolve(`login ${(err as { response?: string }).response ?? err.message}`);
+            conn.send({ from: 'alice@contoso.edu', to: ['friend@example.org'] }, message('submitted'), (sendErr, info) => {
+              conn.close();
+              resolve(sendErr ? `send ${(sendErr as { response?: string }).response ?? sendErr.message}` : info.response);
+            });
+          }),
+        );
+      });
+    expect(await submit('alice', 'correct horse battery')).toMatch(/^250 2\.0\.0 Ok: queued/);
+    const [out] = await e.sinks.internet.waitFor(1);
+    expect(out?.rcpts.map((r) => r.address)).toEqual(['friend@example.org']);
+    expect(out?.text).toMatch(/with ESMTPSA id/);
+    expect(await submit('alice', 'wrong')).toBe('login 535 5.7.8 Authentication credentials invalid');
+    // without TLS the server does not take a password (smtp-server still lists AUTH in EHLO)
+    const clear = await dialogue(e.port, ['EHLO client.example.org', 'AUTH PLAIN AGFsaWNlAHdyb25n'], '127.0.0.2');
+    expect(clear[2]).toMatch(/^538 5\.7\.\d+ /);
+  });
+
+  it('config check refuses relay.auth without relay.tls', async () => {
+    await expect(relay({ relay: { auth: { usersFile: '/nonexistent' } } })).rejects.toThrow(/relay\.auth: needs relay\.tls/);
+  });
+});

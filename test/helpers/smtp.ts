@@ -22,6 +22,8 @@ export interface SinkOptions {
   /** Reply to the end of DATA; undefined accepts. */
   dataReply?: (message: Received) => PeerReply;
   dsn?: boolean;
+  /** Require AUTH PLAIN/LOGIN with these credentials (over cleartext: a loopback test peer). */
+  auth?: { user: string; pass: string };
   /** Wait this long before answering the end of DATA (a slow next hop). */
   delayMs?: number;
   tls?: { key: Buffer; cert: Buffer };
@@ -46,8 +48,13 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
   const waiters: (() => void)[] = [];
   const server = new SMTPServer({
     logger: false,
-    authOptional: true,
-    disabledCommands: ['AUTH'],
+    authOptional: opts.auth === undefined,
+    allowInsecureAuth: true,
+    disabledCommands: opts.auth ? [] : ['AUTH'],
+    onAuth(auth, _session, cb) {
+      const ok = auth.username === opts.auth?.user && auth.password === opts.auth?.pass;
+      cb(ok ? null : Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }), ok ? { user: auth.username } : undefined);
+    },
     hideSTARTTLS: opts.tls === undefined,
     ...(opts.tls ?? {}),
     hideDSN: opts.dsn === false,
