@@ -188,7 +188,7 @@ describe('SMTP AUTH for submitting clients', () => {
     const submit = (user: string, pass: string) =>
       new Promise<string>((resolve) => {
         const conn = new SMTPConnection({ host: '127.0.0.1', port: e.port, localAddress: '127.0.0.2', requireTLS: true, tls: { rejectUnauthorized: false }, allowInternalNetworkInterfaces: true });
-        conn.once('error', (err) => resolve(`error ${(err as { response?: string }).response ?? err.message}`));
+        conn.on('error', (err) => resolve(`error ${(err as { response?: string }).response ?? err.message}`));
         conn.connect(() =>
           conn.login({ user, pass }, (err) => {
             if (err) return resolve(`login ${(err as { response?: string }).response ?? err.message}`);

@@ -90,6 +90,8 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
       });
     },
   });
+  // a sender that dies mid-session (a relay killed by a fault test) resets its connection
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return {
@@ -148,7 +150,7 @@ export async function sendMail(o: SendOptions): Promise<SendResult> {
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      conn.once('error', reject);
+      conn.on('error', reject); // stays: a second error after the first must not go unhandled
       conn.connect(() => resolve());
     });
     return await new Promise<SendResult>((resolve, reject) => {
@@ -177,6 +179,7 @@ export async function sendMail(o: SendOptions): Promise<SendResult> {
 export async function dialogue(port: number, steps: readonly (string | { raw: Buffer | string })[], localAddress?: string): Promise<string[]> {
   const socket: Socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
   socket.setEncoding('utf8');
+  socket.on('error', () => undefined); // a reset shows as '(closed)'
   let buffer = '';
   const replies: string[] = [];
   const pending: ((r: string) => void)[] = [];
