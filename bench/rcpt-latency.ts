@@ -14,7 +14,7 @@
  * Target: p99 ≤ 1 ms.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,8 +184,9 @@ const [, firstImport] = await timed(() => runSwitchyard(['import', csv, '--sourc
 console.log(`  first import: ${firstImport.toFixed(1)} s`);
 // LOG_LEVEL info, as in production: every RCPT is logged with the time its decision took (ms)
 const relayLog = join(work, 'relay.log');
-const relay = spawn(process.execPath, [join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-relay.stderr?.pipe(createWriteStream(relayLog));
+// the log goes straight to a file: through a pipe to this busy process, pino's synchronous
+// writes would stall the relay whenever the pipe is full
+const relay = spawn(process.execPath, [join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', openSync(relayLog, 'w')] });
 await new Promise<void>((res, rej) => {
   relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
   relay.once('exit', (c) => rej(new Error(`relay exited ${c}`)));

@@ -9,7 +9,7 @@
  * Target: ≥ 1.0× Postfix.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -107,9 +107,8 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
   const logFile = join(work, 'relay.log');
   const relay = spawn(process.execPath, [...(process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'data', 'profiles')] : []), join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
     env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
   });
-  relay.stderr?.pipe(createWriteStream(logFile));
   await new Promise<void>((res, rej) => {
     relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
     relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${logFile}`)));
