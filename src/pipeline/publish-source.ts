@@ -34,8 +34,8 @@ export interface PublishDeps {
  * waits for the batch in progress: 1000 objects held lookups up to ~15 ms (B4), 100 keep
  * a script well under a millisecond. More batches in flight keep Redis busy meanwhile.
  */
-const BATCH = Number(process.env.SY_BATCH ?? 100);
-const IN_FLIGHT = Number(process.env.SY_IN_FLIGHT ?? 8);
+const BATCH = Number(process.env.SWITCHYARD_STAGE_BATCH ?? 100);
+const IN_FLIGHT = Number(process.env.SWITCHYARD_STAGE_IN_FLIGHT ?? 8);
 const SAMPLES = 10;
 const KEPT_ERRORS = 1000;
 
