@@ -7,6 +7,8 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 
 export interface Received {
+  /** The EHLO name of the system that delivered it. */
+  readonly helo: string;
   readonly from: string;
   readonly mailArgs: Record<string, string>;
   readonly rcpts: readonly { address: string; args: Record<string, string> }[];
@@ -72,6 +74,7 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
         const data = Buffer.concat(chunks);
         const env = session.envelope;
         const msg: Received = {
+          helo: session.hostNameAppearsAs,
           from: env.mailFrom ? env.mailFrom.address : '',
           mailArgs: env.mailFrom ? argsOf(env.mailFrom) : {},
           rcpts: env.rcptTo.map((a) => ({ address: a.address, args: argsOf(a) })),
