@@ -12,6 +12,7 @@ import { workerCommand } from './worker-command.js';
 import { queueCommand, type QueueAction } from './queue-command.js';
 import { relayCommand } from './relay-command.js';
 import { passwdCommand } from './passwd-command.js';
+import { upCommand } from './up-command.js';
 import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
 import { UsageError } from './usage-error.js';
 
@@ -55,6 +56,13 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .description('run the sync and import jobs and the schedules until SIGTERM')
     .addOption(configOption())
     .action((flags) => run(workerCommand(flags)));
+
+  program
+    .command('up')
+    .description('everything on one machine: worker, schedules, relay and admin HTTP, until SIGTERM')
+    .option('--admin-listen <host:port>', 'admin HTTP address (default: admin.listen)')
+    .addOption(configOption())
+    .action((flags) => run(upCommand(flags)));
 
   program
     .command('relay')
@@ -131,8 +139,9 @@ function build(run: (p: Promise<number> | number) => void): Command {
 
   program
     .command('demo')
-    .description('import the demo organisation on a private Redis and show routing decisions')
-    .action(() => run(demoCommand()));
+    .description('the demo organisation on a private Redis: import, relay, demo mail systems, sample messages, status page')
+    .option('--exit', 'exit once ready instead of staying up')
+    .action((flags) => run(demoCommand(flags)));
   return program;
 }
 

@@ -58,6 +58,10 @@ export function checkReferences(config: Config): string[] {
   if (config.relay.auth !== undefined && config.relay.tls === undefined) {
     problems.push('relay.auth: needs relay.tls (passwords are only taken over TLS)');
   }
+  const adminHost = config.admin.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  if (!/^(?:127\.|localhost$|::1$)/.test(adminHost) && config.admin.tokenEnv === undefined) {
+    problems.push(`admin.tokenEnv: required when admin.listen (${config.admin.listen}) is not a loopback address`);
+  }
   if (parseDuration(config.relay.retryFirst) > parseDuration(config.relay.retryMax)) {
     problems.push('relay.retryFirst: longer than relay.retryMax');
   }

@@ -114,7 +114,13 @@ export const configSchema = z.strictObject({
   connectors: z.array(connectorSchema).default([]),
   sources: z.array(z.discriminatedUnion('type', [ldapSourceSchema, csvdeSourceSchema])).default([]),
   relay: relaySchema.default(relaySchema.parse({})),
-  admin: z.strictObject({ listen: hostPort.default('127.0.0.1:8025') }).default({ listen: '127.0.0.1:8025' }),
+  admin: z
+    .strictObject({
+      listen: hostPort.default('127.0.0.1:8025'),
+      /** Environment variable holding the bearer token; required when listen is not loopback. */
+      tokenEnv: z.string().min(1).optional(),
+    })
+    .default({ listen: '127.0.0.1:8025' }),
   table: z.strictObject({ versionsKept: z.number().int().min(2).max(100).default(5) }).default({ versionsKept: 5 }),
 });
 

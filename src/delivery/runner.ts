@@ -15,6 +15,7 @@ import { NoticeDeferred, type Notifier } from './notices.js';
 import { backoff, plan, statusFromReply, type Outcome } from './outcome.js';
 import type { Pool } from './pool.js';
 import { TransactionError, type TxResult } from './smtp-client.js';
+import { noObserver, type Observer } from '../metrics/observer.js';
 
 export interface RunnerOptions {
   readonly concurrency: number;
@@ -36,6 +37,7 @@ export interface RunnerDeps {
   readonly options: RunnerOptions;
   /** DKIM signers by connector name. */
   readonly signers?: ReadonlyMap<string, Signer>;
+  readonly observer?: Observer;
 }
 
 export interface DeliveryStats {
@@ -63,6 +65,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function createRunner(deps: RunnerDeps): Runner {
   const { store, options } = deps;
   const log = deps.logger;
+  const observer = deps.observer ?? noObserver;
   const inflight = new Set<string>();
   const stats: DeliveryStats = { delivered: 0, deferred: 0, bounced: 0, reclaimed: 0 };
   let running = false;
@@ -193,6 +196,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     const attempts = unit.attempts + 1;
     for (const o of outcomes) {
       const fields = { event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED', msg_id: meta.id, uid: unit.uid, hop: unit.hop, host: 'host' in o ? o.host : undefined, rcpt: o.rcpt.rcpt, orig: o.rcpt.orig, reply: o.reply, attempt: attempts };
+      observer.delivery(o.kind === 'failed' ? 'bounced' : o.kind, unit.hop);
       if (o.kind === 'delivered') {
         stats.delivered++;
         log.info(fields, 'delivered');

@@ -19,6 +19,7 @@ import { routingContext } from '../routing/decide.js';
 import { lookup } from '../store/table.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
+import type { Observer } from '../metrics/observer.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
@@ -35,6 +36,7 @@ export interface RelayOptions {
   readonly pollMs?: number;
   /** Accept mail without delivering it (queue tests, benchmarks of acceptance alone). */
   readonly deliver?: boolean;
+  readonly observer?: Observer;
 }
 
 export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
@@ -59,6 +61,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     connectors: new Map(config.connectors.map((c) => [c.name, c])),
     hopSecret: secret,
     signers: dkimSigners(config.connectors),
+    ...(opts.observer ? { observer: opts.observer } : {}),
     logger: log.child({ part: 'delivery' }),
     options: {
       concurrency: rc.deliveryConcurrency,
@@ -78,6 +81,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     hopSecret: secret,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
+    ...(opts.observer ? { observer: opts.observer } : {}),
     async senderPrimary(sender) {
       const parsed = parseAddress(sender);
       if (!parsed.ok) return undefined;

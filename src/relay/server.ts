@@ -19,6 +19,7 @@ import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data
 import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
+import { noObserver, type Observer } from '../metrics/observer.js';
 
 export interface RelayDeps {
   readonly config: Config;
@@ -28,6 +29,7 @@ export interface RelayDeps {
   readonly logger: Logger;
   readonly runner?: AcceptDeps['runner'];
   readonly senderPrimary?: AcceptDeps['senderPrimary'];
+  readonly observer?: Observer;
 }
 
 export interface Relay {
@@ -70,6 +72,7 @@ export function createRelay(deps: RelayDeps): Relay {
     ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
   };
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
+  const observer = deps.observer ?? noObserver;
 
   const users = rc.auth ? readUsers(rc.auth.usersFile) : undefined;
   const handlers: Partial<SMTPServerOptions> = {
@@ -116,7 +119,9 @@ export function createRelay(deps: RelayDeps): Relay {
       deps.resolver.resolve([address.address], isTrusted).then(
         ([d]) => {
           if (d === undefined) return cb(new SmtpReplyError(relayReplies.internalError));
-          const ms = Math.round((performance.now() - started) * 1000) / 1000;
+          const seconds = (performance.now() - started) / 1000;
+          const ms = Math.round(seconds * 1_000_000) / 1000;
+          observer.decision(d.reason, d.action, seconds);
           slog(session).info(
             { event: 'SY_RCPT', rcpt: d.address, action: d.action, reason: d.reason, connector: d.connector, recipient: d.recipient, table: d.tableVersion, smtp: d.smtp, ms },
             'recipient decided',
@@ -154,6 +159,7 @@ export function createRelay(deps: RelayDeps): Relay {
             log.warn({ event: 'SY_DATA_REJECTED', reply: result.reply }, 'message refused at end of DATA');
             return cb(new SmtpReplyError(result.reply));
           }
+          observer.accepted();
           cb(null, `${result.reply.enhanced} ${result.reply.text}`);
         })
         .catch((err: unknown) => {

@@ -1,0 +1,154 @@
+/**
+ * Admin HTTP (SPEC §7): /healthz, /metrics, the BullMQ dashboard under /queues, the status
+ * page and its JSON API. Loopback by default; on any other address every route but
+ * /healthz needs the bearer token (admin.tokenEnv). `createAdmin` builds the app without
+ * listening, so tests can run it in-process.
+ */
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { Server } from 'node:http';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config/schema.js';
+import { splitHostPort } from '../config/self-route.js';
+import type { Logger } from '../log/logger.js';
+import { createQueueStore } from '../mailqueue/store.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Queues } from '../queue/queues.js';
+import type { Resolver } from '../resolver/resolver.js';
+import type { Keys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
+import { readRuns } from '../store/runs.js';
+import { sourceSchedule } from '../store/source-schedule.js';
+import { listConflicts, readStatus } from '../store/status.js';
+import { readCurrent, rollback, RollbackError } from '../store/table.js';
+import { decisionJson, statusJson } from '../cli/format.js';
+import { statusPage } from './status-page.js';
+
+export interface AdminDeps {
+  readonly config: Config;
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly resolver: Resolver;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** BullMQ queues for the dashboard (absent: no /queues). */
+  readonly queues?: Queues;
+  /** Bearer token; required for everything but /healthz when set. */
+  readonly token?: string;
+}
+
+const CONFLICTS_SHOWN = 200;
+
+function tokenOk(expected: string, req: Request): boolean {
+  const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? (typeof req.query.token === 'string' ? req.query.token : '');
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
+  fn(req, res).catch(next);
+};
+
+export function createAdmin(deps: AdminDeps): express.Express {
+  const { redis, keys, config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '16kb' }));
+
+  app.get('/healthz', wrap(async (_req, res) => {
+    let redisOk = false;
+    let version: number | undefined;
+    try {
+      redisOk = (await redis.ping()) === 'PONG';
+      version = (await readCurrent(redis, keys))?.version;
+    } catch {
+      redisOk = false;
+    }
+    const ready = redisOk && version !== undefined;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', redis: redisOk ? 'ok' : 'unavailable', tableVersion: version ?? null });
+  }));
+
+  if (deps.token !== undefined) {
+    const token = deps.token;
+    app.use((req, res, next) => (tokenOk(token, req) ? next() : res.status(401).json({ error: 'a bearer token is required (admin.tokenEnv)' })));
+  }
+
+  app.get('/metrics', wrap(async (_req, res) => {
+    res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  }));
+
+  app.get('/api/status', wrap(async (_req, res) => {
+    const [status, conflicts, schedule, runs, queue] = await Promise.all([
+      readStatus(redis, keys),
+      listConflicts(redis, keys),
+      sourceSchedule(redis, keys, config),
+      readRuns(redis, keys),
+      createQueueStore(redis, keys).depth(),
+    ]);
+    res.json({ table: statusJson(status, conflicts.length), conflicts: conflicts.slice(0, CONFLICTS_SHOWN), schedule, runs: Object.fromEntries(runs), queue });
+  }));
+
+  app.get('/api/resolve', wrap(async (req, res) => {
+    const address = typeof req.query.address === 'string' ? req.query.address.trim() : '';
+    if (address === '') {
+      res.status(400).json({ error: 'address is required' });
+      return;
+    }
+    const [d] = await deps.resolver.resolve([address], req.query.trusted === '1');
+    res.json(d ? decisionJson(d) : { error: 'no decision' });
+  }));
+
+  app.post('/api/rollback', wrap(async (req, res) => {
+    const body = req.body as { to?: unknown } | undefined;
+    const to = typeof body?.to === 'number' ? body.to : undefined;
+    try {
+      const r = await rollback(redis, keys, to, config.table.versionsKept);
+      deps.logger.warn({ event: 'SY_ROLLBACK', version: r.version, restored: r.restored, via: 'admin' }, 'table rolled back');
+      res.json(r);
+    } catch (err) {
+      if (!(err instanceof RollbackError)) throw err;
+      res.status(409).json({ error: err.message });
+    }
+  }));
+
+  if (deps.queues) {
+    const board = new ExpressAdapter();
+    board.setBasePath('/queues');
+    createBullBoard({ queues: [new BullMQAdapter(deps.queues.sync), new BullMQAdapter(deps.queues.import)], serverAdapter: board });
+    app.use('/queues', board.getRouter());
+  }
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(statusPage(config.relay.hostname));
+  });
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ event: 'SY_ADMIN_ERROR', err: String(err) }, 'admin request failed');
+    res.status(503).json({ error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
+  });
+  return app;
+}
+
+export interface RunningAdmin {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startAdmin(deps: AdminDeps, listen = deps.config.admin.listen): Promise<RunningAdmin> {
+  const app = createAdmin(deps);
+  const { host, port } = splitHostPort(listen, 8025);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shown}:${addr.port}/`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

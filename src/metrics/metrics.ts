@@ -1,0 +1,91 @@
+/**
+ * Prometheus metrics (prom-client, one registry per process): counters the relay and its
+ * deliveries increment as they work, and gauges read from Redis at scrape time (table
+ * version, queue depth, each source's last sync, counts and conflicts).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createQueueStore } from '../mailqueue/store.js';
+import type { Keys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
+import { readRuns, type RunRecord } from '../store/runs.js';
+import { readCurrent } from '../store/table.js';
+import type { Observer } from './observer.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly observer: Observer;
+}
+
+export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  const decisions = new Counter({ name: 'switchyard_rcpt_decisions_total', help: 'RCPT decisions by reason and action', labelNames: ['reason', 'action'], registers: [registry] });
+  const lookup = new Histogram({
+    name: 'switchyard_rcpt_decision_seconds',
+    help: 'Time to decide one RCPT (table lookup included)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
+    registers: [registry],
+  });
+  const accepted = new Counter({ name: 'switchyard_messages_accepted_total', help: 'Messages accepted (250 to DATA)', registers: [registry] });
+  const deliveries = new Counter({ name: 'switchyard_deliveries_total', help: 'Recipients per delivery attempt outcome and next hop', labelNames: ['outcome', 'hop'], registers: [registry] });
+  const store = createQueueStore(deps.redis, deps.keys);
+  new Gauge({
+    name: 'switchyard_queue_units',
+    help: 'Delivery units in the mail queue by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const d = await store.depth();
+      for (const [state, n] of Object.entries(d)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_table_version',
+    help: 'Published routing table version (0 before the first publish)',
+    registers: [registry],
+    async collect() {
+      this.set((await readCurrent(deps.redis, deps.keys))?.version ?? 0);
+    },
+  });
+  const perSource = (name: string, help: string, value: (r: RunRecord) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['source'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [source, r] of await readRuns(deps.redis, deps.keys)) {
+          const v = value(r);
+          if (v !== undefined) this.set({ source }, v);
+        }
+      },
+    });
+  perSource('switchyard_sync_last_ok', 'Whether the last sync or import of the source succeeded (1) or failed (0)', (r) => (r.ok ? 1 : 0));
+  perSource('switchyard_sync_last_duration_seconds', 'Duration of the last sync or import of the source', (r) => r.durationMs / 1000);
+  perSource('switchyard_sync_last_timestamp_seconds', 'When the last sync or import of the source finished', (r) => Date.parse(r.at) / 1000);
+  perSource('switchyard_source_objects', 'Objects of the source after its last successful run', (r) => r.counts?.objects);
+  perSource('switchyard_source_addresses', 'Addresses of the source after its last successful run', (r) => r.counts?.addresses);
+  perSource('switchyard_source_conflicts', 'Quarantined addresses (conflicts) of the source after its last run', (r) => r.counts?.conflicts);
+  new Gauge({
+    name: 'switchyard_sync_runs',
+    help: 'Sync and import runs recorded per source (succeeded or failed)',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [source, n] of Object.entries(await deps.redis.hgetall(deps.keys.runCounts))) this.set({ source }, Number(n));
+    },
+  });
+  return {
+    registry,
+    observer: {
+      decision(reason, action, seconds) {
+        decisions.inc({ reason, action });
+        lookup.observe(seconds);
+      },
+      accepted: () => accepted.inc(),
+      delivery: (outcome, hop) => deliveries.inc({ outcome, hop }),
+    },
+  };
+}
