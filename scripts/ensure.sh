@@ -5,7 +5,7 @@
 # compiled CLI. Idempotent and quiet when all is there.
 #
 #   scripts/ensure.sh run    what `npm start` needs (Redis)
-#   scripts/ensure.sh test   what the tests and benchmarks need too (slapd, Samba AD, …)
+#   scripts/ensure.sh test   what the tests and benchmarks need too (slapd, Samba AD, Chromium, …)
 #   scripts/ensure.sh bench  and Postfix (smtp-source, smtp-sink, the B3 peer's maps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,8 @@ command -v samba-tool >/dev/null 2>&1 || need_pkgs+=(samba-ad-dc)
 [ -d /usr/share/samba/setup ] || need_pkgs+=(samba-ad-provision)
 command -v ldbmodify >/dev/null 2>&1 || need_pkgs+=(ldb-tools)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_pkgs+=(iproute2)
+# the status page is tested in a real headless browser (playwright-core drives it)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 fi
 if [ "$level" = bench ]; then
   command -v smtp-source >/dev/null 2>&1 || need_pkgs+=(postfix)

@@ -9,7 +9,7 @@ export function statusPage(hostname: string): string {
  header h1{font-size:18px;margin:0} header a{color:#9cc3ff}
  main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}
  section{background:#fff;border-radius:6px;padding:12px 16px;box-shadow:0 1px 2px #0002}
- h2{font-size:15px;margin:0 0 8px} table{border-collapse:collapse;width:100%} td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top}
+ h2{font-size:15px;margin:0 0 8px} table{border-collapse:collapse;width:100%} td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top;overflow-wrap:anywhere}
  .ok{color:#11772b} .bad{color:#b3261e} code{font-size:13px} button{cursor:pointer}
  #decision{white-space:pre-wrap;background:#f0f2f5;padding:8px;border-radius:4px;min-height:2em}
 </style></head>

@@ -62,6 +62,13 @@ export interface Runner {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits for `p`, at most `ms`; the timer never outlives the wait (it would hold the process). */
+async function within(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 export function createRunner(deps: RunnerDeps): Runner {
   const { store, options } = deps;
   const log = deps.logger;
@@ -242,8 +249,9 @@ export function createRunner(deps: RunnerDeps): Runner {
     async stop(graceMs) {
       running = false;
       wake();
-      await loopDone;
-      if (inflight.size > 0) await Promise.race([new Promise<void>((r) => idle.push(r)), sleep(graceMs)]);
+      // a claim waiting for an unreachable Redis must not hold the shutdown
+      await within(loopDone, graceMs);
+      if (inflight.size > 0) await within(new Promise<void>((r) => idle.push(r)), graceMs);
       if (heartbeat) clearInterval(heartbeat);
     },
     freeSlots: () => (running ? Math.max(0, options.concurrency - inflight.size) : 0),

@@ -103,7 +103,10 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       await relay.drain(graceMs);
       await runner.stop(graceMs);
       pool.close();
-      await Promise.all([lookupRedis, acceptRedis, workRedis].map((r) => r.quit().catch(() => r.disconnect())));
+      for (const r of [lookupRedis, acceptRedis, workRedis]) {
+        if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
+        else r.disconnect();
+      }
     },
   };
 }

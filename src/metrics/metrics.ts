@@ -18,7 +18,7 @@ export interface Metrics {
 
 export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'switchyard_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
   const decisions = new Counter({ name: 'switchyard_rcpt_decisions_total', help: 'RCPT decisions by reason and action', labelNames: ['reason', 'action'], registers: [registry] });
   const lookup = new Histogram({
     name: 'switchyard_rcpt_decision_seconds',

@@ -117,15 +117,3 @@ describe('switchyard CLI', () => {
     expect(s.stderr).toMatch(/^switchyard: Redis unreachable/);
   });
 });
-
-describe('switchyard demo (the README main-job command)', () => {
-  it('starts a private Redis, imports the demo organisation and prints decisions', async () => {
-    const r = await cli(['demo'], { REDIS_URL: '' });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^private redis-server on redis:\/\/127\.0\.0\.1:\d+/);
-    expect(r.stdout).toContain('published table version 2: source students');
-    expect(r.stdout).toContain('Ada.Lovelace@contoso.edu: route → Ada.Lovelace@contoso.edu via onprem (mailbox)');
-    expect(r.stdout).toContain('internetuser@xo.one: route → internetUser@remote.domain via internet (target-address)');
-    expect(r.stdout).toContain('nobody@chem.lab.contoso.edu: reject (unknown-recipient) "550 5.1.1');
-  });
-});

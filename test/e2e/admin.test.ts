@@ -1,0 +1,149 @@
+/**
+ * `switchyard up` and its admin HTTP (SPEC §7): /healthz readiness, /metrics that move with
+ * traffic, the JSON API behind the status page, rollback, the BullMQ dashboard, the token,
+ * and the status page itself in a real headless Chromium (playwright-core), with a
+ * screenshot kept in test-artifacts/.
+ */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log/logger.js';
+import { freePort, startRedis, type EmbeddedRedis } from '../../src/main/embedded-redis.js';
+import { projectRoot } from '../../src/main/paths.js';
+import { startUp, type Up } from '../../src/main/up.js';
+import { FAST_RELAY, relayEnv, type RelayEnv } from '../helpers/relay.js';
+import { sendMail } from '../helpers/smtp.js';
+
+let t: RelayEnv | undefined;
+let up: Up | undefined;
+let redis: EmbeddedRedis | undefined;
+afterEach(async () => {
+  await up?.close();
+  up = undefined;
+  await t?.cleanup();
+  t = undefined;
+  await redis?.stop();
+  redis = undefined;
+});
+
+async function startEnv(o: Parameters<typeof relayEnv>[0] = {}, env: NodeJS.ProcessEnv = {}): Promise<Up> {
+  t = await relayEnv({ start: false, ...o });
+  up = await startUp({ config: t.env.config, log: createLogger('admin-test', 'silent'), env, adminListen: `127.0.0.1:${await freePort()}`, pollMs: 100 });
+  return up;
+}
+
+const get = async (url: string, init?: RequestInit) => {
+  const r = await fetch(url, init);
+  return { status: r.status, text: await r.text(), type: r.headers.get('content-type') ?? '' };
+};
+
+function metric(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe('admin HTTP', () => {
+  it('/healthz is ready only when Redis answers and a table is published', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-admin-redis-'));
+    redis = await startRedis({ dir, persistence: true });
+    const u = await startEnv({ publish: false, redisUrl: redis.url });
+    expect(JSON.parse((await get(`${u.admin.url}healthz`)).text)).toEqual({ status: 'unready', redis: 'ok', tableVersion: null });
+    expect((await get(`${u.admin.url}healthz`)).status).toBe(503);
+    const { importCsvde } = await import('../../src/pipeline/import-csvde.js');
+    const { csvFixture } = await import('../helpers/env.js');
+    await importCsvde(t!.env.deps, t!.env.source('corp'), csvFixture('contoso.csv'));
+    const ready = await get(`${u.admin.url}healthz`);
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.text)).toEqual({ status: 'ready', redis: 'ok', tableVersion: 1 });
+    const port = redis.port;
+    await redis.stop();
+    const down = await get(`${u.admin.url}healthz`);
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.text)).toMatchObject({ status: 'unready', redis: 'unavailable' });
+    // back with its append-only file: ready again, same table
+    redis = await startRedis({ dir, persistence: true, port });
+    for (let i = 0; i < 50 && (await get(`${u.admin.url}healthz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(JSON.parse((await get(`${u.admin.url}healthz`)).text)).toEqual({ status: 'ready', redis: 'ok', tableVersion: 1 });
+  });
+
+  it('/metrics counts decisions, acceptances and deliveries, and reads queue, table and sources from Redis', async () => {
+    const u = await startEnv();
+    const before = (await get(`${u.admin.url}metrics`)).text;
+    expect(metric(before, 'switchyard_table_version')).toBe(1);
+    const port = u.relay.addresses[0]?.port ?? 0;
+    await sendMail({ port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu'] });
+    await t!.sinks.onprem.waitFor(1);
+    await t!.sinks.cloud.waitFor(1);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await get(`${u.admin.url}metrics`);
+    expect(after.type).toMatch(/^text\/plain/);
+    expect(metric(after.text, 'switchyard_rcpt_decisions_total', 'reason="mailbox",action="route"')).toBe(1);
+    expect(metric(after.text, 'switchyard_rcpt_decisions_total', 'reason="target-address",action="route"')).toBe(1);
+    expect(metric(after.text, 'switchyard_messages_accepted_total')).toBe(1);
+    expect(metric(after.text, 'switchyard_deliveries_total', 'outcome="delivered",hop="onprem"')).toBe(1);
+    expect(metric(after.text, 'switchyard_deliveries_total', 'outcome="delivered",hop="cloud"')).toBe(1);
+    expect(metric(after.text, 'switchyard_rcpt_decision_seconds_count')).toBe(2);
+    expect(metric(after.text, 'switchyard_queue_units', 'state="ready"')).toBe(0);
+    expect(metric(after.text, 'switchyard_source_objects', 'source="corp"')).toBe(0); // imported directly, no run recorded
+    expect(after.text).toContain('switchyard_process_cpu_user_seconds_total');
+  });
+
+  it('serves the status API, resolves, rolls back, and shows the BullMQ dashboard', async () => {
+    const u = await startEnv();
+    const { importCsvde } = await import('../../src/pipeline/import-csvde.js');
+    const { csvFixture } = await import('../helpers/env.js');
+    await importCsvde(t!.env.deps, t!.env.source('students'), csvFixture('students.csv'));
+    const status = JSON.parse((await get(`${u.admin.url}api/status`)).text) as { table: { tableVersion: number; sources: unknown[]; history: unknown[] }; queue: Record<string, number>; conflicts: unknown[] };
+    expect(status.table.tableVersion).toBe(2);
+    expect(status.table.sources).toHaveLength(2);
+    expect(status.queue).toEqual({ ready: 0, active: 0, held: 0 });
+    expect(status.conflicts.length).toBeGreaterThan(0);
+    const d = JSON.parse((await get(`${u.admin.url}api/resolve?address=ada.ivanov@contoso.edu`)).text);
+    expect(d).toMatchObject({ action: 'route', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud', reason: 'target-address', tableVersion: 2 });
+    const back = await fetch(`${u.admin.url}api/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 1 }) });
+    expect(await back.json()).toMatchObject({ version: 3, restored: 1 });
+    expect(JSON.parse((await get(`${u.admin.url}api/resolve?address=s100007@contoso.edu`)).text)).toMatchObject({ action: 'route', reason: 'internal-relay', tableVersion: 3 });
+    const board = await get(`${u.admin.url}queues`);
+    expect(board.status).toBe(200);
+    expect(board.text).toMatch(/bull/i);
+  });
+
+  it('requires the bearer token when one is configured, except for /healthz', async () => {
+    const u = await startEnv({ adjust: (raw) => (raw.admin = { listen: '127.0.0.1:8025', tokenEnv: 'SY_TEST_ADMIN_TOKEN' }) }, { SY_TEST_ADMIN_TOKEN: 'tok-123' });
+    expect((await get(`${u.admin.url}healthz`)).status).toBe(200);
+    expect((await get(`${u.admin.url}api/status`)).status).toBe(401);
+    expect((await get(`${u.admin.url}metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await get(`${u.admin.url}metrics`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
+  });
+});
+
+describe('status page in headless Chromium', () => {
+  it('loads, shows the table, and a search shows the decision; a screenshot is kept', async () => {
+    const u = await startEnv({ relay: FAST_RELAY });
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(u.admin.url);
+      await page.waitForSelector('#version:has-text("table version 1")');
+      await page.waitForSelector('#sources td:has-text("corp")');
+      await page.fill('#address', 'Ada.Ivanov@contoso.edu');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#decision[data-action="route"]');
+      const text = await page.textContent('#decision');
+      expect(text).toContain('250 2.1.5 Accepted');
+      expect(text).toContain('"recipient": "ada.ivanov@live.contoso.edu"');
+      expect(text).toContain('"reason": "target-address"');
+      await page.fill('#address', 'nobody@chem.lab.contoso.edu');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#decision[data-action="reject"]');
+      expect(await page.textContent('#decision')).toContain('550 5.1.1');
+      const dir = join(projectRoot(), 'test-artifacts');
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot({ path: join(dir, 'status-page.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
+});
