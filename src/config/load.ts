@@ -49,7 +49,8 @@ export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
   const problems = checkReferences(config);
   if (problems.length > 0) throw new ConfigError(file, problems);
   if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
-    config.redis = { namespace: config.redis.namespace, url: env.REDIS_URL, passwordEnv: config.redis.passwordEnv };
+    const { sentinel: _sentinel, cluster: _cluster, ...single } = config.redis; // REDIS_URL names one server
+    config.redis = { ...single, url: env.REDIS_URL };
   }
   return deepFreeze(config);
 }

@@ -29,6 +29,12 @@ const redisSchema = z.strictObject({
     .strictObject({ name: z.string().min(1), sentinels: z.array(hostPort).min(1) })
     .optional(),
   cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
+  /**
+   * Replicas that must hold an accepted message before the relay answers 250 (Redis WAIT).
+   * Replication is asynchronous: with Sentinel, set 1 so a failover loses no accepted mail.
+   */
+  waitReplicas: z.number().int().min(0).max(10).default(0),
+  waitTimeout: duration.default('1s'),
 });
 
 const domainSchema = z.strictObject({
@@ -109,7 +115,7 @@ const relaySchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  redis: redisSchema.default({ namespace: 'switchyard' }),
+  redis: redisSchema.default(redisSchema.parse({})),
   domains: z.array(domainSchema).default([]),
   connectors: z.array(connectorSchema).default([]),
   sources: z.array(z.discriminatedUnion('type', [ldapSourceSchema, csvdeSourceSchema])).default([]),

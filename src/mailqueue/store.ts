@@ -77,7 +77,17 @@ function results(res: PipelineResult): unknown[] {
   });
 }
 
-export function createQueueStore(redis: RedisClient, keys: Keys): QueueStore {
+export interface Durability {
+  /** Replicas that must acknowledge an enqueue (Redis WAIT); 0 for none. */
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
+export class ReplicationError extends Error {
+  readonly code = 'SY_REPLICATION';
+}
+
+export function createQueueStore(redis: RedisClient, keys: Keys, durability: Durability = { replicas: 0, timeoutMs: 0 }): QueueStore {
   const setKeys = (uid: string): string[] => [keys.mqReady, keys.mqActive, keys.mqHeld, keys.mqUnit(uid)];
   return {
     async enqueue(meta, body, units, claim) {
@@ -92,6 +102,10 @@ export function createQueueStore(redis: RedisClient, keys: Keys): QueueStore {
         return uid;
       });
       results(await multi.exec());
+      if (durability.replicas > 0 && 'wait' in redis) {
+        const acked = await redis.wait(durability.replicas, durability.timeoutMs);
+        if (acked < durability.replicas) throw new ReplicationError(`only ${acked} of ${durability.replicas} replicas acknowledged the message within ${durability.timeoutMs} ms`);
+      }
       return uids;
     },
     async claim(now, leaseMs, limit) {

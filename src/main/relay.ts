@@ -77,7 +77,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const relay = createRelay({
     config,
     resolver,
-    store: createQueueStore(acceptRedis, keys),
+    store: createQueueStore(acceptRedis, keys, { replicas: config.redis.waitReplicas, timeoutMs: parseDuration(config.redis.waitTimeout) }),
     hopSecret: secret,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
