@@ -54,6 +54,7 @@ function build(run: (p: Promise<number> | number) => void): Command {
   program
     .command('worker')
     .description('run the sync and import jobs and the schedules until SIGTERM')
+    .option('--admin-listen <host:port>', 'also serve /healthz, /metrics, the status page and the job dashboard here')
     .addOption(configOption())
     .action((flags) => run(workerCommand(flags)));
 
@@ -67,6 +68,7 @@ function build(run: (p: Promise<number> | number) => void): Command {
   program
     .command('relay')
     .description('run the SMTP relay and its deliveries until SIGTERM')
+    .option('--admin-listen <host:port>', 'also serve /healthz, /metrics and the status page here')
     .addOption(configOption())
     .action((flags) => run(relayCommand(flags)));
 

@@ -1,0 +1,50 @@
+/** The admin HTTP of a process (up, relay or worker), with its own fail-fast Redis client. */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { startAdmin, type RunningAdmin } from '../admin/server.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import type { Queues } from '../queue/queues.js';
+import { createResolver } from '../resolver/resolver.js';
+import { routingContext } from '../routing/decide.js';
+import { createKeys } from '../store/keys.js';
+import { createRedis } from '../store/redis.js';
+import { adminToken } from './admin-token.js';
+
+export interface ProcessAdmin {
+  readonly metrics: Metrics;
+  /** Starts listening (after the parts it reports on exist). */
+  listen(opts: { queues?: Queues; listen?: string }): Promise<RunningAdmin>;
+  close(): Promise<void>;
+}
+
+export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): ProcessAdmin {
+  const keys = createKeys(config.redis.namespace);
+  const redis = createRedis(config.redis, 'lookup', env);
+  redis.on('error', () => undefined); // /healthz reports it
+  const metrics = createMetrics({ redis, keys });
+  let running: RunningAdmin | undefined;
+  return {
+    metrics,
+    async listen(opts) {
+      const token = adminToken(config, env);
+      running = await startAdmin(
+        {
+          config,
+          redis,
+          keys,
+          resolver: createResolver({ redis, keys, context: routingContext(config) }),
+          metrics,
+          logger: log.child({ part: 'admin' }),
+          ...(opts.queues ? { queues: opts.queues } : {}),
+          ...(token !== undefined ? { token } : {}),
+        },
+        opts.listen,
+      );
+      return running;
+    },
+    async close() {
+      await running?.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/** The deploy files are well-formed, and the configurations they carry pass validation. */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import { projectRoot } from '../../src/main/paths.js';
+
+const deploy = join(projectRoot(), 'deploy');
+const docs = (file: string) => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
+  expect(d.errors).toEqual([]);
+  return d.toJS() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
+});
+
+describe('deploy files', () => {
+  it('Kubernetes: a relay Deployment of at least 2 replicas with a PodDisruptionBudget, a worker, a ConfigMap whose config validates, a Secret', () => {
+    const all = readdirSync(join(deploy, 'kubernetes')).flatMap((f) => docs(join(deploy, 'kubernetes', f)));
+    const kinds = all.map((d) => `${d.kind}/${d.metadata.name}`).sort();
+    expect(kinds).toEqual(['ConfigMap/switchyard-config', 'Deployment/switchyard-relay', 'Deployment/switchyard-worker', 'PodDisruptionBudget/switchyard-relay', 'Secret/switchyard-secrets', 'Service/switchyard-smtp']);
+    const relay = all.find((d) => d.kind === 'Deployment' && d.metadata.name === 'switchyard-relay');
+    expect(Number(relay?.spec?.replicas)).toBeGreaterThanOrEqual(2);
+    const config = all.find((d) => d.kind === 'ConfigMap')?.data?.['switchyard.yaml'] ?? '';
+    const parsed = parseConfig(parse(config), 'configmap.yaml', {});
+    expect(parsed.redis.sentinel?.sentinels).toHaveLength(3);
+    expect(parsed.redis.waitReplicas).toBe(1);
+  });
+
+  it('docker-compose has Redis with persistence, a worker and a relay; the example config validates', () => {
+    const compose = parse(readFileSync(join(deploy, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { volumes?: string[] }> };
+    expect(Object.keys(compose.services).sort()).toEqual(['redis', 'relay', 'worker']);
+    expect(compose.services.redis?.volumes).toContain('redis-data:/data');
+    expect(() => parseConfig(parse(readFileSync(join(deploy, 'switchyard.example.yaml'), 'utf8')), 'example', {})).not.toThrow();
+  });
+
+  it('systemd units start the relay and the worker from the one config, the worker at a lower priority', () => {
+    const relay = readFileSync(join(deploy, 'systemd', 'switchyard-relay.service'), 'utf8');
+    const worker = readFileSync(join(deploy, 'systemd', 'switchyard-worker.service'), 'utf8');
+    expect(relay).toMatch(/^ExecStart=.*switchyard\.js relay/m);
+    expect(worker).toMatch(/^ExecStart=.*switchyard\.js worker/m);
+    expect(worker).toMatch(/^Nice=10$/m);
+    expect(readFileSync(join(deploy, 'redis.conf'), 'utf8')).toMatch(/^appendonly yes$[\s\S]*^maxmemory-policy noeviction$|^maxmemory-policy noeviction$[\s\S]*^appendonly yes$/m);
+  });
+});
