@@ -81,14 +81,19 @@ export function createAdmin(deps: AdminDeps): express.Express {
     res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   }));
 
+  // conflicts change only with a publish, and finding those between sources scans every
+  // address: computed once per table version, not on every refresh of the page
+  let conflictsOf: { version: number | undefined; list: Awaited<ReturnType<typeof listConflicts>> } | undefined;
   app.get('/api/status', wrap(async (_req, res) => {
-    const [status, conflicts, schedule, runs, queue] = await Promise.all([
+    const [status, schedule, runs, queue] = await Promise.all([
       readStatus(redis, keys),
-      listConflicts(redis, keys),
       sourceSchedule(redis, keys, config),
       readRuns(redis, keys),
       createQueueStore(redis, keys).depth(),
     ]);
+    const version = status.current?.version;
+    if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };
+    const conflicts = conflictsOf.list;
     res.json({ table: statusJson(status, conflicts.length), conflicts: conflicts.slice(0, CONFLICTS_SHOWN), schedule, runs: Object.fromEntries(runs), queue });
   }));
 
