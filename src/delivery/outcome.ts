@@ -31,7 +31,6 @@ export interface PlanInput {
   readonly lifetimeMs: number;
   readonly delayWarningMs?: number;
   readonly warned: boolean;
-  readonly nextAttempt: number;
 }
 
 function dsnEntry(r: QueuedRecipient, action: DsnRecipient['action'], status: string, reply: string | undefined, host: string | undefined, now: number, extra: Partial<DsnRecipient> = {}): DsnRecipient {

@@ -40,13 +40,6 @@ export interface RunnerDeps {
   readonly observer?: Observer;
 }
 
-export interface DeliveryStats {
-  delivered: number;
-  deferred: number;
-  bounced: number;
-  reclaimed: number;
-}
-
 export interface Runner {
   start(): void;
   /** Stops claiming; waits up to `graceMs` for transactions in flight. */
@@ -56,8 +49,6 @@ export interface Runner {
   /** Delivers units already claimed for this runner (by the relay at acceptance). */
   adopt(uids: readonly string[]): void;
   wake(): void;
-  readonly stats: DeliveryStats;
-  inFlight(): number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -74,7 +65,6 @@ export function createRunner(deps: RunnerDeps): Runner {
   const log = deps.logger;
   const observer = deps.observer ?? noObserver;
   const inflight = new Set<string>();
-  const stats: DeliveryStats = { delivered: 0, deferred: 0, bounced: 0, reclaimed: 0 };
   let running = false;
   let wakeUp: (() => void) | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -106,7 +96,6 @@ export function createRunner(deps: RunnerDeps): Runner {
         try {
           const { reclaimed, uids } = await store.claim(Date.now(), options.leaseMs, free);
           if (reclaimed > 0) {
-            stats.reclaimed += reclaimed;
             log.warn({ event: 'SY_QUEUE_RECLAIMED', units: reclaimed }, 'took over deliveries whose relay stopped renewing its lease');
           }
           for (const uid of uids) launch(uid);
@@ -204,18 +193,10 @@ export function createRunner(deps: RunnerDeps): Runner {
     for (const o of outcomes) {
       const fields = { event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED', msg_id: meta.id, uid: unit.uid, hop: unit.hop, host: 'host' in o ? o.host : undefined, rcpt: o.rcpt.rcpt, orig: o.rcpt.orig, reply: o.reply, attempt: attempts };
       observer.delivery(o.kind === 'failed' ? 'bounced' : o.kind, unit.hop);
-      if (o.kind === 'delivered') {
-        stats.delivered++;
-        log.info(fields, 'delivered');
-      } else if (o.kind === 'failed') {
-        stats.bounced++;
-        log.warn(fields, 'bounced');
-      } else {
-        stats.deferred++;
-        log.info(fields, 'deferred');
-      }
+      if (o.kind === 'failed') log.warn(fields, 'bounced');
+      else log.info(fields, o.kind);
     }
-    const p = plan({ outcomes, now, arrived: meta.arrived, lifetimeMs: options.lifetimeMs, ...(options.delayWarningMs !== undefined ? { delayWarningMs: options.delayWarningMs } : {}), warned: unit.warned, nextAttempt: now });
+    const p = plan({ outcomes, now, arrived: meta.arrived, lifetimeMs: options.lifetimeMs, ...(options.delayWarningMs !== undefined ? { delayWarningMs: options.delayWarningMs } : {}), warned: unit.warned });
     const byFinal = new Map(unit.rcpts.map((r) => [r.rcpt, r]));
     const stillPending: QueuedRecipient[] = [];
     // notices of earlier attempts first, grouped by kind
@@ -236,7 +217,6 @@ export function createRunner(deps: RunnerDeps): Runner {
   }
 
   return {
-    stats,
     start() {
       if (running) return;
       running = true;
@@ -259,6 +239,5 @@ export function createRunner(deps: RunnerDeps): Runner {
       for (const uid of uids) launch(uid);
     },
     wake,
-    inFlight: () => inflight.size,
   };
 }

@@ -48,7 +48,7 @@ export interface AcceptDeps {
 }
 
 export type AcceptResult =
-  | { readonly ok: true; readonly reply: SmtpReply; readonly id: string; readonly looped: number }
+  | { readonly ok: true; readonly reply: SmtpReply; readonly id: string }
   | { readonly ok: false; readonly reply: SmtpReply };
 
 export interface Routed extends QueuedRecipient {
@@ -132,5 +132,5 @@ export async function acceptMessage(deps: AcceptDeps, session: SMTPServerSession
     { event: 'SY_MESSAGE_QUEUED', msg_id: id, from: meta.from, size: meta.size, units: units.map((u) => ({ hop: u.hop, rcpts: u.rcpts.map((r) => r.rcpt) })), looped: looped.map((r) => r.orig) },
     'message queued',
   );
-  return { ok: true, reply: queuedReply(id), id, looped: looped.length };
+  return { ok: true, reply: queuedReply(id), id };
 }

@@ -91,7 +91,7 @@ describe('DSN', () => {
 
 describe('retry plan', () => {
   const r = (rcpt: string, notify?: QueuedRecipient['notify']): QueuedRecipient => ({ rcpt, orig: rcpt, reason: 'mailbox', ...(notify ? { notify } : {}) });
-  const base = { now: 10_000, arrived: 0, lifetimeMs: 100_000, warned: false, nextAttempt: 0 };
+  const base = { now: 10_000, arrived: 0, lifetimeMs: 100_000, warned: false };
 
   it('keeps deferred recipients, bounces failures unless NOTIFY excludes them, relays success only when asked', () => {
     const p = plan({
