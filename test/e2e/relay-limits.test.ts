@@ -213,3 +213,28 @@ describe('SMTP AUTH for submitting clients', () => {
     await expect(relay({ relay: { auth: { usersFile: '/nonexistent' } } })).rejects.toThrow(/relay\.auth: needs relay\.tls/);
   });
 });
+
+describe('greeting delay', () => {
+  it('greets by default; with relay.greetingDelay it waits, and a client that talks first is refused', async () => {
+    const { connect } = await import('node:net');
+    const firstReply = (port: number, talkFirst: boolean) =>
+      new Promise<{ reply: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        const s = connect({ host: '127.0.0.1', port }, () => {
+          if (talkFirst) s.write('EHLO eager.example.org\r\n');
+        });
+        s.once('data', (d) => {
+          resolve({ reply: d.toString().trim(), ms: Date.now() - started });
+          s.destroy();
+        });
+      });
+    const quick = await relay();
+    const now = await firstReply(quick.port, false);
+    expect(now.reply).toMatch(/^220 /);
+    const slow = await relay({ relay: { greetingDelay: '400ms' } });
+    const patient = await firstReply(slow.port, false);
+    expect(patient.reply).toMatch(/^220 /);
+    expect(patient.ms).toBeGreaterThanOrEqual(350);
+    expect((await firstReply(slow.port, true)).reply).toMatch(/^421 .*You talk too soon/);
+  });
+});
