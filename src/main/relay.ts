@@ -48,7 +48,9 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const acceptRedis = createRedis(config.redis, 'accept', env);
   const workRedis = createRedis(config.redis, 'worker', env);
   for (const r of [lookupRedis, acceptRedis, workRedis]) r.on('error', () => undefined); // reported per command
-  await connected(workRedis, 10_000);
+  // all three before listening: a fail-fast client that is still connecting (a Cluster
+  // still loading its slot map) would turn the first messages into 451s
+  await Promise.all([workRedis, lookupRedis, acceptRedis].map((r) => connected(r, 10_000)));
   const secret = await hopSecret(workRedis, keys);
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
   const workStore = createQueueStore(workRedis, keys);
