@@ -12,7 +12,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config/schema.js';
-import { splitHostPort } from '../config/self-route.js';
+import { splitHostPort } from '../config/host-port.js';
 import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
 import type { Metrics } from '../metrics/metrics.js';

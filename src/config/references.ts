@@ -1,6 +1,7 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
 import cron from 'node-cron';
 import { parseDuration } from './duration.js';
+import { splitHostPort } from './host-port.js';
 import type { Config } from './schema.js';
 import { localAddresses, pointsAtListener } from './self-route.js';
 
@@ -58,7 +59,7 @@ export function checkReferences(config: Config): string[] {
   if (config.relay.auth !== undefined && config.relay.tls === undefined) {
     problems.push('relay.auth: needs relay.tls (passwords are only taken over TLS)');
   }
-  const adminHost = config.admin.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const adminHost = splitHostPort(config.admin.listen, 8025).host;
   if (!/^(?:127\.|localhost$|::1$)/.test(adminHost) && config.admin.tokenEnv === undefined) {
     problems.push(`admin.tokenEnv: required when admin.listen (${config.admin.listen}) is not a loopback address`);
   }

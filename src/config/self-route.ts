@@ -3,16 +3,8 @@
  * validation refuses a connector pointing back at the relay, the shortest mail loop).
  */
 import { networkInterfaces } from 'node:os';
+import { splitHostPort } from './host-port.js';
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-export function splitHostPort(text: string, defaultPort = 25): HostPort {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(text);
-  return { host: (m?.[1] ?? text).toLowerCase(), port: m?.[2] ? Number(m[2]) : defaultPort };
-}
 
 const WILDCARD = new Set(['0.0.0.0', '::', '*']);
 const LOOPBACK = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
@@ -25,10 +17,10 @@ export function localAddresses(): Set<string> {
 
 /** The relay names this machine goes by: its hostname and every local interface address. */
 export function pointsAtListener(smartHost: string, listen: readonly string[], ownNames: ReadonlySet<string>): boolean {
-  const target = splitHostPort(smartHost);
+  const target = splitHostPort(smartHost, 25);
   const isOwn = (host: string): boolean => LOOPBACK(host) || ownNames.has(host);
   return listen.some((l) => {
-    const own = splitHostPort(l);
+    const own = splitHostPort(l, 25);
     if (own.port !== target.port) return false;
     if (own.host === target.host) return true;
     if (WILDCARD.has(own.host)) return isOwn(target.host);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectorConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
-import { splitHostPort } from '../config/self-route.js';
+import { splitHostPort } from '../config/host-port.js';
 import { SmtpClient, TransactionError, type ConnectOptions } from './smtp-client.js';
 
 export interface PoolOptions {
@@ -67,7 +67,7 @@ export function createPool(options: PoolOptions): Pool {
   }
 
   function connectOptions(c: ConnectorConfig, hostPort: string): ConnectOptions {
-    const { host, port } = splitHostPort(hostPort);
+    const { host, port } = splitHostPort(hostPort, 25);
     let ca: Buffer | undefined;
     if (c.caFile !== undefined) {
       ca = caCache.get(c.caFile) ?? readFileSync(c.caFile);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
-import { splitHostPort } from '../config/self-route.js';
+import { splitHostPort } from '../config/host-port.js';
 import type { Logger } from '../log/logger.js';
 import type { QueueStore } from '../mailqueue/store.js';
 import type { Notify } from '../mailqueue/types.js';
@@ -206,7 +206,7 @@ export function createRelay(deps: RelayDeps): Relay {
         servers.map(
           (s, i) =>
             new Promise<AddressInfo>((resolve, reject) => {
-              const { host, port } = splitHostPort(rc.listen[i] ?? '127.0.0.1:25');
+              const { host, port } = splitHostPort(rc.listen[i] ?? '127.0.0.1:25', 25);
               s.server.once('error', reject);
               s.listen(port, host, () => resolve(s.server.address() as AddressInfo));
             }),

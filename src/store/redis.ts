@@ -5,15 +5,13 @@
  * `worker` waits out Redis restarts for long-running jobs.
  */
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import { splitHostPort, type HostPort } from '../config/host-port.js';
 import type { Config } from '../config/schema.js';
 
 export type RedisClient = Redis | Cluster;
 export type RedisProfile = 'lookup' | 'accept' | 'worker';
 
-function splitHostPort(hp: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp);
-  return { host: m?.[1] ?? hp, port: m?.[2] ? Number(m[2]) : 6379 };
-}
+const redisHostPort = (hp: string): HostPort => splitHostPort(hp, 6379);
 
 function profileOptions(profile: RedisProfile): RedisOptions {
   if (profile === 'lookup') return { enableOfflineQueue: false, commandTimeout: 1000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
@@ -30,13 +28,13 @@ export function redisPassword(config: Config['redis'], env: NodeJS.ProcessEnv = 
 export function createRedis(config: Config['redis'], profile: RedisProfile, env: NodeJS.ProcessEnv = process.env): RedisClient {
   const base: RedisOptions = { ...profileOptions(profile), password: redisPassword(config, env) };
   if (config.cluster) {
-    return new Cluster(config.cluster.nodes.map(splitHostPort), {
+    return new Cluster(config.cluster.nodes.map(redisHostPort), {
       redisOptions: base,
       enableOfflineQueue: profile === 'worker',
     });
   }
   if (config.sentinel) {
-    return new Redis({ ...base, sentinels: config.sentinel.sentinels.map(splitHostPort), name: config.sentinel.name });
+    return new Redis({ ...base, sentinels: config.sentinel.sentinels.map(redisHostPort), name: config.sentinel.name });
   }
   return new Redis(config.url ?? 'redis://127.0.0.1:6379', base);
 }
