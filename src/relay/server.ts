@@ -96,7 +96,13 @@ export function createRelay(deps: RelayDeps): Relay {
       }
       perIp.set(session.remoteAddress, n + 1);
       counted.add(session.id);
+      // AUTH is offered only over TLS (RFC 4954 §4: no PLAIN/LOGIN passwords in clear)
+      session.disabledCommands = users === undefined || !session.secure ? ['AUTH'] : [];
       sessionLog.set(session.id, logger.child({ session: session.id, ip: session.remoteAddress }));
+      cb();
+    },
+    onSecure(_socket, session, cb) {
+      session.disabledCommands = users === undefined ? ['AUTH'] : [];
       cb();
     },
     onClose(session) {
