@@ -82,5 +82,3 @@ export function backoff(attempts: number, firstMs: number, maxMs: number, random
   const base = Math.min(maxMs, firstMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(base * (0.9 + 0.2 * random()));
 }
-
-export { statusFromReply };

@@ -47,6 +47,13 @@ export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics
       this.set((await readCurrent(deps.redis, deps.keys))?.version ?? 0);
     },
   });
+  // six gauges read the same runs hash: prom-client starts every collect of a scrape at
+  // once, so they share the read in flight (one HGETALL per scrape, never a stale one)
+  let pending: Promise<Map<string, RunRecord>> | undefined;
+  const readRunsOnce = (): Promise<Map<string, RunRecord>> =>
+    (pending ??= readRuns(deps.redis, deps.keys).finally(() => {
+      pending = undefined;
+    }));
   const perSource = (name: string, help: string, value: (r: RunRecord) => number | undefined) =>
     new Gauge({
       name,
@@ -55,7 +62,7 @@ export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics
       registers: [registry],
       async collect() {
         this.reset();
-        for (const [source, r] of await readRuns(deps.redis, deps.keys)) {
+        for (const [source, r] of await readRunsOnce()) {
           const v = value(r);
           if (v !== undefined) this.set({ source }, v);
         }

@@ -86,7 +86,24 @@ describe('admin HTTP', () => {
     expect(metric(after.text, 'switchyard_deliveries_total', 'outcome="delivered",hop="cloud"')).toBe(1);
     expect(metric(after.text, 'switchyard_rcpt_decision_seconds_count')).toBe(2);
     expect(metric(after.text, 'switchyard_queue_units', 'state="ready"')).toBe(0);
-    expect(metric(after.text, 'switchyard_source_objects', 'source="corp"')).toBe(0); // imported directly, no run recorded
+    // a run recorded by a job on up's worker shows per source
+    const { csvFixture } = await import('../helpers/env.js');
+    const { createQueueEvents, IMPORT_QUEUE } = await import('../../src/queue/queues.js');
+    const { Redis } = await import('ioredis');
+    const connection = new Redis(t!.env.redisUrl, { maxRetriesPerRequest: null });
+    const events = createQueueEvents(connection, t!.env.keys, IMPORT_QUEUE);
+    try {
+      const job = await u.worker.queues.import.add('import', { source: 'students', file: csvFixture('students.csv') });
+      await job.waitUntilFinished(events, 20_000);
+    } finally {
+      await events.close();
+      connection.disconnect();
+    }
+    const withRun = (await get(`${u.admin.url}metrics`)).text;
+    expect(metric(withRun, 'switchyard_source_objects', 'source="students"')).toBe(121);
+    expect(metric(withRun, 'switchyard_sync_last_ok', 'source="students"')).toBe(1);
+    expect(metric(withRun, 'switchyard_sync_runs', 'source="students"')).toBe(1);
+    expect(metric(withRun, 'switchyard_table_version')).toBe(2);
     expect(after.text).toContain('switchyard_process_cpu_user_seconds_total');
   });
 
