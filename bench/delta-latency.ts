@@ -39,7 +39,14 @@ interface Directory {
   stop(): Promise<void>;
 }
 
-async function ldapmodify(url: string, dn: string, password: string, ldif: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+async function ldapmodify(
+  url: string,
+  dn: string,
+  password: string,
+  ldif: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   writeFileSync(file, ldif);
   const r = await run('ldapmodify', ['-x', '-H', url, '-D', dn, '-w', password, '-f', file], { env });
   if (r.code !== 0) throw new Error(`ldapmodify failed: ${r.stderr}`);
@@ -52,7 +59,14 @@ async function slapdDirectory(dir: string): Promise<Directory> {
     source: { type: 'ldap', mapping: 'openldap', url: slapd.ldapUrl, bindDn: SERVICE_DN, baseDn: 'ou=People,dc=contoso,dc=edu' },
     password: slapd.servicePassword,
     probe: 'alan.turing@contoso.edu',
-    change: (target, file) => ldapmodify(slapd.ldapUrl, ADMIN_DN, slapd.adminPassword, `dn: uid=alan,ou=People,dc=contoso,dc=edu\nchangetype: modify\nreplace: mailRoutingAddress\nmailRoutingAddress: ${target}\n`, file),
+    change: (target, file) =>
+      ldapmodify(
+        slapd.ldapUrl,
+        ADMIN_DN,
+        slapd.adminPassword,
+        `dn: uid=alan,ou=People,dc=contoso,dc=edu\nchangetype: modify\nreplace: mailRoutingAddress\nmailRoutingAddress: ${target}\n`,
+        file,
+      ),
     stop: () => slapd.stop(),
   };
 }
@@ -62,7 +76,12 @@ async function sambaDirectory(dir: string): Promise<Directory> {
   const dn = `CN=Bench User,CN=Users,${AD_BASE}`;
   const admin = new Client({ url: dc.ldapsUrl, tlsOptions: { ca: [readFileSync(dc.caFile)] } });
   await admin.bind(dc.adminDn, dc.adminPassword);
-  await admin.add(dn, { objectClass: 'user', sAMAccountName: 'benchuser', proxyAddresses: ['SMTP:bench.user@contoso.edu'], targetAddress: 'SMTP:bench.user@live.contoso.edu' });
+  await admin.add(dn, {
+    objectClass: 'user',
+    sAMAccountName: 'benchuser',
+    proxyAddresses: ['SMTP:bench.user@contoso.edu'],
+    targetAddress: 'SMTP:bench.user@live.contoso.edu',
+  });
   await admin.unbind();
   const env = { ...process.env, LDAPTLS_CACERT: dc.caFile };
   return {
@@ -70,7 +89,15 @@ async function sambaDirectory(dir: string): Promise<Directory> {
     source: { type: 'ldap', url: dc.ldapsUrl, caFile: dc.caFile, bindDn: AD_SERVICE_DN, baseDn: AD_BASE },
     password: dc.servicePassword,
     probe: 'bench.user@contoso.edu',
-    change: (target, file) => ldapmodify(dc.ldapsUrl, dc.adminDn, dc.adminPassword, `dn: ${dn}\nchangetype: modify\nreplace: targetAddress\ntargetAddress: SMTP:${target}\n`, file, env),
+    change: (target, file) =>
+      ldapmodify(
+        dc.ldapsUrl,
+        dc.adminDn,
+        dc.adminPassword,
+        `dn: ${dn}\nchangetype: modify\nreplace: targetAddress\ntargetAddress: SMTP:${target}\n`,
+        file,
+        env,
+      ),
     stop: () => dc.stop(),
   };
 }
@@ -78,12 +105,20 @@ async function sambaDirectory(dir: string): Promise<Directory> {
 async function measure(directory: Directory, dir: string): Promise<number[]> {
   const redis = await startRedis({ dir: join(dir, 'redis') });
   const configFile = join(dir, 'b5.yaml');
-  writeFileSync(configFile, stringify({
-    redis: { url: redis.url, namespace: 'bench-b5' },
-    domains: [{ name: 'contoso.edu', type: 'authoritative' }],
-    connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }, { name: 'internet', addressSpaces: ['*'], smartHosts: ['127.0.0.1:26'] }],
-    sources: [{ name: 'dir', ...directory.source, bindPasswordEnv: 'B5_PASSWORD', mailboxConnector: 'onprem', deltaSchedule: '* * * * * *' }],
-  }));
+  writeFileSync(
+    configFile,
+    stringify({
+      redis: { url: redis.url, namespace: 'bench-b5' },
+      domains: [{ name: 'contoso.edu', type: 'authoritative' }],
+      connectors: [
+        { name: 'onprem', smartHosts: ['127.0.0.1:25'] },
+        { name: 'internet', addressSpaces: ['*'], smartHosts: ['127.0.0.1:26'] },
+      ],
+      sources: [
+        { name: 'dir', ...directory.source, bindPasswordEnv: 'B5_PASSWORD', mailboxConnector: 'onprem', deltaSchedule: '* * * * * *' },
+      ],
+    }),
+  );
   const env = { ...process.env, B5_PASSWORD: directory.password, REDIS_URL: '' };
   const bin = join(root, 'bin', 'switchyard.js');
   const first = await run(process.execPath, [bin, 'sync', 'dir', '--full', '--config', configFile], { env });

@@ -23,10 +23,16 @@ export function ldifEntry(i: number): string {
   const lines = [
     `dn: cn=User ${i},ou=${ou},dc=contoso,dc=edu`,
     `objectClass: ${kind < 9 ? 'user' : 'contact'}`,
-    `cn: User ${i}`, 'sn: Test', `displayName: User ${i}`,
-    `proxyAddresses: SMTP:${n}@contoso.edu`, `proxyAddresses: smtp:${n}@alias.contoso.edu`,
-    `mail: ${n}@mail.contoso.edu`, `mailNickname: ${n}`,
-    `objectGUID:: ${guid(i)}`, `uSNChanged: ${10_000 + i}`, 'whenCreated: 20200101000000Z',
+    `cn: User ${i}`,
+    'sn: Test',
+    `displayName: User ${i}`,
+    `proxyAddresses: SMTP:${n}@contoso.edu`,
+    `proxyAddresses: smtp:${n}@alias.contoso.edu`,
+    `mail: ${n}@mail.contoso.edu`,
+    `mailNickname: ${n}`,
+    `objectGUID:: ${guid(i)}`,
+    `uSNChanged: ${10_000 + i}`,
+    'whenCreated: 20200101000000Z',
   ];
   if (kind >= 6) lines.push(`targetAddress: SMTP:${n}@live.contoso.edu`);
   return `${lines.join('\n')}\n\n`;

@@ -84,11 +84,14 @@ async function main(): Promise<void> {
     await redis.flushall();
 
     const config = join(dataDir, 'b1.yaml');
-    writeFileSync(config, stringify({
-      redis: { url: server.url, namespace: 'bench' },
-      connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
-      sources: [{ name: 'bench', type: 'csvde', mailboxConnector: 'onprem' }],
-    }));
+    writeFileSync(
+      config,
+      stringify({
+        redis: { url: server.url, namespace: 'bench' },
+        connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
+        sources: [{ name: 'bench', type: 'csvde', mailboxConnector: 'onprem' }],
+      }),
+    );
     const importArgs = ['import', csv, '--source', 'bench', '--json', '--config', config];
     const ours = await runSwitchyard(importArgs);
     const result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };

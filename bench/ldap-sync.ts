@@ -34,7 +34,26 @@ async function main(): Promise<void> {
   try {
     const filter = searchFilter(adMapping, undefined);
     const dump = await timed(() =>
-      run('ldapsearch', ['-x', '-LLL', '-H', slapd.ldapUrl, '-D', SERVICE_DN, '-w', slapd.servicePassword, '-b', 'dc=contoso,dc=edu', '-E', 'pr=1000/noprompt', filter, ...adMapping.attributes], { discardStdout: true }),
+      run(
+        'ldapsearch',
+        [
+          '-x',
+          '-LLL',
+          '-H',
+          slapd.ldapUrl,
+          '-D',
+          SERVICE_DN,
+          '-w',
+          slapd.servicePassword,
+          '-b',
+          'dc=contoso,dc=edu',
+          '-E',
+          'pr=1000/noprompt',
+          filter,
+          ...adMapping.attributes,
+        ],
+        { discardStdout: true },
+      ),
     );
     if (dump[0].code !== 0) throw new Error(`ldapsearch failed: ${dump[0].stderr}`);
     const tRef = dump[1];
@@ -43,31 +62,52 @@ async function main(): Promise<void> {
       const client = new Client({ url: slapd.ldapUrl });
       await client.bind(SERVICE_DN, slapd.servicePassword);
       let n = 0;
-      const pages = client.searchPaginated('dc=contoso,dc=edu', { scope: 'sub', filter, attributes: [...adMapping.attributes], explicitBufferAttributes: [...adMapping.binary], paged: { pageSize: 1000 } });
+      const pages = client.searchPaginated('dc=contoso,dc=edu', {
+        scope: 'sub',
+        filter,
+        attributes: [...adMapping.attributes],
+        explicitBufferAttributes: [...adMapping.binary],
+        paged: { pageSize: 1000 },
+      });
       for await (const page of pages) n += page.searchEntries.length;
       await client.unbind();
       return n;
     });
 
     const config = join(dataDir, 'b2.yaml');
-    writeFileSync(config, stringify({
-      redis: { url: redis.url, namespace: 'bench-b2' },
-      connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
-      sources: [{ name: 'ad', type: 'ldap', url: slapd.ldapUrl, bindDn: SERVICE_DN, bindPasswordEnv: 'B2_LDAP_PASSWORD', baseDn: 'dc=contoso,dc=edu', mailboxConnector: 'onprem' }],
-    }));
+    writeFileSync(
+      config,
+      stringify({
+        redis: { url: redis.url, namespace: 'bench-b2' },
+        connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
+        sources: [
+          {
+            name: 'ad',
+            type: 'ldap',
+            url: slapd.ldapUrl,
+            bindDn: SERVICE_DN,
+            bindPasswordEnv: 'B2_LDAP_PASSWORD',
+            baseDn: 'dc=contoso,dc=edu',
+            mailboxConnector: 'onprem',
+          },
+        ],
+      }),
+    );
     const env = { ...process.env, B2_LDAP_PASSWORD: slapd.servicePassword, REDIS_URL: '' };
     const ours = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', config], env);
     const result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
     const again = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', config], env);
-    process.stdout.write([
-      `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s), ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
-      `  reference: ldapsearch -E pr=1000/noprompt of the same entries and attributes: ${tRef.toFixed(2)} s`,
-      `  ldapts alone (same paged search, entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference`,
-      `  switchyard sync --full: ${ours.seconds.toFixed(2)} s wall, peak RSS ${ours.rssMb.toFixed(0)} MB`,
-      `  ratio ${(ours.seconds / tRef).toFixed(2)}× the reference (target ≤ 1.5×)`,
-      `  second full sync (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s), ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
+        `  reference: ldapsearch -E pr=1000/noprompt of the same entries and attributes: ${tRef.toFixed(2)} s`,
+        `  ldapts alone (same paged search, entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference`,
+        `  switchyard sync --full: ${ours.seconds.toFixed(2)} s wall, peak RSS ${ours.rssMb.toFixed(0)} MB`,
+        `  ratio ${(ours.seconds / tRef).toFixed(2)}× the reference (target ≤ 1.5×)`,
+        `  second full sync (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,
+        '',
+      ].join('\n'),
+    );
   } finally {
     await slapd.stop();
     await redis.stop();

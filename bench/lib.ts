@@ -16,7 +16,11 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, (performance.now() - t) / 1000];
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; discardStdout?: boolean } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; discardStdout?: boolean } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', opts.discardStdout ? 'ignore' : 'pipe', 'pipe'] });
     let stdout = '';
@@ -32,7 +36,11 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
 }
 
 /** Runs the `switchyard` CLI in a child process that reports its peak RSS (MB). */
-export async function runSwitchyard(args: string[], env: NodeJS.ProcessEnv = process.env, nice?: number): Promise<RunResult & { seconds: number; rssMb: number }> {
+export async function runSwitchyard(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  nice?: number,
+): Promise<RunResult & { seconds: number; rssMb: number }> {
   const root = projectRoot();
   const node = [process.execPath, '-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), ...args];
   const [cmd, ...rest] = nice === undefined ? node : ['nice', '-n', String(nice), ...node];

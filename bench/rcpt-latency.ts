@@ -140,7 +140,11 @@ function stats(values: number[]): { p50: number; p99: number; text: string } {
   const sorted = [...values].sort((a, b) => a - b);
   const p50 = pct(sorted, 50);
   const p99 = pct(sorted, 99);
-  return { p50, p99, text: `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms, p99.9 ${pct(sorted, 99.9).toFixed(3)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(2)} ms` };
+  return {
+    p50,
+    p99,
+    text: `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms, p99.9 ${pct(sorted, 99.9).toFixed(3)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(2)} ms`,
+  };
 }
 
 /** Client round trips and the relay's own decision times over one phase. */
@@ -186,7 +190,10 @@ console.log(`  first import: ${firstImport.toFixed(1)} s`);
 const relayLog = join(work, 'relay.log');
 // the log goes straight to a file: through a pipe to this busy process, pino's synchronous
 // writes would stall the relay whenever the pipe is full
-const relay = spawn(process.execPath, [join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', openSync(relayLog, 'w')] });
+const relay = spawn(process.execPath, [join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+  env: { ...env, LOG_LEVEL: 'info' },
+  stdio: ['ignore', 'pipe', openSync(relayLog, 'w')],
+});
 await new Promise<void>((res, rej) => {
   relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
   relay.once('exit', (c) => rej(new Error(`relay exited ${c}`)));
@@ -215,21 +222,26 @@ try {
   for (const [label, file, nice, rate] of phases) {
     let done = false;
     const from = Date.now();
-    const importRun = timed(() => runSwitchyard(['import', file, '--source', 'corp', '--inline', '--config', configFile], env, nice)).finally(() => (done = true));
+    const importRun = timed(() =>
+      runSwitchyard(['import', file, '--source', 'corp', '--inline', '--config', configFile], env, nice),
+    ).finally(() => (done = true));
     const phaseSample = await sample(relayPort, addressOf, () => done, rate);
     const to = Date.now();
     await new Promise((r) => setTimeout(r, 300));
     const during = report(label, phaseSample, from, to);
     const [result, seconds] = await importRun;
     version++;
-    if (!result.stdout.includes(`published table version ${version}`)) throw new Error(`re-import did not publish version ${version}: ${result.stdout}`);
+    if (!result.stdout.includes(`published table version ${version}`))
+      throw new Error(`re-import did not publish version ${version}: ${result.stdout}`);
     console.log(`    re-import: ${seconds.toFixed(1)} s, published table version ${version}`);
     results.push({ label, rate, p99: during });
   }
   for (const r of results) {
     const d = r.p99.decision;
     const ref = r.rate > 0 ? idleOpen : idle;
-    console.log(`B4 ${r.label}: decision p99 ${d.toFixed(3)} ms (target ≤ 1 ms: ${d <= 1 ? 'met' : 'missed'}; idle ${ref.decision.toFixed(3)} ms); client round trip p99 ${r.p99.client.toFixed(3)} ms (idle ${ref.client.toFixed(3)} ms)`);
+    console.log(
+      `B4 ${r.label}: decision p99 ${d.toFixed(3)} ms (target ≤ 1 ms: ${d <= 1 ? 'met' : 'missed'}; idle ${ref.decision.toFixed(3)} ms); client round trip p99 ${r.p99.client.toFixed(3)} ms (idle ${ref.client.toFixed(3)} ms)`,
+    );
   }
 } finally {
   relay.kill('SIGTERM');

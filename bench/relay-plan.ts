@@ -48,7 +48,11 @@ export function makeDirectory(n: number, groups = 20, unknownPct = 5, contactPct
       const contact = rnd() * 100 < contactPct;
       if (hole) continue;
       const local = address.split('@')[0] ?? '';
-      rows.push(contact ? { address, kind: 'contact', alias: `alias.${local}@${DOMAIN}`, target: `${local}@${TARGET_DOMAIN}` } : { address, kind: 'mailbox', alias: `alias.${local}@${DOMAIN}` });
+      rows.push(
+        contact
+          ? { address, kind: 'contact', alias: `alias.${local}@${DOMAIN}`, target: `${local}@${TARGET_DOMAIN}` }
+          : { address, kind: 'mailbox', alias: `alias.${local}@${DOMAIN}` },
+      );
     }
     if (complete) safeN = k;
   }
@@ -60,7 +64,9 @@ export function csvdeOf(dir: Directory): string {
   for (const r of dir.rows) {
     const local = r.address.split('@')[0] ?? '';
     const dn = `"CN=${local},OU=People,DC=contoso,DC=test"`;
-    lines.push(`${r.kind === 'contact' ? 'contact' : 'user'},${dn},${local},${local},${local},${local},${local},"SMTP:${r.address};smtp:${r.alias}",${r.target ? `SMTP:${r.target}` : ''},${r.address},${local}`);
+    lines.push(
+      `${r.kind === 'contact' ? 'contact' : 'user'},${dn},${local},${local},${local},${local},${local},"SMTP:${r.address};smtp:${r.alias}",${r.target ? `SMTP:${r.target}` : ''},${r.address},${local}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -80,7 +86,12 @@ export interface Expected {
 }
 
 /** Per worker, its smtp-source invocations; and what the sinks must receive. */
-export function loadPlan(dir: Directory, messages: number, sessions: number, rcpts: number): { workers: Invocation[][]; expected: Expected } {
+export function loadPlan(
+  dir: Directory,
+  messages: number,
+  sessions: number,
+  rcpts: number,
+): { workers: Invocation[][]; expected: Expected } {
   const chunk = Math.floor(dir.safeN / rcpts);
   if (chunk < 1) throw new Error(`directory too small for ${rcpts} recipients per message`);
   const e = { offered: 0, accepted: 0, onprem: 0, cloud: 0, rejectedRcpts: 0 };

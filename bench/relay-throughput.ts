@@ -41,7 +41,25 @@ interface Measured {
 }
 
 function smtpSource(port: number, group: number, messages: number, rcpts: number): Promise<void> {
-  const args = ['-A', '-N', '-s', '1', '-m', String(messages), '-r', String(rcpts), '-M', 'loadgen.test', '-f', 'bench@sender.test', '-t', `.g${String(group).padStart(2, '0')}@${DOMAIN}`, '-l', String(SIZE), `127.0.0.1:${port}`];
+  const args = [
+    '-A',
+    '-N',
+    '-s',
+    '1',
+    '-m',
+    String(messages),
+    '-r',
+    String(rcpts),
+    '-M',
+    'loadgen.test',
+    '-f',
+    'bench@sender.test',
+    '-t',
+    `.g${String(group).padStart(2, '0')}@${DOMAIN}`,
+    '-l',
+    String(SIZE),
+    `127.0.0.1:${port}`,
+  ];
   return run('smtp-source', args, { discardStdout: true }).then((r) => {
     if (r.code !== 0) throw new Error(`smtp-source failed: ${r.stderr.slice(-300)}`);
   });
@@ -58,7 +76,9 @@ async function startSmtpSink(name: string, dir: string): Promise<SinkProc> {
   const port = await freePort();
   const countFile = join(dir, `${name}.count`);
   const out = createWriteStream(countFile);
-  const proc = spawn('smtp-sink', [...(asRoot ? ['-u', 'nobody'] : []), '-c', '-h', `sink-${name}`, `127.0.0.1:${port}`, '256'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn('smtp-sink', [...(asRoot ? ['-u', 'nobody'] : []), '-c', '-h', `sink-${name}`, `127.0.0.1:${port}`, '256'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   proc.stdout?.pipe(out);
   for (let i = 0; i < 100; i++) {
     if ((await run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`])).code === 0) break;
@@ -79,7 +99,11 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
   const work = join(tmpdir(), `switchyard-b3-${process.pid}-${appendfsync}`);
   mkdirSync(work, { recursive: true });
   const redis = await startRedis({ dir: join(work, 'redis'), persistence: true, appendfsync });
-  const sinks = { onprem: await startSmtpSink('onprem', work), cloud: await startSmtpSink('cloud', work), legacy: await startSmtpSink('legacy', work) };
+  const sinks = {
+    onprem: await startSmtpSink('onprem', work),
+    cloud: await startSmtpSink('cloud', work),
+    legacy: await startSmtpSink('legacy', work),
+  };
   const relayPort = await freePort();
   const namespace = 'b3';
   const csv = join(work, 'directory.csv');
@@ -105,10 +129,20 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
   const env = { ...process.env, REDIS_URL: '' };
   await runSwitchyard(['import', csv, '--source', 'directory', '--inline', '--config', configFile], env);
   const logFile = join(work, 'relay.log');
-  const relay = spawn(process.execPath, [...(process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'data', 'profiles')] : []), join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
-    env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
-    stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
-  });
+  const relay = spawn(
+    process.execPath,
+    [
+      ...(process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench', 'data', 'profiles')] : []),
+      join(root, 'bin', 'switchyard.js'),
+      'relay',
+      '--config',
+      configFile,
+    ],
+    {
+      env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
+      stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
+    },
+  );
   await new Promise<void>((res, rej) => {
     relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
     relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${logFile}`)));
@@ -121,21 +155,33 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
       const { workers, expected } = loadPlan(dir, MESSAGES, SESSIONS, rcpts);
       const before = { onprem: sinks.onprem.count(), cloud: sinks.cloud.count() };
       const t0 = performance.now();
-      await Promise.all(workers.map(async (list) => {
-        for (const inv of list) await smtpSource(relayPort, inv.group, inv.messages, rcpts);
-      }));
+      await Promise.all(
+        workers.map(async (list) => {
+          for (const inv of list) await smtpSource(relayPort, inv.group, inv.messages, rcpts);
+        }),
+      );
       const injected = (performance.now() - t0) / 1000;
       for (;;) {
-        const [ready, active, held] = await Promise.all([client.zcard(keys.mqReady), client.zcard(keys.mqActive), client.zcard(keys.mqHeld)]);
+        const [ready, active, held] = await Promise.all([
+          client.zcard(keys.mqReady),
+          client.zcard(keys.mqActive),
+          client.zcard(keys.mqHeld),
+        ]);
         if (ready + active + held === 0) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       const seconds = (performance.now() - t0) / 1000;
       await new Promise((r) => setTimeout(r, 300)); // let the sinks' counters flush
-      checkSinks(expected, { onprem: sinks.onprem.count() - before.onprem, cloud: sinks.cloud.count() - before.cloud }, sinks.legacy.count());
+      checkSinks(
+        expected,
+        { onprem: sinks.onprem.count() - before.onprem, cloud: sinks.cloud.count() - before.cloud },
+        sinks.legacy.count(),
+      );
       const m = { msgsPerS: expected.accepted / seconds, seconds, accepted: expected.accepted };
       results.set(rcpts, m);
-      console.log(`  switchyard (${appendfsync}) r=${rcpts}: ${m.msgsPerS.toFixed(1)} msg/s end to end (${expected.accepted} accepted of ${expected.offered} in ${seconds.toFixed(2)} s; injection done at ${injected.toFixed(2)} s; ${expected.rejectedRcpts} RCPTs rejected 550 5.1.1)`);
+      console.log(
+        `  switchyard (${appendfsync}) r=${rcpts}: ${m.msgsPerS.toFixed(1)} msg/s end to end (${expected.accepted} accepted of ${expected.offered} in ${seconds.toFixed(2)} s; injection done at ${injected.toFixed(2)} s; ${expected.rejectedRcpts} RCPTs rejected 550 5.1.1)`,
+      );
     }
   } finally {
     client.disconnect();
@@ -157,7 +203,14 @@ function checkSinks(expected: Expected, got: { onprem: number; cloud: number }, 
 async function runPeer(): Promise<Map<number, Measured> | string> {
   if (process.argv.includes('--skip-peer')) return 'skipped (--skip-peer)';
   if (!existsSync(join(PEER, 'setup.sh'))) return `skipped: no Postfix peer at ${PEER}`;
-  if ((await run('bash', ['-c', 'command -v postfix && test -f /usr/lib/postfix/postfix-lmdb.so && test -f /usr/lib/postfix/postfix-ldap.so'])).code !== 0) {
+  if (
+    (
+      await run('bash', [
+        '-c',
+        'command -v postfix && test -f /usr/lib/postfix/postfix-lmdb.so && test -f /usr/lib/postfix/postfix-ldap.so',
+      ])
+    ).code !== 0
+  ) {
     return 'skipped: postfix, postfix-ldap or postfix-lmdb not installed (npm run bench:relay installs them as root)';
   }
   const work = `/var/tmp/switchyard-b3-peer-${process.pid}`;
@@ -171,7 +224,9 @@ async function runPeer(): Promise<Map<number, Measured> | string> {
       if (r.code !== 0 || !m) throw new Error(`peer run failed: ${r.stdout.slice(-400)} ${r.stderr.slice(-400)}`);
       const measured = { msgsPerS: Number(m[1]), accepted: Number(m[2]), seconds: Number(m[3]) };
       results.set(rcpts, measured);
-      console.log(`  postfix (${FLAVOUR} maps) r=${rcpts}: ${measured.msgsPerS} msg/s end to end (${measured.accepted} accepted in ${measured.seconds} s)`);
+      console.log(
+        `  postfix (${FLAVOUR} maps) r=${rcpts}: ${measured.msgsPerS} msg/s end to end (${measured.accepted} accepted in ${measured.seconds} s)`,
+      );
     }
   } finally {
     await run('bash', [join(PEER, 'teardown.sh'), work, '--purge']);
@@ -179,7 +234,9 @@ async function runPeer(): Promise<Map<number, Measured> | string> {
   return results;
 }
 
-console.log(`B3: ${MESSAGES} messages of ${SIZE} bytes, ${SESSIONS} sessions (smtp-source), directory of ${DIRECTORY} recipients, 5 % unknown, half contacts`);
+console.log(
+  `B3: ${MESSAGES} messages of ${SIZE} bytes, ${SESSIONS} sessions (smtp-source), directory of ${DIRECTORY} recipients, 5 % unknown, half contacts`,
+);
 const dir = makeDirectory(DIRECTORY);
 console.log('Postfix peer (reference):');
 const peer = await runPeer();
@@ -188,7 +245,10 @@ console.log('Switchyard relay, Redis AOF with appendfsync everysec (as shipped i
 const ours = await runOurs(dir, 'everysec');
 console.log('Switchyard relay, Redis AOF with appendfsync always (an fsync before every 250, as Postfix does):');
 const oursAlways = await runOurs(dir, 'always');
-for (const [label, results] of [['everysec', ours], ['always', oursAlways]] as const) {
+for (const [label, results] of [
+  ['everysec', ours],
+  ['always', oursAlways],
+] as const) {
   for (const rcpts of RCPTS) {
     const o = results.get(rcpts);
     const p = typeof peer === 'string' ? undefined : peer.get(rcpts);

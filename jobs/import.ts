@@ -10,7 +10,8 @@ export function importProcessor(ctx: JobContext) {
   return async (job: Job<ImportJobData>): Promise<Record<string, unknown>> => {
     const { source: name, file } = job.data;
     const source = ctx.config.sources.find((s) => s.name === name);
-    if (!source || source.type !== 'csvde') throw new UnrecoverableError(`source ${name}: no csvde source of that name in the worker's configuration`);
+    if (!source || source.type !== 'csvde')
+      throw new UnrecoverableError(`source ${name}: no csvde source of that name in the worker's configuration`);
     const started = Date.now();
     try {
       const progress = progressReporter(job);
@@ -21,12 +22,34 @@ export function importProcessor(ctx: JobContext) {
         onProgress: progress,
       });
       await progress.flush();
-      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'import', trigger: 'request', at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
-      ctx.log.info({ event: 'SY_IMPORT_DONE', job: job.id, source: name, version: result.version, counts: result.counts }, 'import finished');
+      await recordRun(ctx.redis, ctx.keys, {
+        source: name,
+        kind: 'import',
+        trigger: 'request',
+        at: new Date().toISOString(),
+        ok: true,
+        durationMs: result.durationMs,
+        version: result.version,
+        dryRun: result.dryRun,
+        counts: { ...result.counts },
+      });
+      ctx.log.info(
+        { event: 'SY_IMPORT_DONE', job: job.id, source: name, version: result.version, counts: result.counts },
+        'import finished',
+      );
       return jobResult(result, { file });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'import', trigger: 'request', at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message, attempt: job.attemptsMade + 1 }).catch(() => undefined);
+      await recordRun(ctx.redis, ctx.keys, {
+        source: name,
+        kind: 'import',
+        trigger: 'request',
+        at: new Date().toISOString(),
+        ok: false,
+        durationMs: Date.now() - started,
+        error: message,
+        attempt: job.attemptsMade + 1,
+      }).catch(() => undefined);
       throw isPermanent(err) ? new UnrecoverableError(message) : err;
     }
   };

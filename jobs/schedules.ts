@@ -19,7 +19,9 @@ export function startSchedules(config: Config, queues: Queues, log: Logger): Sch
   const tasks = new Map<string, ScheduledTask>();
   const plan = config.sources.flatMap((source) => [
     ...(source.schedule !== undefined ? [{ source: source.name, mode: 'full' as const, expression: source.schedule }] : []),
-    ...(source.type === 'ldap' && source.deltaSchedule !== undefined ? [{ source: source.name, mode: 'delta' as const, expression: source.deltaSchedule }] : []),
+    ...(source.type === 'ldap' && source.deltaSchedule !== undefined
+      ? [{ source: source.name, mode: 'delta' as const, expression: source.deltaSchedule }]
+      : []),
   ]);
   for (const { source, mode, expression } of plan) {
     const task = cron.schedule(
@@ -37,7 +39,7 @@ export function startSchedules(config: Config, queues: Queues, log: Logger): Sch
   return {
     nextRuns: () => new Map([...tasks].map(([name, t]) => [name, t.getNextRun()])),
     async stop() {
-      await Promise.all([...tasks.values()].map((t) => t.destroy()));
+      await Promise.all([...tasks.values()].map((t) => Promise.resolve(t.destroy())));
     },
   };
 }

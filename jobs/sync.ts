@@ -32,13 +32,44 @@ export function syncProcessor(ctx: JobContext) {
         mode,
       });
       await progress.flush();
-      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode: result.mode, trigger, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
-      log.info({ event: 'SY_SYNC_DONE', ran: result.mode, fallback: result.fallback, version: result.version, counts: result.counts, durationMs: result.durationMs }, 'sync finished');
+      await recordRun(ctx.redis, ctx.keys, {
+        source: name,
+        kind: 'sync',
+        mode: result.mode,
+        trigger,
+        at: new Date().toISOString(),
+        ok: true,
+        durationMs: result.durationMs,
+        version: result.version,
+        dryRun: result.dryRun,
+        counts: { ...result.counts },
+      });
+      log.info(
+        {
+          event: 'SY_SYNC_DONE',
+          ran: result.mode,
+          fallback: result.fallback,
+          version: result.version,
+          counts: result.counts,
+          durationMs: result.durationMs,
+        },
+        'sync finished',
+      );
       return jobResult(result, { trigger, slot: job.data.slot });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const permanent = isPermanent(err);
-      await recordRun(ctx.redis, ctx.keys, { source: name, kind: 'sync', mode, trigger, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message, attempt: job.attemptsMade + 1 }).catch(() => undefined);
+      await recordRun(ctx.redis, ctx.keys, {
+        source: name,
+        kind: 'sync',
+        mode,
+        trigger,
+        at: new Date().toISOString(),
+        ok: false,
+        durationMs: Date.now() - started,
+        error: message,
+        attempt: job.attemptsMade + 1,
+      }).catch(() => undefined);
       log.warn({ event: 'SY_SYNC_FAILED', err: message, permanent, attempt: job.attemptsMade + 1 }, 'sync failed');
       throw permanent ? new UnrecoverableError(message) : err;
     } finally {

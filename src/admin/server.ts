@@ -59,72 +59,97 @@ export function createAdmin(deps: AdminDeps): express.Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
 
-  app.get('/healthz', wrap(async (_req, res) => {
-    let redisOk = false;
-    let version: number | undefined;
-    try {
-      redisOk = (await redis.ping()) === 'PONG';
-      version = (await readCurrent(redis, keys))?.version;
-    } catch {
-      redisOk = false;
-    }
-    const ready = redisOk && version !== undefined;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', redis: redisOk ? 'ok' : 'unavailable', tableVersion: version ?? null });
-  }));
+  app.get(
+    '/healthz',
+    wrap(async (_req, res) => {
+      let redisOk = false;
+      let version: number | undefined;
+      try {
+        redisOk = (await redis.ping()) === 'PONG';
+        version = (await readCurrent(redis, keys))?.version;
+      } catch {
+        redisOk = false;
+      }
+      const ready = redisOk && version !== undefined;
+      res
+        .status(ready ? 200 : 503)
+        .json({ status: ready ? 'ready' : 'unready', redis: redisOk ? 'ok' : 'unavailable', tableVersion: version ?? null });
+    }),
+  );
 
   if (deps.token !== undefined) {
     const token = deps.token;
-    app.use((req, res, next) => (tokenOk(token, req) ? next() : res.status(401).json({ error: 'a bearer token is required (admin.tokenEnv)' })));
+    app.use((req, res, next) =>
+      tokenOk(token, req) ? next() : res.status(401).json({ error: 'a bearer token is required (admin.tokenEnv)' }),
+    );
   }
 
-  app.get('/metrics', wrap(async (_req, res) => {
-    res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  }));
+  app.get(
+    '/metrics',
+    wrap(async (_req, res) => {
+      res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    }),
+  );
 
   // conflicts change only with a publish, and finding those between sources scans every
   // address: computed once per table version, not on every refresh of the page
   let conflictsOf: { version: number | undefined; list: Awaited<ReturnType<typeof listConflicts>> } | undefined;
-  app.get('/api/status', wrap(async (_req, res) => {
-    const [status, schedule, runs, queue] = await Promise.all([
-      readStatus(redis, keys),
-      sourceSchedule(redis, keys, config),
-      readRuns(redis, keys),
-      createQueueStore(redis, keys).depth(),
-    ]);
-    const version = status.current?.version;
-    if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };
-    const conflicts = conflictsOf.list;
-    res.json({ table: statusJson(status, conflicts.length), conflicts: conflicts.slice(0, CONFLICTS_SHOWN), schedule, runs: Object.fromEntries(runs), queue });
-  }));
+  app.get(
+    '/api/status',
+    wrap(async (_req, res) => {
+      const [status, schedule, runs, queue] = await Promise.all([
+        readStatus(redis, keys),
+        sourceSchedule(redis, keys, config),
+        readRuns(redis, keys),
+        createQueueStore(redis, keys).depth(),
+      ]);
+      const version = status.current?.version;
+      if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };
+      const conflicts = conflictsOf.list;
+      res.json({
+        table: statusJson(status, conflicts.length),
+        conflicts: conflicts.slice(0, CONFLICTS_SHOWN),
+        schedule,
+        runs: Object.fromEntries(runs),
+        queue,
+      });
+    }),
+  );
 
-  app.get('/api/resolve', wrap(async (req, res) => {
-    const address = typeof req.query.address === 'string' ? req.query.address.trim() : '';
-    if (address === '') {
-      res.status(400).json({ error: 'address is required' });
-      return;
-    }
-    const [d] = await deps.resolver.resolve([address], req.query.trusted === '1');
-    res.json(d ? decisionJson(d) : { error: 'no decision' });
-  }));
+  app.get(
+    '/api/resolve',
+    wrap(async (req, res) => {
+      const address = typeof req.query.address === 'string' ? req.query.address.trim() : '';
+      if (address === '') {
+        res.status(400).json({ error: 'address is required' });
+        return;
+      }
+      const [d] = await deps.resolver.resolve([address], req.query.trusted === '1');
+      res.json(d ? decisionJson(d) : { error: 'no decision' });
+    }),
+  );
 
-  app.post('/api/rollback', wrap(async (req, res) => {
-    const body = req.body as { to?: unknown } | undefined;
-    const to = typeof body?.to === 'number' ? body.to : undefined;
-    try {
-      const r = await rollback(redis, keys, to, config.table.versionsKept);
-      deps.logger.warn({ event: 'SY_ROLLBACK', version: r.version, restored: r.restored, via: 'admin' }, 'table rolled back');
-      res.json(r);
-    } catch (err) {
-      if (!(err instanceof RollbackError)) throw err;
-      res.status(409).json({ error: err.message });
-    }
-  }));
+  app.post(
+    '/api/rollback',
+    wrap(async (req, res) => {
+      const body = req.body as { to?: unknown } | undefined;
+      const to = typeof body?.to === 'number' ? body.to : undefined;
+      try {
+        const r = await rollback(redis, keys, to, config.table.versionsKept);
+        deps.logger.warn({ event: 'SY_ROLLBACK', version: r.version, restored: r.restored, via: 'admin' }, 'table rolled back');
+        res.json(r);
+      } catch (err) {
+        if (!(err instanceof RollbackError)) throw err;
+        res.status(409).json({ error: err.message });
+      }
+    }),
+  );
 
   if (deps.queues) {
     const board = new ExpressAdapter();
     board.setBasePath('/queues');
     createBullBoard({ queues: [new BullMQAdapter(deps.queues.sync), new BullMQAdapter(deps.queues.import)], serverAdapter: board });
-    app.use('/queues', board.getRouter());
+    app.use('/queues', board.getRouter() as express.Router); // @bull-board types its router as any
   }
 
   app.get('/', (_req, res) => {

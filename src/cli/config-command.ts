@@ -7,7 +7,9 @@ export function configCheckCommand(flags: { config: string; json?: boolean }): n
   try {
     const config = loadConfig(flags.config);
     const shown = redactConfig(config);
-    process.stdout.write(flags.json ? `${JSON.stringify(shown)}\n` : `# ${flags.config}: valid; effective configuration:\n${stringify(shown)}`);
+    process.stdout.write(
+      flags.json ? `${JSON.stringify(shown)}\n` : `# ${flags.config}: valid; effective configuration:\n${stringify(shown)}`,
+    );
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

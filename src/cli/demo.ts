@@ -33,7 +33,13 @@ const SAMPLES: [string, string[], string][] = [
 ];
 
 async function send(port: number, from: string, to: string[], subject: string): Promise<string> {
-  const conn = new SMTPConnection({ host: '127.0.0.1', port, name: 'demo-client.contoso.edu', ignoreTLS: true, allowInternalNetworkInterfaces: true });
+  const conn = new SMTPConnection({
+    host: '127.0.0.1',
+    port,
+    name: 'demo-client.contoso.edu',
+    ignoreTLS: true,
+    allowInternalNetworkInterfaces: true,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       conn.on('error', reject);
@@ -51,7 +57,9 @@ async function send(port: number, from: string, to: string[], subject: string): 
 async function landed(sinks: DemoSink[], subject: string, timeoutMs = 10_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const hits = sinks.flatMap((s) => s.received.filter((m) => m.subject === subject).map((m) => `${s.name} system, RCPT TO ${m.to.map((t) => `<${t}>`).join(' ')}`));
+    const hits = sinks.flatMap((s) =>
+      s.received.filter((m) => m.subject === subject).map((m) => `${s.name} system, RCPT TO ${m.to.map((t) => `<${t}>`).join(' ')}`),
+    );
     if (hits.length > 0) return hits.join('; ');
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -73,7 +81,11 @@ export async function demoCommand(flags: { exit?: boolean } = {}): Promise<numbe
   const sinks = await Promise.all(['on-premises', 'cloud', 'next-hop', 'internet'].map(startDemoSink));
   const [onprem, cloud, legacy, internet] = sinks as [DemoSink, DemoSink, DemoSink, DemoSink];
   const file = join(root, 'fixtures', 'demo', 'switchyard.yaml');
-  const raw = parse(readFileSync(file, 'utf8')) as { connectors: { name: string; smartHosts: string[] }[]; relay: Record<string, unknown>; sources: { path?: string }[] };
+  const raw = parse(readFileSync(file, 'utf8')) as {
+    connectors: { name: string; smartHosts: string[] }[];
+    relay: Record<string, unknown>;
+    sources: { path?: string }[];
+  };
   const ports: Record<string, number> = { onprem: onprem.port, cloud: cloud.port, legacy: legacy.port, internet: internet.port };
   for (const c of raw.connectors) c.smartHosts = [`127.0.0.1:${ports[c.name] ?? 0}`];
   raw.relay = { ...raw.relay, listen: [`127.0.0.1:${await freePort()}`], retryFirst: '2s' };
@@ -93,7 +105,9 @@ export async function demoCommand(flags: { exit?: boolean } = {}): Promise<numbe
     }
     up = await startUp({ config, log, env, adminListen: `127.0.0.1:${await freePort()}`, pollMs: 200 });
     const port = up.relay.addresses[0]?.port ?? 0;
-    out(`relay listening on 127.0.0.1:${port}; demo mail systems: on-premises :${onprem.port}, cloud :${cloud.port}, next hop :${legacy.port}, internet :${internet.port}`);
+    out(
+      `relay listening on 127.0.0.1:${port}; demo mail systems: on-premises :${onprem.port}, cloud :${cloud.port}, next hop :${legacy.port}, internet :${internet.port}`,
+    );
     out();
     out('sample messages through the relay:');
     for (const [i, [from, to, what]] of SAMPLES.entries()) {

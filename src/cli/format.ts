@@ -75,7 +75,10 @@ export function formatStatus(s: TableStatus, conflicts: number): string {
     `table version ${s.current.version}, published ${m?.publishedAt ?? '?'} by ${m?.cause ?? '?'}${m?.source ? ` of ${m.source}` : ''}${m?.rollbackOf ? ` (rollback to ${m.rollbackOf})` : ''}`,
     `conflicts ${conflicts}`,
     'sources:',
-    ...s.sources.map((src) => `  ${src.source}: ${src.meta?.objects ?? '?'} objects, ${src.meta?.addresses ?? '?'} addresses, ${src.meta?.conflicts ?? 0} conflicts, from ${src.meta?.origin ?? '?'} at ${src.meta?.createdAt ?? '?'}`),
+    ...s.sources.map(
+      (src) =>
+        `  ${src.source}: ${src.meta?.objects ?? '?'} objects, ${src.meta?.addresses ?? '?'} addresses, ${src.meta?.conflicts ?? 0} conflicts, from ${src.meta?.origin ?? '?'} at ${src.meta?.createdAt ?? '?'}`,
+    ),
     `kept versions: ${s.history.map((v) => v.version).join(', ')}`,
   ];
   return lines.join('\n');
@@ -92,8 +95,14 @@ export function formatSchedule(rows: readonly SourceSchedule[]): string {
     const last = r.lastRun
       ? `last ${r.lastRun.kind}${r.lastRun.mode ? ` (${r.lastRun.mode})` : ''} ${r.lastRun.ok ? 'ok' : `FAILED: ${r.lastRun.error ?? '?'}`} at ${r.lastRun.at} in ${(r.lastRun.durationMs / 1000).toFixed(2)} s${r.lastRun.version ? `, version ${r.lastRun.version}` : ''}`
       : 'never run';
-    const wm = r.watermark ? (r.watermark.mode === 'ad' ? `; watermark USN ${r.watermark.usn} on ${r.watermark.dsServiceName}` : `; watermark ${r.watermark.modifyTimestamp}`) : '';
-    lines.push(`  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}${r.nextDelta ? `, next delta ${r.nextDelta}` : ''}${wm}`);
+    const wm = r.watermark
+      ? r.watermark.mode === 'ad'
+        ? `; watermark USN ${r.watermark.usn} on ${r.watermark.dsServiceName}`
+        : `; watermark ${r.watermark.modifyTimestamp}`
+      : '';
+    lines.push(
+      `  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}${r.nextDelta ? `, next delta ${r.nextDelta}` : ''}${wm}`,
+    );
   }
   return lines.join('\n');
 }

@@ -57,11 +57,25 @@ async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, fla
       onProgress: (p) => (objects = p.written),
       onBytes: (bytes) => progress.update(bytes, `${objects} objects written`),
     });
-    await recordRun(ctx.redis, ctx.keys, { ...run, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+    await recordRun(ctx.redis, ctx.keys, {
+      ...run,
+      at: new Date().toISOString(),
+      ok: true,
+      durationMs: result.durationMs,
+      version: result.version,
+      dryRun: result.dryRun,
+      counts: { ...result.counts },
+    });
     return result;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    await recordRun(ctx.redis, ctx.keys, { ...run, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message }).catch(() => undefined);
+    await recordRun(ctx.redis, ctx.keys, {
+      ...run,
+      at: new Date().toISOString(),
+      ok: false,
+      durationMs: Date.now() - started,
+      error: message,
+    }).catch(() => undefined);
     if (err instanceof InvalidInputError) {
       for (const e of err.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason}\n`);
       if (err.total > 50) process.stderr.write(`… and ${err.total - 50} more\n`);
@@ -76,10 +90,16 @@ export async function importCommand(file: string, flags: ImportFlags): Promise<n
   const log = createLogger('import');
   return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
     const source = ctx.config.sources.find((s) => s.name === flags.source);
-    if (!source) throw new UsageError(`--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`);
+    if (!source)
+      throw new UsageError(
+        `--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`,
+      );
     if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
     const result = (await viaWorker(ctx, source, file, flags)) ?? (await inline(ctx, source, file, flags));
-    log.info({ event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun }, 'import finished');
+    log.info(
+      { event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun },
+      'import finished',
+    );
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
     for (const e of result.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason} (skipped)\n`);
     return 0;

@@ -6,15 +6,25 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultConfigPath } from '../config/load.js';
 import { configCheckCommand } from './config-command.js';
 import { demoCommand } from './demo.js';
-import { importCommand } from './import-command.js';
-import { syncCommand } from './sync-command.js';
+import { importCommand, type ImportFlags } from './import-command.js';
+import { syncCommand, type SyncFlags } from './sync-command.js';
 import { workerCommand } from './worker-command.js';
-import { queueCommand, type QueueAction } from './queue-command.js';
+import { queueCommand, type QueueAction, type QueueFlags } from './queue-command.js';
 import { relayCommand } from './relay-command.js';
 import { passwdCommand } from './passwd-command.js';
 import { upCommand } from './up-command.js';
 import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
 import { UsageError } from './usage-error.js';
+
+interface CommonFlags {
+  readonly config: string;
+  readonly json?: boolean;
+}
+
+interface ServeFlags {
+  readonly config: string;
+  readonly adminListen?: string;
+}
 
 function configOption(): Option {
   return new Option('--config <file>', 'configuration file').default(defaultConfigPath(), '$SWITCHYARD_CONFIG or ./switchyard.yaml');
@@ -37,7 +47,7 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'print the result as JSON')
     .option('--inline', 'run in this process even when a worker is listening')
     .addOption(configOption())
-    .action((file: string, flags) => run(importCommand(file, flags)));
+    .action((file: string, flags: ImportFlags) => run(importCommand(file, flags)));
 
   program
     .command('sync')
@@ -49,28 +59,28 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'print the result as JSON')
     .option('--inline', 'run in this process even when a worker is listening')
     .addOption(configOption())
-    .action((source: string | undefined, flags) => run(syncCommand(source, flags)));
+    .action((source: string | undefined, flags: SyncFlags) => run(syncCommand(source, flags)));
 
   program
     .command('worker')
     .description('run the sync and import jobs and the schedules until SIGTERM')
     .option('--admin-listen <host:port>', 'also serve /healthz, /metrics, the status page and the job dashboard here')
     .addOption(configOption())
-    .action((flags) => run(workerCommand(flags)));
+    .action((flags: ServeFlags) => run(workerCommand(flags)));
 
   program
     .command('up')
     .description('everything on one machine: worker, schedules, relay and admin HTTP, until SIGTERM')
     .option('--admin-listen <host:port>', 'admin HTTP address (default: admin.listen)')
     .addOption(configOption())
-    .action((flags) => run(upCommand(flags)));
+    .action((flags: ServeFlags) => run(upCommand(flags)));
 
   program
     .command('relay')
     .description('run the SMTP relay and its deliveries until SIGTERM')
     .option('--admin-listen <host:port>', 'also serve /healthz, /metrics and the status page here')
     .addOption(configOption())
-    .action((flags) => run(relayCommand(flags)));
+    .action((flags: ServeFlags) => run(relayCommand(flags)));
 
   program
     .command('passwd')
@@ -96,7 +106,7 @@ function build(run: (p: Promise<number> | number) => void): Command {
       .option('--all', 'every queued delivery')
       .option('--json', 'JSON lines')
       .addOption(configOption())
-      .action((ids: string[], flags) => run(queueCommand(action, ids, flags)));
+      .action((ids: string[], flags: QueueFlags) => run(queueCommand(action, ids, flags)));
   }
 
   program
@@ -106,21 +116,21 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'one JSON object per address')
     .option('--from-trusted', 'decide as for a trusted client (outbound relaying allowed)')
     .addOption(configOption())
-    .action((addresses: string[], flags) => run(resolveCommand(addresses, flags)));
+    .action((addresses: string[], flags: CommonFlags & { fromTrusted?: boolean }) => run(resolveCommand(addresses, flags)));
 
   program
     .command('status')
     .description('table version, sources, conflicts')
     .option('--json')
     .addOption(configOption())
-    .action((flags) => run(statusCommand(flags)));
+    .action((flags: CommonFlags) => run(statusCommand(flags)));
 
   program
     .command('conflicts')
     .description('addresses claimed by more than one object, with winner and quarantined losers')
     .option('--json', 'one JSON object per conflict')
     .addOption(configOption())
-    .action((flags) => run(conflictsCommand(flags)));
+    .action((flags: CommonFlags) => run(conflictsCommand(flags)));
 
   program
     .command('rollback')
@@ -128,7 +138,7 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--to <version>', 'kept version to restore')
     .option('--json')
     .addOption(configOption())
-    .action((flags) => run(rollbackCommand(flags)));
+    .action((flags: CommonFlags & { to?: string }) => run(rollbackCommand(flags)));
 
   program
     .command('config')
@@ -137,13 +147,13 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .description('validate the configuration and print it with secrets redacted')
     .option('--json')
     .addOption(configOption())
-    .action((flags) => run(configCheckCommand(flags)));
+    .action((flags: CommonFlags) => run(configCheckCommand(flags)));
 
   program
     .command('demo')
     .description('the demo organisation on a private Redis: import, relay, demo mail systems, sample messages, status page')
     .option('--exit', 'exit once ready instead of staying up')
-    .action((flags) => run(demoCommand(flags)));
+    .action((flags: { exit?: boolean }) => run(demoCommand(flags)));
   return program;
 }
 
@@ -153,11 +163,13 @@ function reason(err: unknown): string {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  let pending: Promise<number> | number = 0;
-  const program = build((p) => (pending = p));
+  const outcome: { pending: Promise<number> | number } = { pending: 0 };
+  const program = build((p) => {
+    outcome.pending = p;
+  });
   try {
-    await program.parseAsync(argv as string[]);
-    return await pending;
+    await program.parseAsync([...argv]);
+    return await outcome.pending;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;

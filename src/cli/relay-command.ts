@@ -11,7 +11,9 @@ export async function relayCommand(flags: { config: string; adminListen?: string
   const relay = await startRelay({ config, log, ...(admin ? { observer: admin.metrics.observer } : {}) });
   const running = admin ? await admin.listen({ listen: flags.adminListen }) : undefined;
   // the first line on stdout says where it listens (scripts and tests wait for it)
-  process.stdout.write(`relay listening on ${relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}${running ? `; admin ${running.url}` : ''}\n`);
+  process.stdout.write(
+    `relay listening on ${relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}${running ? `; admin ${running.url}` : ''}\n`,
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

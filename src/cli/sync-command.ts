@@ -36,11 +36,27 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
       allowMassDelete: flags.allowMassDelete === true,
       mode,
     });
-    await recordRun(ctx.redis, ctx.keys, { ...run, mode: result.mode, at: new Date().toISOString(), ok: true, durationMs: result.durationMs, version: result.version, dryRun: result.dryRun, counts: { ...result.counts } });
+    await recordRun(ctx.redis, ctx.keys, {
+      ...run,
+      mode: result.mode,
+      at: new Date().toISOString(),
+      ok: true,
+      durationMs: result.durationMs,
+      version: result.version,
+      dryRun: result.dryRun,
+      counts: { ...result.counts },
+    });
     return result;
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
-    await recordRun(ctx.redis, ctx.keys, { ...run, mode, at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error }).catch(() => undefined);
+    await recordRun(ctx.redis, ctx.keys, {
+      ...run,
+      mode,
+      at: new Date().toISOString(),
+      ok: false,
+      durationMs: Date.now() - started,
+      error,
+    }).catch(() => undefined);
     throw err;
   } finally {
     await lock.release();
@@ -49,11 +65,16 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
 
 export async function syncCommand(name: string | undefined, flags: SyncFlags): Promise<number> {
   return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
-    const sources = name === undefined
-      ? ctx.config.sources.filter((s) => s.type === 'ldap' || s.path !== undefined)
-      : ctx.config.sources.filter((s) => s.name === name);
+    const sources =
+      name === undefined
+        ? ctx.config.sources.filter((s) => s.type === 'ldap' || s.path !== undefined)
+        : ctx.config.sources.filter((s) => s.name === name);
     if (sources.length === 0) {
-      throw new UsageError(name === undefined ? `no source to sync in ${flags.config}` : `${name}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`);
+      throw new UsageError(
+        name === undefined
+          ? `no source to sync in ${flags.config}`
+          : `${name}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`,
+      );
     }
     const queues = createQueues(ctx.redis, ctx.keys);
     try {
@@ -62,7 +83,13 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
         const mode: SyncMode = flags.full === true ? 'full' : 'delta';
         let result: SyncResult;
         if (queued) {
-          const data: SyncJobData = { source: source.name, mode, trigger: 'request', dryRun: flags.dryRun === true, allowMassDelete: flags.allowMassDelete === true };
+          const data: SyncJobData = {
+            source: source.name,
+            mode,
+            trigger: 'request',
+            dryRun: flags.dryRun === true,
+            allowMassDelete: flags.allowMassDelete === true,
+          };
           const job = await queues.sync.add('sync', data, syncJobOptions(data));
           result = (await waitForJob(ctx, queues.sync, job, `sync ${source.name} (job ${job.id})`)) as unknown as SyncResult; // the job returns the SyncResult of jobs/sync.ts
         } else {

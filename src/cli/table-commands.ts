@@ -32,7 +32,11 @@ export async function statusCommand(flags: Common): Promise<number> {
     const status = await readStatus(ctx.redis, ctx.keys);
     const conflicts = (await listConflicts(ctx.redis, ctx.keys)).length;
     const schedule = await sourceSchedule(ctx.redis, ctx.keys, ctx.config);
-    print(flags.json ? JSON.stringify({ ...statusJson(status, conflicts), schedule }) : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}`);
+    print(
+      flags.json
+        ? JSON.stringify({ ...statusJson(status, conflicts), schedule })
+        : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}`,
+    );
     return 0;
   });
 }

@@ -7,7 +7,9 @@ export async function upCommand(flags: { config: string; adminListen?: string })
   const config = loadConfig(flags.config);
   const log = createLogger('up', process.env.LOG_LEVEL ?? 'info');
   const up = await startUp({ config, log, ...(flags.adminListen ? { adminListen: flags.adminListen } : {}) });
-  process.stdout.write(`relay listening on ${up.relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}\nstatus page ${up.admin.url}\n`);
+  process.stdout.write(
+    `relay listening on ${up.relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}\nstatus page ${up.admin.url}\n`,
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

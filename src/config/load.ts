@@ -41,7 +41,9 @@ export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
     const problems = (result.error?.issues ?? []).flatMap((issue) => {
       if (issue.code !== 'unrecognized_keys') return [`${formatPath(issue.path)}: ${issue.message}`];
       const unknown = issue.keys.filter((k) => !INLINE_SECRET.test(k)); // already reported as secrets
-      return unknown.length === 0 ? [] : [`${formatPath(issue.path)}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`];
+      return unknown.length === 0
+        ? []
+        : [`${formatPath(issue.path)}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`];
     });
     throw new ConfigError(file, [...secrets, ...problems]);
   }
@@ -64,7 +66,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}: ` : ''}${e.message.split('\n')[0]}`));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}: ` : ''}${e.message.split('\n')[0]}`),
+    );
   }
   return parseConfig(doc.toJS(), file, env);
 }

@@ -20,24 +20,38 @@ function duplicates(names: readonly string[], section: string, lower = false): s
 export function checkReferences(config: Config): string[] {
   const connectors = new Set(config.connectors.map((c) => c.name));
   const problems = [
-    ...duplicates(config.connectors.map((c) => c.name), 'connectors'),
-    ...duplicates(config.sources.map((s) => s.name), 'sources'),
-    ...duplicates(config.domains.map((d) => d.name), 'domains', true),
+    ...duplicates(
+      config.connectors.map((c) => c.name),
+      'connectors',
+    ),
+    ...duplicates(
+      config.sources.map((s) => s.name),
+      'sources',
+    ),
+    ...duplicates(
+      config.domains.map((d) => d.name),
+      'domains',
+      true,
+    ),
   ];
   const ref = (path: string, name: string | undefined): void => {
     if (name !== undefined && !connectors.has(name)) problems.push(`${path}: no connector named "${name}"`);
   };
   config.domains.forEach((d, i) => {
     if (d.type === 'internalRelay' && d.nextHop === undefined) problems.push(`domains[${i}].nextHop: required for an internalRelay domain`);
-    if (d.type === 'externalRelay' && d.connector === undefined) problems.push(`domains[${i}].connector: required for an externalRelay domain`);
-    if (d.type !== 'internalRelay' && d.nextHop !== undefined) problems.push(`domains[${i}].nextHop: only an internalRelay domain has a nextHop`);
+    if (d.type === 'externalRelay' && d.connector === undefined)
+      problems.push(`domains[${i}].connector: required for an externalRelay domain`);
+    if (d.type !== 'internalRelay' && d.nextHop !== undefined)
+      problems.push(`domains[${i}].nextHop: only an internalRelay domain has a nextHop`);
     ref(`domains[${i}].nextHop`, d.nextHop);
     ref(`domains[${i}].connector`, d.connector);
   });
   config.sources.forEach((s, i) => {
     ref(`sources[${i}].mailboxConnector`, s.mailboxConnector);
-    if (s.schedule !== undefined && !cron.validate(s.schedule)) problems.push(`sources[${i}].schedule: "${s.schedule}" is not a valid cron expression`);
-    if (s.type === 'ldap' && s.deltaSchedule !== undefined && !cron.validate(s.deltaSchedule)) problems.push(`sources[${i}].deltaSchedule: "${s.deltaSchedule}" is not a valid cron expression`);
+    if (s.schedule !== undefined && !cron.validate(s.schedule))
+      problems.push(`sources[${i}].schedule: "${s.schedule}" is not a valid cron expression`);
+    if (s.type === 'ldap' && s.deltaSchedule !== undefined && !cron.validate(s.deltaSchedule))
+      problems.push(`sources[${i}].deltaSchedule: "${s.deltaSchedule}" is not a valid cron expression`);
     if (s.type === 'ldap') {
       if (s.bindDn !== undefined && s.bindPasswordEnv === undefined && s.bindPasswordFile === undefined) {
         problems.push(`sources[${i}].bindPasswordEnv: a bindDn needs bindPasswordEnv or bindPasswordFile`);
@@ -67,7 +81,8 @@ export function checkReferences(config: Config): string[] {
     problems.push('relay.retryFirst: longer than relay.retryMax');
   }
   const r = config.redis;
-  if (r.cluster !== undefined && r.waitReplicas > 0) problems.push('redis.waitReplicas: not with redis.cluster (WAIT is per node; use replicas of the slot owner via Sentinel instead)');
+  if (r.cluster !== undefined && r.waitReplicas > 0)
+    problems.push('redis.waitReplicas: not with redis.cluster (WAIT is per node; use replicas of the slot owner via Sentinel instead)');
   if ([r.url, r.sentinel, r.cluster].filter((x) => x !== undefined).length > 1) {
     problems.push('redis: give one of url, sentinel, cluster');
   }

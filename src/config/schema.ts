@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { DURATION } from './duration.js';
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-const DOMAIN = /^(?:\*\.)?(?:[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?\.)*[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?$/;
+const DOMAIN =
+  /^(?:\*\.)?(?:[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?\.)*[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?$/;
 const CIDR = /^(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
 const CRON = /^\s*\S+(?:\s+\S+){4,5}\s*$/;
 
@@ -22,12 +23,16 @@ const secretRef = {
 };
 
 const redisSchema = z.strictObject({
-  url: z.string().regex(/^rediss?:\/\//, 'not a redis:// or rediss:// URL').optional(),
-  namespace: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').default('switchyard'),
-  passwordEnv: z.string().min(1).optional(),
-  sentinel: z
-    .strictObject({ name: z.string().min(1), sentinels: z.array(hostPort).min(1) })
+  url: z
+    .string()
+    .regex(/^rediss?:\/\//, 'not a redis:// or rediss:// URL')
     .optional(),
+  namespace: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
+    .default('switchyard'),
+  passwordEnv: z.string().min(1).optional(),
+  sentinel: z.strictObject({ name: z.string().min(1), sentinels: z.array(hostPort).min(1) }).optional(),
   cluster: z.strictObject({ nodes: z.array(hostPort).min(1) }).optional(),
   /**
    * Replicas that must hold an accepted message before the relay answers 250 (Redis WAIT).
@@ -53,7 +58,13 @@ const connectorSchema = z.strictObject({
   auth: z.strictObject({ user: z.string().min(1), ...secretRef }).optional(),
   rewriteOutboundSender: z.boolean().default(false),
   /** DKIM-sign what leaves through this connector; the key is a file (never inline). */
-  dkim: z.strictObject({ domain: domainName, selector: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a DKIM selector'), privateKeyFile: z.string().min(1) }).optional(),
+  dkim: z
+    .strictObject({
+      domain: domainName,
+      selector: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a DKIM selector'),
+      privateKeyFile: z.string().min(1),
+    })
+    .optional(),
 });
 
 const sourceCommon = {

@@ -5,7 +5,10 @@ export class SecretError extends Error {
   readonly code = 'SY_SECRET';
 }
 
-export function readSecret(ref: { env?: string | undefined; file?: string | undefined; key: string }, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function readSecret(
+  ref: { env?: string | undefined; file?: string | undefined; key: string },
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (ref.env !== undefined) {
     const value = env[ref.env];
     if (value === undefined || value === '') throw new SecretError(`${ref.key}Env: environment variable ${ref.env} is not set`);

@@ -5,7 +5,6 @@
 import { networkInterfaces } from 'node:os';
 import { splitHostPort } from './host-port.js';
 
-
 const WILDCARD = new Set(['0.0.0.0', '::', '*']);
 const LOOPBACK = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 

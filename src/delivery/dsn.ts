@@ -44,13 +44,19 @@ const SUBJECT: Record<DsnAction, string> = {
 
 const EXPLAIN: Record<DsnAction, string> = {
   failed: 'Your message could not be delivered to one or more recipients. It is attached below.\r\nThe mail system reported:',
-  delayed: 'Delivery of your message is delayed. The mail system will keep trying until\r\nthe time shown below; you need not send it again.',
+  delayed:
+    'Delivery of your message is delayed. The mail system will keep trying until\r\nthe time shown below; you need not send it again.',
   delivered: 'Your message was delivered to the recipients below.',
-  relayed: 'Your message was passed on to the recipients\' mail system, which does not\r\nreport delivery status; no further notification will come from there.',
+  relayed:
+    "Your message was passed on to the recipients' mail system, which does not\r\nreport delivery status; no further notification will come from there.",
 };
 
 /** Statuses are digits and dots only; a reply's text is kept on one line, 7-bit. */
-const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim();
+const oneLine = (s: string): string =>
+  s
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim();
 
 /** `Diagnostic-Code: smtp; 550 5.1.1 …` from a reply or our own explanation. */
 export function statusFromReply(reply: string, fallback: string): string {
@@ -79,7 +85,10 @@ export function buildDsn(input: DsnInput): { messageId: string; body: Buffer } {
   const human = [
     EXPLAIN[action],
     '',
-    ...input.recipients.map((r) => `<${oneLine(r.orig)}>${r.final !== r.orig ? ` (delivered as <${oneLine(r.final)}>)` : ''}: ${oneLine(r.diagnostic ?? r.status)}`),
+    ...input.recipients.map(
+      (r) =>
+        `<${oneLine(r.orig)}>${r.final !== r.orig ? ` (delivered as <${oneLine(r.final)}>)` : ''}: ${oneLine(r.diagnostic ?? r.status)}`,
+    ),
   ].join('\r\n');
   const perMessage = [
     `Reporting-MTA: dns;${input.reportingMta}`,

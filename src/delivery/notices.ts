@@ -25,11 +25,15 @@ export function createNotifier(deps: { resolver: Resolver; store: QueueStore; ho
       if (recipients.length === 0) return;
       const log = deps.logger.child({ msg_id: meta.id });
       if (meta.from === '' || meta.dsn) {
-        log.warn({ event: 'SY_DSN_SUPPRESSED', action: recipients[0]?.action, recipients: recipients.map((r) => r.final) }, 'no DSN for a message from <>');
+        log.warn(
+          { event: 'SY_DSN_SUPPRESSED', action: recipients[0]?.action, recipients: recipients.map((r) => r.final) },
+          'no DSN for a message from <>',
+        );
         return;
       }
       const [decision] = await deps.resolver.resolve([meta.from], true);
-      if (decision === undefined || decision.action === 'defer') throw new NoticeDeferred(`route of the sender ${meta.from} unknown: ${decision?.smtp ?? 'no decision'}`);
+      if (decision === undefined || decision.action === 'defer')
+        throw new NoticeDeferred(`route of the sender ${meta.from} unknown: ${decision?.smtp ?? 'no decision'}`);
       if (decision.action === 'reject' || decision.connector === undefined) {
         log.warn({ event: 'SY_DSN_UNROUTABLE', sender: meta.from, reply: decision.smtp }, 'DSN dropped: the sender cannot receive mail');
         return;
@@ -47,9 +51,33 @@ export function createNotifier(deps: { resolver: Resolver; store: QueueStore; ho
         original,
         now,
       });
-      const dsnMeta: MessageMeta = { id, from: '', arrived: now, clientIp: '127.0.0.1', helo: deps.hostname, size: body.length, smtputf8: false, eightBit: false, dsn: true };
-      await deps.store.enqueue(dsnMeta, body, [{ hop: decision.connector, rcpts: [{ rcpt: decision.recipient ?? meta.from, orig: meta.from, reason: decision.reason, notify: ['NEVER'] }] }]);
-      log.info({ event: 'SY_DSN_QUEUED', dsn_id: id, dsn_message_id: messageId, action: recipients[0]?.action, recipients: recipients.map((r) => r.final) }, 'DSN queued');
+      const dsnMeta: MessageMeta = {
+        id,
+        from: '',
+        arrived: now,
+        clientIp: '127.0.0.1',
+        helo: deps.hostname,
+        size: body.length,
+        smtputf8: false,
+        eightBit: false,
+        dsn: true,
+      };
+      await deps.store.enqueue(dsnMeta, body, [
+        {
+          hop: decision.connector,
+          rcpts: [{ rcpt: decision.recipient ?? meta.from, orig: meta.from, reason: decision.reason, notify: ['NEVER'] }],
+        },
+      ]);
+      log.info(
+        {
+          event: 'SY_DSN_QUEUED',
+          dsn_id: id,
+          dsn_message_id: messageId,
+          action: recipients[0]?.action,
+          recipients: recipients.map((r) => r.final),
+        },
+        'DSN queued',
+      );
     },
   };
 }

@@ -31,7 +31,11 @@ export function dkimSigners(connectors: readonly ConnectorConfig[]): Map<string,
   const out = new Map<string, Signer>();
   for (const c of connectors) {
     if (!c.dkim) continue;
-    const dkim = new DKIM({ domainName: c.dkim.domain, keySelector: c.dkim.selector, privateKey: readFileSync(c.dkim.privateKeyFile, 'utf8') });
+    const dkim = new DKIM({
+      domainName: c.dkim.domain,
+      keySelector: c.dkim.selector,
+      privateKey: readFileSync(c.dkim.privateKeyFile, 'utf8'),
+    });
     out.set(c.name, {
       async sign(message) {
         const chunks: Buffer[] = [];

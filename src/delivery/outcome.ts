@@ -7,7 +7,13 @@ import type { DsnRecipient } from './dsn.js';
 import { statusFromReply } from './dsn.js';
 
 export type Outcome =
-  | { readonly kind: 'delivered'; readonly rcpt: QueuedRecipient; readonly reply: string; readonly host: string; readonly dsnPassed: boolean }
+  | {
+      readonly kind: 'delivered';
+      readonly rcpt: QueuedRecipient;
+      readonly reply: string;
+      readonly host: string;
+      readonly dsnPassed: boolean;
+    }
   | { readonly kind: 'failed'; readonly rcpt: QueuedRecipient; readonly reply: string; readonly status: string; readonly host?: string }
   | { readonly kind: 'deferred'; readonly rcpt: QueuedRecipient; readonly reply: string; readonly host?: string };
 
@@ -33,7 +39,15 @@ export interface PlanInput {
   readonly warned: boolean;
 }
 
-function dsnEntry(r: QueuedRecipient, action: DsnRecipient['action'], status: string, reply: string | undefined, host: string | undefined, now: number, extra: Partial<DsnRecipient> = {}): DsnRecipient {
+function dsnEntry(
+  r: QueuedRecipient,
+  action: DsnRecipient['action'],
+  status: string,
+  reply: string | undefined,
+  host: string | undefined,
+  now: number,
+  extra: Partial<DsnRecipient> = {},
+): DsnRecipient {
   return {
     orig: r.orig,
     final: r.rcpt,
@@ -65,16 +79,28 @@ export function plan(input: PlanInput): Plan {
     } else {
       lastError = o.reply;
       if (expired) {
-        if (wants(r.notify, 'FAILURE')) failed.push(dsnEntry(r, 'failed', '5.4.7', `${o.reply} (gave up: message older than the queue lifetime)`, o.host, now));
+        if (wants(r.notify, 'FAILURE'))
+          failed.push(dsnEntry(r, 'failed', '5.4.7', `${o.reply} (gave up: message older than the queue lifetime)`, o.host, now));
         continue;
       }
       keep.push(r);
       if (warnNow && wants(r.notify, 'DELAY')) {
-        delayed.push(dsnEntry(r, 'delayed', statusFromReply(o.reply, '4.4.7').replace(/^5/, '4'), o.reply, o.host, now, { willRetryUntil: input.arrived + input.lifetimeMs }));
+        delayed.push(
+          dsnEntry(r, 'delayed', statusFromReply(o.reply, '4.4.7').replace(/^5/, '4'), o.reply, o.host, now, {
+            willRetryUntil: input.arrived + input.lifetimeMs,
+          }),
+        );
       }
     }
   }
-  return { failed, relayed, delayed, keep, ...(lastError !== undefined ? { lastError } : {}), warned: input.warned || (warnNow && keep.length > 0) };
+  return {
+    failed,
+    relayed,
+    delayed,
+    keep,
+    ...(lastError !== undefined ? { lastError } : {}),
+    warned: input.warned || (warnNow && keep.length > 0),
+  };
 }
 
 /** Delay before attempt `attempts + 1`: first, doubling, capped, with ±10 % jitter. */

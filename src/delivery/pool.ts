@@ -73,7 +73,9 @@ export function createPool(options: PoolOptions): Pool {
       ca = caCache.get(c.caFile) ?? readFileSync(c.caFile);
       caCache.set(c.caFile, ca);
     }
-    const pass = c.auth ? readSecret({ env: c.auth.passwordEnv, file: c.auth.passwordFile, key: `connectors.${c.name}.auth.password` }) : undefined;
+    const pass = c.auth
+      ? readSecret({ env: c.auth.passwordEnv, file: c.auth.passwordFile, key: `connectors.${c.name}.auth.password` })
+      : undefined;
     return {
       host,
       port,

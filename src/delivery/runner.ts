@@ -81,7 +81,12 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (inflight.has(uid)) return;
     inflight.add(uid);
     void deliverUnit(uid)
-      .catch((err: unknown) => log.error({ event: 'SY_DELIVERY_ERROR', uid, err }, 'delivery attempt failed unexpectedly; the unit is retried when its lease ends'))
+      .catch((err: unknown) =>
+        log.error(
+          { event: 'SY_DELIVERY_ERROR', uid, err },
+          'delivery attempt failed unexpectedly; the unit is retried when its lease ends',
+        ),
+      )
       .finally(() => {
         inflight.delete(uid);
         if (inflight.size === 0) for (const f of idle.splice(0)) f();
@@ -137,7 +142,15 @@ export function createRunner(deps: RunnerDeps): Runner {
     const rewritten = unit.sender !== undefined ? rewriteFromHeader(body, meta.from, unit.sender) : body;
     const signer = deps.signers?.get(unit.hop);
     const content = signer ? await signer.sign(rewritten) : rewritten;
-    const message = Buffer.concat([Buffer.from(markerHeader(deps.hopSecret, rcpts.map((r) => r.rcpt))), content]);
+    const message = Buffer.concat([
+      Buffer.from(
+        markerHeader(
+          deps.hopSecret,
+          rcpts.map((r) => r.rcpt),
+        ),
+      ),
+      content,
+    ]);
     const tx = {
       from: unit.sender ?? meta.from,
       rcpts: rcpts.map((r) => ({
@@ -154,7 +167,10 @@ export function createRunner(deps: RunnerDeps): Runner {
     let result: TxResult;
     let host: string;
     try {
-      ({ result, host } = await deps.pool.use(connector, async (client) => ({ result: await client.send(tx, message), host: client.target })));
+      ({ result, host } = await deps.pool.use(connector, async (client) => ({
+        result: await client.send(tx, message),
+        host: client.target,
+      })));
     } catch (err) {
       const e = err instanceof TransactionError ? err : undefined;
       const reply = e?.reply?.trim() || `451 4.4.1 ${err instanceof Error ? err.message : String(err)}`;
@@ -173,13 +189,19 @@ export function createRunner(deps: RunnerDeps): Runner {
   }
 
   /** Queues one DSN; on failure the recipients stay queued with their notice pending. */
-  async function sendNotice(meta: MessageMeta, body: Buffer, entries: DsnRecipient[], byFinal: Map<string, QueuedRecipient>): Promise<QueuedRecipient[]> {
+  async function sendNotice(
+    meta: MessageMeta,
+    body: Buffer,
+    entries: DsnRecipient[],
+    byFinal: Map<string, QueuedRecipient>,
+  ): Promise<QueuedRecipient[]> {
     if (entries.length === 0) return [];
     try {
       await deps.notifier.notify(meta, body, entries);
       return [];
     } catch (err) {
-      if (!(err instanceof NoticeDeferred)) log.warn({ event: 'SY_DSN_FAILED', msg_id: meta.id, err: String(err) }, 'DSN not queued; kept for the next attempt');
+      if (!(err instanceof NoticeDeferred))
+        log.warn({ event: 'SY_DSN_FAILED', msg_id: meta.id, err: String(err) }, 'DSN not queued; kept for the next attempt');
       return entries.flatMap((e) => {
         const r = byFinal.get(e.final);
         return r ? [{ ...r, pendingNotice: e }] : [];
@@ -187,16 +209,39 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   }
 
-  async function settle(unit: UnitRecord, meta: MessageMeta, body: Buffer, outcomes: readonly Outcome[], pending: readonly QueuedRecipient[]): Promise<void> {
+  async function settle(
+    unit: UnitRecord,
+    meta: MessageMeta,
+    body: Buffer,
+    outcomes: readonly Outcome[],
+    pending: readonly QueuedRecipient[],
+  ): Promise<void> {
     const now = Date.now();
     const attempts = unit.attempts + 1;
     for (const o of outcomes) {
-      const fields = { event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED', msg_id: meta.id, uid: unit.uid, hop: unit.hop, host: 'host' in o ? o.host : undefined, rcpt: o.rcpt.rcpt, orig: o.rcpt.orig, reply: o.reply, attempt: attempts };
+      const fields = {
+        event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED',
+        msg_id: meta.id,
+        uid: unit.uid,
+        hop: unit.hop,
+        host: 'host' in o ? o.host : undefined,
+        rcpt: o.rcpt.rcpt,
+        orig: o.rcpt.orig,
+        reply: o.reply,
+        attempt: attempts,
+      };
       observer.delivery(o.kind === 'failed' ? 'bounced' : o.kind, unit.hop);
       if (o.kind === 'failed') log.warn(fields, 'bounced');
       else log.info(fields, o.kind);
     }
-    const p = plan({ outcomes, now, arrived: meta.arrived, lifetimeMs: options.lifetimeMs, ...(options.delayWarningMs !== undefined ? { delayWarningMs: options.delayWarningMs } : {}), warned: unit.warned });
+    const p = plan({
+      outcomes,
+      now,
+      arrived: meta.arrived,
+      lifetimeMs: options.lifetimeMs,
+      ...(options.delayWarningMs !== undefined ? { delayWarningMs: options.delayWarningMs } : {}),
+      warned: unit.warned,
+    });
     const byFinal = new Map(unit.rcpts.map((r) => [r.rcpt, r]));
     const stillPending: QueuedRecipient[] = [];
     // notices of earlier attempts first, grouped by kind
@@ -213,16 +258,26 @@ export function createRunner(deps: RunnerDeps): Runner {
       return;
     }
     const due = now + backoff(attempts, options.retryFirstMs, options.retryMaxMs);
-    await store.retry(unit.uid, due, { rcpts: keep, attempts, ...(p.lastError !== undefined ? { lastError: p.lastError } : {}), warned: p.warned });
+    await store.retry(unit.uid, due, {
+      rcpts: keep,
+      attempts,
+      ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
+      warned: p.warned,
+    });
   }
 
   return {
     start() {
       if (running) return;
       running = true;
-      heartbeat = setInterval(() => {
-        store.extend([...inflight], Date.now() + options.leaseMs).catch((err: unknown) => log.warn({ event: 'SY_LEASE_RENEW_FAILED', err: String(err) }, 'could not renew delivery leases'));
-      }, Math.max(250, Math.floor(options.leaseMs / 3)));
+      heartbeat = setInterval(
+        () => {
+          store
+            .extend([...inflight], Date.now() + options.leaseMs)
+            .catch((err: unknown) => log.warn({ event: 'SY_LEASE_RENEW_FAILED', err: String(err) }, 'could not renew delivery leases'));
+        },
+        Math.max(250, Math.floor(options.leaseMs / 3)),
+      );
       heartbeat.unref();
       loopDone = loop();
     },

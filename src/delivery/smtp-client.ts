@@ -125,12 +125,16 @@ export class SmtpClient {
       return client.rcptArgs(address, this._supportedExtensions.includes('DSN'));
     };
     await new Promise<void>((resolve, reject) => {
-      conn.once('error', (err: Error & { responseCode?: number; response?: string }) => reject(new TransactionError(err.message, err.responseCode, err.response, true)));
+      conn.once('error', (err: Error & { responseCode?: number; response?: string }) =>
+        reject(new TransactionError(err.message, err.responseCode, err.response, true)),
+      );
       conn.connect(() => resolve());
     });
     if (o.auth) {
       await new Promise<void>((resolve, reject) => {
-        conn.login(o.auth ?? { user: '', pass: '' }, (err) => (err ? reject(new TransactionError(err.message, err.responseCode, err.response, true)) : resolve()));
+        conn.login(o.auth ?? { user: '', pass: '' }, (err) =>
+          err ? reject(new TransactionError(err.message, err.responseCode, err.response, true)) : resolve(),
+        );
       });
     }
     return client;
@@ -166,7 +170,12 @@ export class SmtpClient {
         this.messages++;
         if (!err) {
           const supported = (this.conn as unknown as Internals)._supportedExtensions;
-          resolve({ accepted: info.accepted, rejected: rejectedList(info.rejectedErrors ?? []), response: info.response, dsn: supported.includes('DSN') });
+          resolve({
+            accepted: info.accepted,
+            rejected: rejectedList(info.rejectedErrors ?? []),
+            response: info.response,
+            dsn: supported.includes('DSN'),
+          });
           return;
         }
         const e = err as SendError;

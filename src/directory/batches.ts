@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 
 export async function* readBatches<T>(stream: Readable, max: number): AsyncGenerator<T[]> {
   let ended = false;
-  let failure: unknown;
+  let failure: Error | undefined;
   let waiter: (() => void) | undefined;
   const wake = (): void => {
     const w = waiter;
@@ -19,7 +19,7 @@ export async function* readBatches<T>(stream: Readable, max: number): AsyncGener
     wake();
   };
   const onError = (err: unknown): void => {
-    failure ??= err;
+    failure ??= err instanceof Error ? err : new Error(String(err));
     wake();
   };
   stream.on('readable', wake);

@@ -104,12 +104,18 @@ export function createQueueStore(redis: RedisClient, keys: Keys, durability: Dur
       results(await multi.exec());
       if (durability.replicas > 0 && 'wait' in redis) {
         const acked = await redis.wait(durability.replicas, durability.timeoutMs);
-        if (acked < durability.replicas) throw new ReplicationError(`only ${acked} of ${durability.replicas} replicas acknowledged the message within ${durability.timeoutMs} ms`);
+        if (acked < durability.replicas)
+          throw new ReplicationError(
+            `only ${acked} of ${durability.replicas} replicas acknowledged the message within ${durability.timeoutMs} ms`,
+          );
       }
       return uids;
     },
     async claim(now, leaseMs, limit) {
-      const reply = (await runScript(redis, scripts.mqClaim, [keys.mqReady, keys.mqActive], [now, leaseMs, limit])) as [number, ...string[]];
+      const reply = (await runScript(redis, scripts.mqClaim, [keys.mqReady, keys.mqActive], [now, leaseMs, limit])) as [
+        number,
+        ...string[],
+      ];
       const [reclaimed, ...uids] = reply;
       return { reclaimed, uids };
     },
@@ -153,7 +159,8 @@ export function createQueueStore(redis: RedisClient, keys: Keys, durability: Dur
       const states = ['ready', 'active', 'held'] as const;
       const members: { uid: string; state: QueueEntry['state']; at: number }[] = [];
       sets.forEach((flat, s) => {
-        for (let i = 0; i + 1 < flat.length; i += 2) members.push({ uid: flat[i] ?? '', state: states[s] ?? 'ready', at: Number(flat[i + 1]) });
+        for (let i = 0; i + 1 < flat.length; i += 2)
+          members.push({ uid: flat[i] ?? '', state: states[s] ?? 'ready', at: Number(flat[i + 1]) });
       });
       const out: QueueEntry[] = [];
       for (let i = 0; i < members.length; i += 500) {

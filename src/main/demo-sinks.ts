@@ -25,12 +25,21 @@ export async function startDemoSink(name: string): Promise<DemoSink> {
       stream.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         const env = session.envelope;
-        received.push({ from: env.mailFrom ? env.mailFrom.address : '', to: env.rcptTo.map((r) => r.address), subject: /^Subject: (.*)$/im.exec(text)?.[1]?.trim() ?? '' });
+        received.push({
+          from: env.mailFrom ? env.mailFrom.address : '',
+          to: env.rcptTo.map((r) => r.address),
+          subject: /^Subject: (.*)$/im.exec(text)?.[1]?.trim() ?? '',
+        });
         cb(null, `delivered to the ${name} mailbox server`);
       });
     },
   });
   server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { name, port: (server.server.address() as { port: number }).port, received, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    name,
+    port: (server.server.address() as { port: number }).port,
+    received,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

@@ -79,10 +79,12 @@ export async function startRedis(opts: EmbeddedRedisOptions): Promise<EmbeddedRe
   writeFileSync(confFile, `${conf}\n`);
   const child = spawn(opts.binary ?? 'redis-server', [confFile], { stdio: 'ignore' });
   let exited: string | undefined;
-  const exit = new Promise<void>((resolve) => child.once('exit', (code, sig) => {
-    exited = `redis-server exited (${sig ?? code}); see ${join(opts.dir, 'redis.log')}`;
-    resolve();
-  }));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, sig) => {
+      exited = `redis-server exited (${sig ?? code}); see ${join(opts.dir, 'redis.log')}`;
+      resolve();
+    }),
+  );
   child.once('error', (err) => {
     exited = `cannot start redis-server: ${err.message} (install it: apt-get install -y redis-server)`;
   });

@@ -61,17 +61,30 @@ async function claimLoopbackAddress(): Promise<string> {
 async function grantTombstoneRead(sam: string, dir: string): Promise<void> {
   const { stdout: user } = await run('ldbsearch', ['-H', sam, `(sAMAccountName=${AD_SERVICE_USER})`, 'objectSid']);
   const sid = /^objectSid: (S-[\d-]+)$/m.exec(user)?.[1];
-  const { stdout: container } = await run('ldbsearch', ['-H', sam, '--controls=show_deleted:1', '-b', `CN=Deleted Objects,${AD_BASE}`, '-s', 'base', 'nTSecurityDescriptor']);
+  const { stdout: container } = await run('ldbsearch', [
+    '-H',
+    sam,
+    '--controls=show_deleted:1',
+    '-b',
+    `CN=Deleted Objects,${AD_BASE}`,
+    '-s',
+    'base',
+    'nTSecurityDescriptor',
+  ]);
   const sd = /^nTSecurityDescriptor: (.*)$/m.exec(container.replace(/\n /g, ''))?.[1];
   if (!sid || !sd) throw new Error('cannot read the service account SID or the Deleted Objects security descriptor');
   const ace = `(A;;LCRP;;;${sid})`;
   const file = join(dir, 'deleted-objects-acl.ldif');
-  writeFileSync(file, `dn: CN=Deleted Objects,${AD_BASE}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: ${sd.includes('S:') ? sd.replace('S:', `${ace}S:`) : sd + ace}\n`);
+  writeFileSync(
+    file,
+    `dn: CN=Deleted Objects,${AD_BASE}\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: ${sd.includes('S:') ? sd.replace('S:', `${ace}S:`) : sd + ace}\n`,
+  );
   await run('ldbmodify', ['-H', sam, '--controls=show_deleted:1', file]);
 }
 
 export async function startSamba(dir: string): Promise<EmbeddedSamba> {
-  if (process.getuid?.() !== 0) throw new Error('the Samba AD test domain controller needs root (it binds LDAP ports on a 127.x address of its own)');
+  if (process.getuid?.() !== 0)
+    throw new Error('the Samba AD test domain controller needs root (it binds LDAP ports on a 127.x address of its own)');
   mkdirSync(dir, { recursive: true });
   const address = await claimLoopbackAddress();
   const adminPassword = 'Adm1n-Passw0rd!';
@@ -81,8 +94,19 @@ export async function startSamba(dir: string): Promise<EmbeddedSamba> {
   const sam = join(target, 'private', 'sam.ldb');
   let child: ChildProcess | undefined;
   try {
-    await run('samba-tool', ['domain', 'provision', `--targetdir=${target}`, '--realm=CONTOSO.EDU', '--domain=CONTOSO', '--server-role=dc',
-      '--dns-backend=NONE', `--adminpass=${adminPassword}`, `--host-ip=${address}`, `--option=interfaces=${address}`, '--option=bind interfaces only=yes']);
+    await run('samba-tool', [
+      'domain',
+      'provision',
+      `--targetdir=${target}`,
+      '--realm=CONTOSO.EDU',
+      '--domain=CONTOSO',
+      '--server-role=dc',
+      '--dns-backend=NONE',
+      `--adminpass=${adminPassword}`,
+      `--host-ip=${address}`,
+      `--option=interfaces=${address}`,
+      '--option=bind interfaces only=yes',
+    ]);
     const schemaDir = join(projectRoot(), 'fixtures', 'samba');
     for (const file of ['exchange-attributes.ldif', 'exchange-classes.ldif']) {
       await run('ldbmodify', ['-H', sam, join(schemaDir, file), '--option=dsdb:schema update allowed=true']);
@@ -91,9 +115,21 @@ export async function startSamba(dir: string): Promise<EmbeddedSamba> {
     await grantTombstoneRead(sam, dir);
     const tls = await makeTestCa(join(dir, 'tls'), 'Switchyard Test AD CA', [`IP:${address}`]);
     let log = '';
-    const c = spawn(systemBinary('samba'), ['-i', '-s', conf, '--option=server services=ldap', `--option=pid directory=${target}`,
-      '--option=tls enabled=yes', `--option=tls keyfile=${tls.keyFile}`, `--option=tls certfile=${tls.certFile}`, `--option=tls cafile=${tls.caFile}`],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(
+      systemBinary('samba'),
+      [
+        '-i',
+        '-s',
+        conf,
+        '--option=server services=ldap',
+        `--option=pid directory=${target}`,
+        '--option=tls enabled=yes',
+        `--option=tls keyfile=${tls.keyFile}`,
+        `--option=tls certfile=${tls.certFile}`,
+        `--option=tls cafile=${tls.caFile}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child = c;
     c.stdout?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
     c.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));

@@ -14,7 +14,6 @@ import { projectRoot, systemBinary } from './paths.js';
 
 const run = promisify(execFile);
 
-
 export const SUFFIX = 'dc=contoso,dc=edu';
 export const ADMIN_DN = `cn=admin,${SUFFIX}`;
 export const SERVICE_DN = `cn=svc-switchyard,ou=Service,${SUFFIX}`;
@@ -39,14 +38,34 @@ export interface SlapdOptions {
 }
 
 /** A throw-away CA and a server certificate for 127.0.0.1 / localhost. */
-export async function makeTestCa(dir: string, name = 'Switchyard Test CA', extraNames: readonly string[] = []): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+export async function makeTestCa(
+  dir: string,
+  name = 'Switchyard Test CA',
+  extraNames: readonly string[] = [],
+): Promise<{ caFile: string; certFile: string; keyFile: string }> {
   mkdirSync(dir, { recursive: true });
   const f = (n: string): string => join(dir, n);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '3', '-subj', `/CN=${name}`]);
   await run('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost']);
   writeFileSync(f('san.ext'), `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...extraNames].join(',')}\n`);
-  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '3', '-extfile', f('san.ext')]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '3',
+    '-extfile',
+    f('san.ext'),
+  ]);
   return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
 }
 
@@ -97,11 +116,27 @@ export async function startSlapd(opts: SlapdOptions): Promise<EmbeddedSlapd> {
   const conf = join(dir, 'slapd.conf');
   writeFileSync(conf, slapdConf(dir, tls, adminPassword));
   const base = join(dir, 'base.ldif');
-  writeFileSync(base, [
-    `dn: ${SUFFIX}`, 'objectClass: dcObject', 'objectClass: organization', 'dc: contoso', 'o: Contoso', '',
-    `dn: ou=Service,${SUFFIX}`, 'objectClass: organizationalUnit', 'ou: Service', '',
-    `dn: ${SERVICE_DN}`, 'objectClass: person', 'cn: svc-switchyard', 'sn: Switchyard', `userPassword: ${servicePassword}`, '',
-  ].join('\n'));
+  writeFileSync(
+    base,
+    [
+      `dn: ${SUFFIX}`,
+      'objectClass: dcObject',
+      'objectClass: organization',
+      'dc: contoso',
+      'o: Contoso',
+      '',
+      `dn: ou=Service,${SUFFIX}`,
+      'objectClass: organizationalUnit',
+      'ou: Service',
+      '',
+      `dn: ${SERVICE_DN}`,
+      'objectClass: person',
+      'cn: svc-switchyard',
+      'sn: Switchyard',
+      `userPassword: ${servicePassword}`,
+      '',
+    ].join('\n'),
+  );
   for (const file of [base, ...(opts.ldif ?? [])]) {
     await run(systemBinary('slapadd'), ['-q', '-f', conf, '-l', file], { maxBuffer: 1 << 24 });
   }
@@ -118,14 +153,20 @@ export async function startSlapd(opts: SlapdOptions): Promise<EmbeddedSlapd> {
     servicePassword,
     async start() {
       let log = '';
-      const c = spawn(systemBinary('slapd'), ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(
+        systemBinary('slapd'),
+        ['-f', conf, '-h', `ldap://127.0.0.1:${ldapPort}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', '0'],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       c.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
       child = c;
       let dead = false;
-      exited = new Promise((resolve) => c.once('exit', () => {
-        dead = true;
-        resolve();
-      }));
+      exited = new Promise((resolve) =>
+        c.once('exit', () => {
+          dead = true;
+          resolve();
+        }),
+      );
       const deadline = Date.now() + 15_000;
       while (!(await listening(ldapPort)) || !(await listening(ldapsPort))) {
         if (dead) throw new Error(`slapd exited at start: ${log.trim() || 'no output'} (install it: apt-get install -y slapd ldap-utils)`);

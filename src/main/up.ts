@@ -17,12 +17,24 @@ export interface Up {
   close(): Promise<void>;
 }
 
-export async function startUp(opts: { config: Config; log: Logger; env?: NodeJS.ProcessEnv; adminListen?: string; pollMs?: number }): Promise<Up> {
+export async function startUp(opts: {
+  config: Config;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  adminListen?: string;
+  pollMs?: number;
+}): Promise<Up> {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
   const admin = processAdmin(config, log, env);
   const worker = await startWorker({ config, log: log.child({ part: 'worker' }), env });
-  const relay = await startRelay({ config, log: log.child({ part: 'relay' }), env, observer: admin.metrics.observer, ...(opts.pollMs ? { pollMs: opts.pollMs } : {}) });
+  const relay = await startRelay({
+    config,
+    log: log.child({ part: 'relay' }),
+    env,
+    observer: admin.metrics.observer,
+    ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+  });
   const running = await admin.listen({ queues: worker.queues, ...(opts.adminListen ? { listen: opts.adminListen } : {}) });
   log.info({ event: 'SY_UP_READY', admin: running.url, relay: relay.addresses.map((a) => `${a.address}:${a.port}`) }, 'switchyard up');
   return {

@@ -41,7 +41,15 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const redis = createRedis(config.redis, 'worker', env);
   const keys = createKeys(config.redis.namespace);
   const queues = createQueues(redis, keys, opts.backoffMs);
-  const ctx: JobContext = { redis, keys, versionsKept: config.table.versionsKept, config, log, env, ...(opts.sourceLockTtlMs ? { sourceLockTtlMs: opts.sourceLockTtlMs } : {}) };
+  const ctx: JobContext = {
+    redis,
+    keys,
+    versionsKept: config.table.versionsKept,
+    config,
+    log,
+    env,
+    ...(opts.sourceLockTtlMs ? { sourceLockTtlMs: opts.sourceLockTtlMs } : {}),
+  };
   const workerOpts = {
     connection: redis,
     prefix: keys.bullPrefix,
@@ -54,7 +62,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ event: 'SY_WORKER_ERROR', queue: w.name, err: err.message }, 'worker error'));
-    w.on('failed', (job, err) => log.warn({ event: 'SY_JOB_FAILED', queue: w.name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('failed', (job, err) =>
+      log.warn({ event: 'SY_JOB_FAILED', queue: w.name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'),
+    );
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const schedules = startSchedules(config, queues, log);

@@ -19,15 +19,29 @@ export interface Metrics {
 export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
-  const decisions = new Counter({ name: 'switchyard_rcpt_decisions_total', help: 'RCPT decisions by reason and action', labelNames: ['reason', 'action'], registers: [registry] });
+  const decisions = new Counter({
+    name: 'switchyard_rcpt_decisions_total',
+    help: 'RCPT decisions by reason and action',
+    labelNames: ['reason', 'action'],
+    registers: [registry],
+  });
   const lookup = new Histogram({
     name: 'switchyard_rcpt_decision_seconds',
     help: 'Time to decide one RCPT (table lookup included)',
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
     registers: [registry],
   });
-  const accepted = new Counter({ name: 'switchyard_messages_accepted_total', help: 'Messages accepted (250 to DATA)', registers: [registry] });
-  const deliveries = new Counter({ name: 'switchyard_deliveries_total', help: 'Recipients per delivery attempt outcome and next hop', labelNames: ['outcome', 'hop'], registers: [registry] });
+  const accepted = new Counter({
+    name: 'switchyard_messages_accepted_total',
+    help: 'Messages accepted (250 to DATA)',
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'switchyard_deliveries_total',
+    help: 'Recipients per delivery attempt outcome and next hop',
+    labelNames: ['outcome', 'hop'],
+    registers: [registry],
+  });
   const store = createQueueStore(deps.redis, deps.keys);
   new Gauge({
     name: 'switchyard_queue_units',
@@ -70,10 +84,18 @@ export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics
     });
   perSource('switchyard_sync_last_ok', 'Whether the last sync or import of the source succeeded (1) or failed (0)', (r) => (r.ok ? 1 : 0));
   perSource('switchyard_sync_last_duration_seconds', 'Duration of the last sync or import of the source', (r) => r.durationMs / 1000);
-  perSource('switchyard_sync_last_timestamp_seconds', 'When the last sync or import of the source finished', (r) => Date.parse(r.at) / 1000);
+  perSource(
+    'switchyard_sync_last_timestamp_seconds',
+    'When the last sync or import of the source finished',
+    (r) => Date.parse(r.at) / 1000,
+  );
   perSource('switchyard_source_objects', 'Objects of the source after its last successful run', (r) => r.counts?.objects);
   perSource('switchyard_source_addresses', 'Addresses of the source after its last successful run', (r) => r.counts?.addresses);
-  perSource('switchyard_source_conflicts', 'Quarantined addresses (conflicts) of the source after its last run', (r) => r.counts?.conflicts);
+  perSource(
+    'switchyard_source_conflicts',
+    'Quarantined addresses (conflicts) of the source after its last run',
+    (r) => r.counts?.conflicts,
+  );
   new Gauge({
     name: 'switchyard_sync_runs',
     help: 'Sync and import runs recorded per source (succeeded or failed)',

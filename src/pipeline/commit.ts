@@ -26,7 +26,10 @@ export async function commitSnapshot(deps: PublishDeps, c: Commit): Promise<numb
   // 'complete' (collectable once unreferenced) is set only after the publish.
   await writeSnapshotMeta(redis, keys, c.id, { ...c.meta, state: 'staging' });
   const { version } = await publish(redis, keys, {
-    source: c.source, snapshot: c.ref, expected: c.expected, keep: deps.versionsKept,
+    source: c.source,
+    snapshot: c.ref,
+    expected: c.expected,
+    keep: deps.versionsKept,
     meta: { publishedAt: new Date().toISOString(), cause: c.cause, source: c.source },
   });
   // Published: what follows is housekeeping, and must not make the caller discard it.

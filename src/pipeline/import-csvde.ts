@@ -10,10 +10,9 @@ export interface ImportOptions extends Omit<PublishOptions, 'cause' | 'origin'> 
 
 export async function importCsvde(deps: PublishDeps, source: SourceConfig, file: string, opts: ImportOptions = {}): Promise<PublishResult> {
   const items = readCsvde(file, opts.onBytes ? { onBytes: opts.onBytes } : {});
-  return publishSource(
-    deps,
-    { name: source.name, priority: source.priority, deletionThreshold: source.deletionThreshold },
-    items,
-    { ...opts, cause: 'import', origin: file },
-  );
+  return publishSource(deps, { name: source.name, priority: source.priority, deletionThreshold: source.deletionThreshold }, items, {
+    ...opts,
+    cause: 'import',
+    origin: file,
+  });
 }

@@ -18,9 +18,7 @@ import type { PublishDeps, SourceSpec } from './publish-source.js';
 import type { PublishOptions, PublishResult, RowError } from './types.js';
 
 export type DeltaItem =
-  | { readonly upsert: DirectoryEntry }
-  | { readonly delete: string; readonly origin: string }
-  | { readonly error: RowError };
+  { readonly upsert: DirectoryEntry } | { readonly delete: string; readonly origin: string } | { readonly error: RowError };
 
 /** The source has no published full snapshot yet: a delta has nothing to apply to. */
 export class NoBaseSnapshotError extends Error {
@@ -30,7 +28,11 @@ export class NoBaseSnapshotError extends Error {
 const SAMPLES = 10;
 
 /** One batch of changes as apply-delta arguments, with a name per change and the invalid entries. */
-function encodeChanges(spec: SourceSpec, batchId: number, batch: readonly DeltaItem[]): { args: string[]; names: string[]; errors: RowError[] } {
+function encodeChanges(
+  spec: SourceSpec,
+  batchId: number,
+  batch: readonly DeltaItem[],
+): { args: string[]; names: string[]; errors: RowError[] } {
   const args: string[] = [String(batchId)];
   const names: string[] = [];
   const errors: RowError[] = [];
@@ -82,7 +84,7 @@ async function conflictCounts(deps: PublishDeps, ref: SnapshotRef, id: string): 
 export async function publishDelta(
   deps: PublishDeps,
   spec: SourceSpec,
-  items: AsyncIterable<readonly DeltaItem[]>,
+  items: AsyncIterable<readonly DeltaItem[]> | Iterable<readonly DeltaItem[]>,
   opts: PublishOptions,
 ): Promise<PublishResult> {
   const started = performance.now();
@@ -101,8 +103,13 @@ export async function publishDelta(
     await m.exec();
   }
   const scriptKeys = [
-    keys.snapshotObjects(ref.base), keys.snapshotAddresses(ref.base), keys.snapshotConflicts(ref.base),
-    keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id), keys.snapshotBatches(id),
+    keys.snapshotObjects(ref.base),
+    keys.snapshotAddresses(ref.base),
+    keys.snapshotConflicts(ref.base),
+    keys.snapshotObjects(id),
+    keys.snapshotAddresses(id),
+    keys.snapshotConflicts(id),
+    keys.snapshotBatches(id),
   ];
   let batchId = 0;
   const tally = { A: 0, C: 0, U: 0, R: 0, N: 0, addressesAdded: 0, addressesRemoved: 0, invalid: 0, read: 0 };
@@ -116,7 +123,12 @@ export async function publishDelta(
       tally.invalid += bad.length;
       errors.push(...bad);
       if (args.length === 1) continue;
-      const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [string, number, number, string[]];
+      const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [
+        string,
+        number,
+        number,
+        string[],
+      ];
       for (let i = 0; i < status.length; i++) {
         const s = status[i] as 'A' | 'C' | 'U' | 'R' | 'N';
         tally[s]++;
@@ -135,18 +147,54 @@ export async function publishDelta(
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
     const { conflicts, newConflicts } = await conflictCounts(deps, ref, id);
     const counts = {
-      objects, addresses, added: tally.A, changed: tally.C, unchanged: tally.U, removed: tally.R,
-      addressesAdded: tally.addressesAdded, addressesRemoved: tally.addressesRemoved,
-      conflicts, newConflicts, invalid: tally.invalid, skipped: tally.N,
+      objects,
+      addresses,
+      added: tally.A,
+      changed: tally.C,
+      unchanged: tally.U,
+      removed: tally.R,
+      addressesAdded: tally.addressesAdded,
+      addressesRemoved: tally.addressesRemoved,
+      conflicts,
+      newConflicts,
+      invalid: tally.invalid,
+      skipped: tally.N,
     };
-    const refusal = opts.allowMassDelete ? undefined : deletionGuard({ source: spec.name, previous, removed: tally.R, threshold: spec.deletionThreshold });
-    const result = { source: spec.name, dryRun: opts.dryRun === true, counts, samples, errors: errors.slice(0, 1000), ...(refusal ? { refusal } : {}), durationMs: 0 };
+    const refusal = opts.allowMassDelete
+      ? undefined
+      : deletionGuard({ source: spec.name, previous, removed: tally.R, threshold: spec.deletionThreshold });
+    const result = {
+      source: spec.name,
+      dryRun: opts.dryRun === true,
+      counts,
+      samples,
+      errors: errors.slice(0, 1000),
+      ...(refusal ? { refusal } : {}),
+      durationMs: 0,
+    };
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
-    if (tally.A + tally.C + tally.R === 0) return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
+    if (tally.A + tally.C + tally.R === 0)
+      return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
 
-    const meta = { source: spec.name, kind: 'overlay' as const, base: ref.base, createdAt: new Date().toISOString(), objects, addresses, conflicts, ...(opts.origin ? { origin: opts.origin } : {}) };
-    const version = await commitSnapshot(deps, { source: spec.name, id, ref: formatRef({ base: ref.base, overlay: id }), expected: raw, cause: opts.cause, meta });
+    const meta = {
+      source: spec.name,
+      kind: 'overlay' as const,
+      base: ref.base,
+      createdAt: new Date().toISOString(),
+      objects,
+      addresses,
+      conflicts,
+      ...(opts.origin ? { origin: opts.origin } : {}),
+    };
+    const version = await commitSnapshot(deps, {
+      source: spec.name,
+      id,
+      ref: formatRef({ base: ref.base, overlay: id }),
+      expected: raw,
+      cause: opts.cause,
+      meta,
+    });
     published = true;
     return { ...result, version, durationMs: performance.now() - started };
   } finally {

@@ -73,7 +73,7 @@ async function stageAll(
   opts: PublishOptions,
 ): Promise<void> {
   const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
+  let failure: Error | undefined;
   let batch: RecipientObject[] = [];
   let origins: string[] = [];
   let batchId = 0;
@@ -88,10 +88,19 @@ async function stageAll(
         for (let i = 0; i < r.status.length; i++) {
           const o = objects[i] as RecipientObject;
           switch (r.status[i]) {
-            case 'A': tally.added++; sample(tally.samples.added, o.dn); break;
-            case 'C': tally.changed++; sample(tally.samples.changed, o.dn); break;
-            case 'U': tally.unchanged++; break;
-            default: tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
+            case 'A':
+              tally.added++;
+              sample(tally.samples.added, o.dn);
+              break;
+            case 'C':
+              tally.changed++;
+              sample(tally.samples.changed, o.dn);
+              break;
+            case 'U':
+              tally.unchanged++;
+              break;
+            default:
+              tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
           }
         }
         tally.addressesNew += r.addressesNew;
@@ -101,7 +110,7 @@ async function stageAll(
         opts.onProgress?.({ read: tally.read, written: tally.written });
       })
       .catch((err: unknown) => {
-        failure ??= err;
+        failure ??= err instanceof Error ? err : new Error(String(err));
       })
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
@@ -161,7 +170,10 @@ async function stateCounts(deps: PublishDeps, raw: string): Promise<{ objects: n
   const meta = await readSnapshotMeta(deps.redis, deps.keys, topId(raw));
   if (meta?.objects !== undefined && meta.addresses !== undefined) return { objects: meta.objects, addresses: meta.addresses };
   const base = parseRef(raw).base;
-  const [objects, addresses] = await Promise.all([deps.redis.hlen(deps.keys.snapshotObjects(base)), deps.redis.hlen(deps.keys.snapshotAddresses(base))]);
+  const [objects, addresses] = await Promise.all([
+    deps.redis.hlen(deps.keys.snapshotObjects(base)),
+    deps.redis.hlen(deps.keys.snapshotAddresses(base)),
+  ]);
   return { objects, addresses };
 }
 
@@ -189,9 +201,12 @@ export async function publishSource(
     if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
     const [objects, addresses, conflicts] = await Promise.all([
-      redis.hlen(keys.snapshotObjects(id)), redis.hlen(keys.snapshotAddresses(id)), redis.hlen(keys.snapshotConflicts(id)),
+      redis.hlen(keys.snapshotObjects(id)),
+      redis.hlen(keys.snapshotAddresses(id)),
+      redis.hlen(keys.snapshotConflicts(id)),
     ]);
-    const { objects: oldObjects, addresses: oldAddresses } = oldRaw === undefined ? { objects: 0, addresses: 0 } : await stateCounts(deps, oldRaw);
+    const { objects: oldObjects, addresses: oldAddresses } =
+      oldRaw === undefined ? { objects: 0, addresses: 0 } : await stateCounts(deps, oldRaw);
     const removed = oldObjects - tally.changed - tally.unchanged;
     if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, old)));
 
@@ -203,16 +218,30 @@ export async function publishSource(
       newConflicts = before.filter((v, i) => (over[i] != null ? over[i] === '' : v === null)).length;
     }
     const counts = {
-      objects, addresses, added: tally.added, changed: tally.changed, unchanged: tally.unchanged, removed,
-      addressesAdded: tally.addressesNew, addressesRemoved: oldAddresses - tally.addressesKept,
-      conflicts, newConflicts, invalid: tally.invalid, skipped: tally.skipped,
+      objects,
+      addresses,
+      added: tally.added,
+      changed: tally.changed,
+      unchanged: tally.unchanged,
+      removed,
+      addressesAdded: tally.addressesNew,
+      addressesRemoved: oldAddresses - tally.addressesKept,
+      conflicts,
+      newConflicts,
+      invalid: tally.invalid,
+      skipped: tally.skipped,
     };
     const refusal = opts.allowMassDelete
       ? undefined
       : deletionGuard({ source: spec.name, previous: oldObjects, removed, threshold: spec.deletionThreshold });
     const result = {
-      source: spec.name, dryRun: opts.dryRun === true, counts, samples: tally.samples, errors: tally.errors,
-      ...(refusal !== undefined ? { refusal } : {}), durationMs: 0,
+      source: spec.name,
+      dryRun: opts.dryRun === true,
+      counts,
+      samples: tally.samples,
+      errors: tally.errors,
+      ...(refusal !== undefined ? { refusal } : {}),
+      durationMs: 0,
     };
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
@@ -222,7 +251,12 @@ export async function publishSource(
     }
 
     const meta = {
-      source: spec.name, kind: 'full' as const, createdAt: new Date().toISOString(), objects, addresses, conflicts,
+      source: spec.name,
+      kind: 'full' as const,
+      createdAt: new Date().toISOString(),
+      objects,
+      addresses,
+      conflicts,
       ...(opts.origin ? { origin: opts.origin } : {}),
     };
     const version = await commitSnapshot(deps, { source: spec.name, id, ref: id, expected: oldRaw, cause: opts.cause, meta });

@@ -42,19 +42,30 @@ async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: s
     // full; it just offers no delta.
     watermark = await readAdWatermark(s.client).catch(() => undefined);
   };
-  const result = await publishSource(deps, specOf(source), readLdap(source, { password, beforeSearch, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }), {
-    ...opts, cause: 'sync', origin: `${source.url}/${source.baseDn}`,
-  });
+  const result = await publishSource(
+    deps,
+    specOf(source),
+    readLdap(source, { password, beforeSearch, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }),
+    {
+      ...opts,
+      cause: 'sync',
+      origin: `${source.url}/${source.baseDn}`,
+    },
+  );
   if (!opts.dryRun) await writeWatermark(deps.redis, deps.keys, source.name, watermark ?? tracker?.watermark());
   return { ...result, mode: 'full' };
 }
 
 export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: SyncOptions = {}): Promise<SyncResult> {
   if (source.type === 'csvde') {
-    if (!source.path) throw new SourceNotSyncableError(`source ${source.name}: a csvde source needs a path to be synced (or use switchyard import FILE)`);
+    if (!source.path)
+      throw new SourceNotSyncableError(`source ${source.name}: a csvde source needs a path to be synced (or use switchyard import FILE)`);
     return { ...(await importCsvde(deps, source, source.path, opts)), mode: 'full' };
   }
-  const password = readSecret({ env: source.bindPasswordEnv, file: source.bindPasswordFile, key: `sources.${source.name}.bindPassword` }, opts.env);
+  const password = readSecret(
+    { env: source.bindPasswordEnv, file: source.bindPasswordFile, key: `sources.${source.name}.bindPassword` },
+    opts.env,
+  );
   if (opts.mode !== 'delta') return fullLdap(deps, source, password, opts);
 
   const since = await readWatermark(deps.redis, deps.keys, source.name);
@@ -65,7 +76,9 @@ export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: 
   const next: { value?: Watermark } = {};
   try {
     const result = await publishDelta(deps, specOf(source), readLdapDelta(source, since, next, { password }), {
-      ...opts, cause: 'sync', origin: `${source.url}/${source.baseDn}`,
+      ...opts,
+      cause: 'sync',
+      origin: `${source.url}/${source.baseDn}`,
     });
     if (!opts.dryRun && next.value) await writeWatermark(deps.redis, deps.keys, source.name, next.value);
     return { ...result, mode: 'delta' };

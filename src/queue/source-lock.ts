@@ -17,7 +17,13 @@ export interface SourceLock {
 }
 
 /** Takes the source's lock for `owner`, or returns undefined when another sync holds it. */
-export async function lockSource(redis: RedisClient, keys: Keys, source: string, owner: string, ttlMs = SOURCE_LOCK_TTL_MS): Promise<SourceLock | undefined> {
+export async function lockSource(
+  redis: RedisClient,
+  keys: Keys,
+  source: string,
+  owner: string,
+  ttlMs = SOURCE_LOCK_TTL_MS,
+): Promise<SourceLock | undefined> {
   const key = keys.sourceLock(source);
   if ((await redis.set(key, owner, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
   const timer = setInterval(() => {

@@ -33,7 +33,8 @@ export function readUsers(file: string): Map<string, string> {
     if (line.trim() === '' || line.startsWith('#')) return;
     const colon = line.indexOf(':');
     const hash = line.slice(colon + 1);
-    if (colon <= 0 || !/^scrypt\$[\w-]+\$[\w-]+$/.test(hash)) throw new UsersFileError(`${file}:${i + 1}: expected user:scrypt$salt$hash (from switchyard passwd)`);
+    if (colon <= 0 || !/^scrypt\$[\w-]+\$[\w-]+$/.test(hash))
+      throw new UsersFileError(`${file}:${i + 1}: expected user:scrypt$salt$hash (from switchyard passwd)`);
     users.set(line.slice(0, colon), hash);
   });
   return users;

@@ -48,15 +48,19 @@ export interface AcceptDeps {
 }
 
 export type AcceptResult =
-  | { readonly ok: true; readonly reply: SmtpReply; readonly id: string }
-  | { readonly ok: false; readonly reply: SmtpReply };
+  { readonly ok: true; readonly reply: SmtpReply; readonly id: string } | { readonly ok: false; readonly reply: SmtpReply };
 
 export interface Routed extends QueuedRecipient {
   readonly hop: string;
 }
 
 /** A unit leaving for non-accepted domains through a rewriting connector: its new sender. */
-async function outboundSender(deps: AcceptDeps, hop: string, rcpts: readonly QueuedRecipient[], from: string): Promise<{ sender?: string }> {
+async function outboundSender(
+  deps: AcceptDeps,
+  hop: string,
+  rcpts: readonly QueuedRecipient[],
+  from: string,
+): Promise<{ sender?: string }> {
   if (from === '' || !deps.rewritingHops?.has(hop) || !deps.senderPrimary || !rcpts.some((r) => r.reason === 'outbound')) return {};
   try {
     const primary = await deps.senderPrimary(from);
@@ -69,12 +73,24 @@ async function outboundSender(deps: AcceptDeps, hop: string, rcpts: readonly Que
 }
 
 /** Checks, stamps and queues one received message for its routed recipients. */
-export async function acceptMessage(deps: AcceptDeps, session: SMTPServerSession, raw: Buffer, routed: readonly Routed[]): Promise<AcceptResult> {
+export async function acceptMessage(
+  deps: AcceptDeps,
+  session: SMTPServerSession,
+  raw: Buffer,
+  routed: readonly Routed[],
+): Promise<AcceptResult> {
   const problem = checkContent(raw);
   if (problem) return { ok: false, reply: relayReplies[problem] };
   const scan = scanHeaders(raw, MARKER_HEADER);
   if (scan.received > deps.maxHops) return { ok: false, reply: withDetail(relayReplies.tooManyHops, `${scan.received} > ${deps.maxHops}`) };
-  const looping = scan.markers.length > 0 ? loopedRecipients(deps.hopSecret, scan.markers, routed.map((r) => r.orig)) : new Set<string>();
+  const looping =
+    scan.markers.length > 0
+      ? loopedRecipients(
+          deps.hopSecret,
+          scan.markers,
+          routed.map((r) => r.orig),
+        )
+      : new Set<string>();
   const looped = routed.filter((r) => looping.has(r.orig));
   const live = routed.filter((r) => !looping.has(r.orig));
   if (live.length === 0) return { ok: false, reply: relayReplies.loopMarker };
@@ -109,17 +125,29 @@ export async function acceptMessage(deps: AcceptDeps, session: SMTPServerSession
     eightBit: env.bodyType === '8bitmime',
   };
   // recipients seen before get a 5.4.6 DSN through the queue (pendingNotice), not a delivery
-  const loopNotices: Routed[] = looped.filter((r) => wants(r.notify, 'FAILURE')).map((r) => ({
-    ...r,
-    pendingNotice: { orig: r.orig, final: r.rcpt, ...(r.orcpt ? { orcpt: r.orcpt } : {}), action: 'failed', status: '5.4.6', diagnostic: renderReply(relayReplies.loopMarker), lastAttempt: now.getTime() },
-  }));
+  const loopNotices: Routed[] = looped
+    .filter((r) => wants(r.notify, 'FAILURE'))
+    .map((r) => ({
+      ...r,
+      pendingNotice: {
+        orig: r.orig,
+        final: r.rcpt,
+        ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+        action: 'failed',
+        status: '5.4.6',
+        diagnostic: renderReply(relayReplies.loopMarker),
+        lastAttempt: now.getTime(),
+      },
+    }));
   const byHop = new Map<string, QueuedRecipient[]>();
   for (const { hop, ...r } of [...live, ...loopNotices]) {
     const list = byHop.get(hop) ?? [];
     list.push(r);
     byHop.set(hop, list);
   }
-  const units: NewUnit[] = await Promise.all([...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from)) })));
+  const units: NewUnit[] = await Promise.all(
+    [...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from)) })),
+  );
   const claim = deps.runner !== undefined && deps.runner.freeSlots() >= units.length;
   try {
     const uids = await deps.store.enqueue(meta, body, units, claim ? { leaseMs: deps.leaseMs } : undefined);
@@ -129,7 +157,14 @@ export async function acceptMessage(deps: AcceptDeps, session: SMTPServerSession
     return { ok: false, reply: relayReplies.queueFailure };
   }
   deps.logger.info(
-    { event: 'SY_MESSAGE_QUEUED', msg_id: id, from: meta.from, size: meta.size, units: units.map((u) => ({ hop: u.hop, rcpts: u.rcpts.map((r) => r.rcpt) })), looped: looped.map((r) => r.orig) },
+    {
+      event: 'SY_MESSAGE_QUEUED',
+      msg_id: id,
+      from: meta.from,
+      size: meta.size,
+      units: units.map((u) => ({ hop: u.hop, rcpts: u.rcpts.map((r) => r.rcpt) })),
+      looped: looped.map((r) => r.orig),
+    },
     'message queued',
   );
   return { ok: true, reply: queuedReply(id), id };

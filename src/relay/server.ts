@@ -78,10 +78,14 @@ export function createRelay(deps: RelayDeps): Relay {
   const handlers: Partial<SMTPServerOptions> = {
     onAuth(auth, session, cb) {
       const user = auth.username ?? '';
-      if (users === undefined || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN')) return cb(new SmtpReplyError(relayReplies.authFailed));
+      if (users === undefined || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN'))
+        return cb(new SmtpReplyError(relayReplies.authFailed));
       verifyPassword(users, user, auth.password ?? '').then(
         (ok) => {
-          slog(session).info({ event: ok ? 'SY_AUTH_OK' : 'SY_AUTH_FAILED', user, method: auth.method }, ok ? 'client authenticated' : 'authentication failed');
+          slog(session).info(
+            { event: ok ? 'SY_AUTH_OK' : 'SY_AUTH_FAILED', user, method: auth.method },
+            ok ? 'client authenticated' : 'authentication failed',
+          );
           cb(ok ? null : new SmtpReplyError(relayReplies.authFailed), ok ? { user } : undefined);
         },
         () => cb(new SmtpReplyError(relayReplies.internalError)),
@@ -129,7 +133,17 @@ export function createRelay(deps: RelayDeps): Relay {
           const ms = Math.round(seconds * 1_000_000) / 1000;
           observer.decision(d.reason, d.action, seconds);
           slog(session).info(
-            { event: 'SY_RCPT', rcpt: d.address, action: d.action, reason: d.reason, connector: d.connector, recipient: d.recipient, table: d.tableVersion, smtp: d.smtp, ms },
+            {
+              event: 'SY_RCPT',
+              rcpt: d.address,
+              action: d.action,
+              reason: d.reason,
+              connector: d.connector,
+              recipient: d.recipient,
+              table: d.tableVersion,
+              smtp: d.smtp,
+              ms,
+            },
             'recipient decided',
           );
           if (d.action !== 'route' || d.connector === undefined) return cb(new SmtpReplyError(d.reply));
@@ -154,7 +168,10 @@ export function createRelay(deps: RelayDeps): Relay {
       const log = slog(session);
       readMessage(stream, dataTimeoutMs)
         .then(async (raw) => {
-          if (raw === undefined) return cb(new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: `Message exceeds the size limit of ${rc.maxMessageSize} bytes` }));
+          if (raw === undefined)
+            return cb(
+              new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: `Message exceeds the size limit of ${rc.maxMessageSize} bytes` }),
+            );
           const routed = session.envelope.rcptTo.flatMap((a) => {
             const r = routes.get(a);
             return r ? [r] : [];
@@ -224,7 +241,8 @@ export function createRelay(deps: RelayDeps): Relay {
       for (const s of servers) {
         for (const c of s.connections) {
           const inTransaction = Boolean(c.session?.envelope?.mailFrom);
-          if (!inTransaction) c.send(relayReplies.shuttingDown.code, `${relayReplies.shuttingDown.enhanced} ${relayReplies.shuttingDown.text}`);
+          if (!inTransaction)
+            c.send(relayReplies.shuttingDown.code, `${relayReplies.shuttingDown.enhanced} ${relayReplies.shuttingDown.text}`);
         }
       }
       const deadline = Date.now() + graceMs;

@@ -17,8 +17,8 @@ const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 const INSTALLED = Symbol.for('switchyard.smtpServerPatches');
 
 interface ConnectionInternals {
-  send(code: number, data?: string | string[], context?: string | false): void;
-  init(): void;
+  send: (this: ConnectionInternals, code: number, data?: string | string[], context?: string | false) => void;
+  init: (this: ConnectionInternals) => void;
   connectionReady(): void;
   _setListeners(callback: () => void): void;
   _server: { options: { maxClients?: number; greetingDelayMs?: number }; connections: Set<unknown> };

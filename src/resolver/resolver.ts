@@ -16,7 +16,14 @@ export function createResolver(deps: { redis: RedisClient; keys: Keys; context: 
     async resolve(addresses, trusted) {
       const classified = addresses.map((a) => classify(a, deps.context, trusted));
       const pending = classified.filter((c): c is Extract<Classified, { kind: 'lookup' }> => c.kind === 'lookup');
-      const results = pending.length > 0 ? await lookup(deps.redis, deps.keys, pending.map((p) => p.address.key)) : [];
+      const results =
+        pending.length > 0
+          ? await lookup(
+              deps.redis,
+              deps.keys,
+              pending.map((p) => p.address.key),
+            )
+          : [];
       let next = 0;
       return classified.map((c) => (c.kind === 'final' ? c.decision : decide(c, results[next++] ?? { state: 'no-table' }, deps.context)));
     },

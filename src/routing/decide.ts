@@ -57,7 +57,16 @@ export function routingContext(config: Pick<Config, 'domains' | 'connectors' | '
 }
 
 function route(raw: string, recipient: string, connector: string, reason: Reason, extra: Partial<Decision> = {}): Decision {
-  return { address: raw, action: 'route', recipient, connector, reply: replies.accepted, smtp: renderReply(replies.accepted), reason, ...extra };
+  return {
+    address: raw,
+    action: 'route',
+    recipient,
+    connector,
+    reply: replies.accepted,
+    smtp: renderReply(replies.accepted),
+    reason,
+    ...extra,
+  };
 }
 
 function refuse(raw: string, reply: SmtpReply, reason: Reason, extra: Partial<Decision> = {}): Decision {

@@ -23,10 +23,7 @@ export interface RecipientObject {
   readonly displayName?: string | undefined;
 }
 
-export type BuildResult =
-  | { ok: true; object: RecipientObject }
-  | { ok: false; reason: string }
-  | { ok: 'skip'; reason: string };
+export type BuildResult = { ok: true; object: RecipientObject } | { ok: false; reason: string } | { ok: 'skip'; reason: string };
 
 const KIND_ORDER: Record<ObjectKind, number> = { mailbox: 0, mailUser: 1, contact: 2 };
 

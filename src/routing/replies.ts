@@ -26,7 +26,11 @@ export const relayReplies = {
   tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients for one message' },
   tooManyConnections: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
   tooManyHops: { code: 554, enhanced: '5.4.6', text: 'Routing loop detected: too many Received headers' },
-  loopMarker: { code: 554, enhanced: '5.4.6', text: 'Routing loop detected: this message already passed this relay for the same recipients' },
+  loopMarker: {
+    code: 554,
+    enhanced: '5.4.6',
+    text: 'Routing loop detected: this message already passed this relay for the same recipients',
+  },
   bareLf: { code: 550, enhanced: '5.6.0', text: 'Message has bare LF line endings; use CRLF (RFC 5321 section 2.3.8)' },
   nulByte: { code: 550, enhanced: '5.6.0', text: 'Message contains NUL bytes' },
   lineTooLong: { code: 550, enhanced: '5.6.0', text: 'Message has a line longer than 998 characters (RFC 5322 section 2.1.1)' },

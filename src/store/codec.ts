@@ -19,7 +19,7 @@ interface Stored {
   n?: string;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** What Lua's string.lower does: A–Z only. */
 function asciiLower(s: string): string {

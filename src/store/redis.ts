@@ -14,10 +14,12 @@ export type RedisProfile = 'lookup' | 'accept' | 'worker';
 const redisHostPort = (hp: string): HostPort => splitHostPort(hp, 6379);
 
 function profileOptions(profile: RedisProfile): RedisOptions {
-  if (profile === 'lookup') return { enableOfflineQueue: false, commandTimeout: 1000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
+  if (profile === 'lookup')
+    return { enableOfflineQueue: false, commandTimeout: 1000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
   // the relay's queue writes before 250: fail fast too (the client gets 451), but a whole
   // message of up to maxMessageSize must fit in the timeout
-  if (profile === 'accept') return { enableOfflineQueue: false, commandTimeout: 15_000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
+  if (profile === 'accept')
+    return { enableOfflineQueue: false, commandTimeout: 15_000, connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: false };
   return { maxRetriesPerRequest: null, connectTimeout: 5000 };
 }
 

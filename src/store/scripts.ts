@@ -38,7 +38,12 @@ export const scripts = {
   mqControl: load('mq-control-4'),
 } as const;
 
-export async function runScript(redis: RedisClient, script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+export async function runScript(
+  redis: RedisClient,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
   if (keys.length !== script.keyCount) throw new Error(`${script.name}: expected ${script.keyCount} keys, got ${keys.length}`);
   try {
     return await redis.evalsha(script.sha, script.keyCount, ...keys, ...args);

@@ -35,8 +35,12 @@ export async function sourceSchedule(redis: RedisClient, keys: Keys, config: Con
     const delta = s.type === 'ldap' ? nextRun(s.deltaSchedule) : undefined;
     const wm = states[s.name];
     return {
-      source: s.name, runs: Number(counts[s.name] ?? 0), ...(last ? { lastRun: last } : {}), ...(next ? { nextRun: next } : {}),
-      ...(delta ? { nextDelta: delta } : {}), ...(wm ? { watermark: JSON.parse(wm) as Watermark } : {}),
+      source: s.name,
+      runs: Number(counts[s.name] ?? 0),
+      ...(last ? { lastRun: last } : {}),
+      ...(next ? { nextRun: next } : {}),
+      ...(delta ? { nextDelta: delta } : {}),
+      ...(wm ? { watermark: JSON.parse(wm) as Watermark } : {}),
     };
   });
 }

@@ -134,7 +134,12 @@ async function betweenSources(redis: RedisClient, keys: Keys, states: State[]): 
           .sort((x, y) => (x.rank < y.rank ? -1 : x.rank > y.rank ? 1 : 0));
         const [win, ...lose] = ranked;
         if (!win) continue;
-        out.push({ address: addresses[i] as string, winner: party(win.j, '', win.key), quarantined: lose.map((l) => party(l.j, '', l.key)), scope: 'sources' });
+        out.push({
+          address: addresses[i] as string,
+          winner: party(win.j, '', win.key),
+          quarantined: lose.map((l) => party(l.j, '', l.key)),
+          scope: 'sources',
+        });
       }
     }
   }

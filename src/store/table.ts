@@ -69,14 +69,12 @@ export interface PublishRequest {
 
 export async function publish(redis: RedisClient, keys: Keys, req: PublishRequest): Promise<{ version: number; dropped: number[] }> {
   try {
-    const reply = (await runScript(redis, scripts.publish, [keys.current, keys.versionSeq, keys.history], [
-      keys.prefix,
-      req.source,
-      req.snapshot ?? '',
-      req.expected ?? '',
-      req.keep,
-      JSON.stringify(req.meta),
-    ])) as (number | string)[];
+    const reply = (await runScript(
+      redis,
+      scripts.publish,
+      [keys.current, keys.versionSeq, keys.history],
+      [keys.prefix, req.source, req.snapshot ?? '', req.expected ?? '', req.keep, JSON.stringify(req.meta)],
+    )) as (number | string)[];
     return { version: Number(reply[0]), dropped: reply.slice(1).map(Number) };
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('SY_STALE')) {
@@ -96,12 +94,12 @@ export async function rollback(
 ): Promise<{ version: number; restored: number; dropped: number[] }> {
   const meta: VersionMeta = { publishedAt: new Date().toISOString(), cause: 'rollback' };
   try {
-    const reply = (await runScript(redis, scripts.rollback, [keys.current, keys.versionSeq, keys.history], [
-      keys.prefix,
-      to === undefined ? '' : String(to),
-      keep,
-      JSON.stringify(meta),
-    ])) as (number | string)[];
+    const reply = (await runScript(
+      redis,
+      scripts.rollback,
+      [keys.current, keys.versionSeq, keys.history],
+      [keys.prefix, to === undefined ? '' : String(to), keep, JSON.stringify(meta)],
+    )) as (number | string)[];
     return { version: Number(reply[0]), restored: Number(reply[1]), dropped: reply.slice(2).map(Number) };
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('SY_ROLLBACK')) throw new RollbackError(err.message.slice(12));

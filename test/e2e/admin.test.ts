@@ -30,7 +30,13 @@ afterEach(async () => {
 
 async function startEnv(o: Parameters<typeof relayEnv>[0] = {}, env: NodeJS.ProcessEnv = {}): Promise<Up> {
   t = await relayEnv({ start: false, ...o });
-  up = await startUp({ config: t.env.config, log: createLogger('admin-test', 'silent'), env, adminListen: `127.0.0.1:${await freePort()}`, pollMs: 100 });
+  up = await startUp({
+    config: t.env.config,
+    log: createLogger('admin-test', 'silent'),
+    env,
+    adminListen: `127.0.0.1:${await freePort()}`,
+    pollMs: 100,
+  });
   return up;
 }
 
@@ -112,23 +118,44 @@ describe('admin HTTP', () => {
     const { importCsvde } = await import('../../src/pipeline/import-csvde.js');
     const { csvFixture } = await import('../helpers/env.js');
     await importCsvde(t!.env.deps, t!.env.source('students'), csvFixture('students.csv'));
-    const status = JSON.parse((await get(`${u.admin.url}api/status`)).text) as { table: { tableVersion: number; sources: unknown[]; history: unknown[] }; queue: Record<string, number>; conflicts: unknown[] };
+    const status = JSON.parse((await get(`${u.admin.url}api/status`)).text) as {
+      table: { tableVersion: number; sources: unknown[]; history: unknown[] };
+      queue: Record<string, number>;
+      conflicts: unknown[];
+    };
     expect(status.table.tableVersion).toBe(2);
     expect(status.table.sources).toHaveLength(2);
     expect(status.queue).toEqual({ ready: 0, active: 0, held: 0 });
     expect(status.conflicts.length).toBeGreaterThan(0);
     const d = JSON.parse((await get(`${u.admin.url}api/resolve?address=ada.ivanov@contoso.edu`)).text);
-    expect(d).toMatchObject({ action: 'route', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud', reason: 'target-address', tableVersion: 2 });
-    const back = await fetch(`${u.admin.url}api/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 1 }) });
+    expect(d).toMatchObject({
+      action: 'route',
+      recipient: 'ada.ivanov@live.contoso.edu',
+      connector: 'cloud',
+      reason: 'target-address',
+      tableVersion: 2,
+    });
+    const back = await fetch(`${u.admin.url}api/rollback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 1 }),
+    });
     expect(await back.json()).toMatchObject({ version: 3, restored: 1 });
-    expect(JSON.parse((await get(`${u.admin.url}api/resolve?address=s100007@contoso.edu`)).text)).toMatchObject({ action: 'route', reason: 'internal-relay', tableVersion: 3 });
+    expect(JSON.parse((await get(`${u.admin.url}api/resolve?address=s100007@contoso.edu`)).text)).toMatchObject({
+      action: 'route',
+      reason: 'internal-relay',
+      tableVersion: 3,
+    });
     const board = await get(`${u.admin.url}queues`);
     expect(board.status).toBe(200);
     expect(board.text).toMatch(/bull/i);
   });
 
   it('requires the bearer token when one is configured, except for /healthz', async () => {
-    const u = await startEnv({ adjust: (raw) => (raw.admin = { listen: '127.0.0.1:8025', tokenEnv: 'SY_TEST_ADMIN_TOKEN' }) }, { SY_TEST_ADMIN_TOKEN: 'tok-123' });
+    const u = await startEnv(
+      { adjust: (raw) => (raw.admin = { listen: '127.0.0.1:8025', tokenEnv: 'SY_TEST_ADMIN_TOKEN' }) },
+      { SY_TEST_ADMIN_TOKEN: 'tok-123' },
+    );
     expect((await get(`${u.admin.url}healthz`)).status).toBe(200);
     expect((await get(`${u.admin.url}api/status`)).status).toBe(401);
     expect((await get(`${u.admin.url}metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);

@@ -9,7 +9,12 @@ import { projectRoot } from '../../src/main/paths.js';
 
 describe('npm start', () => {
   it('reaches ready with every sample where it belongs, serves the status page, and stops on SIGTERM', async () => {
-    const child = spawn('npm', ['start', '--silent'], { cwd: projectRoot(), env: { ...process.env, REDIS_URL: '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: projectRoot(),
+      env: { ...process.env, REDIS_URL: '' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -42,6 +47,8 @@ describe('npm start', () => {
       if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
     }
     // npm passes the signal on; the demo drains, stops its Redis and exits
-    expect(['0', 'SIGTERM']).toContain(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 15 s'), 15_000))]));
+    expect(['0', 'SIGTERM']).toContain(
+      await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 15 s'), 15_000))]),
+    );
   });
 });

@@ -18,8 +18,11 @@ afterEach(async () => {
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args, '--config', t?.env.configFile ?? ''], { env: { ...process.env, REDIS_URL: '' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [BIN, ...args, '--config', t?.env.configFile ?? ''],
+      { env: { ...process.env, REDIS_URL: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -46,7 +49,10 @@ describe('queue operations', () => {
     expect(listed).toMatch(/hop legacy {2}from <sender@example\.org>/);
     expect(listed).toContain('last: 421 4.3.2 down for maintenance');
 
-    const json = (await cli(['queue', 'list', '--json', '--recipient', 'NOBODY@contoso.edu'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { uid: string; msg: string });
+    const json = (await cli(['queue', 'list', '--json', '--recipient', 'NOBODY@contoso.edu'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { uid: string; msg: string });
     expect(json).toHaveLength(1);
     const uid = json[0]?.uid ?? '';
 
@@ -68,10 +74,14 @@ describe('queue operations', () => {
 
   it('retry makes waiting deliveries due now', async () => {
     let up = false;
-    t = await relayEnv({ relay: { retryFirst: '1h', retryMax: '1h' }, sinks: { onprem: { rcptReply: () => (up ? undefined : { code: 450, message: '4.2.0 busy' }) } } });
+    t = await relayEnv({
+      relay: { retryFirst: '1h', retryMax: '1h' },
+      sinks: { onprem: { rcptReply: () => (up ? undefined : { code: 450, message: '4.2.0 busy' }) } },
+    });
     const r = await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu'] });
     const id = /queued as (\w+)/.exec(r.response)?.[1] ?? '';
-    for (let i = 0; i < 100 && !/1 ready/.test((await cli(['queue', 'list'])).stdout); i++) await new Promise((res) => setTimeout(res, 100));
+    for (let i = 0; i < 100 && !/1 ready/.test((await cli(['queue', 'list'])).stdout); i++)
+      await new Promise((res) => setTimeout(res, 100));
     up = true;
     expect((await cli(['queue', 'retry', id])).stdout).toBe('1 of 1 matching unit(s) due now\n');
     await t.sinks.onprem.waitFor(1);

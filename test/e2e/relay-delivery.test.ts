@@ -21,14 +21,21 @@ afterEach(async () => {
 function reportFields(text: string): Record<string, string>[] {
   const part = /Content-Type: message\/delivery-status[^\n]*\r\n(?:[^\r\n]+\r\n)*\r\n([\s\S]*?)\r\n--/.exec(text)?.[1] ?? '';
   return part.split(/\r\n\r\n/).map((block) =>
-    Object.fromEntries(block.split('\r\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()])),
+    Object.fromEntries(
+      block
+        .split('\r\n')
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+    ),
   );
 }
 
 describe('delivery', () => {
   it('retries after a 4xx and delivers exactly once when the next hop recovers', async () => {
     let refusals = 2;
-    t = await relayEnv({ sinks: { onprem: { rcptReply: () => (refusals-- > 0 ? { code: 451, message: '4.3.2 try later' } : undefined) } } });
+    t = await relayEnv({
+      sinks: { onprem: { rcptReply: () => (refusals-- > 0 ? { code: 451, message: '4.3.2 try later' } : undefined) } },
+    });
     await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu'] });
     await t.sinks.onprem.waitFor(1);
     await new Promise((r) => setTimeout(r, 1500));
@@ -37,7 +44,9 @@ describe('delivery', () => {
   });
 
   it('bounces a recipient the next hop refuses with 5xx: a DSN reaches the sender with the right fields', async () => {
-    t = await relayEnv({ sinks: { onprem: { rcptReply: (a) => (a.startsWith('ada') ? { code: 550, message: '5.1.1 mailbox gone' } : undefined) } } });
+    t = await relayEnv({
+      sinks: { onprem: { rcptReply: (a) => (a.startsWith('ada') ? { code: 550, message: '5.1.1 mailbox gone' } : undefined) } },
+    });
     await sendMail({
       port: t.port,
       from: 'sender@example.org',
@@ -75,7 +84,10 @@ describe('delivery', () => {
 
   it('sends a delay notice once after relay.delayWarning, then keeps trying', async () => {
     let refuse = true;
-    t = await relayEnv({ relay: { delayWarning: '500ms' }, sinks: { legacy: { rcptReply: () => (refuse ? { code: 452, message: '4.2.2 over quota' } : undefined) } } });
+    t = await relayEnv({
+      relay: { delayWarning: '500ms' },
+      sinks: { legacy: { rcptReply: () => (refuse ? { code: 452, message: '4.2.2 over quota' } : undefined) } },
+    });
     await sendMail({ port: t.port, from: 'sender@example.org', to: ['nobody@contoso.edu'] });
     const [notice] = await t.sinks.internet.waitFor(1, 15_000);
     const [, perRcpt] = reportFields(notice?.text ?? '');
@@ -97,7 +109,12 @@ describe('delivery', () => {
 
   it('passes NOTIFY, ORCPT, RET and ENVID on to a DSN-capable next hop, per recipient', async () => {
     t = await relayEnv();
-    const conn = await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu'], dsn: { notify: 'SUCCESS,FAILURE', ret: 'FULL', envid: 'E1', orcpt: 'rfc822;alias@contoso.edu' } });
+    const conn = await sendMail({
+      port: t.port,
+      from: 'sender@example.org',
+      to: ['ada.lovelace@contoso.edu'],
+      dsn: { notify: 'SUCCESS,FAILURE', ret: 'FULL', envid: 'E1', orcpt: 'rfc822;alias@contoso.edu' },
+    });
     expect(conn.accepted).toHaveLength(1);
     const [m] = await t.sinks.onprem.waitFor(1);
     expect(m?.mailArgs).toMatchObject({ RET: 'FULL', ENVID: 'E1' });
@@ -141,7 +158,9 @@ describe('TLS', () => {
       sinks: { onprem: { tls: { key: readFileSync(ca.keyFile), cert: readFileSync(ca.certFile) } } },
       relay: { tls: { key: ca.keyFile, cert: ca.certFile } },
       adjust: (raw) => {
-        const c = (raw.connectors as { name: string; tls: string; caFile?: string; smartHosts: string[] }[]).find((x) => x.name === 'onprem');
+        const c = (raw.connectors as { name: string; tls: string; caFile?: string; smartHosts: string[] }[]).find(
+          (x) => x.name === 'onprem',
+        );
         if (c) Object.assign(c, { tls: 'required', caFile: ca.caFile });
       },
     });
@@ -163,10 +182,12 @@ describe('outbound sender rewriting and DKIM', () => {
     t = await relayEnv({
       adjust: (raw) => {
         const c = (raw.connectors as { name: string }[]).find((x) => x.name === 'internet');
-        if (c) Object.assign(c, { rewriteOutboundSender: true, dkim: { domain: 'contoso.edu', selector: 'sy2026', privateKeyFile: keyFile } });
+        if (c)
+          Object.assign(c, { rewriteOutboundSender: true, dkim: { domain: 'contoso.edu', selector: 'sy2026', privateKeyFile: keyFile } });
       },
     });
-    const body = 'From: Ada Ivanov <Ada.Ivanov@live.contoso.edu>\r\nTo: <friend@example.org>\r\nSubject: hi\r\n\r\nReply to me at ada.ivanov@live.contoso.edu.\r\n';
+    const body =
+      'From: Ada Ivanov <Ada.Ivanov@live.contoso.edu>\r\nTo: <friend@example.org>\r\nSubject: hi\r\n\r\nReply to me at ada.ivanov@live.contoso.edu.\r\n';
     await sendMail({ port: t.port, from: 'Ada.Ivanov@live.contoso.edu', to: ['friend@example.org', 'brian.lovelace@contoso.edu'], body });
     const [out] = await t.sinks.internet.waitFor(1);
     expect(out?.from).toBe('ada.ivanov@contoso.edu');

@@ -42,7 +42,12 @@ function sendRun(port: () => number, count: number): Run {
     for (let n = next++; n <= count; n = next++) {
       for (;;) {
         try {
-          const r = await sendMail({ port: port(), from: 'sender@example.org', to: [RCPTS[n % 3] ?? ''], body: message(`seq ${n}`, `X-Seq: ${n}\r\n`) });
+          const r = await sendMail({
+            port: port(),
+            from: 'sender@example.org',
+            to: [RCPTS[n % 3] ?? ''],
+            body: message(`seq ${n}`, `X-Seq: ${n}\r\n`),
+          });
           if (/^250/.test(r.response)) {
             accepted.add(n);
             break;
@@ -72,7 +77,11 @@ function arrived(sinks: readonly Sink[]): { unique: Set<number>; total: number }
   return { unique, total };
 }
 
-async function allArrive(sinks: readonly Sink[], expected: Set<number>, timeoutMs = 60_000): Promise<{ missing: number[]; duplicates: number }> {
+async function allArrive(
+  sinks: readonly Sink[],
+  expected: Set<number>,
+  timeoutMs = 60_000,
+): Promise<{ missing: number[]; duplicates: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { unique, total } = arrived(sinks);
@@ -104,7 +113,9 @@ describe('durable acceptance', () => {
     await run.done;
     const sinks = [t.sinks.onprem, t.sinks.cloud, t.sinks.legacy];
     const { missing, duplicates } = await allArrive(sinks, run.accepted);
-    console.log(`relay SIGKILL while accepting: ${acceptedBeforeKill} accepted before the kill, 500 in all; missing ${missing.length}, duplicates ${duplicates}`);
+    console.log(
+      `relay SIGKILL while accepting: ${acceptedBeforeKill} accepted before the kill, 500 in all; missing ${missing.length}, duplicates ${duplicates}`,
+    );
     expect(missing).toEqual([]);
     expect(run.accepted.size).toBe(500);
   });
@@ -112,7 +123,11 @@ describe('durable acceptance', () => {
   it('kill -9 of the relay while delivering to slow next hops: every 250 arrives after a restart', async () => {
     const port = await freePort();
     const slow = { delayMs: 150 };
-    t = await relayEnv({ start: false, relay: { listen: [`127.0.0.1:${port}`], connectionsPerHost: 2 }, sinks: { onprem: slow, cloud: slow, legacy: slow } });
+    t = await relayEnv({
+      start: false,
+      relay: { listen: [`127.0.0.1:${port}`], connectionsPerHost: 2 },
+      sinks: { onprem: slow, cloud: slow, legacy: slow },
+    });
     relays.push(await spawnRelay(t.env.configFile));
     const sinks = [t.sinks.onprem, t.sinks.cloud, t.sinks.legacy];
     const run = sendRun(() => port, 200);
@@ -123,7 +138,9 @@ describe('durable acceptance', () => {
     relays.push(await spawnRelay(t.env.configFile));
     await run.done;
     const { missing, duplicates } = await allArrive(sinks, run.accepted);
-    console.log(`relay SIGKILL while delivering: ${before} of 200 delivered before the kill; missing ${missing.length}, duplicates ${duplicates}`);
+    console.log(
+      `relay SIGKILL while delivering: ${before} of 200 delivered before the kill; missing ${missing.length}, duplicates ${duplicates}`,
+    );
     expect(missing).toEqual([]);
   });
 
@@ -139,15 +156,26 @@ describe('durable acceptance', () => {
     await redis.stop('SIGKILL');
     const acceptedAtKill = run.accepted.size;
     // while Redis is down every RCPT is deferred, never refused, authoritative domain included
-    const down = await dialogue(port, ['EHLO c', 'MAIL FROM:<s@example.org>', 'RCPT TO:<nobody@chem.lab.contoso.edu>', 'RCPT TO:<ada.lovelace@contoso.edu>', 'QUIT']);
-    expect(down.slice(3, 5)).toEqual(['451 4.3.0 Directory temporarily unavailable, try again later', '451 4.3.0 Directory temporarily unavailable, try again later']);
+    const down = await dialogue(port, [
+      'EHLO c',
+      'MAIL FROM:<s@example.org>',
+      'RCPT TO:<nobody@chem.lab.contoso.edu>',
+      'RCPT TO:<ada.lovelace@contoso.edu>',
+      'QUIT',
+    ]);
+    expect(down.slice(3, 5)).toEqual([
+      '451 4.3.0 Directory temporarily unavailable, try again later',
+      '451 4.3.0 Directory temporarily unavailable, try again later',
+    ]);
     await new Promise((r) => setTimeout(r, 1000));
     const acceptedWhileDown = run.accepted.size - acceptedAtKill;
     redis = await startRedis({ dir, persistence: true, port: redisPort });
     await run.done;
     const sinks = [t.sinks.onprem, t.sinks.cloud, t.sinks.legacy];
     const { missing, duplicates } = await allArrive(sinks, run.accepted);
-    console.log(`Redis SIGKILL + restart: ${acceptedAtKill} accepted before, ${acceptedWhileDown} during the outage; missing ${missing.length}, duplicates ${duplicates}`);
+    console.log(
+      `Redis SIGKILL + restart: ${acceptedAtKill} accepted before, ${acceptedWhileDown} during the outage; missing ${missing.length}, duplicates ${duplicates}`,
+    );
     expect(acceptedWhileDown).toBe(0);
     expect(missing).toEqual([]);
   });

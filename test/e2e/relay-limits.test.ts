@@ -2,6 +2,11 @@
  * Loops, limits and bad input (SPEC §5): each gets its precise SMTP reply and the relay
  * keeps serving everyone else. Graceful shutdown finishes the transaction in progress.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashPassword } from '../../src/relay/auth.js';
+import { makeTestCa } from '../../src/main/embedded-slapd.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/main/embedded-redis.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
@@ -28,7 +33,10 @@ async function stillServes(e: RelayEnv): Promise<void> {
 describe('loops', () => {
   it('refuses a message with more Received headers than relay.maxHops with 554 5.4.6', async () => {
     const e = await relay();
-    const received = Array.from({ length: 31 }, (_, i) => `Received: from hop${i}.example.org by hop${i + 1}.example.org; Mon, 23 Nov 2026 10:00:00 +0000\r\n`).join('');
+    const received = Array.from(
+      { length: 31 },
+      (_, i) => `Received: from hop${i}.example.org by hop${i + 1}.example.org; Mon, 23 Nov 2026 10:00:00 +0000\r\n`,
+    ).join('');
     const r = await dialogue(e.port, [...ENVELOPE, { raw: `${received}${message('hops')}.\r\n` }, 'QUIT']);
     expect(r[5]).toBe('554 5.4.6 Routing loop detected: too many Received headers (31 > 30)');
     const ok = Array.from({ length: 30 }, () => 'Received: from a by b; Mon, 23 Nov 2026 10:00:00 +0000\r\n').join('');
@@ -114,7 +122,13 @@ describe('limits and bad input', () => {
     const e = await relay({ relay: { maxMessageSize: 4096, maxRecipients: 2 } });
     const big = await dialogue(e.port, [...ENVELOPE, { raw: `${message('big', '', `${'x'.repeat(900)}\r\n`.repeat(10))}.\r\n` }]);
     expect(big[5]).toMatch(/^552 5\.3\.4 /);
-    const many = await dialogue(e.port, ['EHLO c', 'MAIL FROM:<s@example.org>', 'RCPT TO:<ada.lovelace@contoso.edu>', 'RCPT TO:<brian.lovelace@contoso.edu>', 'RCPT TO:<nobody@contoso.edu>']);
+    const many = await dialogue(e.port, [
+      'EHLO c',
+      'MAIL FROM:<s@example.org>',
+      'RCPT TO:<ada.lovelace@contoso.edu>',
+      'RCPT TO:<brian.lovelace@contoso.edu>',
+      'RCPT TO:<nobody@contoso.edu>',
+    ]);
     expect(many[5]).toMatch(/^452 4\.5\.3 /);
     await stillServes(e);
   });
@@ -174,11 +188,6 @@ describe('graceful shutdown', () => {
 
 describe('SMTP AUTH for submitting clients', () => {
   it('lets a client authenticated over TLS relay outbound, refuses a wrong password and AUTH in clear', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { makeTestCa } = await import('../../src/main/embedded-slapd.js');
-    const { hashPassword } = await import('../../src/relay/auth.js');
     const SMTPConnection = (await import('nodemailer/lib/smtp-connection')).default;
     const dir = mkdtempSync(join(tmpdir(), 'sy-auth-'));
     const ca = await makeTestCa(join(dir, 'ca'));
@@ -187,8 +196,15 @@ describe('SMTP AUTH for submitting clients', () => {
     const e = await relay({ relay: { tls: { key: ca.keyFile, cert: ca.certFile }, auth: { usersFile } } });
     const submit = (user: string, pass: string) =>
       new Promise<string>((resolve) => {
-        const conn = new SMTPConnection({ host: '127.0.0.1', port: e.port, localAddress: '127.0.0.2', requireTLS: true, tls: { rejectUnauthorized: false }, allowInternalNetworkInterfaces: true });
-        conn.on('error', (err) => resolve(`error ${(err as { response?: string }).response ?? err.message}`));
+        const conn = new SMTPConnection({
+          host: '127.0.0.1',
+          port: e.port,
+          localAddress: '127.0.0.2',
+          requireTLS: true,
+          tls: { rejectUnauthorized: false },
+          allowInternalNetworkInterfaces: true,
+        });
+        conn.on('error', (err) => resolve(`error ${(err as Error & { response?: string }).response ?? (err as Error).message}`));
         conn.connect(() =>
           conn.login({ user, pass }, (err) => {
             if (err) return resolve(`login ${(err as { response?: string }).response ?? err.message}`);

@@ -24,7 +24,9 @@ describe('routing over SMTP', () => {
     const [m] = await t.sinks.onprem.waitFor(1);
     expect(m?.from).toBe('Sender@Example.org');
     expect(m?.rcpts.map((x) => x.address)).toEqual(['Ada.Lovelace@contoso.edu']);
-    expect(m?.text).toMatch(/^X-Switchyard-Loop: v=1; r=[\w-]+\r\nReceived: from client\.example\.org \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.contoso\.edu \(Switchyard\) with ESMTP id [0-9A-Z]+\r\n\tfor <Ada\.Lovelace@contoso\.edu>;/);
+    expect(m?.text).toMatch(
+      /^X-Switchyard-Loop: v=1; r=[\w-]+\r\nReceived: from client\.example\.org \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.contoso\.edu \(Switchyard\) with ESMTP id [0-9A-Z]+\r\n\tfor <Ada\.Lovelace@contoso\.edu>;/,
+    );
     expect(m?.text).toContain('Subject: test');
   });
 
@@ -42,12 +44,21 @@ describe('routing over SMTP', () => {
   });
 
   it('rejects an unknown recipient of an authoritative domain at RCPT with 550 5.1.1', async () => {
-    const replies = await dialogue(t.port, ['EHLO client.example.org', 'MAIL FROM:<sender@example.org>', 'RCPT TO:<nobody@chem.lab.contoso.edu>', 'QUIT']);
+    const replies = await dialogue(t.port, [
+      'EHLO client.example.org',
+      'MAIL FROM:<sender@example.org>',
+      'RCPT TO:<nobody@chem.lab.contoso.edu>',
+      'QUIT',
+    ]);
     expect(replies[3]).toBe('550 5.1.1 Recipient address rejected: user unknown');
   });
 
   it('refuses a non-accepted domain from an untrusted client with 554 5.7.1, and relays it for a trusted one', async () => {
-    const untrusted = await dialogue(t.port, ['EHLO client.example.org', 'MAIL FROM:<sender@example.org>', 'RCPT TO:<friend@example.org>', 'QUIT'], '127.0.0.2');
+    const untrusted = await dialogue(
+      t.port,
+      ['EHLO client.example.org', 'MAIL FROM:<sender@example.org>', 'RCPT TO:<friend@example.org>', 'QUIT'],
+      '127.0.0.2',
+    );
     expect(untrusted[3]).toBe('554 5.7.1 Relay access denied');
     await sendMail({ port: t.port, from: 'ada.lovelace@contoso.edu', to: ['friend@example.org'] });
     const [m] = await t.sinks.internet.waitFor(1);
@@ -58,7 +69,13 @@ describe('routing over SMTP', () => {
     const r = await sendMail({
       port: t.port,
       from: 'sender@example.org',
-      to: ['ada.lovelace@contoso.edu', 'brian.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@contoso.edu', 'nobody@chem.lab.contoso.edu'],
+      to: [
+        'ada.lovelace@contoso.edu',
+        'brian.lovelace@contoso.edu',
+        'ada.ivanov@contoso.edu',
+        'nobody@contoso.edu',
+        'nobody@chem.lab.contoso.edu',
+      ],
     });
     expect(r.rejected.map((x) => x.rcpt)).toEqual(['nobody@chem.lab.contoso.edu']);
     const [onprem] = await t.sinks.onprem.waitFor(1);
@@ -78,7 +95,10 @@ describe('routing over SMTP', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-relay-'));
     const file = join(dir, 'contoso.csv');
     const original = readFileSync(csvFixture('contoso.csv'), 'utf8');
-    writeFileSync(file, `${original.trimEnd()}\nuser,"CN=New Hire,OU=Staff,DC=contoso,DC=edu",New Hire,New Hire,Hire,New,New Hire,SMTP:new.hire@chem.lab.contoso.edu,,new.hire@chem.lab.contoso.edu,new.hire,,20260101093000.0Z\n`);
+    writeFileSync(
+      file,
+      `${original.trimEnd()}\nuser,"CN=New Hire,OU=Staff,DC=contoso,DC=edu",New Hire,New Hire,Hire,New,New Hire,SMTP:new.hire@chem.lab.contoso.edu,,new.hire@chem.lab.contoso.edu,new.hire,,20260101093000.0Z\n`,
+    );
     await importCsvde(t.env.deps, t.env.source('corp'), file);
     const after = await dialogue(t.port, ['EHLO c', 'MAIL FROM:<s@example.org>', 'RCPT TO:<new.hire@chem.lab.contoso.edu>', 'QUIT']);
     expect(after[3]).toBe('250 2.1.5 Accepted');
@@ -86,7 +106,8 @@ describe('routing over SMTP', () => {
 
   it('advertises the extensions of SPEC §5, DSN and ENHANCEDSTATUSCODES included', async () => {
     const [, ehlo] = await dialogue(t.port, ['EHLO client.example.org']);
-    for (const ext of ['PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'DSN', 'SIZE 36700160']) expect(ehlo).toMatch(new RegExp(`^250[- ]${ext}$`, 'm'));
+    for (const ext of ['PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'DSN', 'SIZE 36700160'])
+      expect(ehlo).toMatch(new RegExp(`^250[- ]${ext}$`, 'm'));
   });
 });
 
@@ -94,7 +115,13 @@ describe('before the first publish', () => {
   it('answers 451 4.3.0 at RCPT, never 5xx, even in an authoritative domain', async () => {
     const u = await relayEnv({ publish: false });
     try {
-      const r = await dialogue(u.port, ['EHLO c', 'MAIL FROM:<s@example.org>', 'RCPT TO:<nobody@chem.lab.contoso.edu>', 'RCPT TO:<ada.lovelace@contoso.edu>', 'QUIT']);
+      const r = await dialogue(u.port, [
+        'EHLO c',
+        'MAIL FROM:<s@example.org>',
+        'RCPT TO:<nobody@chem.lab.contoso.edu>',
+        'RCPT TO:<ada.lovelace@contoso.edu>',
+        'QUIT',
+      ]);
       expect(r[3]).toBe('451 4.3.0 No routing table published yet, try again later');
       expect(r[4]).toBe('451 4.3.0 No routing table published yet, try again later');
     } finally {

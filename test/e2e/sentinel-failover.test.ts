@@ -28,8 +28,14 @@ describe('Sentinel failover', () => {
     const sinks: Sink[] = await Promise.all([startSink(), startSink(), startSink(), startSink()]);
     const names = ['onprem', 'cloud', 'legacy', 'internet'];
     const raw = demoConfigObject('failover', 'redis://unused');
-    raw.redis = { namespace: 'failover', sentinel: { name: MASTER_NAME, sentinels: sentinel.sentinels }, waitReplicas: 1, waitTimeout: '500ms' };
-    for (const c of raw.connectors as { name: string; smartHosts: string[] }[]) c.smartHosts = [`127.0.0.1:${sinks[names.indexOf(c.name)]?.port}`];
+    raw.redis = {
+      namespace: 'failover',
+      sentinel: { name: MASTER_NAME, sentinels: sentinel.sentinels },
+      waitReplicas: 1,
+      waitTimeout: '500ms',
+    };
+    for (const c of raw.connectors as { name: string; smartHosts: string[] }[])
+      c.smartHosts = [`127.0.0.1:${sinks[names.indexOf(c.name)]?.port}`];
     raw.relay = { listen: ['127.0.0.1:0'], hostname: 'mx.failover.test', ...FAST_RELAY };
     const config = parseConfig(raw, 'failover.yaml', {});
     const admin = createRedis(config.redis, 'worker');
@@ -49,7 +55,12 @@ describe('Sentinel failover', () => {
         for (let n = next++; n <= TOTAL; n = next++) {
           for (;;) {
             try {
-              const r = await sendMail({ port, from: 'sender@example.org', to: [RCPTS[n % 3] ?? ''], body: message(`seq ${n}`, `X-Seq: ${n}\r\n`) });
+              const r = await sendMail({
+                port,
+                from: 'sender@example.org',
+                to: [RCPTS[n % 3] ?? ''],
+                body: message(`seq ${n}`, `X-Seq: ${n}\r\n`),
+              });
               if (r.rejected.length > 0) refusals.push(...r.rejected.map((x) => x.reply));
               if (/^250/.test(r.response) && r.rejected.length === 0) {
                 accepted.add(n);
@@ -82,7 +93,9 @@ describe('Sentinel failover', () => {
         await new Promise((res) => setTimeout(res, 200));
       }
       const missing = [...accepted].filter((n) => !seen.has(n));
-      console.log(`sentinel failover ${oldMaster} → ${newMaster}: ${accepted.size} accepted, ${refusals.length} temporary refusals, missing ${missing.length}`);
+      console.log(
+        `sentinel failover ${oldMaster} → ${newMaster}: ${accepted.size} accepted, ${refusals.length} temporary refusals, missing ${missing.length}`,
+      );
       expect(missing).toEqual([]);
     } finally {
       await relay?.close(2000);

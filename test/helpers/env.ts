@@ -64,6 +64,7 @@ export async function testEnv(adjust?: (raw: Record<string, unknown>) => void, r
   const config = parseConfig(raw, configFile, {});
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', () => undefined); // fault tests stop Redis on purpose; commands still fail loudly
+  await redis.ping(); // the suite's Redis must be there: fail here, not in the first assertion
   const keys = createKeys(namespace);
   return {
     namespace,

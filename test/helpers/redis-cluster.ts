@@ -22,7 +22,12 @@ export async function startCluster(masters = 3): Promise<LocalCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-cluster-'));
   const servers: EmbeddedRedis[] = [];
   for (let i = 0; i < masters; i++) {
-    servers.push(await startRedis({ dir: join(dir, `n${i}`), extraConfig: ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000'] }));
+    servers.push(
+      await startRedis({
+        dir: join(dir, `n${i}`),
+        extraConfig: ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000'],
+      }),
+    );
   }
   const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
   await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
@@ -35,7 +40,11 @@ export async function startCluster(masters = 3): Promise<LocalCluster> {
   }
   return {
     nodes,
-    client: () => new Cluster(nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })), { redisOptions: { maxRetriesPerRequest: 3 } }),
+    client: () =>
+      new Cluster(
+        nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })),
+        { redisOptions: { maxRetriesPerRequest: 3 } },
+      ),
     async stop() {
       await Promise.all(servers.map((s) => s.stop()));
       rmSync(dir, { recursive: true, force: true });

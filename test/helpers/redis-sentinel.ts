@@ -56,7 +56,11 @@ async function startSentinelProcess(dir: string, port: number, masterPort: numbe
 export async function startSentinel(): Promise<LocalSentinel> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-sentinel-'));
   const master = await startRedis({ dir: join(dir, 'master'), persistence: true });
-  const replicas = await Promise.all([1, 2].map((i) => startRedis({ dir: join(dir, `replica${i}`), persistence: true, extraConfig: [`replicaof 127.0.0.1 ${master.port}`] })));
+  const replicas = await Promise.all(
+    [1, 2].map((i) =>
+      startRedis({ dir: join(dir, `replica${i}`), persistence: true, extraConfig: [`replicaof 127.0.0.1 ${master.port}`] }),
+    ),
+  );
   const ports = [await freePort(), await freePort(), await freePort()];
   const procs = await Promise.all(ports.map((p, i) => startSentinelProcess(join(dir, `s${i}`), p, master.port)));
   const sentinels = ports.map((p) => `127.0.0.1:${p}`);

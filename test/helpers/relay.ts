@@ -36,12 +36,21 @@ export async function relayEnv(o: RelayEnvOptions = {}): Promise<RelayEnv> {
     (['onprem', 'cloud', 'legacy', 'internet'] as const).map((n) => startSink(o.sinks?.[n] ?? {})),
   );
   const sinks = { onprem: onprem!, cloud: cloud!, legacy: legacy!, internet: internet! };
-  const env = await testEnv((raw) => {
-    const connectors = raw.connectors as { name: keyof typeof sinks; smartHosts: string[] }[];
-    for (const c of connectors) c.smartHosts = [`127.0.0.1:${sinks[c.name].port}`];
-    raw.relay = { listen: ['127.0.0.1:0'], hostname: 'mx.test.contoso.edu', trustedNetworks: ['127.0.0.1/32'], ...FAST_RELAY, ...o.relay };
-    o.adjust?.(raw);
-  }, ...(o.redisUrl ? [o.redisUrl] : []));
+  const env = await testEnv(
+    (raw) => {
+      const connectors = raw.connectors as { name: keyof typeof sinks; smartHosts: string[] }[];
+      for (const c of connectors) c.smartHosts = [`127.0.0.1:${sinks[c.name].port}`];
+      raw.relay = {
+        listen: ['127.0.0.1:0'],
+        hostname: 'mx.test.contoso.edu',
+        trustedNetworks: ['127.0.0.1/32'],
+        ...FAST_RELAY,
+        ...o.relay,
+      };
+      o.adjust?.(raw);
+    },
+    ...(o.redisUrl ? [o.redisUrl] : []),
+  );
   if (o.publish !== false) await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
   const self: RelayEnv = {
     env,
@@ -50,7 +59,11 @@ export async function relayEnv(o: RelayEnvOptions = {}): Promise<RelayEnv> {
       return self.relay?.addresses[0]?.port ?? 0;
     },
     async startRelay() {
-      self.relay = await startRelay({ config: env.config, log: createLogger('relay-test', process.env.TEST_LOG_LEVEL ?? 'silent'), pollMs: 100 });
+      self.relay = await startRelay({
+        config: env.config,
+        log: createLogger('relay-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+        pollMs: 100,
+      });
       return self.relay;
     },
     async cleanup() {

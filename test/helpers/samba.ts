@@ -16,10 +16,39 @@ export interface SeedObject {
 export const AD_SEED: SeedObject[] = [
   { dn: `OU=Staff,${AD_BASE}`, attrs: { objectClass: 'organizationalUnit' } },
   { dn: `OU=Contacts,${AD_BASE}`, attrs: { objectClass: 'organizationalUnit' } },
-  { dn: `CN=Ada Lovelace,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'ada', mail: 'Ada.Lovelace@contoso.edu', proxyAddresses: ['SMTP:Ada.Lovelace@contoso.edu', 'smtp:ada@contoso.edu', 'X500:/o=Contoso/cn=ada'], mailNickname: 'ada' } },
-  { dn: `CN=Brian Kernighan,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'brian', proxyAddresses: ['SMTP:brian@contoso.edu', 'smtp:bwk@contoso.edu'], targetAddress: 'SMTP:brian@live.contoso.edu', mailNickname: 'brian' } },
-  { dn: `CN=Room 101,OU=Staff,${AD_BASE}`, attrs: { objectClass: 'user', sAMAccountName: 'room101', proxyAddresses: ['SMTP:room-101@contoso.edu'], userAccountControl: '514' } },
-  { dn: `CN=Carol Partner,OU=Contacts,${AD_BASE}`, attrs: { objectClass: 'contact', proxyAddresses: ['SMTP:carol@partner.example', 'smtp:carol.partner@contoso.edu'], targetAddress: 'SMTP:carol@partner.example', mail: 'carol@partner.example' } },
+  {
+    dn: `CN=Ada Lovelace,OU=Staff,${AD_BASE}`,
+    attrs: {
+      objectClass: 'user',
+      sAMAccountName: 'ada',
+      mail: 'Ada.Lovelace@contoso.edu',
+      proxyAddresses: ['SMTP:Ada.Lovelace@contoso.edu', 'smtp:ada@contoso.edu', 'X500:/o=Contoso/cn=ada'],
+      mailNickname: 'ada',
+    },
+  },
+  {
+    dn: `CN=Brian Kernighan,OU=Staff,${AD_BASE}`,
+    attrs: {
+      objectClass: 'user',
+      sAMAccountName: 'brian',
+      proxyAddresses: ['SMTP:brian@contoso.edu', 'smtp:bwk@contoso.edu'],
+      targetAddress: 'SMTP:brian@live.contoso.edu',
+      mailNickname: 'brian',
+    },
+  },
+  {
+    dn: `CN=Room 101,OU=Staff,${AD_BASE}`,
+    attrs: { objectClass: 'user', sAMAccountName: 'room101', proxyAddresses: ['SMTP:room-101@contoso.edu'], userAccountControl: '514' },
+  },
+  {
+    dn: `CN=Carol Partner,OU=Contacts,${AD_BASE}`,
+    attrs: {
+      objectClass: 'contact',
+      proxyAddresses: ['SMTP:carol@partner.example', 'smtp:carol.partner@contoso.edu'],
+      targetAddress: 'SMTP:carol@partner.example',
+      mail: 'carol@partner.example',
+    },
+  },
   // enough staff that one deletion stays under the deletion guard's 10 %
   ...Array.from({ length: 16 }, (_, i) => ({
     dn: `CN=Staff ${i},OU=Staff,${AD_BASE}`,

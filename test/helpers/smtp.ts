@@ -164,7 +164,10 @@ export async function sendMail(o: SendOptions): Promise<SendResult> {
           if (err) return reject(err);
           resolve({
             accepted: info.accepted,
-            rejected: (info.rejectedErrors ?? []).map((e) => ({ rcpt: (e as { recipient?: string }).recipient ?? '', reply: e.response ?? '' })),
+            rejected: (info.rejectedErrors ?? []).map((e) => ({
+              rcpt: (e as { recipient?: string }).recipient ?? '',
+              reply: e.response ?? '',
+            })),
             response: info.response,
           });
         },
@@ -179,7 +182,11 @@ export async function sendMail(o: SendOptions): Promise<SendResult> {
  * A scripted raw SMTP dialogue: sends each line (CRLF added unless `raw`) after the
  * previous reply and returns every reply. For malformed input the client libraries refuse.
  */
-export async function dialogue(port: number, steps: readonly (string | { raw: Buffer | string })[], localAddress?: string): Promise<string[]> {
+export async function dialogue(
+  port: number,
+  steps: readonly (string | { raw: Buffer | string })[],
+  localAddress?: string,
+): Promise<string[]> {
   const socket: Socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
   socket.setEncoding('utf8');
   socket.on('error', () => undefined); // a reset shows as '(closed)'

@@ -21,7 +21,17 @@ beforeAll(async () => {
   dc = await seededSamba();
   secrets.SY_TEST_AD_PASSWORD = dc.servicePassword;
   env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push({ name: 'corp-ad', type: 'ldap', url: dc.ldapsUrl, caFile: dc.caFile, bindDn: AD_SERVICE_DN, bindPasswordEnv: 'SY_TEST_AD_PASSWORD', baseDn: AD_BASE, mailboxConnector: 'onprem', priority: 20 });
+    (raw.sources as unknown[]).push({
+      name: 'corp-ad',
+      type: 'ldap',
+      url: dc.ldapsUrl,
+      caFile: dc.caFile,
+      bindDn: AD_SERVICE_DN,
+      bindPasswordEnv: 'SY_TEST_AD_PASSWORD',
+      baseDn: AD_BASE,
+      mailboxConnector: 'onprem',
+      priority: 20,
+    });
   });
 }, 120_000);
 afterAll(async () => {
@@ -36,19 +46,35 @@ async function decide(address: string) {
 }
 
 describe('full sync from a real AD (Samba)', () => {
-  it('reads mailboxes, disabled room mailboxes, mail users and contacts; identity is AD\'s objectGUID', async () => {
+  it("reads mailboxes, disabled room mailboxes, mail users and contacts; identity is AD's objectGUID", async () => {
     const r = await syncSource(env.deps, source(), { env: secrets });
     // Administrator, krbtgt and the service account have no SMTP address: not selected
     expect(r.counts).toMatchObject({ objects: 20, invalid: 0 });
     const client = await adminClient(dc);
-    const { searchEntries } = await client.search(`CN=Ada Lovelace,OU=Staff,${AD_BASE}`, { scope: 'base', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] });
+    const { searchEntries } = await client.search(`CN=Ada Lovelace,OU=Staff,${AD_BASE}`, {
+      scope: 'base',
+      attributes: ['objectGUID'],
+      explicitBufferAttributes: ['objectGUID'],
+    });
     await client.unbind();
     const guid = guidFromBytes(searchEntries[0]?.objectGUID as Buffer);
 
-    expect(await decide('ADA@contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'onprem', object: { source: 'corp-ad', id: guid, dn: `CN=Ada Lovelace,OU=Staff,${AD_BASE}` } });
-    expect(await decide('bwk@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'brian@live.contoso.edu', connector: 'cloud' });
+    expect(await decide('ADA@contoso.edu')).toMatchObject({
+      reason: 'mailbox',
+      connector: 'onprem',
+      object: { source: 'corp-ad', id: guid, dn: `CN=Ada Lovelace,OU=Staff,${AD_BASE}` },
+    });
+    expect(await decide('bwk@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'brian@live.contoso.edu',
+      connector: 'cloud',
+    });
     expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'mailbox' });
-    expect(await decide('carol.partner@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'carol@partner.example', connector: 'internet' });
+    expect(await decide('carol.partner@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'carol@partner.example',
+      connector: 'internet',
+    });
   });
 
   it('AD refuses a simple bind without TLS (strong auth); StartTLS on ldap:// works', async () => {
@@ -64,9 +90,22 @@ describe('full sync from a real AD (Samba)', () => {
     const before = await decide('ADA@contoso.edu');
     const client = await adminClient(dc);
     try {
-      await client.add(`CN=Dan Partner,OU=Contacts,${AD_BASE}`, { objectClass: 'contact', proxyAddresses: ['SMTP:dan@partner.example', 'smtp:dan.partner@contoso.edu'], targetAddress: 'SMTP:dan@partner.example' });
-      await client.modify(`CN=Brian Kernighan,OU=Staff,${AD_BASE}`, new Change({ operation: 'replace', modification: new Attribute({ type: 'targetAddress', values: ['SMTP:brian@elsewhere.example'] }) }));
-      await client.modify(`CN=Ada Lovelace,OU=Staff,${AD_BASE}`, new Change({ operation: 'delete', modification: new Attribute({ type: 'proxyAddresses', values: ['smtp:ada@contoso.edu'] }) }));
+      await client.add(`CN=Dan Partner,OU=Contacts,${AD_BASE}`, {
+        objectClass: 'contact',
+        proxyAddresses: ['SMTP:dan@partner.example', 'smtp:dan.partner@contoso.edu'],
+        targetAddress: 'SMTP:dan@partner.example',
+      });
+      await client.modify(
+        `CN=Brian Kernighan,OU=Staff,${AD_BASE}`,
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'targetAddress', values: ['SMTP:brian@elsewhere.example'] }),
+        }),
+      );
+      await client.modify(
+        `CN=Ada Lovelace,OU=Staff,${AD_BASE}`,
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'proxyAddresses', values: ['smtp:ada@contoso.edu'] }) }),
+      );
       await client.del(`CN=Carol Partner,OU=Contacts,${AD_BASE}`);
     } finally {
       await client.unbind();
@@ -75,7 +114,11 @@ describe('full sync from a real AD (Samba)', () => {
     expect(r).toMatchObject({ mode: 'delta', version: (full.version ?? 0) + 1, counts: { added: 1, changed: 2, removed: 1 } });
     expect(r.fallback).toBeUndefined();
     expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'dan@partner.example' });
-    expect(await decide('bwk@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'brian@elsewhere.example', connector: 'internet' });
+    expect(await decide('bwk@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'brian@elsewhere.example',
+      connector: 'internet',
+    });
     expect(await decide('ada@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('ADA.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', object: before?.object });
     expect(await decide('carol.partner@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
@@ -90,7 +133,9 @@ describe('full sync from a real AD (Samba)', () => {
     await env.redis.hset(env.keys.syncState, 'corp-ad', JSON.stringify({ ...wm, invocationId: '00000000-0000-0000-0000-000000000000' }));
     const r = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
     expect(r).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/the DC changed/) });
-    expect(JSON.parse((await env.redis.hget(env.keys.syncState, 'corp-ad')) as string)).toMatchObject({ mode: 'ad', invocationId: wm.invocationId });
+    expect(JSON.parse((await env.redis.hget(env.keys.syncState, 'corp-ad')) as string)).toMatchObject({
+      mode: 'ad',
+      invocationId: wm.invocationId,
+    });
   });
 });
-

@@ -18,10 +18,15 @@ interface Run {
 
 function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, REDIS_URL: '', SWITCHYARD_CONFIG: env.configFile, ...extraEnv } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, REDIS_URL: '', SWITCHYARD_CONFIG: env.configFile, ...extraEnv } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -35,8 +40,11 @@ describe('switchyard CLI', () => {
     const r = await cli(['resolve', '--json', 'ada.lovelace@contoso.edu']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
-      address: 'ada.lovelace@contoso.edu', action: 'defer', smtp: '451 4.3.0 No routing table published yet, try again later',
-      reason: 'temporary-failure', tableVersion: null,
+      address: 'ada.lovelace@contoso.edu',
+      action: 'defer',
+      smtp: '451 4.3.0 No routing table published yet, try again later',
+      reason: 'temporary-failure',
+      tableVersion: null,
     });
   });
 
@@ -52,10 +60,17 @@ describe('switchyard CLI', () => {
     expect(imp.stdout).toContain('conflicts  1 (new 1)');
 
     const res = await cli(['resolve', '--json', 'Ada.Ivanov@contoso.edu', 'friend@example.org', 'nobody@chem.lab.contoso.edu']);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({
-      address: 'Ada.Ivanov@contoso.edu', action: 'route', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud',
-      smtp: '250 2.1.5 Accepted', reason: 'target-address',
+      address: 'Ada.Ivanov@contoso.edu',
+      action: 'route',
+      recipient: 'ada.ivanov@live.contoso.edu',
+      connector: 'cloud',
+      smtp: '250 2.1.5 Accepted',
+      reason: 'target-address',
       object: { source: 'corp', id: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu', dn: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu' },
       tableVersion: 1,
     });
@@ -65,7 +80,12 @@ describe('switchyard CLI', () => {
     expect(JSON.parse(trusted.stdout)).toMatchObject({ action: 'route', reason: 'outbound', connector: 'internet' });
 
     const status = JSON.parse((await cli(['status', '--json'])).stdout) as Record<string, unknown>;
-    expect(status).toMatchObject({ tableVersion: 1, cause: 'import', conflicts: 1, sources: [{ name: 'corp', objects: 267, addresses: 568, conflicts: 1 }] });
+    expect(status).toMatchObject({
+      tableVersion: 1,
+      cause: 'import',
+      conflicts: 1,
+      sources: [{ name: 'corp', objects: 267, addresses: 568, conflicts: 1 }],
+    });
 
     const conflicts = await cli(['conflicts']);
     expect(conflicts.stdout).toContain('helpdesk@contoso.edu: kept by corp: CN=O"Brien\\, Siobhan');
@@ -83,7 +103,9 @@ describe('switchyard CLI', () => {
     const r = await cli(['import', csvFixture('bad-rows.csv'), '--source', 'corp']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('bad-rows.csv:3: expected 6 columns, found 5\n');
-    expect(r.stderr.trim().split('\n').pop()).toMatch(/^switchyard: refused: \d+ invalid entries, first at bad-rows\.csv:\d+: .*--skip-invalid/);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(
+      /^switchyard: refused: \d+ invalid entries, first at bad-rows\.csv:\d+: .*--skip-invalid/,
+    );
     const after = JSON.parse((await cli(['status', '--json'])).stdout) as { tableVersion: number | null };
     expect(after.tableVersion).toBe(before.tableVersion);
   });

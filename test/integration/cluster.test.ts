@@ -54,7 +54,10 @@ describe('on a 3-master Redis Cluster', () => {
     const first = await importCsvde(deps, source, csvFixture('contoso.csv'));
     expect(first.version).toBe(1);
     const resolver = createResolver({ redis: client, keys, context: routingContext(config) });
-    const [mailbox, contact, unknown] = await resolver.resolve(['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@chem.lab.contoso.edu'], false);
+    const [mailbox, contact, unknown] = await resolver.resolve(
+      ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@chem.lab.contoso.edu'],
+      false,
+    );
     expect(mailbox).toMatchObject({ action: 'route', connector: 'onprem', reason: 'mailbox', tableVersion: 1 });
     expect(contact).toMatchObject({ action: 'route', connector: 'cloud', recipient: 'ada.ivanov@live.contoso.edu' });
     expect(unknown).toMatchObject({ action: 'reject', smtp: '550 5.1.1 Recipient address rejected: user unknown' });
@@ -75,11 +78,27 @@ describe('on a 3-master Redis Cluster', () => {
 
   it('runs an LDAP sync job on a worker (BullMQ on the cluster)', async () => {
     const config = clusterConfig((raw) =>
-      (raw.sources as unknown[]).push({ name: 'corp-ad', type: 'ldap', url: slapd.ldapsUrl, caFile: slapd.caFile, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD', baseDn: 'dc=contoso,dc=edu', mailboxConnector: 'onprem' }),
+      (raw.sources as unknown[]).push({
+        name: 'corp-ad',
+        type: 'ldap',
+        url: slapd.ldapsUrl,
+        caFile: slapd.caFile,
+        bindDn: SERVICE_DN,
+        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+        baseDn: 'dc=contoso,dc=edu',
+        mailboxConnector: 'onprem',
+      }),
     );
     const keys = createKeys(config.redis.namespace);
-    const worker = await startWorker({ config, log: createLogger('cluster-worker', 'silent'), env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword } });
-    const connection = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })), { redisOptions: { maxRetriesPerRequest: null } });
+    const worker = await startWorker({
+      config,
+      log: createLogger('cluster-worker', 'silent'),
+      env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword },
+    });
+    const connection = new Cluster(
+      cluster.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })),
+      { redisOptions: { maxRetriesPerRequest: null } },
+    );
     const events = new QueueEvents(SYNC_QUEUE, { connection, prefix: keys.bullPrefix });
     try {
       await events.waitUntilReady();
@@ -98,7 +117,8 @@ describe('on a 3-master Redis Cluster', () => {
     const sinks: Sink[] = await Promise.all([startSink(), startSink(), startSink(), startSink()]);
     const names = ['onprem', 'cloud', 'legacy', 'internet'];
     const config = clusterConfig((raw) => {
-      for (const c of raw.connectors as { name: string; smartHosts: string[] }[]) c.smartHosts = [`127.0.0.1:${sinks[names.indexOf(c.name)]?.port}`];
+      for (const c of raw.connectors as { name: string; smartHosts: string[] }[])
+        c.smartHosts = [`127.0.0.1:${sinks[names.indexOf(c.name)]?.port}`];
       raw.relay = { listen: ['127.0.0.1:0'], hostname: 'mx.cluster.test', retryFirst: '300ms' };
     });
     const keys = createKeys(config.redis.namespace);
@@ -108,10 +128,18 @@ describe('on a 3-master Redis Cluster', () => {
     const relay = await startRelay({ config, log: createLogger('cluster-relay', 'silent'), pollMs: 100 });
     try {
       const port = relay.addresses[0]?.port ?? 0;
-      const r = await sendMail({ port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@contoso.edu'] });
+      const r = await sendMail({
+        port,
+        from: 'sender@example.org',
+        to: ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@contoso.edu'],
+      });
       expect(r.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
       const [onprem, cloud, legacy] = await Promise.all([sinks[0]?.waitFor(1), sinks[1]?.waitFor(1), sinks[2]?.waitFor(1)]);
-      expect([onprem?.[0]?.rcpts[0]?.address, cloud?.[0]?.rcpts[0]?.address, legacy?.[0]?.rcpts[0]?.address]).toEqual(['ada.lovelace@contoso.edu', 'ada.ivanov@live.contoso.edu', 'nobody@contoso.edu']);
+      expect([onprem?.[0]?.rcpts[0]?.address, cloud?.[0]?.rcpts[0]?.address, legacy?.[0]?.rcpts[0]?.address]).toEqual([
+        'ada.lovelace@contoso.edu',
+        'ada.ivanov@live.contoso.edu',
+        'nobody@contoso.edu',
+      ]);
       const store = createQueueStore(client, keys);
       for (let i = 0; i < 50 && (await store.depth()).active > 0; i++) await new Promise((res) => setTimeout(res, 100));
       expect(await store.depth()).toEqual({ ready: 0, active: 0, held: 0 });

@@ -21,8 +21,13 @@ beforeEach(async () => {
 afterEach(async () => env.cleanup());
 
 const spec = { name: 'corp', priority: 10, deletionThreshold: 500 };
-const delta = (items: DeltaItem[], opts = {}) => publishDelta(env.deps, spec, (async function* () { yield items; })(), { cause: 'sync', ...opts });
-const entry = (e: Partial<DirectoryEntry> & { dn: string }): DirectoryEntry => ({ id: e.dn, objectClass: ['user'], proxyAddresses: [], ...e });
+const delta = (items: DeltaItem[], opts = {}) => publishDelta(env.deps, spec, [items], { cause: 'sync', ...opts });
+const entry = (e: Partial<DirectoryEntry> & { dn: string }): DirectoryEntry => ({
+  id: e.dn,
+  objectClass: ['user'],
+  proxyAddresses: [],
+  ...e,
+});
 async function decide(address: string) {
   const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
   return (await resolver.resolve([address], false))[0];
@@ -37,14 +42,47 @@ describe('delta publish', () => {
     await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
     const kofi = 'CN=Lovelace\\, Kofi,OU=Faculty,DC=contoso,DC=edu';
     const r = await delta([
-      { upsert: entry({ dn: 'CN=New Partner,OU=Contacts,DC=contoso,DC=edu', objectClass: ['contact'], proxyAddresses: ['SMTP:np@partner.example', 'smtp:new.partner@contoso.edu'], targetAddress: 'SMTP:np@partner.example' }) },
-      { upsert: entry({ dn: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu', proxyAddresses: ['SMTP:ada.ivanov@contoso.edu', 'smtp:ada.ivanov@live.contoso.edu', 'smtp:ada.ivanov@chem.lab.contoso.edu'], targetAddress: 'SMTP:ada.ivanov@elsewhere.example', mail: 'ada.ivanov@contoso.edu', created: '20260306093000.0Z' }) },
-      { upsert: entry({ dn: kofi, proxyAddresses: ['SMTP:kofi.lovelace@contoso.edu'], mail: 'kofi.lovelace@contoso.edu', created: '20201111093000.0Z' }) },
+      {
+        upsert: entry({
+          dn: 'CN=New Partner,OU=Contacts,DC=contoso,DC=edu',
+          objectClass: ['contact'],
+          proxyAddresses: ['SMTP:np@partner.example', 'smtp:new.partner@contoso.edu'],
+          targetAddress: 'SMTP:np@partner.example',
+        }),
+      },
+      {
+        upsert: entry({
+          dn: 'CN=Ada Ivanov,OU=Migrated,DC=contoso,DC=edu',
+          proxyAddresses: ['SMTP:ada.ivanov@contoso.edu', 'smtp:ada.ivanov@live.contoso.edu', 'smtp:ada.ivanov@chem.lab.contoso.edu'],
+          targetAddress: 'SMTP:ada.ivanov@elsewhere.example',
+          mail: 'ada.ivanov@contoso.edu',
+          created: '20260306093000.0Z',
+        }),
+      },
+      {
+        upsert: entry({
+          dn: kofi,
+          proxyAddresses: ['SMTP:kofi.lovelace@contoso.edu'],
+          mail: 'kofi.lovelace@contoso.edu',
+          created: '20201111093000.0Z',
+        }),
+      },
       { delete: 'CN=Room 101,OU=Resources,DC=contoso,DC=edu', origin: 'Room 101' },
     ]);
-    expect(r).toMatchObject({ version: 2, counts: { added: 1, changed: 2, removed: 1, objects: 267, addressesAdded: 2, addressesRemoved: 2 } });
-    expect(await decide('new.partner@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'np@partner.example', tableVersion: 2 });
-    expect(await decide('ada.ivanov@chem.lab.contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'ada.ivanov@elsewhere.example', connector: 'internet' });
+    expect(r).toMatchObject({
+      version: 2,
+      counts: { added: 1, changed: 2, removed: 1, objects: 267, addressesAdded: 2, addressesRemoved: 2 },
+    });
+    expect(await decide('new.partner@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'np@partner.example',
+      tableVersion: 2,
+    });
+    expect(await decide('ada.ivanov@chem.lab.contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'ada.ivanov@elsewhere.example',
+      connector: 'internet',
+    });
     expect(await decide('kofi_lovelace@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('kofi.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
     expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
@@ -56,7 +94,16 @@ describe('delta publish', () => {
     expect(await decide('new.partner@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('ada.ivanov@contoso.edu')).toMatchObject({ recipient: 'ada.ivanov@elsewhere.example' });
-    const same = await delta([{ upsert: entry({ dn: kofi, proxyAddresses: ['SMTP:kofi.lovelace@contoso.edu'], mail: 'kofi.lovelace@contoso.edu', created: '20201111093000.0Z' }) }]);
+    const same = await delta([
+      {
+        upsert: entry({
+          dn: kofi,
+          proxyAddresses: ['SMTP:kofi.lovelace@contoso.edu'],
+          mail: 'kofi.lovelace@contoso.edu',
+          created: '20201111093000.0Z',
+        }),
+      },
+    ]);
     expect(same).toMatchObject({ unchanged: true, version: 3 });
 
     // rollback to before the deltas
@@ -70,14 +117,27 @@ describe('delta publish', () => {
     expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'mailbox' });
     const released = await delta([{ delete: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu', origin: 'siobhan' }]);
     expect(released.counts).toMatchObject({ conflicts: 0, newConflicts: 0 });
-    expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'helpdesk@old-vendor.example', object: { dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' } });
+    expect(await decide('helpdesk@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'helpdesk@old-vendor.example',
+      object: { dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' },
+    });
     expect((await listConflicts(env.redis, env.keys)).filter((c) => c.scope === 'source')).toEqual([]);
     // a new mailbox claiming the address wins it back (mailbox before contact) and quarantines the contact
-    const claimed = await delta([{ upsert: entry({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu', proxyAddresses: ['SMTP:HelpDesk@contoso.edu'] }) }]);
+    const claimed = await delta([
+      { upsert: entry({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu', proxyAddresses: ['SMTP:HelpDesk@contoso.edu'] }) },
+    ]);
     expect(claimed.counts).toMatchObject({ conflicts: 1, newConflicts: 1 });
-    expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu' } });
+    expect(await decide('helpdesk@contoso.edu')).toMatchObject({
+      reason: 'mailbox',
+      object: { dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu' },
+    });
     expect((await listConflicts(env.redis, env.keys)).filter((c) => c.scope === 'source')).toEqual([
-      expect.objectContaining({ address: 'helpdesk@contoso.edu', winner: expect.objectContaining({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu' }), quarantined: [expect.objectContaining({ dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' })] }),
+      expect.objectContaining({
+        address: 'helpdesk@contoso.edu',
+        winner: expect.objectContaining({ dn: 'CN=Service Desk,OU=Staff,DC=contoso,DC=edu' }),
+        quarantined: [expect.objectContaining({ dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' })],
+      }),
     ]);
   });
 
@@ -92,7 +152,8 @@ describe('delta publish', () => {
   it('the deletion guard applies to deltas too; deletes of unknown objects change nothing', async () => {
     await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
     const dns: string[] = [];
-    for await (const batch of readCsvde(csvFixture('contoso.csv'))) for (const i of batch) if ('entry' in i && dns.length < 30) dns.push(i.entry.dn);
+    for await (const batch of readCsvde(csvFixture('contoso.csv')))
+      for (const i of batch) if ('entry' in i && dns.length < 30) dns.push(i.entry.dn);
     const deletes: DeltaItem[] = dns.map((dn) => ({ delete: dn, origin: dn }));
     await expect(delta(deletes)).rejects.toThrow(/^refused: 30 of 267 objects \(11\.2 %\) of source "corp" would be removed/);
     expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: 1 });
@@ -111,4 +172,3 @@ describe('delta publish', () => {
     expect(await decide('élodie.b@contoso.edu')).toMatchObject({ reason: 'mailbox' });
   });
 });
-

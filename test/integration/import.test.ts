@@ -35,7 +35,11 @@ function tmpCsv(text: string): string {
 
 describe('import and resolve', () => {
   it('answers 451 4.3.0 before any table is published', async () => {
-    expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ action: 'defer', reason: 'temporary-failure', smtp: expect.stringMatching(/^451 4\.3\.0/) });
+    expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({
+      action: 'defer',
+      reason: 'temporary-failure',
+      smtp: expect.stringMatching(/^451 4\.3\.0/),
+    });
     expect(await decide('nobody@chem.lab.contoso.edu')).toMatchObject({ action: 'defer' });
   });
 
@@ -45,35 +49,77 @@ describe('import and resolve', () => {
     await importFile(csvFixture('students.csv'), 'students');
 
     expect(await decide('Ada.Lovelace@CONTOSO.edu')).toMatchObject({
-      action: 'route', recipient: 'Ada.Lovelace@CONTOSO.edu', connector: 'onprem', reason: 'mailbox', tableVersion: 2,
+      action: 'route',
+      recipient: 'Ada.Lovelace@CONTOSO.edu',
+      connector: 'onprem',
+      reason: 'mailbox',
+      tableVersion: 2,
       object: { source: 'corp', id: 'CN=Lovelace\\, Ada,OU=Staff,DC=contoso,DC=edu', dn: 'CN=Lovelace\\, Ada,OU=Staff,DC=contoso,DC=edu' },
     });
     expect(await decide('ada_lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'onprem' });
-    expect(await decide('s100003@students.contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'cloud', object: { source: 'students' } });
+    expect(await decide('s100003@students.contoso.edu')).toMatchObject({
+      reason: 'mailbox',
+      connector: 'cloud',
+      object: { source: 'students' },
+    });
     // mail user (migrated to the cloud): rewritten to its targetAddress, routed to the cloud
     expect(await decide('kofi.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
     const migrated = await decide('Ada.Ivanov@contoso.edu');
-    expect(migrated).toMatchObject({ action: 'route', reason: 'target-address', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud' });
+    expect(migrated).toMatchObject({
+      action: 'route',
+      reason: 'target-address',
+      recipient: 'ada.ivanov@live.contoso.edu',
+      connector: 'cloud',
+    });
     // the same object in the authoritative lab subdomain
     expect(await decide('ada.ivanov@chem.lab.contoso.edu')).toMatchObject({ reason: 'target-address', connector: 'cloud' });
     // the SPEC §2.1 contact, by its secondary address in the shared domain
-    expect(await decide('InternetUser@xo.one')).toMatchObject({ reason: 'target-address', recipient: 'internetUser@remote.domain', connector: 'internet' });
+    expect(await decide('InternetUser@xo.one')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'internetUser@remote.domain',
+      connector: 'internet',
+    });
     // X500 and SIP proxies do not route
     expect(await decide('siobhan.obrien@contoso.edu')).toMatchObject({ reason: 'mailbox' });
-    expect(await decide('nobody@chem.lab.contoso.edu')).toMatchObject({ action: 'reject', reason: 'unknown-recipient', smtp: expect.stringMatching(/^550 5\.1\.1 /) });
+    expect(await decide('nobody@chem.lab.contoso.edu')).toMatchObject({
+      action: 'reject',
+      reason: 'unknown-recipient',
+      smtp: expect.stringMatching(/^550 5\.1\.1 /),
+    });
     expect(await decide('nobody@xo.one')).toMatchObject({ action: 'reject', reason: 'unknown-recipient' });
-    expect(await decide('Nobody@contoso.edu')).toMatchObject({ action: 'route', recipient: 'Nobody@contoso.edu', connector: 'legacy', reason: 'internal-relay' });
+    expect(await decide('Nobody@contoso.edu')).toMatchObject({
+      action: 'route',
+      recipient: 'Nobody@contoso.edu',
+      connector: 'legacy',
+      reason: 'internal-relay',
+    });
     expect(await decide('x@live.contoso.edu')).toMatchObject({ reason: 'external-relay', connector: 'cloud' });
-    expect(await decide('x@example.org')).toMatchObject({ action: 'reject', reason: 'relay-denied', smtp: '554 5.7.1 Relay access denied' });
+    expect(await decide('x@example.org')).toMatchObject({
+      action: 'reject',
+      reason: 'relay-denied',
+      smtp: '554 5.7.1 Relay access denied',
+    });
     expect(await decide('x@example.org', true)).toMatchObject({ action: 'route', reason: 'outbound', connector: 'internet' });
     expect(await decide('x@lab.contoso.edu')).toMatchObject({ reason: 'relay-denied' });
-    expect(await decide('bad address@contoso.edu')).toMatchObject({ action: 'reject', reason: 'syntax', smtp: expect.stringMatching(/^501 5\.1\.3/) });
+    expect(await decide('bad address@contoso.edu')).toMatchObject({
+      action: 'reject',
+      reason: 'syntax',
+      smtp: expect.stringMatching(/^501 5\.1\.3/),
+    });
   });
 
   it('reads the UTF-16LE export into the same table as the UTF-8 one', async () => {
     await importFile(csvFixture('contoso.csv'));
     const again = await importFile(csvFixture('contoso-utf16.csv'));
-    expect(again.counts).toMatchObject({ objects: 267, unchanged: 267, added: 0, changed: 0, removed: 0, addressesAdded: 0, addressesRemoved: 0 });
+    expect(again.counts).toMatchObject({
+      objects: 267,
+      unchanged: 267,
+      added: 0,
+      changed: 0,
+      removed: 0,
+      addressesAdded: 0,
+      addressesRemoved: 0,
+    });
     // nothing changed: nothing is published, the rollback history keeps its versions
     expect(again).toMatchObject({ unchanged: true, version: 1 });
     expect((await readHistory(env.redis, env.keys)).map((v) => v.version)).toEqual([1]);
@@ -83,11 +129,23 @@ describe('import and resolve', () => {
   it('quarantines an address claimed twice (differing in case) on the loser, across sources too', async () => {
     await importFile(csvFixture('contoso.csv'));
     await importFile(csvFixture('students.csv'), 'students');
-    expect(await decide('HELPDESK@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu' } });
+    expect(await decide('HELPDESK@contoso.edu')).toMatchObject({
+      reason: 'mailbox',
+      object: { dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu' },
+    });
     const conflicts = await listConflicts(env.redis, env.keys);
     expect(conflicts).toEqual([
-      expect.objectContaining({ address: 'helpdesk@contoso.edu', scope: 'source', winner: expect.objectContaining({ dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu' }), quarantined: [expect.objectContaining({ dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' })] }),
-      expect.objectContaining({ address: 'helpdesk@contoso.edu', scope: 'sources', quarantined: [expect.objectContaining({ source: 'students', dn: 'CN=helpdesk-students,OU=Students,DC=contoso,DC=edu' })] }),
+      expect.objectContaining({
+        address: 'helpdesk@contoso.edu',
+        scope: 'source',
+        winner: expect.objectContaining({ dn: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu' }),
+        quarantined: [expect.objectContaining({ dn: 'CN=Helpdesk (old),OU=Contacts,DC=contoso,DC=edu' })],
+      }),
+      expect.objectContaining({
+        address: 'helpdesk@contoso.edu',
+        scope: 'sources',
+        quarantined: [expect.objectContaining({ source: 'students', dn: 'CN=helpdesk-students,OU=Students,DC=contoso,DC=edu' })],
+      }),
     ]);
   });
 
@@ -97,13 +155,15 @@ describe('import and resolve', () => {
     const err = await importFile(csvFixture('bad-rows.csv')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     const origins = (err as InvalidInputError).errors.map((e) => `${e.origin}: ${e.reason}`);
-    expect(origins).toEqual(expect.arrayContaining([
-      'bad-rows.csv:3: expected 6 columns, found 5',
-      'bad-rows.csv:4: two primary SMTP: addresses ("a@contoso.edu" and "b@contoso.edu")',
-      'bad-rows.csv:5: no DN',
-      'bad-rows.csv:6: targetAddress "SMTP:nobody-at-all" is not an address (not local@domain)',
-      'bad-rows.csv:9: duplicate object identity "CN=Good One,OU=Staff,DC=contoso,DC=edu" (an earlier entry has it)',
-    ]));
+    expect(origins).toEqual(
+      expect.arrayContaining([
+        'bad-rows.csv:3: expected 6 columns, found 5',
+        'bad-rows.csv:4: two primary SMTP: addresses ("a@contoso.edu" and "b@contoso.edu")',
+        'bad-rows.csv:5: no DN',
+        'bad-rows.csv:6: targetAddress "SMTP:nobody-at-all" is not an address (not local@domain)',
+        'bad-rows.csv:9: duplicate object identity "CN=Good One,OU=Staff,DC=contoso,DC=edu" (an earlier entry has it)',
+      ]),
+    );
     expect((err as Error).message).toMatch(/^refused: \d+ invalid entries, first at bad-rows\.csv:\d+/);
     expect((await readCurrent(env.redis, env.keys))?.version).toBe(before?.version);
     expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: before?.version });
@@ -129,13 +189,17 @@ describe('import and resolve', () => {
     const truncated = tmpCsv(`${lines.slice(0, kept + 1).join('\n')}\n`);
     const err = await importFile(truncated).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeletionGuardError);
-    expect((err as Error).message).toMatch(/^refused: 160 of 267 objects \(59\.9 %\) of source "corp" would be removed.*--allow-mass-delete/);
+    expect((err as Error).message).toMatch(
+      /^refused: 160 of 267 objects \(59\.9 %\) of source "corp" would be removed.*--allow-mass-delete/,
+    );
     expect((await readCurrent(env.redis, env.keys))?.version).toBe(1);
     expect(await decide('tariq.park@contoso.edu')).toMatchObject({ reason: 'target-address' });
 
     // a header-only file (an export that returned nothing) would empty the source
     const empty = tmpCsv(`${lines[0]}\n`);
-    await expect(importFile(empty)).rejects.toThrow(/267 of 267 objects \(100\.0 %\) of source "corp" would be removed, it would empty the source/);
+    await expect(importFile(empty)).rejects.toThrow(
+      /267 of 267 objects \(100\.0 %\) of source "corp" would be removed, it would empty the source/,
+    );
 
     const forced = await importFile(truncated, 'corp', { allowMassDelete: true });
     expect(forced).toMatchObject({ version: 2, counts: { removed: 160 } });
@@ -171,7 +235,12 @@ describe('import and resolve', () => {
   });
 
   it('keeps the last N versions and collects unreferenced snapshots', async () => {
-    const variant = tmpCsv(readFileSync(csvFixture('contoso.csv'), 'utf8').replace('SMTP:ada.lovelace@contoso.edu', 'SMTP:ada.lovelace@contoso.edu;smtp:ada2@contoso.edu'));
+    const variant = tmpCsv(
+      readFileSync(csvFixture('contoso.csv'), 'utf8').replace(
+        'SMTP:ada.lovelace@contoso.edu',
+        'SMTP:ada.lovelace@contoso.edu;smtp:ada2@contoso.edu',
+      ),
+    );
     for (let i = 0; i < 7; i++) await importFile(i % 2 ? variant : csvFixture('contoso-utf16.csv'));
     const status = await readStatus(env.redis, env.keys);
     expect(status.history.map((v) => v.version)).toEqual([7, 6, 5, 4, 3]);
@@ -190,10 +259,14 @@ describe('import and resolve', () => {
     expect(published).toHaveLength(1);
     expect(refused).toHaveLength(1);
     expect(refused[0]?.reason).toBeInstanceOf(StalePublishError);
-    expect(String(refused[0]?.reason.message)).toMatch(/^refused: another import or sync of source "corp" published while this one ran/);
+    expect(String((refused[0]?.reason as Error | undefined)?.message)).toMatch(
+      /^refused: another import or sync of source "corp" published while this one ran/,
+    );
     expect((await readCurrent(env.redis, env.keys))?.version).toBe(2);
     // the loser's staging snapshot is gone; only published snapshots remain
-    expect(Object.keys(await env.redis.hgetall(env.keys.snapshots)).sort()).toEqual(['1', '2', '3'].filter((id) => id !== (results[0]?.status === 'fulfilled' ? '3' : '2')));
+    expect(Object.keys(await env.redis.hgetall(env.keys.snapshots)).sort()).toEqual(
+      ['1', '2', '3'].filter((id) => id !== (results[0]?.status === 'fulfilled' ? '3' : '2')),
+    );
   });
 
   it('a stage batch sent twice (reply lost, command resent) is applied once', async () => {
@@ -211,4 +284,3 @@ describe('import and resolve', () => {
     expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
   });
 });
-

@@ -33,8 +33,19 @@ beforeAll(async () => {
 });
 afterAll(async () => slapd?.cleanup());
 
-async function withWorker<T>(env: TestEnv, fn: (w: WorkerProcess, events: QueueEvents) => Promise<T>, secrets: NodeJS.ProcessEnv = {}, timing: Partial<WorkerOptions> = {}): Promise<T> {
-  const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword, ...secrets }, backoffMs: 300, ...timing });
+async function withWorker<T>(
+  env: TestEnv,
+  fn: (w: WorkerProcess, events: QueueEvents) => Promise<T>,
+  secrets: NodeJS.ProcessEnv = {},
+  timing: Partial<WorkerOptions> = {},
+): Promise<T> {
+  const worker = await startWorker({
+    config: env.config,
+    log: createLogger('test-worker', 'silent'),
+    env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword, ...secrets },
+    backoffMs: 300,
+    ...timing,
+  });
   const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
   const events = new QueueEvents(SYNC_QUEUE, { connection, prefix: env.keys.bullPrefix, lastEventId: '0-0' });
   await events.waitUntilReady();
@@ -48,8 +59,15 @@ async function withWorker<T>(env: TestEnv, fn: (w: WorkerProcess, events: QueueE
 }
 
 const ldapSource = (over: Record<string, unknown> = {}) => ({
-  name: 'corp-ad', type: 'ldap', url: slapd.ldapsUrl, caFile: slapd.caFile, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
-  baseDn: 'dc=contoso,dc=edu', mailboxConnector: 'onprem', ...over,
+  name: 'corp-ad',
+  type: 'ldap',
+  url: slapd.ldapsUrl,
+  caFile: slapd.caFile,
+  bindDn: SERVICE_DN,
+  bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+  baseDn: 'dc=contoso,dc=edu',
+  mailboxConnector: 'onprem',
+  ...over,
 });
 const request = (source: string): SyncJobData => ({ source, mode: 'full', trigger: 'request' });
 
@@ -74,13 +92,22 @@ describe('sync jobs', () => {
   it('a wrong password fails at once, without retries, with the reason', async () => {
     const env = await testEnv((raw) => (raw.sources as unknown[]).push(ldapSource({ bindPasswordEnv: 'SY_WRONG_PASSWORD' })));
     try {
-      await withWorker(env, async (w, events) => {
-        const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
-        await expect(job.waitUntilFinished(events)).rejects.toThrow(`source corp-ad: connect and bind as ${SERVICE_DN}: invalid credentials (check bindDn and the password)`);
-        const failed = (await w.queues.sync.getJob(job.id as string)) as Job;
-        expect(failed.attemptsMade).toBe(1);
-        expect((await readRuns(env.redis, env.keys)).get('corp-ad')).toMatchObject({ ok: false, error: expect.stringContaining('invalid credentials') });
-      }, { SY_WRONG_PASSWORD: 'not-the-password' });
+      await withWorker(
+        env,
+        async (w, events) => {
+          const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
+          await expect(job.waitUntilFinished(events)).rejects.toThrow(
+            `source corp-ad: connect and bind as ${SERVICE_DN}: invalid credentials (check bindDn and the password)`,
+          );
+          const failed = (await w.queues.sync.getJob(job.id as string)) as Job;
+          expect(failed.attemptsMade).toBe(1);
+          expect((await readRuns(env.redis, env.keys)).get('corp-ad')).toMatchObject({
+            ok: false,
+            error: expect.stringContaining('invalid credentials'),
+          });
+        },
+        { SY_WRONG_PASSWORD: 'not-the-password' },
+      );
     } finally {
       await env.cleanup();
     }
@@ -94,8 +121,12 @@ describe('sync jobs', () => {
         const job = await w.queues.sync.add('sync', request('corp-ad'), syncJobOptions(request('corp-ad')));
         // wait until at least one attempt has failed
         const deadline = Date.now() + 10_000;
-        while (((await w.queues.sync.getJob(job.id as string))?.attemptsMade ?? 0) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        expect((await readRuns(env.redis, env.keys)).get('corp-ad')).toMatchObject({ ok: false, error: expect.stringMatching(/^source corp-ad: /) });
+        while (((await w.queues.sync.getJob(job.id as string))?.attemptsMade ?? 0) < 1 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 50));
+        expect((await readRuns(env.redis, env.keys)).get('corp-ad')).toMatchObject({
+          ok: false,
+          error: expect.stringMatching(/^source corp-ad: /),
+        });
         expect(await env.redis.get(env.keys.current)).toBeNull();
         await slapd.start();
         const result = (await job.waitUntilFinished(events)) as { counts: { objects: number } };
@@ -108,7 +139,7 @@ describe('sync jobs', () => {
   });
 
   it('requests made while a sync runs are coalesced per mode, and a full and a delta of one source never overlap', async () => {
-    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big);
+    const env = await testEnv((raw) => ((raw.sources as Record<string, unknown>[])[0]!.path = big));
     try {
       await withWorker(env, async (w, events) => {
         const first = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
@@ -123,9 +154,12 @@ describe('sync jobs', () => {
           await new Promise((r) => setTimeout(r, 20));
         }
         // the runs' processing intervals (final attempts) never overlap
-        const done = (await w.queues.sync.getJobs(['completed'])).map((j) => [j.processedOn ?? 0, j.finishedOn ?? 0] as const).sort((a, b) => a[0] - b[0]);
+        const done = (await w.queues.sync.getJobs(['completed']))
+          .map((j) => [j.processedOn ?? 0, j.finishedOn ?? 0] as const)
+          .sort((a, b) => a[0] - b[0]);
         expect(done).toHaveLength(3);
-        for (let i = 1; i < done.length; i++) expect((done[i] as readonly [number, number])[0]).toBeGreaterThanOrEqual((done[i - 1] as readonly [number, number])[1]);
+        for (let i = 1; i < done.length; i++)
+          expect((done[i] as readonly [number, number])[0]).toBeGreaterThanOrEqual((done[i - 1] as readonly [number, number])[1]);
         expect(more.length).toBe(4);
         // the first full, one coalesced full follow-up, the delta — one after another
         expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(3);
@@ -138,12 +172,17 @@ describe('sync jobs', () => {
 
 describe('CLI through the queue', () => {
   it('sync and import go through the worker when one listens, inline with --inline or without one', async () => {
-    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = csvFixture('contoso.csv'));
+    const env = await testEnv((raw) => ((raw.sources as Record<string, unknown>[])[0]!.path = csvFixture('contoso.csv')));
     const { execFile } = await import('node:child_process');
-    const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, ...args, '--config', env.configFile], { env: { ...process.env, REDIS_URL: '' } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
-    });
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args, '--config', env.configFile],
+          { env: { ...process.env, REDIS_URL: '' } },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
     try {
       const inline = await cli(['sync', 'corp', '--json']);
       expect(JSON.parse(inline.stdout)).toMatchObject({ queued: false, version: 1 });
@@ -161,7 +200,15 @@ describe('CLI through the queue', () => {
         expect(bad.stderr).toMatch(/^switchyard: refused: \d+ invalid entries, first at bad-rows\.csv:/m);
       });
       const status = JSON.parse((await cli(['status', '--json'])).stdout) as { schedule: unknown[] };
-      expect(status.schedule).toEqual(expect.arrayContaining([expect.objectContaining({ source: 'corp', runs: 4, lastRun: expect.objectContaining({ kind: 'import', ok: false, error: expect.stringMatching(/^refused: \d+ invalid entries/) }) })]));
+      expect(status.schedule).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            source: 'corp',
+            runs: 4,
+            lastRun: expect.objectContaining({ kind: 'import', ok: false, error: expect.stringMatching(/^refused: \d+ invalid entries/) }),
+          }),
+        ]),
+      );
     } finally {
       await env.cleanup();
     }
@@ -178,10 +225,16 @@ describe('schedules', () => {
     const workers: ChildProcess[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        workers.push(spawn(process.execPath, [BIN, 'worker', '--config', env.configFile], { env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' }, stdio: 'ignore' }));
+        workers.push(
+          spawn(process.execPath, [BIN, 'worker', '--config', env.configFile], {
+            env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'warn' },
+            stdio: 'ignore',
+          }),
+        );
       }
       const deadline = Date.now() + 20_000;
-      while (Number(await env.redis.hget(env.keys.runCounts, 'corp') ?? 0) < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (Number((await env.redis.hget(env.keys.runCounts, 'corp')) ?? 0) < 4 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       for (const w of workers) w.kill('SIGTERM');
       await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
       const queue = (await import('bullmq')).Queue;
@@ -195,7 +248,9 @@ describe('schedules', () => {
       expect(runs).toBeGreaterThanOrEqual(4);
       expect(new Set(slots).size).toBe(slots.length); // no slot twice
       expect(done.length).toBe(runs); // every run is one slot's one job
-      expect(done.every((j) => j.id === `sync-corp-full-${((j.data as SyncJobData).slot ?? '').replace(/[^A-Za-z0-9_.-]/g, '_')}`)).toBe(true);
+      expect(done.every((j) => j.id === `sync-corp-full-${((j.data as SyncJobData).slot ?? '').replace(/[^A-Za-z0-9_.-]/g, '_')}`)).toBe(
+        true,
+      );
     } finally {
       for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
       await env.cleanup();
@@ -203,17 +258,32 @@ describe('schedules', () => {
   });
 
   it('deltaSchedule runs delta syncs that bring a directory change to the routing decision', async () => {
-    const env = await testEnv((raw) => (raw.sources as unknown[]).push({
-      name: 'people', type: 'ldap', mapping: 'openldap', url: slapd.ldapUrl, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
-      baseDn: 'ou=People,dc=contoso,dc=edu', mailboxConnector: 'onprem', deltaSchedule: '* * * * * *',
-    }));
+    const env = await testEnv((raw) =>
+      (raw.sources as unknown[]).push({
+        name: 'people',
+        type: 'ldap',
+        mapping: 'openldap',
+        url: slapd.ldapUrl,
+        bindDn: SERVICE_DN,
+        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+        baseDn: 'ou=People,dc=contoso,dc=edu',
+        mailboxConnector: 'onprem',
+        deltaSchedule: '* * * * * *',
+      }),
+    );
     try {
       await syncSource(env.deps, env.source('people'), { env: { SY_TEST_LDAP_PASSWORD: slapd.servicePassword }, mode: 'full' });
       const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
       await withWorker(env, async () => {
         const admin = new Client({ url: slapd.ldapUrl });
         await admin.bind(ADMIN_DN, slapd.adminPassword);
-        await admin.modify('uid=alan,ou=People,dc=contoso,dc=edu', new Change({ operation: 'replace', modification: new Attribute({ type: 'mailRoutingAddress', values: ['alan@scheduled.example'] }) }));
+        await admin.modify(
+          'uid=alan,ou=People,dc=contoso,dc=edu',
+          new Change({
+            operation: 'replace',
+            modification: new Attribute({ type: 'mailRoutingAddress', values: ['alan@scheduled.example'] }),
+          }),
+        );
         await admin.unbind();
         const deadline = Date.now() + 20_000;
         let d = (await resolver.resolve(['alan.turing@contoso.edu'], false))[0];
@@ -222,7 +292,12 @@ describe('schedules', () => {
           d = (await resolver.resolve(['alan.turing@contoso.edu'], false))[0];
         }
         expect(d).toMatchObject({ reason: 'target-address', recipient: 'alan@scheduled.example' });
-        expect((await readRuns(env.redis, env.keys)).get('people')).toMatchObject({ kind: 'sync', mode: 'delta', trigger: 'schedule', ok: true });
+        expect((await readRuns(env.redis, env.keys)).get('people')).toMatchObject({
+          kind: 'sync',
+          mode: 'delta',
+          trigger: 'schedule',
+          ok: true,
+        });
       });
     } finally {
       await env.cleanup();
@@ -230,13 +305,12 @@ describe('schedules', () => {
   });
 });
 
-
 describe('faults', () => {
   it('Redis restarts (AOF, as shipped) during a sync job: the job completes after it, the table is whole', async () => {
     const { startRedis } = await import('../../src/main/embedded-redis.js');
     const dir = mkdtempSync(join(tmpdir(), 'sy-jobs-redis-'));
     let redis = await startRedis({ dir, persistence: true });
-    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big, redis.url);
+    const env = await testEnv((raw) => ((raw.sources as Record<string, unknown>[])[0]!.path = big), redis.url);
     try {
       await withWorker(env, async (w) => {
         const job = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
@@ -255,7 +329,13 @@ describe('faults', () => {
       const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
       const probe = ['u0@contoso.edu', 'u59999@contoso.edu', 'u30001@contoso.edu'];
       expect((await resolver.resolve(probe, false)).map((d) => d.reason)).toEqual(['mailbox', 'target-address', 'mailbox']);
-      expect(await env.redis.hlen(env.keys.snapshotObjects((await env.redis.hget(env.keys.version((await env.redis.get(env.keys.current)) ?? '0'), 's:corp')) ?? 'x'))).toBe(60_000);
+      expect(
+        await env.redis.hlen(
+          env.keys.snapshotObjects(
+            (await env.redis.hget(env.keys.version((await env.redis.get(env.keys.current)) ?? '0'), 's:corp')) ?? 'x',
+          ),
+        ),
+      ).toBe(60_000);
     } finally {
       await env.cleanup();
       await redis.stop();
@@ -263,8 +343,12 @@ describe('faults', () => {
   });
 
   it('a worker killed with SIGKILL mid-sync: another worker takes the job over and publishes', async () => {
-    const env = await testEnv((raw) => (raw.sources as Record<string, unknown>[])[0]!.path = big);
-    const victim = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'helpers', 'worker-process.ts'), env.configFile], { env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = await testEnv((raw) => ((raw.sources as Record<string, unknown>[])[0]!.path = big));
+    const victim = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '..', 'helpers', 'worker-process.ts'), env.configFile],
+      { env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         victim.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
@@ -278,19 +362,26 @@ describe('faults', () => {
       victim.kill('SIGKILL');
       await new Promise((r) => victim.once('exit', r));
       expect(await env.redis.get(env.keys.current)).toBeNull();
-      await withWorker(env, async () => {
-        const deadline = Date.now() + 30_000;
-        while ((await job.getState()) !== 'completed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        expect(await job.getState()).toBe('completed');
-      }, {}, { lockDurationMs: 2000, stalledIntervalMs: 1000, sourceLockTtlMs: 3000 });
+      await withWorker(
+        env,
+        async () => {
+          const deadline = Date.now() + 30_000;
+          while ((await job.getState()) !== 'completed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+          expect(await job.getState()).toBe('completed');
+        },
+        {},
+        { lockDurationMs: 2000, stalledIntervalMs: 1000, sourceLockTtlMs: 3000 },
+      );
       await queue.close();
       connection.disconnect();
       const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
-      expect((await resolver.resolve(['u0@contoso.edu', 'u59999@contoso.edu'], false)).map((d) => d.reason)).toEqual(['mailbox', 'target-address']);
+      expect((await resolver.resolve(['u0@contoso.edu', 'u59999@contoso.edu'], false)).map((d) => d.reason)).toEqual([
+        'mailbox',
+        'target-address',
+      ]);
     } finally {
       if (victim.exitCode === null) victim.kill('SIGKILL');
       await env.cleanup();
     }
   });
 });
-

@@ -30,8 +30,29 @@ beforeAll(async () => {
   secrets.SY_TEST_LDAP_PASSWORD = slapd.servicePassword;
   env = await testEnv((raw) => {
     (raw.sources as unknown[]).push(
-      { name: 'corp-ad', type: 'ldap', url: slapd.ldapsUrl, caFile: slapd.caFile, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD', baseDn: 'dc=contoso,dc=edu', mailboxConnector: 'onprem', priority: 20 },
-      { name: 'people', type: 'ldap', mapping: 'openldap', url: slapd.ldapUrl, startTls: true, caFile: slapd.caFile, bindDn: SERVICE_DN, bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD', baseDn: 'ou=People,dc=contoso,dc=edu', mailboxConnector: 'onprem' },
+      {
+        name: 'corp-ad',
+        type: 'ldap',
+        url: slapd.ldapsUrl,
+        caFile: slapd.caFile,
+        bindDn: SERVICE_DN,
+        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+        baseDn: 'dc=contoso,dc=edu',
+        mailboxConnector: 'onprem',
+        priority: 20,
+      },
+      {
+        name: 'people',
+        type: 'ldap',
+        mapping: 'openldap',
+        url: slapd.ldapUrl,
+        startTls: true,
+        caFile: slapd.caFile,
+        bindDn: SERVICE_DN,
+        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+        baseDn: 'ou=People,dc=contoso,dc=edu',
+        mailboxConnector: 'onprem',
+      },
     );
   });
 });
@@ -40,8 +61,12 @@ afterAll(async () => {
   await slapd?.cleanup();
 });
 
-const ldapSource = (name: string, patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source(name) as LdapSourceConfig), ...patch });
-const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta'; dryRun?: boolean } = {}) => syncSource(env.deps, source, { env: secrets, ...opts });
+const ldapSource = (name: string, patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({
+  ...(env.source(name) as LdapSourceConfig),
+  ...patch,
+});
+const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta'; dryRun?: boolean } = {}) =>
+  syncSource(env.deps, source, { env: secrets, ...opts });
 async function decide(address: string) {
   const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
   return (await resolver.resolve([address], false))[0];
@@ -52,14 +77,24 @@ describe('LDAP full sync', () => {
     const r = await sync(ldapSource('corp-ad'));
     expect(r.counts).toMatchObject({ objects: 267, added: 267, invalid: 0, conflicts: 1 });
     const ada = await decide('Ada.Lovelace@contoso.edu');
-    expect(ada).toMatchObject({ reason: 'mailbox', connector: 'onprem', object: { source: 'corp-ad', dn: 'cn=Lovelace\\2C Ada,ou=Staff,dc=contoso,dc=edu' } });
+    expect(ada).toMatchObject({
+      reason: 'mailbox',
+      connector: 'onprem',
+      object: { source: 'corp-ad', dn: 'cn=Lovelace\\2C Ada,ou=Staff,dc=contoso,dc=edu' },
+    });
     // identity is the objectGUID in GUID text form (first three groups byte-swapped)
     expect(ada?.object?.id).toBe('379e0000-2301-6745-89ab-cdef01234567');
-    expect(await decide('ada.ivanov@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'ada.ivanov@live.contoso.edu', connector: 'cloud' });
+    expect(await decide('ada.ivanov@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'ada.ivanov@live.contoso.edu',
+      connector: 'cloud',
+    });
     expect(await decide('internetuser@xo.one')).toMatchObject({ reason: 'target-address', recipient: 'internetUser@remote.domain' });
     // room mailboxes are disabled accounts (userAccountControl 514) and still receive mail
     expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'mailbox' });
-    expect(await decide('helpdesk@contoso.edu')).toMatchObject({ object: { dn: 'cn=O\\22Brien\\2C Siobhan,ou=Faculty,dc=contoso,dc=edu' } });
+    expect(await decide('helpdesk@contoso.edu')).toMatchObject({
+      object: { dn: 'cn=O\\22Brien\\2C Siobhan,ou=Faculty,dc=contoso,dc=edu' },
+    });
 
     const again = await sync(ldapSource('corp-ad'));
     expect(again.counts).toMatchObject({ unchanged: 267, added: 0, changed: 0, removed: 0 });
@@ -68,15 +103,24 @@ describe('LDAP full sync', () => {
   it('reads a plain OpenLDAP schema over StartTLS (mail, mailAlternateAddress, mailRoutingAddress, entryUUID)', async () => {
     const r = await sync(ldapSource('people'));
     expect(r.counts).toMatchObject({ objects: 2, invalid: 0 });
-    expect(await decide('amazing.grace@contoso.edu')).toMatchObject({ reason: 'mailbox', object: { source: 'people', dn: 'uid=grace,ou=People,dc=contoso,dc=edu' } });
+    expect(await decide('amazing.grace@contoso.edu')).toMatchObject({
+      reason: 'mailbox',
+      object: { source: 'people', dn: 'uid=grace,ou=People,dc=contoso,dc=edu' },
+    });
     expect((await decide('GHopper@contoso.edu'))?.object?.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await decide('alan.turing@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'alan.turing@live.contoso.edu', connector: 'cloud' });
+    expect(await decide('alan.turing@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'alan.turing@live.contoso.edu',
+      connector: 'cloud',
+    });
   });
 
   it('honours the configured base DN, scope and filter (dry runs)', async () => {
     const one = await sync(ldapSource('corp-ad', { baseDn: 'ou=Staff,dc=contoso,dc=edu', scope: 'one' }), { dryRun: true });
     expect(one.counts.objects).toBe(54);
-    const base = await sync(ldapSource('corp-ad', { baseDn: 'cn=Lovelace\\2C Ada,ou=Staff,dc=contoso,dc=edu', scope: 'base' }), { dryRun: true });
+    const base = await sync(ldapSource('corp-ad', { baseDn: 'cn=Lovelace\\2C Ada,ou=Staff,dc=contoso,dc=edu', scope: 'base' }), {
+      dryRun: true,
+    });
     expect(base.counts.objects).toBe(1);
     const narrowed = await sync(ldapSource('corp-ad', { filter: '(objectClass=contact)' }), { dryRun: true });
     expect(narrowed.counts.objects).toBe(62);
@@ -88,23 +132,34 @@ describe('LDAP full sync', () => {
       const err = await sync(source).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LdapSourceError);
       expect(err).toMatchObject({ code: 'SY_LDAP_TLS', transient: false });
-      expect((err as Error).message).toMatch(new RegExp(`^source ${source.name}: (connect and bind as .*|StartTLS): TLS certificate not trusted`));
+      expect((err as Error).message).toMatch(
+        new RegExp(`^source ${source.name}: (connect and bind as .*|StartTLS): TLS certificate not trusted`),
+      );
     }
   });
 
   it('a wrong password fails at once with a clear reason naming the source', async () => {
     const err = await syncSource(env.deps, ldapSource('corp-ad'), { env: { SY_TEST_LDAP_PASSWORD: 'wrong' } }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SY_LDAP_AUTH', transient: false });
-    expect((err as Error).message).toBe(`source corp-ad: connect and bind as ${SERVICE_DN}: invalid credentials (check bindDn and the password)`);
+    expect((err as Error).message).toBe(
+      `source corp-ad: connect and bind as ${SERVICE_DN}: invalid credentials (check bindDn and the password)`,
+    );
     expect((err as Error).message).not.toContain('wrong');
-    await expect(syncSource(env.deps, ldapSource('corp-ad'), { env: {} })).rejects.toThrow('sources.corp-ad.bindPasswordEnv: environment variable SY_TEST_LDAP_PASSWORD is not set');
+    await expect(syncSource(env.deps, ldapSource('corp-ad'), { env: {} })).rejects.toThrow(
+      'sources.corp-ad.bindPasswordEnv: environment variable SY_TEST_LDAP_PASSWORD is not set',
+    );
   });
 
   it('a wrong base DN or a filter matching nothing trips the deletion guard; the table is unchanged', async () => {
     const before = await readCurrent(env.redis, env.keys);
     await expect(sync(ldapSource('corp-ad', { baseDn: 'ou=Service,dc=contoso,dc=edu' }))).rejects.toBeInstanceOf(DeletionGuardError);
-    await expect(sync(ldapSource('corp-ad', { filter: '(department=nothing-matches)' }))).rejects.toThrow(/267 of 267 objects .* would be removed/);
-    await expect(sync(ldapSource('corp-ad', { baseDn: 'ou=Nowhere,dc=contoso,dc=edu' }))).rejects.toMatchObject({ code: 'SY_LDAP_BASE', transient: false });
+    await expect(sync(ldapSource('corp-ad', { filter: '(department=nothing-matches)' }))).rejects.toThrow(
+      /267 of 267 objects .* would be removed/,
+    );
+    await expect(sync(ldapSource('corp-ad', { baseDn: 'ou=Nowhere,dc=contoso,dc=edu' }))).rejects.toMatchObject({
+      code: 'SY_LDAP_BASE',
+      transient: false,
+    });
     expect((await readCurrent(env.redis, env.keys))?.version).toBe(before?.version);
     expect(await decide('ada.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
   });
@@ -136,10 +191,15 @@ describe('LDAP full sync', () => {
   it('switchyard sync SOURCE runs a full sync from the CLI (dry run, then real)', async () => {
     const { execFile } = await import('node:child_process');
     const bin = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
-    const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [bin, ...args, '--config', env.configFile], { env: { ...process.env, REDIS_URL: '', ...secrets } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
-    });
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [bin, ...args, '--config', env.configFile],
+          { env: { ...process.env, REDIS_URL: '', ...secrets } },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
     const dry = await cli(['sync', 'people', '--full', '--dry-run']);
     expect(dry).toMatchObject({ code: 0 });
     expect(dry.stdout).toMatch(/^full sync: dry run: source people/);
@@ -158,16 +218,28 @@ describe('LDAP full sync', () => {
     const admin = new Client({ url: slapd.ldapUrl });
     await admin.bind(ADMIN_DN, slapd.adminPassword);
     try {
-      await admin.modify('uid=alan,ou=People,dc=contoso,dc=edu', new Change({ operation: 'replace', modification: new Attribute({ type: 'mailRoutingAddress', values: ['alan@elsewhere.example'] }) }));
-      await admin.modify('uid=grace,ou=People,dc=contoso,dc=edu', new Change({ operation: 'delete', modification: new Attribute({ type: 'mailAlternateAddress', values: ['ghopper@contoso.edu'] }) }));
+      await admin.modify(
+        'uid=alan,ou=People,dc=contoso,dc=edu',
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'mailRoutingAddress', values: ['alan@elsewhere.example'] }),
+        }),
+      );
+      await admin.modify(
+        'uid=grace,ou=People,dc=contoso,dc=edu',
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'mailAlternateAddress', values: ['ghopper@contoso.edu'] }) }),
+      );
     } finally {
       await admin.unbind();
     }
     const r = await sync(ldapSource('people'), { mode: 'delta' });
     expect(r).toMatchObject({ mode: 'delta', counts: { changed: 2, removed: 0, addressesRemoved: 1 } });
-    expect(await decide('alan.turing@contoso.edu')).toMatchObject({ reason: 'target-address', recipient: 'alan@elsewhere.example', connector: 'internet' });
+    expect(await decide('alan.turing@contoso.edu')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'alan@elsewhere.example',
+      connector: 'internet',
+    });
     expect(await decide('ghopper@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('amazing.grace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
   });
 });
-

@@ -35,7 +35,12 @@ describe('parseAddress (RFC 5321 with SMTPUTF8)', () => {
 
   it('keeps the written form and lower-cases the key', () => {
     const r = parseAddress('Ada.Lovelace@Contoso.EDU');
-    expect(r.ok && r.address).toMatchObject({ local: 'Ada.Lovelace', domain: 'Contoso.EDU', key: 'ada.lovelace@contoso.edu', domainKey: 'contoso.edu' });
+    expect(r.ok && r.address).toMatchObject({
+      local: 'Ada.Lovelace',
+      domain: 'Contoso.EDU',
+      key: 'ada.lovelace@contoso.edu',
+      domainKey: 'contoso.edu',
+    });
   });
 
   it('strips an optional SMTP: prefix of any case', () => {

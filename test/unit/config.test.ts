@@ -92,7 +92,9 @@ describe('configuration', () => {
   it('refuses secrets written in the file', () => {
     const raw = parse(SPEC_EXAMPLE) as { sources: Record<string, unknown>[] };
     raw.sources[0]!.bindPassword = 'hunter2';
-    expect(problems(raw)).toEqual(['sources[0].bindPassword: secrets are not allowed in the config file; use bindPasswordEnv or bindPasswordFile']);
+    expect(problems(raw)).toEqual([
+      'sources[0].bindPassword: secrets are not allowed in the config file; use bindPasswordEnv or bindPasswordFile',
+    ]);
   });
 
   it('lets REDIS_URL override the file', () => {

@@ -14,7 +14,7 @@ const entries = (items: ReadItem[]) => items.flatMap((i) => ('entry' in i ? [i.e
 const errors = (items: ReadItem[]) => items.flatMap((i) => ('error' in i ? [i.error] : []));
 
 describe('Csvde reader', () => {
-  it('reads the corp export: quoted DNs with commas and quotes, ; lists with spaces, X\'hex\' GUIDs', async () => {
+  it("reads the corp export: quoted DNs with commas and quotes, ; lists with spaces, X'hex' GUIDs", async () => {
     const items = await readAll('contoso.csv');
     expect(errors(items)).toEqual([]);
     expect(entries(items)).toHaveLength(268);
@@ -42,12 +42,16 @@ describe('Csvde reader', () => {
 
   it('locates bad rows by line and keeps reading', async () => {
     const items = await readAll('bad-rows.csv');
-    expect(errors(items)).toEqual(expect.arrayContaining([
-      { origin: 'bad-rows.csv:3', reason: 'expected 6 columns, found 5' },
-      { origin: 'bad-rows.csv:5', reason: 'no DN' },
-      expect.objectContaining({ origin: 'bad-rows.csv:7', reason: expect.stringMatching(/^unbalanced quotes/) }),
-    ]));
-    expect(entries(items).map((e) => e.origin)).toEqual(expect.arrayContaining(['bad-rows.csv:2', 'bad-rows.csv:4', 'bad-rows.csv:6', 'bad-rows.csv:9']));
+    expect(errors(items)).toEqual(
+      expect.arrayContaining([
+        { origin: 'bad-rows.csv:3', reason: 'expected 6 columns, found 5' },
+        { origin: 'bad-rows.csv:5', reason: 'no DN' },
+        expect.objectContaining({ origin: 'bad-rows.csv:7', reason: expect.stringMatching(/^unbalanced quotes/) }),
+      ]),
+    );
+    expect(entries(items).map((e) => e.origin)).toEqual(
+      expect.arrayContaining(['bad-rows.csv:2', 'bad-rows.csv:4', 'bad-rows.csv:6', 'bad-rows.csv:9']),
+    );
   });
 
   it('throws with file and line when the file cannot be read on', async () => {
@@ -58,7 +62,9 @@ describe('Csvde reader', () => {
   it('splits multi-values and decodes binary', () => {
     expect(splitValues('SMTP:a@b.c; smtp:d@b.c;  X500:/o=x;')).toEqual(['SMTP:a@b.c', 'smtp:d@b.c', 'X500:/o=x']);
     expect(splitProxyAddresses('SMTP:a@b.c;EUM:1234;phone-context=dp.contoso.edu; smtp:d@b.c')).toEqual([
-      'SMTP:a@b.c', 'EUM:1234;phone-context=dp.contoso.edu', 'smtp:d@b.c',
+      'SMTP:a@b.c',
+      'EUM:1234;phone-context=dp.contoso.edu',
+      'smtp:d@b.c',
     ]);
     expect(decodeBinary("X'0aff'")).toEqual(Buffer.from([10, 255]));
     expect(decodeBinary('plain')).toBeUndefined();

@@ -8,8 +8,22 @@ import { demoConfigObject } from '../helpers/env.js';
 const ctx = routingContext(parseConfig(demoConfigObject('unit', 'redis://127.0.0.1:1'), 'unit.yaml', {}));
 const mailbox: RecipientObject = { source: 'corp', id: 'CN=a', dn: 'CN=a', kind: 'mailbox', addresses: ['Ada@contoso.edu'] };
 const student: RecipientObject = { ...mailbox, source: 'students', id: 'CN=s', dn: 'CN=s' };
-const contact: RecipientObject = { source: 'corp', id: 'CN=c', dn: 'CN=c', kind: 'contact', addresses: ['c@contoso.edu'], target: 'Carol@Partner.example' };
-const mailUser: RecipientObject = { source: 'corp', id: 'CN=m', dn: 'CN=m', kind: 'mailUser', addresses: ['m@contoso.edu'], target: 'm@live.contoso.edu' };
+const contact: RecipientObject = {
+  source: 'corp',
+  id: 'CN=c',
+  dn: 'CN=c',
+  kind: 'contact',
+  addresses: ['c@contoso.edu'],
+  target: 'Carol@Partner.example',
+};
+const mailUser: RecipientObject = {
+  source: 'corp',
+  id: 'CN=m',
+  dn: 'CN=m',
+  kind: 'mailUser',
+  addresses: ['m@contoso.edu'],
+  target: 'm@live.contoso.edu',
+};
 
 function run(address: string, lookup: LookupResult, trusted = false) {
   const c = classify(address, ctx, trusted);
@@ -19,25 +33,51 @@ const found = (object?: RecipientObject): LookupResult => (object ? { state: 'ok
 
 describe('routing decision', () => {
   it('501 5.1.3 for bad syntax, before anything else', () => {
-    expect(run('a b@contoso.edu', found(mailbox))).toMatchObject({ action: 'reject', reason: 'syntax', smtp: '501 5.1.3 Bad recipient address syntax' });
+    expect(run('a b@contoso.edu', found(mailbox))).toMatchObject({
+      action: 'reject',
+      reason: 'syntax',
+      smtp: '501 5.1.3 Bad recipient address syntax',
+    });
   });
 
   it('mailbox: its source mailbox connector, recipient unchanged (case kept)', () => {
     expect(run('ADA@Contoso.edu', found(mailbox))).toMatchObject({
-      action: 'route', recipient: 'ADA@Contoso.edu', connector: 'onprem', reason: 'mailbox', tableVersion: 7,
-      object: { source: 'corp', id: 'CN=a', dn: 'CN=a' }, smtp: '250 2.1.5 Accepted',
+      action: 'route',
+      recipient: 'ADA@Contoso.edu',
+      connector: 'onprem',
+      reason: 'mailbox',
+      tableVersion: 7,
+      object: { source: 'corp', id: 'CN=a', dn: 'CN=a' },
+      smtp: '250 2.1.5 Accepted',
     });
     expect(run('ada@contoso.edu', found(student))).toMatchObject({ connector: 'cloud', reason: 'mailbox' });
   });
 
   it('targetAddress: rewritten, routed by the target domain (address space, then default)', () => {
-    expect(run('m@contoso.edu', found(mailUser))).toMatchObject({ recipient: 'm@live.contoso.edu', connector: 'cloud', reason: 'target-address' });
-    expect(run('c@contoso.edu', found(contact))).toMatchObject({ recipient: 'Carol@Partner.example', connector: 'internet', reason: 'target-address' });
+    expect(run('m@contoso.edu', found(mailUser))).toMatchObject({
+      recipient: 'm@live.contoso.edu',
+      connector: 'cloud',
+      reason: 'target-address',
+    });
+    expect(run('c@contoso.edu', found(contact))).toMatchObject({
+      recipient: 'Carol@Partner.example',
+      connector: 'internet',
+      reason: 'target-address',
+    });
   });
 
   it('unknown: 550 5.1.1 in an authoritative domain, nextHop in an internalRelay domain', () => {
-    expect(run('x@students.contoso.edu', found())).toMatchObject({ action: 'reject', reason: 'unknown-recipient', smtp: '550 5.1.1 Recipient address rejected: user unknown' });
-    expect(run('X@contoso.edu', found())).toMatchObject({ action: 'route', recipient: 'X@contoso.edu', connector: 'legacy', reason: 'internal-relay' });
+    expect(run('x@students.contoso.edu', found())).toMatchObject({
+      action: 'reject',
+      reason: 'unknown-recipient',
+      smtp: '550 5.1.1 Recipient address rejected: user unknown',
+    });
+    expect(run('X@contoso.edu', found())).toMatchObject({
+      action: 'route',
+      recipient: 'X@contoso.edu',
+      connector: 'legacy',
+      reason: 'internal-relay',
+    });
   });
 
   it('*.domain covers subdomains only; an exact entry wins over the wildcard', () => {
@@ -45,10 +85,19 @@ describe('routing decision', () => {
     expect(run('x@a.b.lab.contoso.edu', found())).toMatchObject({ reason: 'unknown-recipient' });
     // lab.contoso.edu itself is not covered by *.lab.contoso.edu: not accepted
     expect(run('x@lab.contoso.edu', found())).toMatchObject({ reason: 'relay-denied' });
-    const exact = routingContext(parseConfig({ ...demoConfigObject('u', 'redis://x:1'), domains: [
-      { name: '*.contoso.edu', type: 'authoritative' },
-      { name: 'live.contoso.edu', type: 'externalRelay', connector: 'cloud' },
-    ] }, 'u.yaml', {}));
+    const exact = routingContext(
+      parseConfig(
+        {
+          ...demoConfigObject('u', 'redis://x:1'),
+          domains: [
+            { name: '*.contoso.edu', type: 'authoritative' },
+            { name: 'live.contoso.edu', type: 'externalRelay', connector: 'cloud' },
+          ],
+        },
+        'u.yaml',
+        {},
+      ),
+    );
     const c = classify('x@live.contoso.edu', exact, false);
     expect(c.kind === 'final' && c.decision.reason).toBe('external-relay');
   });
@@ -56,12 +105,22 @@ describe('routing decision', () => {
   it('externalRelay: its connector, no lookup', () => {
     const c = classify('anyone@live.contoso.edu', ctx, false);
     expect(c.kind).toBe('final');
-    expect(c.kind === 'final' && c.decision).toMatchObject({ connector: 'cloud', reason: 'external-relay', recipient: 'anyone@live.contoso.edu' });
+    expect(c.kind === 'final' && c.decision).toMatchObject({
+      connector: 'cloud',
+      reason: 'external-relay',
+      recipient: 'anyone@live.contoso.edu',
+    });
   });
 
   it('non-accepted domains: outbound for trusted clients, 554 5.7.1 otherwise, never a lookup', () => {
-    expect(classify('a@example.org', ctx, false)).toMatchObject({ kind: 'final', decision: { action: 'reject', reason: 'relay-denied', smtp: '554 5.7.1 Relay access denied' } });
-    expect(classify('a@example.org', ctx, true)).toMatchObject({ kind: 'final', decision: { action: 'route', connector: 'internet', reason: 'outbound' } });
+    expect(classify('a@example.org', ctx, false)).toMatchObject({
+      kind: 'final',
+      decision: { action: 'reject', reason: 'relay-denied', smtp: '554 5.7.1 Relay access denied' },
+    });
+    expect(classify('a@example.org', ctx, true)).toMatchObject({
+      kind: 'final',
+      decision: { action: 'route', connector: 'internet', reason: 'outbound' },
+    });
     expect(classify('a@[192.0.2.1]', ctx, false)).toMatchObject({ kind: 'final', decision: { reason: 'relay-denied' } });
   });
 

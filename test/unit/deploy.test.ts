@@ -7,16 +7,24 @@ import { parseConfig } from '../../src/config/load.js';
 import { projectRoot } from '../../src/main/paths.js';
 
 const deploy = join(projectRoot(), 'deploy');
-const docs = (file: string) => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
-  expect(d.errors).toEqual([]);
-  return d.toJS() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
-});
+const docs = (file: string) =>
+  parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
+    expect(d.errors).toEqual([]);
+    return d.toJS() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
+  });
 
 describe('deploy files', () => {
   it('Kubernetes: a relay Deployment of at least 2 replicas with a PodDisruptionBudget, a worker, a ConfigMap whose config validates, a Secret', () => {
     const all = readdirSync(join(deploy, 'kubernetes')).flatMap((f) => docs(join(deploy, 'kubernetes', f)));
     const kinds = all.map((d) => `${d.kind}/${d.metadata.name}`).sort();
-    expect(kinds).toEqual(['ConfigMap/switchyard-config', 'Deployment/switchyard-relay', 'Deployment/switchyard-worker', 'PodDisruptionBudget/switchyard-relay', 'Secret/switchyard-secrets', 'Service/switchyard-smtp']);
+    expect(kinds).toEqual([
+      'ConfigMap/switchyard-config',
+      'Deployment/switchyard-relay',
+      'Deployment/switchyard-worker',
+      'PodDisruptionBudget/switchyard-relay',
+      'Secret/switchyard-secrets',
+      'Service/switchyard-smtp',
+    ]);
     const relay = all.find((d) => d.kind === 'Deployment' && d.metadata.name === 'switchyard-relay');
     expect(Number(relay?.spec?.replicas)).toBeGreaterThanOrEqual(2);
     const config = all.find((d) => d.kind === 'ConfigMap')?.data?.['switchyard.yaml'] ?? '';
@@ -38,6 +46,8 @@ describe('deploy files', () => {
     expect(relay).toMatch(/^ExecStart=.*switchyard\.js relay/m);
     expect(worker).toMatch(/^ExecStart=.*switchyard\.js worker/m);
     expect(worker).toMatch(/^Nice=10$/m);
-    expect(readFileSync(join(deploy, 'redis.conf'), 'utf8')).toMatch(/^appendonly yes$[\s\S]*^maxmemory-policy noeviction$|^maxmemory-policy noeviction$[\s\S]*^appendonly yes$/m);
+    expect(readFileSync(join(deploy, 'redis.conf'), 'utf8')).toMatch(
+      /^appendonly yes$[\s\S]*^maxmemory-policy noeviction$|^maxmemory-policy noeviction$[\s\S]*^appendonly yes$/m,
+    );
   });
 });

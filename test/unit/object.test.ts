@@ -8,10 +8,19 @@ const entry = (e: Partial<DirectoryEntry>): DirectoryEntry => ({ id: 'CN=x', dn:
 
 describe('buildObject', () => {
   it('takes SMTP: as primary, smtp: as secondaries, mail, and ignores other types', () => {
-    const r = buildObject('corp', entry({
-      proxyAddresses: ['smtp:second@contoso.edu', 'SMTP:First@contoso.edu', 'X500:/o=Contoso/cn=first', 'SIP:first@contoso.edu', 'EUM:1234;phone-context=x'],
-      mail: 'first@contoso.edu',
-    }));
+    const r = buildObject(
+      'corp',
+      entry({
+        proxyAddresses: [
+          'smtp:second@contoso.edu',
+          'SMTP:First@contoso.edu',
+          'X500:/o=Contoso/cn=first',
+          'SIP:first@contoso.edu',
+          'EUM:1234;phone-context=x',
+        ],
+        mail: 'first@contoso.edu',
+      }),
+    );
     expect(r.ok).toBe(true);
     if (r.ok !== true) return;
     expect(r.object.kind).toBe('mailbox');
@@ -21,7 +30,10 @@ describe('buildObject', () => {
   });
 
   it('tells contacts and mail users by objectClass once they have a targetAddress', () => {
-    const contact = buildObject('corp', entry({ objectClass: ['top', 'Contact'], proxyAddresses: ['SMTP:c@x.org'], targetAddress: 'SMTP:c@x.org' }));
+    const contact = buildObject(
+      'corp',
+      entry({ objectClass: ['top', 'Contact'], proxyAddresses: ['SMTP:c@x.org'], targetAddress: 'SMTP:c@x.org' }),
+    );
     const mailUser = buildObject('corp', entry({ proxyAddresses: ['SMTP:m@contoso.edu'], targetAddress: 'm@live.contoso.edu' }));
     expect(contact.ok === true && contact.object).toMatchObject({ kind: 'contact', target: 'c@x.org' });
     expect(mailUser.ok === true && mailUser.object).toMatchObject({ kind: 'mailUser', target: 'm@live.contoso.edu' });
@@ -29,9 +41,12 @@ describe('buildObject', () => {
 
   it.each([
     [{ proxyAddresses: ['SMTP:a@contoso.edu', 'SMTP:b@contoso.edu'] }, 'two primary SMTP: addresses ("a@contoso.edu" and "b@contoso.edu")'],
-    [{ proxyAddresses: ["smtp:not an@address"] }, 'proxyAddresses value "smtp:not an@address" is not an address (invalid local part)'],
+    [{ proxyAddresses: ['smtp:not an@address'] }, 'proxyAddresses value "smtp:not an@address" is not an address (invalid local part)'],
     [{ proxyAddresses: ['a@contoso.edu'] }, 'proxyAddresses value "a@contoso.edu" has no TYPE: prefix'],
-    [{ proxyAddresses: ['SMTP:a@contoso.edu'], targetAddress: 'SMTP:bad' }, 'targetAddress "SMTP:bad" is not an address (not local@domain)'],
+    [
+      { proxyAddresses: ['SMTP:a@contoso.edu'], targetAddress: 'SMTP:bad' },
+      'targetAddress "SMTP:bad" is not an address (not local@domain)',
+    ],
     [{ objectClass: ['contact'], proxyAddresses: ['SMTP:a@contoso.edu'] }, 'contact without targetAddress'],
     [{ dn: ' ' }, 'no DN'],
   ])('refuses %j', (e, reason) => {
@@ -44,7 +59,14 @@ describe('buildObject', () => {
 });
 
 describe('rankKey (SPEC §3.1 winner order)', () => {
-  const obj = (o: Partial<RecipientObject>): RecipientObject => ({ source: 's', id: 'i', dn: 'CN=b', kind: 'mailbox', addresses: [], ...o });
+  const obj = (o: Partial<RecipientObject>): RecipientObject => ({
+    source: 's',
+    id: 'i',
+    dn: 'CN=b',
+    kind: 'mailbox',
+    addresses: [],
+    ...o,
+  });
   const winner = (...c: [RecipientObject, number][]): RecipientObject =>
     ([...c].sort((a, b) => (rankKey(a[0], a[1]) < rankKey(b[0], b[1]) ? -1 : 1))[0] as [RecipientObject, number])[0];
 
@@ -84,7 +106,9 @@ describe('deletionGuard (SPEC §3.3)', () => {
     expect(deletionGuard({ source: 's', previous: 0, removed: 0, threshold: 500 })).toBeUndefined();
   });
   it('refuses above 10 %, above the threshold, or emptying a source, saying how many and how to force', () => {
-    expect(deletionGuard({ source: 's', previous: 1000, removed: 101, threshold: 500 })).toMatch(/101 of 1000 objects \(10\.1 %\) of source "s".*--allow-mass-delete/);
+    expect(deletionGuard({ source: 's', previous: 1000, removed: 101, threshold: 500 })).toMatch(
+      /101 of 1000 objects \(10\.1 %\) of source "s".*--allow-mass-delete/,
+    );
     expect(deletionGuard({ source: 's', previous: 100_000, removed: 501, threshold: 500 })).toMatch(/deletionThreshold of 500/);
     expect(deletionGuard({ source: 's', previous: 3, removed: 3, threshold: 500 })).toMatch(/empty the source/);
   });
@@ -93,7 +117,12 @@ describe('deletionGuard (SPEC §3.3)', () => {
 describe('LDAP mapping', async () => {
   const { foldRanges, searchFilter, adMapping, openldapMapping } = await import('../../src/directory/ldap/mapping.js');
   it('folds AD ranged attributes and lists the incomplete ones', () => {
-    const r = foldRanges({ dn: 'CN=x', 'proxyAddresses;range=0-1499': ['smtp:a@x', 'smtp:b@x'], mail: 'a@x', 'member;range=0-*': ['CN=y'] });
+    const r = foldRanges({
+      dn: 'CN=x',
+      'proxyAddresses;range=0-1499': ['smtp:a@x', 'smtp:b@x'],
+      mail: 'a@x',
+      'member;range=0-*': ['CN=y'],
+    });
     expect(r.attrs.get('proxyaddresses')).toEqual(['smtp:a@x', 'smtp:b@x']);
     expect(r.attrs.get('member')).toEqual(['CN=y']);
     expect(r.pending).toEqual([{ attr: 'proxyAddresses', next: 1500 }]);
@@ -104,8 +133,17 @@ describe('LDAP mapping', async () => {
   });
   it('maps AD entries with the GUID as identity, and refuses entries without one', () => {
     const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
-    const ok = adMapping.toEntry('CN=x', new Map<string, (string | Buffer)[]>([['objectguid', [guid]], ['proxyaddresses', ['SMTP:x@contoso.edu']], ['whencreated', ['20200101000000.0Z']]]));
-    expect(ok).toMatchObject({ entry: { id: '33221100-5544-7766-8899-aabbccddeeff', proxyAddresses: ['SMTP:x@contoso.edu'], created: '20200101000000Z' } });
+    const ok = adMapping.toEntry(
+      'CN=x',
+      new Map<string, (string | Buffer)[]>([
+        ['objectguid', [guid]],
+        ['proxyaddresses', ['SMTP:x@contoso.edu']],
+        ['whencreated', ['20200101000000.0Z']],
+      ]),
+    );
+    expect(ok).toMatchObject({
+      entry: { id: '33221100-5544-7766-8899-aabbccddeeff', proxyAddresses: ['SMTP:x@contoso.edu'], created: '20200101000000Z' },
+    });
     expect(adMapping.toEntry('CN=x', new Map())).toEqual({ error: 'no binary objectGUID (16 bytes)' });
   });
 });

@@ -5,7 +5,7 @@ import { createProgress } from '../../src/cli/progress.js';
 
 function stream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
   const s = new Writable({
-    write(chunk, _enc, cb) {
+    write(chunk: Buffer, _enc, cb) {
       s.text += chunk.toString();
       cb();
     },

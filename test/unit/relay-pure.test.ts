@@ -27,15 +27,30 @@ describe('content checks', () => {
   });
 
   it('counts Received headers and collects folded markers in the header block only', () => {
-    const msg = b(`Received: a\r\n\tb\r\nreceived: c\r\n${MARKER_HEADER}: v=1; r=AAA,\r\n\tBBB\r\nSubject: x\r\n\r\nReceived: not a header\r\n`);
+    const msg = b(
+      `Received: a\r\n\tb\r\nreceived: c\r\n${MARKER_HEADER}: v=1; r=AAA,\r\n\tBBB\r\nSubject: x\r\n\r\nReceived: not a header\r\n`,
+    );
     expect(scanHeaders(msg, MARKER_HEADER)).toEqual({ received: 2, markers: ['v=1; r=AAA,\tBBB'] });
     expect(headerEnd(msg)).toBe(msg.indexOf('Received: not'));
     expect(headerEnd(b('\r\nbody'))).toBe(2);
   });
 
   it('renders a folded Received header with the protocol and the recipient of a single-recipient message', () => {
-    const h = receivedHeader({ helo: 'client (evil)', clientHostname: '[10.0.0.1]', clientIp: '10.0.0.1', by: 'mx.contoso.edu', id: 'Q1', tls: true, authenticated: false, smtputf8: false, recipient: 'a@contoso.edu', at: new Date(Date.UTC(2026, 10, 23, 10, 0, 0)) });
-    expect(h).toBe('Received: from clientevil ([10.0.0.1])\r\n\tby mx.contoso.edu (Switchyard) with ESMTPS id Q1\r\n\tfor <a@contoso.edu>;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n');
+    const h = receivedHeader({
+      helo: 'client (evil)',
+      clientHostname: '[10.0.0.1]',
+      clientIp: '10.0.0.1',
+      by: 'mx.contoso.edu',
+      id: 'Q1',
+      tls: true,
+      authenticated: false,
+      smtputf8: false,
+      recipient: 'a@contoso.edu',
+      at: new Date(Date.UTC(2026, 10, 23, 10, 0, 0)),
+    });
+    expect(h).toBe(
+      'Received: from clientevil ([10.0.0.1])\r\n\tby mx.contoso.edu (Switchyard) with ESMTPS id Q1\r\n\tfor <a@contoso.edu>;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n',
+    );
   });
 });
 
@@ -49,7 +64,10 @@ describe('loop marker', () => {
   });
 
   it('folds long recipient lists under 78 characters per line', () => {
-    const header = markerHeader('s', Array.from({ length: 50 }, (_, i) => `user${i}@contoso.edu`));
+    const header = markerHeader(
+      's',
+      Array.from({ length: 50 }, (_, i) => `user${i}@contoso.edu`),
+    );
     for (const line of header.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
     const value = header.slice(header.indexOf(':') + 1).replace(/\r\n/g, '');
     expect(loopedRecipients('s', [value], ['user49@contoso.edu']).size).toBe(1);
@@ -66,15 +84,28 @@ describe('DSN', () => {
     queueId: 'Q1',
     original,
     now: Date.UTC(2026, 0, 2),
-    recipients: [{ orig: 'x@contoso.edu', final: 'x@live.contoso.edu', action: 'failed' as const, status: '5.1.1', diagnostic: '550 5.1.1 no such user', remoteMta: 'cloud:25' }],
+    recipients: [
+      {
+        orig: 'x@contoso.edu',
+        final: 'x@live.contoso.edu',
+        action: 'failed' as const,
+        status: '5.1.1',
+        diagnostic: '550 5.1.1 no such user',
+        remoteMta: 'cloud:25',
+      },
+    ],
   };
 
   it('is a multipart/report with the RFC 3464 fields and only the headers unless RET=FULL', () => {
     const text = buildDsn(input).body.toString();
-    expect(text).toMatch(/^From: Mail Delivery System <MAILER-DAEMON@mx\.contoso\.edu>\r\nTo: <a@b\.c>\r\nSubject: Undelivered Mail Returned to Sender\r\n/);
+    expect(text).toMatch(
+      /^From: Mail Delivery System <MAILER-DAEMON@mx\.contoso\.edu>\r\nTo: <a@b\.c>\r\nSubject: Undelivered Mail Returned to Sender\r\n/,
+    );
     expect(text).toContain('Auto-Submitted: auto-replied\r\n');
     expect(text).toContain('Original-Envelope-Id: E1\r\n');
-    expect(text).toContain('Original-Recipient: rfc822;x@contoso.edu\r\nFinal-Recipient: rfc822;x@live.contoso.edu\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns;cloud:25\r\nDiagnostic-Code: smtp;550 5.1.1 no such user\r\n');
+    expect(text).toContain(
+      'Original-Recipient: rfc822;x@contoso.edu\r\nFinal-Recipient: rfc822;x@live.contoso.edu\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns;cloud:25\r\nDiagnostic-Code: smtp;550 5.1.1 no such user\r\n',
+    );
     expect(text).toContain('Content-Type: text/rfc822-headers');
     expect(text).not.toContain('Body text');
     const full = buildDsn({ ...input, ret: 'FULL' }).body.toString();
@@ -90,7 +121,12 @@ describe('DSN', () => {
 });
 
 describe('retry plan', () => {
-  const r = (rcpt: string, notify?: QueuedRecipient['notify']): QueuedRecipient => ({ rcpt, orig: rcpt, reason: 'mailbox', ...(notify ? { notify } : {}) });
+  const r = (rcpt: string, notify?: QueuedRecipient['notify']): QueuedRecipient => ({
+    rcpt,
+    orig: rcpt,
+    reason: 'mailbox',
+    ...(notify ? { notify } : {}),
+  });
   const base = { now: 10_000, arrived: 0, lifetimeMs: 100_000, warned: false };
 
   it('keeps deferred recipients, bounces failures unless NOTIFY excludes them, relays success only when asked', () => {
@@ -117,7 +153,9 @@ describe('retry plan', () => {
     const warn = plan({ ...base, delayWarningMs: 5000, outcomes: [{ kind: 'deferred', rcpt: r('a'), reply: '421 4.4.2 gone' }] });
     expect(warn.delayed[0]).toMatchObject({ action: 'delayed', status: '4.4.2', willRetryUntil: 100_000 });
     expect(warn.warned).toBe(true);
-    expect(plan({ ...base, delayWarningMs: 5000, warned: true, outcomes: [{ kind: 'deferred', rcpt: r('a'), reply: '421' }] }).delayed).toEqual([]);
+    expect(
+      plan({ ...base, delayWarningMs: 5000, warned: true, outcomes: [{ kind: 'deferred', rcpt: r('a'), reply: '421' }] }).delayed,
+    ).toEqual([]);
   });
 
   it('backs off from the first delay, doubling, up to the cap', () => {
@@ -155,7 +193,19 @@ describe('small helpers', () => {
   });
 
   it('selects queue entries by id, recipient and hop', () => {
-    const e = (uid: string, hop: string, rcpt: string): QueueEntry => ({ uid, msg: uid.split('.')[0] ?? '', hop, rcpts: [{ rcpt, orig: rcpt, reason: 'mailbox' }], attempts: 0, arrived: 0, from: '', warned: false, held: false, state: 'ready', at: 0 });
+    const e = (uid: string, hop: string, rcpt: string): QueueEntry => ({
+      uid,
+      msg: uid.split('.')[0] ?? '',
+      hop,
+      rcpts: [{ rcpt, orig: rcpt, reason: 'mailbox' }],
+      attempts: 0,
+      arrived: 0,
+      from: '',
+      warned: false,
+      held: false,
+      state: 'ready',
+      at: 0,
+    });
     const all = [e('M1.0', 'onprem', 'a@x'), e('M1.1', 'cloud', 'b@x'), e('M2.0', 'onprem', 'B@x')];
     expect(selectEntries(all, { ids: ['m1'] }).map((x) => x.uid)).toEqual(['M1.0', 'M1.1']);
     expect(selectEntries(all, { recipient: 'b@X' }).map((x) => x.uid)).toEqual(['M1.1', 'M2.0']);
@@ -167,7 +217,9 @@ describe('From: rewriting', () => {
   it('replaces the address in the From: header only, folded lines included', async () => {
     const { rewriteFromHeader } = await import('../../src/delivery/outbound.js');
     const msg = b('Subject: a@live.x\r\nFrom: "A" \r\n <A@Live.X>\r\nReply-To: a@live.x\r\n\r\nbody a@live.x\r\n');
-    expect(rewriteFromHeader(msg, 'a@live.x', 'a@x').toString()).toBe('Subject: a@live.x\r\nFrom: "A" \r\n <a@x>\r\nReply-To: a@live.x\r\n\r\nbody a@live.x\r\n');
+    expect(rewriteFromHeader(msg, 'a@live.x', 'a@x').toString()).toBe(
+      'Subject: a@live.x\r\nFrom: "A" \r\n <a@x>\r\nReply-To: a@live.x\r\n\r\nbody a@live.x\r\n',
+    );
     expect(rewriteFromHeader(b('From: b@y\r\n\r\n'), 'a@live.x', 'a@x').toString()).toBe('From: b@y\r\n\r\n');
   });
 });

@@ -21,7 +21,16 @@ export interface Header {
 
 export type HeaderResult = { ok: true; header: Header } | { ok: false; reason: string };
 
-const COLUMNS = ['objectClass', 'proxyAddresses', 'mail', 'targetAddress', 'mailNickname', 'displayName', 'whenCreated', 'objectGUID'] as const;
+const COLUMNS = [
+  'objectClass',
+  'proxyAddresses',
+  'mail',
+  'targetAddress',
+  'mailNickname',
+  'displayName',
+  'whenCreated',
+  'objectGUID',
+] as const;
 
 export function parseHeader(names: readonly string[]): HeaderResult {
   const index = new Map<string, number>();
@@ -42,7 +51,10 @@ export function parseHeader(names: readonly string[]): HeaderResult {
 /** Splits a multi-valued attribute; empty parts are dropped. */
 export function splitValues(value: string): string[] {
   if (value === '') return [];
-  return value.split(';').map((v) => v.trim()).filter((v) => v !== '');
+  return value
+    .split(';')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 const PROXY_TYPE = /^[A-Za-z0-9]+:/;

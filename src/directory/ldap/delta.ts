@@ -19,7 +19,12 @@ function narrowed(filter: string, configured: string | undefined): string {
 }
 
 /** Reads the changes since `since`; `next` receives the watermark for the following delta. */
-export function readLdapDelta(source: LdapSourceConfig, since: Watermark, next: { value?: Watermark }, opts: LdapReadOptions = {}): AsyncGenerator<DeltaItem[]> {
+export function readLdapDelta(
+  source: LdapSourceConfig,
+  since: Watermark,
+  next: { value?: Watermark },
+  opts: LdapReadOptions = {},
+): AsyncGenerator<DeltaItem[]> {
   return ldapSession(source, opts, async function* (session) {
     const { client, mapping } = session;
     let filter: string;
@@ -28,7 +33,9 @@ export function readLdapDelta(source: LdapSourceConfig, since: Watermark, next: 
       session.step('read rootDSE');
       const now = await readAdWatermark(client);
       if (now.dsServiceName !== since.dsServiceName || now.invocationId !== since.invocationId) {
-        throw new WatermarkInvalidError(`the DC changed (${since.dsServiceName} ${since.invocationId} → ${now.dsServiceName} ${now.invocationId})`);
+        throw new WatermarkInvalidError(
+          `the DC changed (${since.dsServiceName} ${since.invocationId} → ${now.dsServiceName} ${now.invocationId})`,
+        );
       }
       next.value = now;
       filter = narrowed(`(&(uSNChanged>=${BigInt(since.usn) + 1n})(|(objectClass=user)(objectClass=contact)))`, source.filter);
@@ -38,7 +45,9 @@ export function readLdapDelta(source: LdapSourceConfig, since: Watermark, next: 
     }
     session.step(`search ${source.baseDn} for changes`);
     for await (const page of searchEntries(client, mapping, source.baseDn, { scope: source.scope, filter }, tracker?.onAttrs)) {
-      yield page.map(({ dn, mapped }): DeltaItem => ('entry' in mapped ? { upsert: mapped.entry } : { error: { origin: dn, reason: mapped.error } }));
+      yield page.map(({ dn, mapped }): DeltaItem =>
+        'entry' in mapped ? { upsert: mapped.entry } : { error: { origin: dn, reason: mapped.error } },
+      );
     }
     if (tracker) next.value = tracker.watermark() ?? since;
     if (since.mode !== 'ad' || next.value?.mode !== 'ad') return;

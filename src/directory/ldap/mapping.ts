@@ -30,7 +30,20 @@ function created(value: string | undefined): string | undefined {
 
 export const adMapping: LdapMapping = {
   name: 'ad',
-  attributes: ['objectGUID', 'objectClass', 'proxyAddresses', 'mail', 'targetAddress', 'mailNickname', 'displayName', 'userAccountControl', 'whenCreated', 'whenChanged', 'uSNChanged', 'isDeleted'],
+  attributes: [
+    'objectGUID',
+    'objectClass',
+    'proxyAddresses',
+    'mail',
+    'targetAddress',
+    'mailNickname',
+    'displayName',
+    'userAccountControl',
+    'whenCreated',
+    'whenChanged',
+    'uSNChanged',
+    'isDeleted',
+  ],
   binary: ['objectGUID'],
   recipientFilter: '(&(|(objectClass=user)(objectClass=contact))(|(proxyAddresses=*)(mail=*)))',
   toEntry(dn, attrs) {
@@ -57,7 +70,17 @@ export const adMapping: LdapMapping = {
 
 export const openldapMapping: LdapMapping = {
   name: 'openldap',
-  attributes: ['entryUUID', 'objectClass', 'mail', 'mailAlternateAddress', 'mailRoutingAddress', 'displayName', 'cn', 'createTimestamp', 'modifyTimestamp'],
+  attributes: [
+    'entryUUID',
+    'objectClass',
+    'mail',
+    'mailAlternateAddress',
+    'mailRoutingAddress',
+    'displayName',
+    'cn',
+    'createTimestamp',
+    'modifyTimestamp',
+  ],
   binary: [],
   recipientFilter: '(|(mail=*)(mailAlternateAddress=*))',
   toEntry(dn, attrs) {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
-import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Control, type Entry } from 'ldapts';
+import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Control } from 'ldapts';
 import type { LdapSourceConfig } from '../../config/schema.js';
 import type { ReadItem } from '../../pipeline/types.js';
 import { prefetch } from '../batches.js';
@@ -36,20 +36,33 @@ function tlsOptions(source: LdapSourceConfig): ConnectionOptions {
 export function classifyLdapError(source: string, err: unknown, during: string): LdapSourceError | WatermarkInvalidError {
   if (err instanceof LdapSourceError || err instanceof WatermarkInvalidError) return err;
   const e = err as Error & { code?: string | number };
-  if (err instanceof InvalidCredentialsError) return new LdapSourceError(source, `${during}: invalid credentials (check bindDn and the password)`, false, 'SY_LDAP_AUTH');
-  if (err instanceof NoSuchObjectError) return new LdapSourceError(source, `${during}: no such object (check baseDn)`, false, 'SY_LDAP_BASE');
+  if (err instanceof InvalidCredentialsError)
+    return new LdapSourceError(source, `${during}: invalid credentials (check bindDn and the password)`, false, 'SY_LDAP_AUTH');
+  if (err instanceof NoSuchObjectError)
+    return new LdapSourceError(source, `${during}: no such object (check baseDn)`, false, 'SY_LDAP_BASE');
   if (err instanceof ResultCodeError) {
     const transient = [3, 51, 52, 80].includes(Number(e.code)); // timeLimit, busy, unavailable, other
     return new LdapSourceError(source, `${during}: ${e.message}`, transient, 'SY_LDAP_RESULT');
   }
   const text = e.message ?? String(err);
   if (/certificate|self.signed|unable to verify|altnames|CERT_/i.test(text + String(e.code ?? ''))) {
-    return new LdapSourceError(source, `${during}: TLS certificate not trusted (${text}); set caFile to the CA that signed the server's certificate`, false, 'SY_LDAP_TLS');
+    return new LdapSourceError(
+      source,
+      `${during}: TLS certificate not trusted (${text}); set caFile to the CA that signed the server's certificate`,
+      false,
+      'SY_LDAP_TLS',
+    );
   }
   return new LdapSourceError(source, `${during}: ${text}`, true, 'SY_LDAP_UNAVAILABLE');
 }
 
-async function completeRanges(client: Client, mapping: LdapMapping, dn: string, attrs: Map<string, (string | Buffer)[]>, pending: { attr: string; next: number }[]): Promise<void> {
+async function completeRanges(
+  client: Client,
+  mapping: LdapMapping,
+  dn: string,
+  attrs: Map<string, (string | Buffer)[]>,
+  pending: { attr: string; next: number }[],
+): Promise<void> {
   let todo = pending;
   while (todo.length > 0) {
     const next: { attr: string; next: number }[] = [];
@@ -59,7 +72,7 @@ async function completeRanges(client: Client, mapping: LdapMapping, dn: string, 
         attributes: [`${p.attr};range=${p.next}-*`],
         explicitBufferAttributes: [...mapping.binary],
       });
-      const more = foldRanges((searchEntries[0] ?? {}) as Record<string, unknown>);
+      const more = foldRanges(searchEntries[0] ?? {});
       for (const [k, v] of more.attrs) attrs.set(k, [...(attrs.get(k) ?? []), ...v]);
       next.push(...more.pending);
     }
@@ -72,20 +85,30 @@ export async function* searchEntries(
   client: Client,
   mapping: LdapMapping,
   base: string,
-  options: { scope: LdapSourceConfig['scope'] | 'one'; filter: string; attributes?: readonly string[]; pageSize?: number; controls?: Control[] },
+  options: {
+    scope: LdapSourceConfig['scope'] | 'one';
+    filter: string;
+    attributes?: readonly string[];
+    pageSize?: number;
+    controls?: Control[];
+  },
   onAttrs?: (attrs: LdapAttributes) => void,
 ): AsyncGenerator<{ dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[]> {
-  const pages = client.searchPaginated(base, {
-    scope: options.scope,
-    filter: options.filter,
-    attributes: [...(options.attributes ?? mapping.attributes)],
-    explicitBufferAttributes: [...mapping.binary],
-    paged: { pageSize: Math.min(options.pageSize ?? 1000, 1000) },
-  }, options.controls);
+  const pages = client.searchPaginated(
+    base,
+    {
+      scope: options.scope,
+      filter: options.filter,
+      attributes: [...(options.attributes ?? mapping.attributes)],
+      explicitBufferAttributes: [...mapping.binary],
+      paged: { pageSize: Math.min(options.pageSize ?? 1000, 1000) },
+    },
+    options.controls,
+  );
   for await (const page of prefetch(pages)) {
     const out: { dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[] = [];
-    for (const raw of page.searchEntries as Entry[]) {
-      const { attrs, pending } = foldRanges(raw as Record<string, unknown>);
+    for (const raw of page.searchEntries) {
+      const { attrs, pending } = foldRanges(raw);
       if (pending.length > 0) await completeRanges(client, mapping, raw.dn, attrs, pending);
       onAttrs?.(attrs);
       out.push({ dn: raw.dn, mapped: mapping.toEntry(raw.dn, attrs), attrs });
@@ -105,10 +128,20 @@ export interface LdapSession {
  * A short LDAP session around `body`: connect, StartTLS, bind, then whatever `body`
  * yields; unbind in `finally`; errors located and classified (LdapSourceError).
  */
-export async function* ldapSession<T>(source: LdapSourceConfig, opts: LdapReadOptions, body: (session: LdapSession) => AsyncGenerator<T>): AsyncGenerator<T> {
+export async function* ldapSession<T>(
+  source: LdapSourceConfig,
+  opts: LdapReadOptions,
+  body: (session: LdapSession) => AsyncGenerator<T>,
+): AsyncGenerator<T> {
   const timeout = opts.timeoutMs ?? 30_000;
   const secure = source.url.startsWith('ldaps://');
-  const client = new Client({ url: source.url, timeout, connectTimeout: Math.min(timeout, 10_000), strictDN: false, ...(secure ? { tlsOptions: tlsOptions(source) } : {}) });
+  const client = new Client({
+    url: source.url,
+    timeout,
+    connectTimeout: Math.min(timeout, 10_000),
+    strictDN: false,
+    ...(secure ? { tlsOptions: tlsOptions(source) } : {}),
+  });
   let step = 'connect';
   try {
     if (source.startTls) {
@@ -133,13 +166,24 @@ export async function* ldapSession<T>(source: LdapSourceConfig, opts: LdapReadOp
 }
 
 /** A full read of the source's scope, one batch per page. `beforeSearch` runs first in the same session. */
-export function readLdap(source: LdapSourceConfig, opts: LdapReadOptions & { beforeSearch?: (s: LdapSession) => Promise<void>; onAttrs?: (a: LdapAttributes) => void } = {}): AsyncGenerator<ReadItem[]> {
+export function readLdap(
+  source: LdapSourceConfig,
+  opts: LdapReadOptions & { beforeSearch?: (s: LdapSession) => Promise<void>; onAttrs?: (a: LdapAttributes) => void } = {},
+): AsyncGenerator<ReadItem[]> {
   return ldapSession(source, opts, async function* (session) {
     if (opts.beforeSearch) await opts.beforeSearch(session);
     session.step(`search ${source.baseDn}`);
     const filter = searchFilter(session.mapping, source.filter);
-    for await (const page of searchEntries(session.client, session.mapping, source.baseDn, { scope: source.scope, filter, pageSize: opts.pageSize ?? 1000 }, opts.onAttrs)) {
-      const items: ReadItem[] = page.map(({ dn, mapped }) => ('entry' in mapped ? { entry: mapped.entry } : { error: { origin: dn, reason: mapped.error } }));
+    for await (const page of searchEntries(
+      session.client,
+      session.mapping,
+      source.baseDn,
+      { scope: source.scope, filter, pageSize: opts.pageSize ?? 1000 },
+      opts.onAttrs,
+    )) {
+      const items: ReadItem[] = page.map(({ dn, mapped }) =>
+        'entry' in mapped ? { entry: mapped.entry } : { error: { origin: dn, reason: mapped.error } },
+      );
       opts.onPage?.(items.length);
       yield items;
     }

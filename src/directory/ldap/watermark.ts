@@ -9,7 +9,13 @@ import { guidFromBytes } from '../guid.js';
 import type { LdapAttributes } from './mapping.js';
 
 export type Watermark =
-  | { readonly mode: 'ad'; readonly usn: string; readonly dsServiceName: string; readonly invocationId: string; readonly namingContext: string }
+  | {
+      readonly mode: 'ad';
+      readonly usn: string;
+      readonly dsServiceName: string;
+      readonly invocationId: string;
+      readonly namingContext: string;
+    }
   | { readonly mode: 'generic'; readonly modifyTimestamp: string };
 
 /** LDAP_SERVER_SHOW_DELETED_OID: return tombstones (isDeleted=TRUE) too. */
@@ -24,19 +30,29 @@ const first = (v: unknown): string => String(Array.isArray(v) ? v[0] : (v ?? '')
 
 /** The DC's position now: read before a search, it is the next delta's starting point. */
 export async function readAdWatermark(client: Client): Promise<Extract<Watermark, { mode: 'ad' }>> {
-  const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['highestCommittedUSN', 'dsServiceName', 'defaultNamingContext'] });
+  const { searchEntries } = await client.search('', {
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes: ['highestCommittedUSN', 'dsServiceName', 'defaultNamingContext'],
+  });
   const root = searchEntries[0];
   const dsServiceName = first(root?.dsServiceName);
   const usn = first(root?.highestCommittedUSN);
-  if (!dsServiceName || !/^\d+$/.test(usn)) throw new Error('the rootDSE has no highestCommittedUSN / dsServiceName: not an Active Directory DC (use mapping: openldap)');
-  const ntds = await client.search(dsServiceName, { scope: 'base', filter: '(objectClass=*)', attributes: ['invocationId'], explicitBufferAttributes: ['invocationId'] });
+  if (!dsServiceName || !/^\d+$/.test(usn))
+    throw new Error('the rootDSE has no highestCommittedUSN / dsServiceName: not an Active Directory DC (use mapping: openldap)');
+  const ntds = await client.search(dsServiceName, {
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes: ['invocationId'],
+    explicitBufferAttributes: ['invocationId'],
+  });
   const raw = ntds.searchEntries[0]?.invocationId;
   const invocationId = Buffer.isBuffer(raw) && raw.length === 16 ? guidFromBytes(raw) : '';
   return { mode: 'ad', usn, dsServiceName, invocationId, namingContext: first(root?.defaultNamingContext) };
 }
 
 /** Folds the newest modifyTimestamp of each entry seen into a generic watermark. */
-export function modifyTimestampTracker(): { onAttrs(a: LdapAttributes): void; watermark(): Watermark | undefined } {
+export function modifyTimestampTracker(): { onAttrs: (a: LdapAttributes) => void; watermark: () => Watermark | undefined } {
   let newest = '';
   return {
     onAttrs(a) {
