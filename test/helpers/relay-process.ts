@@ -5,11 +5,18 @@ import { projectRoot } from '../../src/main/paths.js';
 
 export interface RelayProcess {
   readonly proc: ChildProcess;
+  /** The line the relay printed when it started listening. */
+  readonly banner: string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnRelay(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
-  const proc = spawn(process.execPath, [join(projectRoot(), 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+/** `bin`: another build's entry point (the upgrade test runs a previous release). */
+export async function spawnRelay(
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+  bin = join(projectRoot(), 'bin', 'switchyard.js'),
+): Promise<RelayProcess> {
+  const proc = spawn(process.execPath, [bin, 'relay', '--config', configFile], {
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -18,12 +25,16 @@ export async function spawnRelay(configFile: string, env: NodeJS.ProcessEnv = {}
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
+  const banner = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`relay did not start within 20 s: ${stderr}`)), 20_000);
     proc.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('relay listening on')) {
+      const line = d
+        .toString()
+        .split('\n')
+        .find((l) => l.includes('relay listening on'));
+      if (line !== undefined) {
         clearTimeout(t);
-        resolve();
+        resolve(line);
       }
     });
     proc.once('exit', (code) => {
@@ -33,6 +44,7 @@ export async function spawnRelay(configFile: string, env: NodeJS.ProcessEnv = {}
   });
   return {
     proc,
+    banner,
     async kill(signal = 'SIGKILL') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       await exited;

@@ -29,6 +29,8 @@ export interface SinkOptions {
   /** Wait this long before answering the end of DATA (a slow next hop). */
   delayMs?: number;
   tls?: { key: Buffer; cert: Buffer };
+  /** Listen on this port (a next hop that comes back where it was); default a free one. */
+  port?: number;
 }
 
 export interface Sink {
@@ -95,7 +97,7 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
   });
   // a sender that dies mid-session (a relay killed by a fault test) resets its connection
   server.on('error', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return {
     port,

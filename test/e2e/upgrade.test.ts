@@ -1,0 +1,105 @@
+/**
+ * Upgrade in place (SPEC §5): the previous release (unsharded layout) imports a directory
+ * and accepts mail while the next hops are down; it stops; the current release starts on
+ * the same Redis, migrates on first start, answers every lookup as before, and delivers
+ * every queued message exactly once. `switchyard migrate` afterwards changes nothing.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/main/paths.js';
+import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
+import { prepareRelease, type OldRelease } from '../helpers/old-release.js';
+import { FAST_RELAY } from '../helpers/relay.js';
+import { spawnRelay, type RelayProcess } from '../helpers/relay-process.js';
+import { message, sendMail, startSink, type Sink } from '../helpers/smtp.js';
+import { freePort } from '../../src/main/embedded-redis.js';
+
+const ADDRESSES = [
+  'ada.lovelace@contoso.edu',
+  'ada.ivanov@contoso.edu',
+  'nobody@contoso.edu',
+  'grace.hopper@contoso.edu',
+  'x@live.contoso.edu',
+];
+const MESSAGES = 40;
+
+let old: OldRelease;
+let env: TestEnv | undefined;
+let relays: RelayProcess[] = [];
+let sinks: Sink[] = [];
+beforeAll(() => {
+  old = prepareRelease();
+}, 180_000);
+afterEach(async () => {
+  await Promise.all(relays.map((r) => r.kill('SIGKILL')));
+  relays = [];
+  await Promise.all(sinks.map((s) => s.close()));
+  sinks = [];
+  await env?.cleanup();
+  env = undefined;
+});
+
+function cli(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'switchyard.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, REDIS_URL: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function resolveLines(run: (args: readonly string[]) => string, configFile: string): Record<string, unknown>[] {
+  return run(['resolve', ...ADDRESSES, '--json', '--config', configFile])
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const d = JSON.parse(l) as Record<string, unknown>;
+      delete d.tableVersion;
+      return d;
+    });
+}
+
+describe('upgrade in place from the unsharded release', () => {
+  it('the new relay migrates on start, answers every lookup as before, delivers every queued message once; migrate is then a no-op', async () => {
+    // next hops that do not answer yet: the old relay keeps every message queued
+    const ports = { onprem: await freePort(), cloud: await freePort(), legacy: await freePort(), internet: await freePort() };
+    env = await testEnv((raw) => {
+      for (const c of raw.connectors as { name: keyof typeof ports; smartHosts: string[] }[]) c.smartHosts = [`127.0.0.1:${ports[c.name]}`];
+      raw.relay = { listen: ['127.0.0.1:0'], hostname: 'mx.test.contoso.edu', trustedNetworks: ['127.0.0.1/32'], ...FAST_RELAY };
+    });
+    const configFile = env.configFile;
+
+    old.cli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--inline', '--config', configFile]);
+    const before = resolveLines((a) => old.cli(a), configFile);
+
+    const oldRelay = await spawnRelay(configFile, {}, old.bin);
+    relays.push(oldRelay);
+    const port = Number(/listening on [^:]+:(\d+)/.exec(oldRelay.banner)?.[1]);
+    const sent: string[] = [];
+    for (let i = 0; i < MESSAGES; i++) {
+      const to = i % 2 === 0 ? ['ada.lovelace@contoso.edu'] : ['ada.lovelace@contoso.edu', 'x@live.contoso.edu'];
+      const r = await sendMail({ port, from: 'sender@example.org', to, body: message(`upgrade-${i}`) });
+      expect(r.response).toMatch(/^250 /);
+      sent.push(`upgrade${i}`);
+    }
+    await oldRelay.kill('SIGTERM');
+
+    // the current release on the same Redis, the next hops now up
+    const onprem = await startSink({ port: ports.onprem });
+    const cloud = await startSink({ port: ports.cloud });
+    sinks.push(onprem, cloud, await startSink({ port: ports.legacy }), await startSink({ port: ports.internet }));
+    relays.push(await spawnRelay(configFile)); // migrates on its first start
+    expect(resolveLines((a) => cli(a).stdout, configFile)).toEqual(before);
+    const atOnprem = await onprem.waitFor(MESSAGES, 30_000);
+    const atCloud = await cloud.waitFor(MESSAGES / 2, 30_000);
+    const subjects = (ms: typeof atOnprem): string[] => ms.map((m) => /Subject: (upgrade-\d+)/.exec(m.text)?.[1]?.replace('-', '') ?? '?');
+    expect(subjects(atOnprem).sort()).toEqual([...sent].sort());
+    expect(subjects(atCloud).sort()).toEqual(sent.filter((_, i) => i % 2 === 1).sort());
+
+    for (let run = 0; run < 2; run++) {
+      const again = cli(['migrate', '--config', configFile]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/already current/);
+    }
+  }, 120_000);
+});
