@@ -9,8 +9,8 @@ import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
 import { encodeObject } from '../store/codec.js';
 import { shardKeys } from '../store/keys.js';
-import { hgetallSharded, hlenSharded, hmgetSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
-import { chooseShards, objectRef } from '../store/shards.js';
+import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
+import { addressShard, chooseShards, objectRef, refShard } from '../store/shards.js';
 import { formatRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { addressArgs, createSnapshot, readSnapshotMeta, readStateLayout } from '../store/snapshot.js';
@@ -133,15 +133,37 @@ async function conflictCounts(
   return { conflicts, newConflicts };
 }
 
-/** Copies the previous overlay into the new one, shard by shard (same shard count). */
+/** Copies the previous overlay into the new one: shard by shard, or re-sharded when the count grew. */
 async function copyOverlay(deps: PublishDeps, from: SnapshotLayout, to: SnapshotLayout): Promise<void> {
-  const m = deps.redis.multi();
-  for (const hash of ['obj', 'addr', 'conf'] as const) {
-    const src = shardKeys(deps.keys, from.id, hash, from.shards);
-    const dst = shardKeys(deps.keys, to.id, hash, to.shards);
-    src.forEach((k, i) => m.copy(k, dst[i] as string));
+  if (from.shards === to.shards) {
+    const m = deps.redis.multi();
+    for (const hash of ['obj', 'addr', 'conf'] as const) {
+      const dst = shardKeys(deps.keys, to.id, hash, to.shards);
+      shardKeys(deps.keys, from.id, hash, from.shards).forEach((k, i) => m.copy(k, dst[i] as string));
+    }
+    await m.exec();
+    return;
   }
-  await m.exec();
+  for (const hash of ['obj', 'addr', 'conf'] as const) {
+    const dst = shardKeys(deps.keys, to.id, hash, to.shards);
+    for await (const flat of hscanSharded(deps.redis, deps.keys, from, hash, 1000)) {
+      const m = deps.redis.multi();
+      for (let i = 0; i < flat.length; i += 2) {
+        const field = flat[i] as string;
+        const shard = hash === 'obj' ? refShard(field, to.shards) : addressShard(field, to.shards);
+        m.hset(dst[shard] as string, field, flat[i + 1] as string);
+      }
+      await m.exec();
+    }
+  }
+}
+
+/** Shards of a new overlay: enough for the overlay it copies (entries only grow), at least `minShards`. */
+async function overlayShards(deps: PublishDeps, prev: SnapshotLayout | undefined, sizeHint: number | undefined): Promise<number> {
+  const floor = deps.minShards ?? 1;
+  if (!prev) return Math.max(floor, chooseShards(sizeHint ?? 0));
+  const entries = await hlenSharded(deps.redis, deps.keys, prev, 'addr');
+  return Math.max(floor, prev.shards, chooseShards(entries * 1.5));
 }
 
 export async function publishDelta(
@@ -157,8 +179,7 @@ export async function publishDelta(
   if (current === undefined || raw === undefined) throw new NoBaseSnapshotError(`source ${spec.name}: no full sync published yet`);
   const ref = await readStateLayout(redis, keys, raw);
   const prev = await readSnapshotMeta(redis, keys, topId(raw));
-  // An overlay keeps the shard count of the one it copies (small: overlays hold deltas).
-  const id = await createSnapshot(redis, keys, spec.name, ref.overlay?.shards ?? chooseShards(opts.sizeHint ?? 0), opts.origin);
+  const id = await createSnapshot(redis, keys, spec.name, await overlayShards(deps, ref.overlay, opts.sizeHint), opts.origin);
   if (ref.overlay) await copyOverlay(deps, ref.overlay, id);
   const state = { base: ref.base, overlay: id };
   const scriptKeys = [

@@ -29,6 +29,8 @@ export interface PublishDeps {
   readonly redis: RedisClient;
   readonly keys: Keys;
   readonly versionsKept: number;
+  /** Fewest shards a new snapshot gets (default 1: sized from its expected entries). */
+  readonly minShards?: number;
 }
 
 /**
@@ -179,9 +181,9 @@ async function stateCounts(deps: PublishDeps, raw: string, old: StateLayout): Pr
 const FIRST_SHARDS = 16;
 
 /** Shards for a new full snapshot: sized for the larger of the previous state and the hint. */
-export function shardsFor(previousAddresses: number | undefined, sizeHint: number | undefined): number {
-  if (previousAddresses === undefined && sizeHint === undefined) return FIRST_SHARDS;
-  return chooseShards(Math.max(previousAddresses ?? 0, sizeHint ?? 0));
+export function shardsFor(previousAddresses: number | undefined, sizeHint: number | undefined, minShards = 1): number {
+  if (previousAddresses === undefined && sizeHint === undefined) return Math.max(minShards, FIRST_SHARDS);
+  return Math.max(minShards, chooseShards(Math.max(previousAddresses ?? 0, sizeHint ?? 0)));
 }
 
 function isUnchanged(c: PublishResult['counts']): boolean {
@@ -200,7 +202,7 @@ export async function publishSource(
   const oldRaw = current?.snapshots.get(spec.name);
   const old = oldRaw === undefined ? undefined : await readStateLayout(redis, keys, oldRaw);
   const oldCounts = oldRaw === undefined || old === undefined ? undefined : await stateCounts(deps, oldRaw, old);
-  const id = await createSnapshot(redis, keys, spec.name, shardsFor(oldCounts?.addresses, opts.sizeHint), opts.origin);
+  const id = await createSnapshot(redis, keys, spec.name, shardsFor(oldCounts?.addresses, opts.sizeHint, deps.minShards), opts.origin);
   const tally = new Tally();
   let published = false;
   try {

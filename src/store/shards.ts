@@ -23,14 +23,14 @@ export function fnv1a32(s: string): number {
       h = Math.imul(h ^ c, 0x01000193);
       continue;
     }
-    if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-      const lo = s.charCodeAt(i + 1);
+    if (c >= 0xd800 && c < 0xe000) {
+      const lo = c < 0xdc00 && i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
       if (lo >= 0xdc00 && lo < 0xe000) {
         c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
         i++;
+      } else {
+        c = 0xfffd; // a lone surrogate encodes as U+FFFD, as Buffer.from does
       }
-    } else if (c >= 0xd800 && c < 0xe000) {
-      c = 0xfffd; // a lone surrogate encodes as U+FFFD, as Buffer.from does
     }
     const bytes =
       c < 0x800

@@ -13,7 +13,7 @@ import type { RedisClient } from './redis.js';
 import { parseRef } from './ref.js';
 import { runScript, scripts } from './scripts.js';
 import { snapshotKeys, type SnapshotLayout, type StateLayout } from './sharded.js';
-import { hintOf, objectRef } from './shards.js';
+import { hintOf, MAX_SHARDS, objectRef } from './shards.js';
 
 export interface SnapshotMeta {
   readonly source: string;
@@ -50,6 +50,9 @@ export async function createSnapshot(
   shards: number,
   origin?: string,
 ): Promise<SnapshotLayout> {
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS || (shards & (shards - 1)) !== 0) {
+    throw new RangeError(`snapshot shards must be a power of two from 1 to ${MAX_SHARDS}, not ${shards}`);
+  }
   const id = String(await redis.incr(keys.snapshotSeq));
   const meta: SnapshotMeta = { source, state: 'staging', createdAt: new Date().toISOString(), shards, ...(origin ? { origin } : {}) };
   await redis.hset(keys.snapshots, id, JSON.stringify(meta));
@@ -138,18 +141,13 @@ export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: stri
 /** Keys UNLINKed per command: each shard is freed by Redis's lazy-free thread, a few at a time. */
 const UNLINK_STEP = 8;
 
-/** Deletes a snapshot's keys (every shard, or the unsharded hashes of an older release) and its meta. */
+/** Deletes a snapshot's keys (every shard, and the unsharded hashes of an older release) and its meta. */
 export async function deleteSnapshot(redis: RedisClient, keys: Keys, id: string, meta?: SnapshotMeta): Promise<void> {
   const m = meta ?? (await readSnapshotMeta(redis, keys, id));
+  // a migrated snapshot may still have the unsharded hashes of the previous release
+  const legacy = [keys.legacySnapshotHash(id, 'obj'), keys.legacySnapshotHash(id, 'addr'), keys.legacySnapshotHash(id, 'conf')];
   const all =
-    m?.shards !== undefined
-      ? snapshotKeys(keys, { id, shards: m.shards })
-      : [
-          keys.legacySnapshotHash(id, 'obj'),
-          keys.legacySnapshotHash(id, 'addr'),
-          keys.legacySnapshotHash(id, 'conf'),
-          keys.snapshotBatches(id),
-        ];
+    m?.shards !== undefined ? [...snapshotKeys(keys, { id, shards: m.shards }), ...legacy] : [...legacy, keys.snapshotBatches(id)];
   for (let i = 0; i < all.length; i += UNLINK_STEP) await redis.unlink(...all.slice(i, i + UNLINK_STEP));
   await redis.hdel(keys.snapshots, id);
 }
