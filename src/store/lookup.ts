@@ -10,7 +10,7 @@ import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { runScript, scripts } from './scripts.js';
 import { readLayouts } from './snapshot.js';
-import type { StateLayout } from './sharded.js';
+import type { SnapshotLayout, StateLayout } from './sharded.js';
 import { addressShard } from './shards.js';
 import { parseRef } from './ref.js';
 import type { LookupResult } from '../routing/decide.js';
@@ -32,6 +32,16 @@ const cache = new WeakMap<Keys, VersionLayout>();
 /** A version of the table changes under the lookup more often than this: answer 451. */
 const ATTEMPTS = 4;
 
+/** Snapshot layouts of a version; undefined when a snapshot went with the version (dropped meanwhile). */
+async function loadLayouts(redis: RedisClient, keys: Keys, version: string, ids: string[]): Promise<SnapshotLayout[] | undefined> {
+  try {
+    return await readLayouts(redis, keys, ids);
+  } catch (err) {
+    if ((await redis.exists(keys.version(version))) === 0) return undefined;
+    throw err;
+  }
+}
+
 /** Loads a version's layout; undefined when the version is no longer kept (moved on again). */
 export async function loadVersionLayout(redis: RedisClient, keys: Keys, version: string): Promise<VersionLayout | undefined> {
   const fields = await redis.hgetall(keys.version(version));
@@ -41,11 +51,13 @@ export async function loadVersionLayout(redis: RedisClient, keys: Keys, version:
     .map(([, v]) => v);
   if (Object.keys(fields).length === 0) return undefined;
   const refs = raws.map(parseRef);
-  const layouts = await readLayouts(
+  const layouts = await loadLayouts(
     redis,
     keys,
+    version,
     refs.flatMap((r) => (r.overlay ? [r.base, r.overlay] : [r.base])),
   );
+  if (!layouts) return undefined;
   let next = 0;
   const states: StateLayout[] = refs.map((r) => {
     const base = layouts[next++];
