@@ -19,6 +19,7 @@ import { readCsvde } from '../src/directory/csvde/reader.js';
 import { buildObject, objectKey, rankKey } from '../src/routing/object.js';
 import { encodeObject } from '../src/store/codec.js';
 import { createKeys } from '../src/store/keys.js';
+import { addressShard, chooseShards, objectRef, refShard } from '../src/store/shards.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
 import { run, runSwitchyard, timed } from './lib.js';
 
@@ -40,9 +41,10 @@ async function csvParseAlone(): Promise<number> {
   return n;
 }
 
-/** The same keys our import writes, as a RESP file for redis-cli --pipe (built untimed). */
+/** The same keys our import writes (sharded as it shards them), as a RESP file for redis-cli --pipe (built untimed). */
 async function writeReferenceCommands(file: string): Promise<void> {
   const keys = createKeys('bench-ref');
+  const shards = chooseShards(ROWS * 3);
   const out = createWriteStream(file);
   let buf = '';
   for await (const item of (async function* () {
@@ -52,9 +54,12 @@ async function writeReferenceCommands(file: string): Promise<void> {
     const built = buildObject('bench', item.entry);
     if (built.ok !== true) continue;
     const o = built.object;
-    const key = objectKey(o);
-    buf += resp(['HSET', keys.snapshotObjects('1'), key, encodeObject(o, rankKey(o, 0))]);
-    for (const a of o.addresses) buf += resp(['HSET', keys.snapshotAddresses('1'), a.toLowerCase(), key]);
+    const ref = objectRef(objectKey(o));
+    buf += resp(['HSET', keys.snapshotObjects('1', refShard(ref, shards)), ref, encodeObject(o, rankKey(o, 0))]);
+    for (const a of o.addresses) {
+      const lowered = a.toLowerCase();
+      buf += resp(['HSET', keys.snapshotAddresses('1', addressShard(lowered, shards)), lowered, ref]);
+    }
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await once(out, 'drain');
       buf = '';

@@ -6,10 +6,14 @@
  */
 import type { DirectoryEntry } from '../directory/entry.js';
 import { deletionGuard } from '../routing/guard.js';
-import { buildObject, objectKey } from '../routing/object.js';
-import { formatRef, parseRef, topId, type SnapshotRef } from '../store/ref.js';
+import { buildObject, objectKey, rankKey } from '../routing/object.js';
+import { encodeObject } from '../store/codec.js';
+import { shardKeys } from '../store/keys.js';
+import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
+import { addressShard, chooseShards, objectRef, refShard } from '../store/shards.js';
+import { formatRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
-import { createSnapshot, objectArgs, readSnapshotMeta } from '../store/snapshot.js';
+import { addressArgs, createSnapshot, readSnapshotMeta, readStateLayout } from '../store/snapshot.js';
 import { commitSnapshot } from './commit.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
@@ -27,27 +31,31 @@ export class NoBaseSnapshotError extends Error {
 
 const SAMPLES = 10;
 
-/** One batch of changes as apply-delta arguments, with a name per change and the invalid entries. */
-function encodeChanges(
-  spec: SourceSpec,
-  batchId: number,
-  batch: readonly DeltaItem[],
-): { args: string[]; names: string[]; errors: RowError[] } {
-  const args: string[] = [String(batchId)];
+/** One change of a batch: an upsert with its stored form, or a delete. */
+type Change =
+  | { readonly op: 'U'; readonly ref: string; readonly json: string; readonly rank: string; readonly lowered: readonly string[] }
+  | { readonly op: 'D'; readonly ref: string };
+
+/** One batch of changes, with a name per change and the invalid entries. */
+function parseChanges(spec: SourceSpec, batch: readonly DeltaItem[]): { changes: Change[]; names: string[]; errors: RowError[] } {
+  const changes: Change[] = [];
   const names: string[] = [];
   const errors: RowError[] = [];
   for (const item of batch) {
     if ('error' in item) {
       errors.push(item.error);
     } else if ('delete' in item) {
-      args.push('D', item.delete.toLowerCase());
+      changes.push({ op: 'D', ref: objectRef(item.delete.toLowerCase()) });
       names.push(item.origin);
     } else {
       const built = buildObject(spec.name, item.upsert);
       if (built.ok === true) {
-        args.push('U', ...objectArgs(built.object, spec.priority));
+        const o = built.object;
+        const rank = rankKey(o, spec.priority);
+        const lowered = o.addresses.map((a) => a.toLowerCase());
+        changes.push({ op: 'U', ref: objectRef(objectKey(o)), json: encodeObject(o, rank, lowered), rank, lowered });
       } else if (built.ok === 'skip') {
-        args.push('D', objectKey(item.upsert)); // no longer mail-enabled: gone from the table
+        changes.push({ op: 'D', ref: objectRef(objectKey(item.upsert)) }); // no longer mail-enabled: gone from the table
       } else {
         errors.push({ origin: item.upsert.origin ?? item.upsert.dn, reason: built.reason });
         continue;
@@ -55,21 +63,65 @@ function encodeChanges(
       names.push(item.upsert.dn);
     }
   }
-  return { args, names, errors };
+  return { changes, names, errors };
+}
+
+/** The lower-cased addresses of a stored object, as apply-delta.lua reads them ("" = none). */
+function storedAddresses(json: string | null | undefined): string[] {
+  if (!json) return [];
+  const o = JSON.parse(json) as { a: string[]; l?: string[] };
+  return o.l ?? o.a.map((a) => a.toLowerCase());
+}
+
+/**
+ * The apply-delta arguments of a batch. Each change carries the addresses it touches
+ * (those its object had before and has now) with their hints; "before" is read here,
+ * which is safe because only this run writes the overlay, one batch at a time.
+ */
+async function changeArgs(
+  deps: PublishDeps,
+  state: StateLayout & { overlay: SnapshotLayout },
+  batchId: number,
+  changes: readonly Change[],
+): Promise<string[]> {
+  const refs = [...new Set(changes.map((c) => c.ref))];
+  const [over, base] = await Promise.all([
+    hmgetSharded(deps.redis, deps.keys, state.overlay, 'obj', refs),
+    hmgetSharded(deps.redis, deps.keys, state.base, 'obj', refs),
+  ]);
+  const before = new Map(refs.map((r, i) => [r, over[i] ?? base[i] ?? '']));
+  const args: string[] = [String(batchId)];
+  for (const c of changes) {
+    const touched = new Set(storedAddresses(before.get(c.ref)));
+    if (c.op === 'U') {
+      for (const a of c.lowered) touched.add(a);
+      args.push('U', c.ref, c.json, c.rank);
+      before.set(c.ref, c.json);
+    } else {
+      args.push('D', c.ref);
+      before.set(c.ref, '');
+    }
+    args.push(String(touched.size), ...addressArgs([...touched]));
+  }
+  return args;
 }
 
 /**
  * Conflicts of the source after the delta (base conflicts, with the overlay's entries on
  * top), and how many of them the previous state did not have. Reads the overlay only.
  */
-async function conflictCounts(deps: PublishDeps, ref: SnapshotRef, id: string): Promise<{ conflicts: number; newConflicts: number }> {
+async function conflictCounts(
+  deps: PublishDeps,
+  ref: StateLayout,
+  id: SnapshotLayout,
+): Promise<{ conflicts: number; newConflicts: number }> {
   const { redis, keys } = deps;
-  const entries = Object.entries(await redis.hgetall(keys.snapshotConflicts(id)));
-  let conflicts = await redis.hlen(keys.snapshotConflicts(ref.base));
+  const entries = Object.entries(await hgetallSharded(redis, keys, id, 'conf'));
+  let conflicts = await hlenSharded(redis, keys, ref.base, 'conf');
   if (entries.length === 0) return { conflicts, newConflicts: 0 };
   const addresses = entries.map(([a]) => a);
-  const inBase = await redis.hmget(keys.snapshotConflicts(ref.base), ...addresses);
-  const inPrev = ref.overlay ? await redis.hmget(keys.snapshotConflicts(ref.overlay), ...addresses) : addresses.map(() => null);
+  const inBase = await hmgetSharded(redis, keys, ref.base, 'conf', addresses);
+  const inPrev = ref.overlay ? await hmgetSharded(redis, keys, ref.overlay, 'conf', addresses) : addresses.map(() => null);
   let newConflicts = 0;
   entries.forEach(([, now], i) => {
     const base = inBase[i] != null;
@@ -79,6 +131,39 @@ async function conflictCounts(deps: PublishDeps, ref: SnapshotRef, id: string): 
     if (now !== '' && before === '') newConflicts++;
   });
   return { conflicts, newConflicts };
+}
+
+/** Copies the previous overlay into the new one: shard by shard, or re-sharded when the count grew. */
+async function copyOverlay(deps: PublishDeps, from: SnapshotLayout, to: SnapshotLayout): Promise<void> {
+  if (from.shards === to.shards) {
+    const m = deps.redis.multi();
+    for (const hash of ['obj', 'addr', 'conf'] as const) {
+      const dst = shardKeys(deps.keys, to.id, hash, to.shards);
+      shardKeys(deps.keys, from.id, hash, from.shards).forEach((k, i) => m.copy(k, dst[i] as string));
+    }
+    await m.exec();
+    return;
+  }
+  for (const hash of ['obj', 'addr', 'conf'] as const) {
+    const dst = shardKeys(deps.keys, to.id, hash, to.shards);
+    for await (const flat of hscanSharded(deps.redis, deps.keys, from, hash, 1000)) {
+      const m = deps.redis.multi();
+      for (let i = 0; i < flat.length; i += 2) {
+        const field = flat[i] as string;
+        const shard = hash === 'obj' ? refShard(field, to.shards) : addressShard(field, to.shards);
+        m.hset(dst[shard] as string, field, flat[i + 1] as string);
+      }
+      await m.exec();
+    }
+  }
+}
+
+/** Shards of a new overlay: enough for the overlay it copies (entries only grow), at least `minShards`. */
+async function overlayShards(deps: PublishDeps, prev: SnapshotLayout | undefined, sizeHint: number | undefined): Promise<number> {
+  const floor = deps.minShards ?? 1;
+  if (!prev) return Math.max(floor, chooseShards(sizeHint ?? 0));
+  const entries = await hlenSharded(deps.redis, deps.keys, prev, 'addr');
+  return Math.max(floor, prev.shards, chooseShards(entries * 1.5));
 }
 
 export async function publishDelta(
@@ -92,24 +177,15 @@ export async function publishDelta(
   const current = await readCurrent(redis, keys);
   const raw = current?.snapshots.get(spec.name);
   if (current === undefined || raw === undefined) throw new NoBaseSnapshotError(`source ${spec.name}: no full sync published yet`);
-  const ref = parseRef(raw);
+  const ref = await readStateLayout(redis, keys, raw);
   const prev = await readSnapshotMeta(redis, keys, topId(raw));
-  const id = await createSnapshot(redis, keys, spec.name, opts.origin);
-  if (ref.overlay) {
-    const m = redis.multi();
-    m.copy(keys.snapshotObjects(ref.overlay), keys.snapshotObjects(id));
-    m.copy(keys.snapshotAddresses(ref.overlay), keys.snapshotAddresses(id));
-    m.copy(keys.snapshotConflicts(ref.overlay), keys.snapshotConflicts(id));
-    await m.exec();
-  }
+  const id = await createSnapshot(redis, keys, spec.name, await overlayShards(deps, ref.overlay, opts.sizeHint), opts.origin);
+  if (ref.overlay) await copyOverlay(deps, ref.overlay, id);
+  const state = { base: ref.base, overlay: id };
   const scriptKeys = [
-    keys.snapshotObjects(ref.base),
-    keys.snapshotAddresses(ref.base),
-    keys.snapshotConflicts(ref.base),
-    keys.snapshotObjects(id),
-    keys.snapshotAddresses(id),
-    keys.snapshotConflicts(id),
-    keys.snapshotBatches(id),
+    keys.snapshotBatches(id.id),
+    ...(['obj', 'addr', 'conf'] as const).flatMap((h) => shardKeys(keys, ref.base.id, h, ref.base.shards)),
+    ...(['obj', 'addr', 'conf'] as const).flatMap((h) => shardKeys(keys, id.id, h, id.shards)),
   ];
   let batchId = 0;
   const tally = { A: 0, C: 0, U: 0, R: 0, N: 0, addressesAdded: 0, addressesRemoved: 0, invalid: 0, read: 0 };
@@ -118,11 +194,13 @@ export async function publishDelta(
   let published = false;
   try {
     for await (const batch of items) {
-      const { args, names, errors: bad } = encodeChanges(spec, ++batchId, batch);
+      const { changes, names, errors: bad } = parseChanges(spec, batch);
       tally.read += batch.length;
       tally.invalid += bad.length;
       errors.push(...bad);
-      if (args.length === 1) continue;
+      if (changes.length === 0) continue;
+      const [batchArg, ...changeArgv] = await changeArgs(deps, state, ++batchId, changes);
+      const args = [batchArg ?? '', ref.base.shards, id.shards, ...changeArgv];
       const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [
         string,
         number,
@@ -140,9 +218,9 @@ export async function publishDelta(
       for (const a of conflicted) if (samples.conflicts.length < SAMPLES && !samples.conflicts.includes(a)) samples.conflicts.push(a);
       opts.onProgress?.({ read: tally.read, written: tally.read });
     }
-    await redis.unlink(keys.snapshotBatches(id)); // every batch has its reply: no resend can come now
+    await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(errors, tally.invalid);
-    const previous = prev?.objects ?? (await redis.hlen(keys.snapshotObjects(ref.base)));
+    const previous = prev?.objects ?? (await hlenSharded(redis, keys, ref.base, 'obj'));
     const objects = previous + tally.A - tally.R;
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
     const { conflicts, newConflicts } = await conflictCounts(deps, ref, id);
@@ -180,7 +258,8 @@ export async function publishDelta(
     const meta = {
       source: spec.name,
       kind: 'overlay' as const,
-      base: ref.base,
+      base: ref.base.id,
+      shards: id.shards,
       createdAt: new Date().toISOString(),
       objects,
       addresses,
@@ -189,8 +268,8 @@ export async function publishDelta(
     };
     const version = await commitSnapshot(deps, {
       source: spec.name,
-      id,
-      ref: formatRef({ base: ref.base, overlay: id }),
+      id: id.id,
+      ref: formatRef({ base: ref.base.id, overlay: id.id }),
       expected: raw,
       cause: opts.cause,
       meta,
@@ -198,6 +277,6 @@ export async function publishDelta(
     published = true;
     return { ...result, version, durationMs: performance.now() - started };
   } finally {
-    if (!published) await discardSnapshot(redis, keys, id).catch(() => undefined);
+    if (!published) await discardSnapshot(redis, keys, id.id).catch(() => undefined);
   }
 }

@@ -16,6 +16,8 @@ export interface PublishOptions {
   /** Where the data came from, kept with the snapshot (a file path, an LDAP URL). */
   readonly origin?: string;
   readonly cause: 'import' | 'sync';
+  /** Expected number of addresses (e.g. from a file's size): sizes a first snapshot's shards. */
+  readonly sizeHint?: number;
   readonly onProgress?: (progress: { read: number; written: number }) => void;
 }
 

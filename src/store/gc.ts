@@ -1,6 +1,7 @@
 /**
  * Deletes snapshots no kept table version references: those of dropped versions, and
- * staging snapshots abandoned by a crashed import (older than `staleAfterMs`).
+ * staging snapshots abandoned by a crashed import (older than `staleAfterMs`). Every shard
+ * key is UNLINKed, a few per command (src/store/snapshot.ts).
  */
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
@@ -18,7 +19,7 @@ export async function collectGarbage(redis: RedisClient, keys: Keys, staleAfterM
     const meta = JSON.parse(json) as SnapshotMeta;
     const stale = meta.state === 'complete' || Date.now() - Date.parse(meta.createdAt) > staleAfterMs;
     if (!stale) continue;
-    await deleteSnapshot(redis, keys, id);
+    await deleteSnapshot(redis, keys, id, meta);
     deleted.push(id);
   }
   return deleted;

@@ -11,9 +11,14 @@ export interface Keys {
   /** Hash: snapshot id → snapshot meta JSON (source, state, counts). */
   readonly snapshots: string;
   version(n: number | string): string;
-  snapshotObjects(id: string): string;
-  snapshotAddresses(id: string): string;
-  snapshotConflicts(id: string): string;
+  /** Hash, one per shard: object ref → object JSON (src/store/shards.ts). */
+  snapshotObjects(id: string, shard: number): string;
+  /** Hash, one per shard: lower-cased address → object ref. */
+  snapshotAddresses(id: string, shard: number): string;
+  /** Hash, one per shard: lower-cased address → {"w": winner ref, "l": [loser refs]}. */
+  snapshotConflicts(id: string, shard: number): string;
+  /** The unsharded hashes of the previous release's layout (read by the migration only). */
+  legacySnapshotHash(id: string, kind: 'obj' | 'addr' | 'conf'): string;
   /** Hash: batch id → reply, so a resent batch script changes nothing. */
   snapshotBatches(id: string): string;
   /** Hash: source name → JSON of its last sync or import run (for status and metrics). */
@@ -50,9 +55,10 @@ export function createKeys(namespace: string): Keys {
     snapshotSeq: `${prefix}:snap:seq`,
     snapshots: `${prefix}:snaps`,
     version: (n) => `${prefix}:table:v:${n}`,
-    snapshotObjects: (id) => `${prefix}:snap:${id}:obj`,
-    snapshotAddresses: (id) => `${prefix}:snap:${id}:addr`,
-    snapshotConflicts: (id) => `${prefix}:snap:${id}:conf`,
+    snapshotObjects: (id, shard) => `${prefix}:snap:${id}:obj:${shard}`,
+    snapshotAddresses: (id, shard) => `${prefix}:snap:${id}:addr:${shard}`,
+    snapshotConflicts: (id, shard) => `${prefix}:snap:${id}:conf:${shard}`,
+    legacySnapshotHash: (id, kind) => `${prefix}:snap:${id}:${kind}`,
     snapshotBatches: (id) => `${prefix}:snap:${id}:batches`,
     lastRuns: `${prefix}:runs:last`,
     runCounts: `${prefix}:runs:count`,
@@ -66,4 +72,13 @@ export function createKeys(namespace: string): Keys {
     hopSecret: `${prefix}:relay:hopsecret`,
     bullPrefix: `${prefix}:bull`,
   };
+}
+
+export type SnapshotHash = 'obj' | 'addr' | 'conf';
+
+/** Every shard key of one of a snapshot's hashes, shard 0 first. */
+export function shardKeys(keys: Keys, id: string, hash: SnapshotHash, shards: number): string[] {
+  return Array.from({ length: shards }, (_, i) =>
+    hash === 'obj' ? keys.snapshotObjects(id, i) : hash === 'addr' ? keys.snapshotAddresses(id, i) : keys.snapshotConflicts(id, i),
+  );
 }

@@ -10,7 +10,8 @@ import type { RedisClient } from './redis.js';
 
 export interface Script {
   readonly name: string;
-  readonly keyCount: number;
+  /** Fixed key count (from the file name `name-N.lua`), or undefined: variable, as the script's header says. */
+  readonly keyCount: number | undefined;
   readonly source: string;
   readonly sha: string;
 }
@@ -19,19 +20,19 @@ function luaDir(): string {
   return join(projectRoot(), 'src', 'store', 'lua');
 }
 
+/** `name-N` has N keys; a name without a count takes a variable number, documented in its header. */
 function load(name: string): Script {
   const m = /-(\d+)$/.exec(name);
-  if (!m?.[1]) throw new Error(`script ${name} has no key count in its name`);
   const source = readFileSync(join(luaDir(), `${name}.lua`), 'utf8');
-  return { name, keyCount: Number(m[1]), source, sha: createHash('sha1').update(source).digest('hex') };
+  return { name, keyCount: m?.[1] ? Number(m[1]) : undefined, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 export const scripts = {
-  stage: load('stage-8'),
-  applyDelta: load('apply-delta-7'),
-  lookup: load('lookup-1'),
-  publish: load('publish-3'),
-  rollback: load('rollback-3'),
+  stage: load('stage'),
+  applyDelta: load('apply-delta'),
+  lookup: load('lookup'),
+  publish: load('publish'),
+  rollback: load('rollback'),
   mqClaim: load('mq-claim-2'),
   mqFinish: load('mq-finish-5'),
   mqRetry: load('mq-retry-4'),
@@ -44,12 +45,14 @@ export async function runScript(
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
-  if (keys.length !== script.keyCount) throw new Error(`${script.name}: expected ${script.keyCount} keys, got ${keys.length}`);
+  if (script.keyCount !== undefined && keys.length !== script.keyCount) {
+    throw new Error(`${script.name}: expected ${script.keyCount} keys, got ${keys.length}`);
+  }
   try {
-    return await redis.evalsha(script.sha, script.keyCount, ...keys, ...args);
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-      return redis.eval(script.source, script.keyCount, ...keys, ...args);
+      return redis.eval(script.source, keys.length, ...keys, ...args);
     }
     throw err;
   }

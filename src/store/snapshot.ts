@@ -2,15 +2,18 @@
  * Staging snapshots: a source's complete set of objects, written batch by batch into
  * fresh keys that no table version references until it is published. A staging
  * snapshot that is refused (guard, bad input, dry run) is deleted; one left behind by a
- * crash is collected by `collectGarbage`.
+ * crash is collected by `collectGarbage`. Each snapshot's hashes are split in `shards`
+ * shards (src/store/shards.ts), a number fixed when the snapshot is created.
  */
 import type { RecipientObject } from '../routing/object.js';
 import { objectKey, rankKey } from '../routing/object.js';
 import { encodeObject } from './codec.js';
-import type { Keys } from './keys.js';
+import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import type { SnapshotRef } from './ref.js';
+import { parseRef } from './ref.js';
 import { runScript, scripts } from './scripts.js';
+import { snapshotKeys, type SnapshotLayout, type StateLayout } from './sharded.js';
+import { hintOf, MAX_SHARDS, objectRef } from './shards.js';
 
 export interface SnapshotMeta {
   readonly source: string;
@@ -19,6 +22,8 @@ export interface SnapshotMeta {
   readonly kind?: 'full' | 'overlay';
   readonly base?: string;
   readonly createdAt: string;
+  /** Shards of each of its hashes (absent: the unsharded layout of an older release). */
+  readonly shards?: number;
   readonly objects?: number;
   readonly addresses?: number;
   readonly conflicts?: number;
@@ -33,11 +38,25 @@ export interface BatchResult {
   readonly conflicted: readonly string[];
 }
 
-export async function createSnapshot(redis: RedisClient, keys: Keys, source: string, origin?: string): Promise<string> {
+/** A snapshot still in the layout of an older release: run `migrateTableLayout` first. */
+export class LegacyLayoutError extends Error {
+  readonly code = 'SY_TABLE_LAYOUT';
+}
+
+export async function createSnapshot(
+  redis: RedisClient,
+  keys: Keys,
+  source: string,
+  shards: number,
+  origin?: string,
+): Promise<SnapshotLayout> {
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS || (shards & (shards - 1)) !== 0) {
+    throw new RangeError(`snapshot shards must be a power of two from 1 to ${MAX_SHARDS}, not ${shards}`);
+  }
   const id = String(await redis.incr(keys.snapshotSeq));
-  const meta: SnapshotMeta = { source, state: 'staging', createdAt: new Date().toISOString(), ...(origin ? { origin } : {}) };
+  const meta: SnapshotMeta = { source, state: 'staging', createdAt: new Date().toISOString(), shards, ...(origin ? { origin } : {}) };
   await redis.hset(keys.snapshots, id, JSON.stringify(meta));
-  return id;
+  return { id, shards };
 }
 
 export async function readSnapshotMeta(redis: RedisClient, keys: Keys, id: string): Promise<SnapshotMeta | undefined> {
@@ -45,16 +64,44 @@ export async function readSnapshotMeta(redis: RedisClient, keys: Keys, id: strin
   return json ? (JSON.parse(json) as SnapshotMeta) : undefined;
 }
 
-/** One object as script arguments: key, stored JSON, rank, address count, lower-cased addresses. */
+/** The layouts of snapshots, from their metas (one round trip). */
+export async function readLayouts(redis: RedisClient, keys: Keys, ids: readonly string[]): Promise<SnapshotLayout[]> {
+  if (ids.length === 0) return [];
+  const metas = await redis.hmget(keys.snapshots, ...ids);
+  return ids.map((id, i) => {
+    const json = metas[i];
+    if (!json) throw new LegacyLayoutError(`snapshot ${id} has no meta`);
+    const shards = (JSON.parse(json) as SnapshotMeta).shards;
+    if (shards === undefined)
+      throw new LegacyLayoutError(`snapshot ${id} is in the unsharded layout of an older release; migrate the table`);
+    return { id, shards };
+  });
+}
+
+/** The layout of a published state ("12" or "12+15"). */
+export async function readStateLayout(redis: RedisClient, keys: Keys, raw: string): Promise<StateLayout> {
+  const ref = parseRef(raw);
+  const [base, overlay] = await readLayouts(redis, keys, ref.overlay ? [ref.base, ref.overlay] : [ref.base]);
+  return overlay ? { base: base as SnapshotLayout, overlay } : { base: base as SnapshotLayout };
+}
+
+/** Lower-cased addresses as the scripts take them: a pair (shard hint, address) each. */
+export function addressArgs(lowered: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const a of lowered) out.push(String(hintOf(a)), a);
+  return out;
+}
+
+/** One object as script arguments: ref, stored JSON, rank, address count, (hint, lower-cased address) pairs. */
 export function objectArgs(o: RecipientObject, priority: number): string[] {
   const rank = rankKey(o, priority);
   const lowered = o.addresses.map((a) => a.toLowerCase());
-  return [objectKey(o), encodeObject(o, rank, lowered), rank, String(lowered.length), ...lowered];
+  return [objectRef(objectKey(o)), encodeObject(o, rank, lowered), rank, String(lowered.length), ...addressArgs(lowered)];
 }
 
 /** Encodes one batch as the stage script's arguments; `batchId` is unique within the snapshot. */
-export function stageArgs(batchId: number, objects: readonly RecipientObject[], priority: number, hasOld: boolean): string[] {
-  const args: string[] = [String(batchId), hasOld ? '1' : '0'];
+export function stageArgs(batchId: number, objects: readonly RecipientObject[], priority: number): string[] {
+  const args: string[] = [String(batchId)];
   for (const o of objects) args.push(...objectArgs(o, priority));
   return args;
 }
@@ -62,27 +109,28 @@ export function stageArgs(batchId: number, objects: readonly RecipientObject[], 
 export async function stageBatch(
   redis: RedisClient,
   keys: Keys,
-  id: string,
-  old: SnapshotRef | undefined,
+  snap: SnapshotLayout,
+  old: StateLayout | undefined,
   args: readonly string[],
 ): Promise<BatchResult> {
-  const base = old?.base ?? 'none';
-  const overlay = old?.overlay ?? 'none';
-  const reply = (await runScript(
-    redis,
-    scripts.stage,
-    [
-      keys.snapshotObjects(id),
-      keys.snapshotAddresses(id),
-      keys.snapshotConflicts(id),
-      keys.snapshotObjects(base),
-      keys.snapshotAddresses(base),
-      keys.snapshotObjects(overlay),
-      keys.snapshotAddresses(overlay),
-      keys.snapshotBatches(id),
-    ],
-    args,
-  )) as [string, number, number, string[]];
+  const [batchId, ...objects] = args;
+  const base = old?.base;
+  const overlay = old?.overlay;
+  const scriptKeys = [
+    keys.snapshotBatches(snap.id),
+    ...shardKeys(keys, snap.id, 'obj', snap.shards),
+    ...shardKeys(keys, snap.id, 'addr', snap.shards),
+    ...shardKeys(keys, snap.id, 'conf', snap.shards),
+    ...(base ? [...shardKeys(keys, base.id, 'obj', base.shards), ...shardKeys(keys, base.id, 'addr', base.shards)] : []),
+    ...(overlay ? [...shardKeys(keys, overlay.id, 'obj', overlay.shards), ...shardKeys(keys, overlay.id, 'addr', overlay.shards)] : []),
+  ];
+  const reply = (await runScript(redis, scripts.stage, scriptKeys, [
+    batchId ?? '0',
+    snap.shards,
+    base?.shards ?? 0,
+    overlay?.shards ?? 0,
+    ...objects,
+  ])) as [string, number, number, string[]];
   return { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
 }
 
@@ -90,7 +138,16 @@ export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: stri
   await redis.hset(keys.snapshots, id, JSON.stringify(meta));
 }
 
-export async function deleteSnapshot(redis: RedisClient, keys: Keys, id: string): Promise<void> {
-  await redis.unlink(keys.snapshotObjects(id), keys.snapshotAddresses(id), keys.snapshotConflicts(id), keys.snapshotBatches(id));
+/** Keys UNLINKed per command: each shard is freed by Redis's lazy-free thread, a few at a time. */
+const UNLINK_STEP = 8;
+
+/** Deletes a snapshot's keys (every shard, and the unsharded hashes of an older release) and its meta. */
+export async function deleteSnapshot(redis: RedisClient, keys: Keys, id: string, meta?: SnapshotMeta): Promise<void> {
+  const m = meta ?? (await readSnapshotMeta(redis, keys, id));
+  // a migrated snapshot may still have the unsharded hashes of the previous release
+  const legacy = [keys.legacySnapshotHash(id, 'obj'), keys.legacySnapshotHash(id, 'addr'), keys.legacySnapshotHash(id, 'conf')];
+  const all =
+    m?.shards !== undefined ? [...snapshotKeys(keys, { id, shards: m.shards }), ...legacy] : [...legacy, keys.snapshotBatches(id)];
+  for (let i = 0; i < all.length; i += UNLINK_STEP) await redis.unlink(...all.slice(i, i + UNLINK_STEP));
   await redis.hdel(keys.snapshots, id);
 }

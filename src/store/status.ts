@@ -6,8 +6,10 @@
 import { decodeObject } from './codec.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { parseRef, topId, type SnapshotRef } from './ref.js';
-import { readSnapshotMeta, type SnapshotMeta } from './snapshot.js';
+import { topId } from './ref.js';
+import { hgetallSharded, hmgetSharded, hscanSharded, type StateLayout } from './sharded.js';
+import { refKey } from './shards.js';
+import { readSnapshotMeta, readStateLayout, type SnapshotMeta } from './snapshot.js';
 import { readCurrent, readHistory, type TableVersion } from './table.js';
 
 export interface SourceStatus {
@@ -46,7 +48,8 @@ export interface Conflict {
   readonly scope: 'source' | 'sources';
 }
 
-function party(json: string | null | undefined, source: string, key: string): ConflictParty {
+function party(json: string | null | undefined, source: string, ref: string): ConflictParty {
+  const key = refKey(ref);
   if (!json) return { source, id: key, dn: key };
   const o = decodeObject(json);
   return { source: o.source, id: o.id, dn: o.dn };
@@ -55,30 +58,30 @@ function party(json: string | null | undefined, source: string, key: string): Co
 /** A source's published state: its full snapshot and, after deltas, the overlay on top. */
 interface State {
   readonly source: string;
-  readonly ref: SnapshotRef;
+  readonly ref: StateLayout;
 }
 
-/** Current objects of `state` for `objKeys` (overlay version first; '' = deleted). */
-async function objectsOf(redis: RedisClient, keys: Keys, state: State, objKeys: readonly string[]): Promise<(string | null)[]> {
-  if (objKeys.length === 0) return [];
-  const base = await redis.hmget(keys.snapshotObjects(state.ref.base), ...objKeys);
+/** Current objects of `state` for object refs (overlay version first; '' = deleted). */
+async function objectsOf(redis: RedisClient, keys: Keys, state: State, refs: readonly string[]): Promise<(string | null)[]> {
+  if (refs.length === 0) return [];
+  const base = await hmgetSharded(redis, keys, state.ref.base, 'obj', refs);
   if (!state.ref.overlay) return base;
-  const over = await redis.hmget(keys.snapshotObjects(state.ref.overlay), ...objKeys);
+  const over = await hmgetSharded(redis, keys, state.ref.overlay, 'obj', refs);
   return over.map((v, i) => (v === null ? (base[i] ?? null) : v === '' ? null : v));
 }
 
 /** Holders of `addresses` in `state` (overlay entry first; '' = nobody). */
 async function holdersOf(redis: RedisClient, keys: Keys, state: State, addresses: readonly string[]): Promise<(string | null)[]> {
-  const base = await redis.hmget(keys.snapshotAddresses(state.ref.base), ...addresses);
+  const base = await hmgetSharded(redis, keys, state.ref.base, 'addr', addresses);
   if (!state.ref.overlay) return base;
-  const over = await redis.hmget(keys.snapshotAddresses(state.ref.overlay), ...addresses);
+  const over = await hmgetSharded(redis, keys, state.ref.overlay, 'addr', addresses);
   return over.map((v, i) => (v === null ? (base[i] ?? null) : v === '' ? null : v));
 }
 
 async function withinSource(redis: RedisClient, keys: Keys, state: State): Promise<Conflict[]> {
-  const entries = await redis.hgetall(keys.snapshotConflicts(state.ref.base));
+  const entries = await hgetallSharded(redis, keys, state.ref.base, 'conf');
   if (state.ref.overlay) {
-    for (const [address, json] of Object.entries(await redis.hgetall(keys.snapshotConflicts(state.ref.overlay)))) {
+    for (const [address, json] of Object.entries(await hgetallSharded(redis, keys, state.ref.overlay, 'conf'))) {
       if (json === '') delete entries[address];
       else entries[address] = json;
     }
@@ -100,21 +103,18 @@ async function withinSource(redis: RedisClient, keys: Keys, state: State): Promi
 /** Chunks of the addresses a state may hold: its base's, then those only its overlay has. */
 async function* addressChunks(redis: RedisClient, keys: Keys, state: State): AsyncGenerator<string[]> {
   for (const snap of state.ref.overlay ? [state.ref.base, state.ref.overlay] : [state.ref.base]) {
-    let cursor = '0';
-    do {
-      const [next, flat] = await redis.hscan(keys.snapshotAddresses(snap), cursor, 'COUNT', 1000);
-      cursor = next;
+    for await (const flat of hscanSharded(redis, keys, snap, 'addr', 1000)) {
       let addresses = flat.filter((_, i) => i % 2 === 0);
       if (snap !== state.ref.base && addresses.length > 0) {
-        const inBase = await redis.hmget(keys.snapshotAddresses(state.ref.base), ...addresses);
+        const inBase = await hmgetSharded(redis, keys, state.ref.base, 'addr', addresses);
         addresses = addresses.filter((_, i) => inBase[i] === null);
       }
       if (addresses.length > 0) yield addresses;
-    } while (cursor !== '0');
+    }
   }
 }
 
-/** Addresses held by more than one source: the lowest rank wins, as in lookup-1.lua. */
+/** Addresses held by more than one source: the lowest rank wins, as in lookup.lua. */
 async function betweenSources(redis: RedisClient, keys: Keys, states: State[]): Promise<Conflict[]> {
   const out: Conflict[] = [];
   for (let a = 0; a < states.length; a++) {
@@ -149,9 +149,11 @@ async function betweenSources(redis: RedisClient, keys: Keys, states: State[]): 
 export async function listConflicts(redis: RedisClient, keys: Keys): Promise<Conflict[]> {
   const current = await readCurrent(redis, keys);
   if (!current) return [];
-  const states: State[] = [...current.snapshots.entries()]
-    .sort(([x], [y]) => (x < y ? -1 : 1))
-    .map(([source, raw]) => ({ source, ref: parseRef(raw) }));
+  const states: State[] = await Promise.all(
+    [...current.snapshots.entries()]
+      .sort(([x], [y]) => (x < y ? -1 : 1))
+      .map(async ([source, raw]) => ({ source, ref: await readStateLayout(redis, keys, raw) })),
+  );
   const inside = (await Promise.all(states.map((st) => withinSource(redis, keys, st)))).flat();
   const across = states.length > 1 ? await betweenSources(redis, keys, states) : [];
   return [...inside, ...across].sort((x, y) => (x.address < y.address ? -1 : x.address > y.address ? 1 : 0));

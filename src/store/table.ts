@@ -1,14 +1,12 @@
 /**
  * The published routing table: numbered versions, each mapping every source to one
  * complete snapshot. Publishing and rollback are single Lua scripts, so a reader sees
- * the old version or the new one, never a mixture. Lookups take one round trip.
+ * the old version or the new one, never a mixture. Every key a script touches is named
+ * by the client (SPEC §9). Lookups (src/store/lookup.ts) take one round trip.
  */
-import { decodeObject } from './codec.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { runScript, scripts } from './scripts.js';
-import type { RecipientObject } from '../routing/object.js';
-import type { LookupResult } from '../routing/decide.js';
+import { runScript, scripts, type Script } from './scripts.js';
 
 export interface VersionMeta {
   readonly publishedAt: string;
@@ -67,14 +65,55 @@ export interface PublishRequest {
   readonly meta: VersionMeta;
 }
 
+/** Reads what a version-changing script must name: the pointer, the sequence and the history. */
+async function readHead(redis: RedisClient, keys: Keys): Promise<{ current: string; seq: string; history: string[] }> {
+  const [current, seq, history] = await Promise.all([
+    redis.get(keys.current),
+    redis.get(keys.versionSeq),
+    redis.lrange(keys.history, 0, -1),
+  ]);
+  return { current: current ?? '', seq: seq ?? '0', history };
+}
+
+/** Keys of a version-changing script: pointer, sequence, history, `read`, the new version, the dropped ones. */
+function headKeys(keys: Keys, head: { seq: string; history: string[] }, read: string, keep: number): string[] {
+  const dropped = head.history.slice(Math.max(0, keep - 1));
+  return [
+    keys.current,
+    keys.versionSeq,
+    keys.history,
+    keys.version(read),
+    keys.version(Number(head.seq) + 1),
+    ...dropped.map((v) => keys.version(v)),
+  ];
+}
+
+/** Attempts of a publish or rollback whose inputs moved while it was prepared (each an other publish that won). */
+const HEAD_ATTEMPTS = 20;
+
+async function runOnHead(
+  redis: RedisClient,
+  keys: Keys,
+  script: Script,
+  build: (head: { current: string; seq: string; history: string[] }) => { keys: string[]; args: (string | number)[] },
+): Promise<(number | string)[]> {
+  for (let attempt = 1; ; attempt++) {
+    const head = await readHead(redis, keys);
+    const call = build(head);
+    try {
+      return (await runScript(redis, script, call.keys, call.args)) as (number | string)[];
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('SY_RETRY')) || attempt >= HEAD_ATTEMPTS) throw err;
+    }
+  }
+}
+
 export async function publish(redis: RedisClient, keys: Keys, req: PublishRequest): Promise<{ version: number; dropped: number[] }> {
   try {
-    const reply = (await runScript(
-      redis,
-      scripts.publish,
-      [keys.current, keys.versionSeq, keys.history],
-      [keys.prefix, req.source, req.snapshot ?? '', req.expected ?? '', req.keep, JSON.stringify(req.meta)],
-    )) as (number | string)[];
+    const reply = await runOnHead(redis, keys, scripts.publish, (head) => ({
+      keys: headKeys(keys, head, head.current || '0', req.keep),
+      args: [req.source, req.snapshot ?? '', req.expected ?? '', req.keep, JSON.stringify(req.meta), head.current, head.seq],
+    }));
     return { version: Number(reply[0]), dropped: reply.slice(1).map(Number) };
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('SY_STALE')) {
@@ -94,12 +133,10 @@ export async function rollback(
 ): Promise<{ version: number; restored: number; dropped: number[] }> {
   const meta: VersionMeta = { publishedAt: new Date().toISOString(), cause: 'rollback' };
   try {
-    const reply = (await runScript(
-      redis,
-      scripts.rollback,
-      [keys.current, keys.versionSeq, keys.history],
-      [keys.prefix, to === undefined ? '' : String(to), keep, JSON.stringify(meta)],
-    )) as (number | string)[];
+    const reply = await runOnHead(redis, keys, scripts.rollback, (head) => ({
+      keys: headKeys(keys, head, to === undefined ? (head.history[1] ?? '0') : String(to), keep),
+      args: [to === undefined ? '' : String(to), keep, JSON.stringify(meta), head.current, head.seq],
+    }));
     return { version: Number(reply[0]), restored: Number(reply[1]), dropped: reply.slice(2).map(Number) };
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('SY_ROLLBACK')) throw new RollbackError(err.message.slice(12));
@@ -107,20 +144,4 @@ export async function rollback(
   }
 }
 
-/** Looks up lower-cased addresses in the current version, one round trip for all. */
-export async function lookup(redis: RedisClient, keys: Keys, addressKeys: readonly string[]): Promise<LookupResult[]> {
-  let reply: (string | null)[];
-  try {
-    reply = (await runScript(redis, scripts.lookup, [keys.current], [keys.prefix, ...addressKeys])) as (string | null)[];
-  } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
-    return addressKeys.map(() => ({ state: 'unavailable', error }));
-  }
-  const version = reply[0];
-  if (version === null || version === undefined) return addressKeys.map(() => ({ state: 'no-table' }));
-  return addressKeys.map((_, i) => {
-    const json = reply[i + 1];
-    const object: RecipientObject | undefined = json ? decodeObject(json) : undefined;
-    return object ? { state: 'ok', version: Number(version), object } : { state: 'ok', version: Number(version) };
-  });
-}
+export { lookup } from './lookup.js';

@@ -8,20 +8,20 @@ import type { DirectoryEntry } from '../../src/directory/entry.js';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { publishDelta, NoBaseSnapshotError, type DeltaItem } from '../../src/pipeline/publish-delta.js';
+import type { PublishDeps } from '../../src/pipeline/publish-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
+import { readSnapshotMeta } from '../../src/store/snapshot.js';
 import { listConflicts } from '../../src/store/status.js';
 import { rollback } from '../../src/store/table.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
 let env: TestEnv;
-beforeEach(async () => {
-  env = await testEnv();
-});
+let deps: PublishDeps;
 afterEach(async () => env.cleanup());
 
 const spec = { name: 'corp', priority: 10, deletionThreshold: 500 };
-const delta = (items: DeltaItem[], opts = {}) => publishDelta(env.deps, spec, [items], { cause: 'sync', ...opts });
+const delta = (items: DeltaItem[], opts = {}) => publishDelta(deps, spec, [items], { cause: 'sync', ...opts });
 const entry = (e: Partial<DirectoryEntry> & { dn: string }): DirectoryEntry => ({
   id: e.dn,
   objectClass: ['user'],
@@ -33,13 +33,19 @@ async function decide(address: string) {
   return (await resolver.resolve([address], false))[0];
 }
 
-describe('delta publish', () => {
+// Tiny tables get one shard; the same scenarios with every snapshot split in 8 shards.
+describe.each([1, 8])('delta publish (snapshots of at least %i shards)', (minShards) => {
+  beforeEach(async () => {
+    env = await testEnv();
+    deps = { ...env.deps, minShards };
+  });
+
   it('needs a full snapshot first', async () => {
     await expect(delta([])).rejects.toBeInstanceOf(NoBaseSnapshotError);
   });
 
   it('adds, changes, removes an address, deletes — each visible, nothing else changes', async () => {
-    await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     const kofi = 'CN=Lovelace\\, Kofi,OU=Faculty,DC=contoso,DC=edu';
     const r = await delta([
       {
@@ -113,7 +119,7 @@ describe('delta publish', () => {
   });
 
   it('a released address goes to the quarantined loser; conflicts follow', async () => {
-    await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     expect(await decide('helpdesk@contoso.edu')).toMatchObject({ reason: 'mailbox' });
     const released = await delta([{ delete: 'CN=O"Brien\\, Siobhan,OU=Faculty,DC=contoso,DC=edu', origin: 'siobhan' }]);
     expect(released.counts).toMatchObject({ conflicts: 0, newConflicts: 0 });
@@ -142,15 +148,17 @@ describe('delta publish', () => {
   });
 
   it('a full sync after deltas diffs against base + overlay and starts a new base', async () => {
-    await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     await delta([{ delete: 'CN=Room 101,OU=Resources,DC=contoso,DC=edu', origin: 'x' }]);
-    const full = await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    expect((await readSnapshotMeta(env.redis, env.keys, '1'))?.shards).toBe(minShards);
+    expect((await readSnapshotMeta(env.redis, env.keys, '2'))?.shards).toBe(minShards);
+    const full = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     expect(full.counts).toMatchObject({ added: 1, changed: 0, removed: 0, unchanged: 266, addressesAdded: 1, addressesRemoved: 0 });
     expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'mailbox' });
   });
 
   it('the deletion guard applies to deltas too; deletes of unknown objects change nothing', async () => {
-    await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     const dns: string[] = [];
     for await (const batch of readCsvde(csvFixture('contoso.csv')))
       for (const i of batch) if ('entry' in i && dns.length < 30) dns.push(i.entry.dn);
@@ -163,7 +171,7 @@ describe('delta publish', () => {
   });
 
   it('addresses with non-ASCII capitals keep resolving through deltas (case folded as JavaScript does)', async () => {
-    await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     const elodie = entry({ dn: 'CN=Élodie,OU=Staff,DC=contoso,DC=edu', proxyAddresses: ['SMTP:Élodie@contoso.edu'] });
     await delta([{ upsert: elodie }]);
     expect(await decide('élodie@contoso.edu')).toMatchObject({ reason: 'mailbox' });

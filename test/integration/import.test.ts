@@ -247,7 +247,8 @@ describe('import and resolve', () => {
     expect(await env.redis.exists(env.keys.version(2))).toBe(0);
     const snapshots = Object.keys(await env.redis.hgetall(env.keys.snapshots));
     expect(snapshots.sort()).toEqual([...new Set(status.history.flatMap((v) => [...v.snapshots.values()]))].sort());
-    expect(await env.redis.exists(env.keys.snapshotObjects('1'))).toBe(0);
+    // every shard of the collected snapshot 1 is gone
+    expect(await env.redis.keys(`${env.keys.prefix}:snap:1:*`)).toEqual([]);
   });
 
   it('two concurrent imports of one source: one publishes, the other is refused as stale', async () => {
@@ -274,13 +275,13 @@ describe('import and resolve', () => {
     const { buildObject } = await import('../../src/routing/object.js');
     const built = buildObject('corp', { id: 'CN=a', dn: 'CN=a', objectClass: ['user'], proxyAddresses: ['SMTP:a@contoso.edu'] });
     if (built.ok !== true) throw new Error('fixture');
-    const id = await createSnapshot(env.redis, env.keys, 'corp');
-    const args = stageArgs(1, [built.object], 10, false);
+    const id = await createSnapshot(env.redis, env.keys, 'corp', 4);
+    const args = stageArgs(1, [built.object], 10);
     const first = await stageBatch(env.redis, env.keys, id, undefined, args);
     const again = await stageBatch(env.redis, env.keys, id, undefined, args);
     expect(first).toEqual({ status: 'A', addressesNew: 1, addressesKept: 0, conflicted: [] });
     expect(again).toEqual(first);
-    const other = await stageBatch(env.redis, env.keys, id, undefined, stageArgs(2, [built.object], 10, false));
+    const other = await stageBatch(env.redis, env.keys, id, undefined, stageArgs(2, [built.object], 10));
     expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
   });
 });

@@ -19,6 +19,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { startWorker, type WorkerOptions, type WorkerProcess } from '../../src/main/worker.js';
 import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';
 import { readRuns } from '../../src/store/runs.js';
+import { hlenSharded } from '../../src/store/sharded.js';
+import { readLayouts } from '../../src/store/snapshot.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 import { fixtureSlapd } from '../helpers/slapd.js';
 
@@ -329,13 +331,9 @@ describe('faults', () => {
       const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
       const probe = ['u0@contoso.edu', 'u59999@contoso.edu', 'u30001@contoso.edu'];
       expect((await resolver.resolve(probe, false)).map((d) => d.reason)).toEqual(['mailbox', 'target-address', 'mailbox']);
-      expect(
-        await env.redis.hlen(
-          env.keys.snapshotObjects(
-            (await env.redis.hget(env.keys.version((await env.redis.get(env.keys.current)) ?? '0'), 's:corp')) ?? 'x',
-          ),
-        ),
-      ).toBe(60_000);
+      const published = (await env.redis.hget(env.keys.version((await env.redis.get(env.keys.current)) ?? '0'), 's:corp')) ?? 'x';
+      const [layout] = await readLayouts(env.redis, env.keys, [published]);
+      expect(layout && (await hlenSharded(env.redis, env.keys, layout, 'obj'))).toBe(60_000);
     } finally {
       await env.cleanup();
       await redis.stop();

@@ -1,0 +1,114 @@
+/**
+ * RCPT lookups in one round trip. The client keeps the layout of the version it last
+ * saw (per source: base and overlay snapshot ids and their shard counts) and names every
+ * key the addresses imply; the script answers only if that version is still current,
+ * else it says which one is, and the client loads that layout and asks again (bounded).
+ * A lookup therefore reads one version only (SPEC §3.2).
+ */
+import { decodeObject } from './codec.js';
+import { shardKeys, type Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+import { runScript, scripts } from './scripts.js';
+import { readLayouts } from './snapshot.js';
+import type { SnapshotLayout, StateLayout } from './sharded.js';
+import { addressShard } from './shards.js';
+import { parseRef } from './ref.js';
+import type { LookupResult } from '../routing/decide.js';
+import type { RecipientObject } from '../routing/object.js';
+
+/** What a lookup of one version needs, computed once per version. */
+export interface VersionLayout {
+  readonly version: string;
+  readonly states: readonly StateLayout[];
+  /** KEYS[2..]: each state's base object shards, then its overlay's. */
+  readonly objectKeys: readonly string[];
+  /** ARGV[2..]: the state count, then NB, NO per state. */
+  readonly stateArgs: readonly number[];
+}
+
+/** Layouts by Keys object (one per namespace and process): a cache, not shared state. */
+const cache = new WeakMap<Keys, VersionLayout>();
+
+/** A version of the table changes under the lookup more often than this: answer 451. */
+const ATTEMPTS = 4;
+
+/** Snapshot layouts of a version; undefined when a snapshot went with the version (dropped meanwhile). */
+async function loadLayouts(redis: RedisClient, keys: Keys, version: string, ids: string[]): Promise<SnapshotLayout[] | undefined> {
+  try {
+    return await readLayouts(redis, keys, ids);
+  } catch (err) {
+    if ((await redis.exists(keys.version(version))) === 0) return undefined;
+    throw err;
+  }
+}
+
+/** Loads a version's layout; undefined when the version is no longer kept (moved on again). */
+export async function loadVersionLayout(redis: RedisClient, keys: Keys, version: string): Promise<VersionLayout | undefined> {
+  const fields = await redis.hgetall(keys.version(version));
+  const raws = Object.entries(fields)
+    .filter(([f]) => f.startsWith('s:'))
+    .sort(([x], [y]) => (x < y ? -1 : 1))
+    .map(([, v]) => v);
+  if (Object.keys(fields).length === 0) return undefined;
+  const refs = raws.map(parseRef);
+  const layouts = await loadLayouts(
+    redis,
+    keys,
+    version,
+    refs.flatMap((r) => (r.overlay ? [r.base, r.overlay] : [r.base])),
+  );
+  if (!layouts) return undefined;
+  let next = 0;
+  const states: StateLayout[] = refs.map((r) => {
+    const base = layouts[next++];
+    if (!base) throw new Error('layout: missing snapshot');
+    const overlay = r.overlay ? layouts[next++] : undefined;
+    return overlay ? { base, overlay } : { base };
+  });
+  const objectKeys = states.flatMap((st) => [
+    ...shardKeys(keys, st.base.id, 'obj', st.base.shards),
+    ...(st.overlay ? shardKeys(keys, st.overlay.id, 'obj', st.overlay.shards) : []),
+  ]);
+  const stateArgs = [states.length, ...states.flatMap((st) => [st.base.shards, st.overlay?.shards ?? 0])];
+  return { version, states, objectKeys, stateArgs };
+}
+
+function callArgs(keys: Keys, layout: VersionLayout | undefined, addresses: readonly string[]): { k: string[]; a: (string | number)[] } {
+  if (!layout) return { k: [keys.current], a: ['', 0] };
+  const k = [keys.current, ...layout.objectKeys];
+  for (const address of addresses) {
+    for (const st of layout.states) {
+      k.push(keys.snapshotAddresses(st.base.id, addressShard(address, st.base.shards)));
+      if (st.overlay) k.push(keys.snapshotAddresses(st.overlay.id, addressShard(address, st.overlay.shards)));
+    }
+  }
+  return { k, a: [layout.version, ...layout.stateArgs, ...addresses] };
+}
+
+/** Looks up lower-cased addresses in the current version, one round trip for all (while the version holds). */
+export async function lookup(redis: RedisClient, keys: Keys, addressKeys: readonly string[]): Promise<LookupResult[]> {
+  const fail = (error: string): LookupResult[] => addressKeys.map(() => ({ state: 'unavailable', error }));
+  try {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const layout = cache.get(keys);
+      const { k, a } = callArgs(keys, layout, addressKeys);
+      const reply = (await runScript(redis, scripts.lookup, k, a)) as (string | null)[];
+      const head = reply[0];
+      if (head === null || head === undefined) return addressKeys.map(() => ({ state: 'no-table' }));
+      if (head === 'STALE') {
+        const next = await loadVersionLayout(redis, keys, String(reply[1]));
+        if (next) cache.set(keys, next);
+        continue;
+      }
+      const version = Number(head);
+      return addressKeys.map((_, i) => {
+        const json = reply[i + 1];
+        const object: RecipientObject | undefined = json ? decodeObject(json) : undefined;
+        return object ? { state: 'ok', version, object } : { state: 'ok', version };
+      });
+    }
+    return fail('the table version changed during every attempt of the lookup');
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}
