@@ -50,7 +50,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree sharing another checkout's packages: `npm ci` would empty the shared
+  # directory through the link (every worktree using it loses its packages).
+  [ -d node_modules/ ] || { echo "ensure: node_modules links to a missing directory" >&2; exit 1; }
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "ensure: installing npm packages (npm ci)" >&2
   # A registry that lacks other platforms' optional binaries (msgpackr-extract for macOS and
   # Windows, pulled in by BullMQ) makes `npm ci` refuse the lock file as incomplete; then
