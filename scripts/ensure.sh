@@ -68,6 +68,6 @@ fi
 # Rebuild when any TypeScript or Lua source is newer than the last build.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find src jobs bench tsconfig.json tsconfig.build.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -name '*.lua' \) -print -quit)" ]; then
-  npx tsc -p tsconfig.build.json
+  npm run --silent build # tsc, and the Lua scripts beside the compiled store
   touch "$stamp"
 fi

@@ -1,11 +1,10 @@
 /**
  * The Lua scripts of src/store/lua, loaded once and run by SHA (falling back to EVAL
- * after a Redis restart flushed the script cache).
+ * after a Redis restart flushed the script cache). They sit beside this module: in src/
+ * (tsx, vitest) and in dist/src/store/ (the build copies them, see package.json `build`).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../main/paths.js';
 import type { RedisClient } from './redis.js';
 
 export interface Script {
@@ -15,14 +14,12 @@ export interface Script {
   readonly sha: string;
 }
 
-function luaDir(): string {
-  return join(projectRoot(), 'src', 'store', 'lua');
-}
+const LUA_DIR = new URL('./lua/', import.meta.url);
 
 function load(name: string): Script {
   const m = /-(\d+)$/.exec(name);
   if (!m?.[1]) throw new Error(`script ${name} has no key count in its name`);
-  const source = readFileSync(join(luaDir(), `${name}.lua`), 'utf8');
+  const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
   return { name, keyCount: Number(m[1]), source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
