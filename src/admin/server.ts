@@ -24,7 +24,7 @@ import { readRuns } from '../store/runs.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { listConflicts, readStatus } from '../store/status.js';
 import { readCurrent, rollback, RollbackError } from '../store/table.js';
-import { decisionJson, statusJson } from '../cli/format.js';
+import { decisionJson, statusJson } from '../report/json.js';
 import { statusPage } from './status-page.js';
 
 export interface AdminDeps {
