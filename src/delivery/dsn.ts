@@ -3,7 +3,7 @@
  * a complete message from `<>`. Pure: the caller routes and queues it.
  */
 import { randomBytes } from 'node:crypto';
-import { headerEnd, rfc5322Date } from '../relay/headers.js';
+import { headerEnd, rfc5322Date } from '../message/headers.js';
 
 export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
 

@@ -11,7 +11,7 @@ import { createPool } from '../delivery/pool.js';
 import { createRunner, type Runner } from '../delivery/runner.js';
 import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
-import { hopSecret } from '../relay/loop-marker.js';
+import { hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
