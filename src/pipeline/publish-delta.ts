@@ -14,8 +14,8 @@ import { commitSnapshot } from './commit.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import type { PublishDeps, SourceSpec } from './publish-source.js';
-import type { PublishOptions, PublishResult, RowError } from './types.js';
+import type { SourceSpec } from './publish-source.js';
+import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
 export type DeltaItem =
   { readonly upsert: DirectoryEntry } | { readonly delete: string; readonly origin: string } | { readonly error: RowError };

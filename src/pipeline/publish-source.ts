@@ -7,26 +7,18 @@
  */
 import { buildObject, type RecipientObject } from '../routing/object.js';
 import { deletionGuard } from '../routing/guard.js';
-import type { Keys } from '../store/keys.js';
-import type { RedisClient } from '../store/redis.js';
 import { createSnapshot, readSnapshotMeta, stageArgs, stageBatch } from '../store/snapshot.js';
 import { commitSnapshot } from './commit.js';
 import { parseRef, topId, type SnapshotRef } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import type { PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
+import type { PublishDeps, PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
 
 export interface SourceSpec {
   readonly name: string;
   readonly priority: number;
   readonly deletionThreshold: number;
-}
-
-export interface PublishDeps {
-  readonly redis: RedisClient;
-  readonly keys: Keys;
-  readonly versionsKept: number;
 }
 
 /**

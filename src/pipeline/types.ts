@@ -1,4 +1,13 @@
 import type { DirectoryEntry } from '../directory/entry.js';
+import type { Keys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
+
+/** What every publish needs: the Redis client, the key names, how many table versions to keep. */
+export interface PublishDeps {
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly versionsKept: number;
+}
 
 /** One invalid input entry, located precisely (`file:line` or a DN). */
 export interface RowError {
