@@ -4,7 +4,7 @@
  * previous overlay plus this delta), which is then published in the same atomic step as
  * a full snapshot. Cost is proportional to the changes, not to the directory.
  */
-import type { DirectoryEntry } from '../directory/entry.js';
+import type { DirectoryEntry } from '../routing/entry.js';
 import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey } from '../routing/object.js';
 import { formatRef, parseRef, topId, type SnapshotRef } from '../store/ref.js';

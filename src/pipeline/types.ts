@@ -1,4 +1,4 @@
-import type { DirectoryEntry } from '../directory/entry.js';
+import type { DirectoryEntry } from '../routing/entry.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 

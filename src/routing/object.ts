@@ -3,7 +3,7 @@
  * SPEC §1: SMTP: is the one primary, smtp: secondaries, other proxy types ignored,
  * `mail` also resolves, matching ignores case, the written form is kept for display.
  */
-import type { DirectoryEntry } from '../directory/entry.js';
+import type { DirectoryEntry } from './entry.js';
 import { parseAddress, stripSmtpPrefix } from './address.js';
 
 export type ObjectKind = 'mailbox' | 'mailUser' | 'contact';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DirectoryEntry } from '../../src/directory/entry.js';
+import type { DirectoryEntry } from '../../src/routing/entry.js';
 import { buildObject, rankKey, type RecipientObject } from '../../src/routing/object.js';
 import { guidFromBytes, guidToBytes } from '../../src/directory/guid.js';
 import { deletionGuard } from '../../src/routing/guard.js';

@@ -3,7 +3,7 @@
  * SPEC §2.1: header names case-insensitive in any order, `;` separates values of
  * multi-valued attributes (optional spaces after it), empty = absent, `X'hex'` binary.
  */
-import type { DirectoryEntry } from '../entry.js';
+import type { DirectoryEntry } from '../../routing/entry.js';
 import { guidFromBytes } from '../guid.js';
 
 export interface Header {

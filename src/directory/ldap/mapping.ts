@@ -3,7 +3,7 @@
  * and how an entry becomes a directory entry. `ad` is Active Directory / Exchange;
  * `openldap` is a plain schema with mail + mailAlternateAddress + mailRoutingAddress.
  */
-import type { DirectoryEntry } from '../entry.js';
+import type { DirectoryEntry } from '../../routing/entry.js';
 import { guidFromBytes } from '../guid.js';
 
 /** Attribute values as read: lower-cased attribute name → values (strings, or buffers for binary). */
