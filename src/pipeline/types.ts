@@ -1,4 +1,4 @@
-import type { DirectoryEntry } from '../routing/entry.js';
+import type { RowError } from '../directory/items.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 
@@ -9,14 +9,7 @@ export interface PublishDeps {
   readonly versionsKept: number;
 }
 
-/** One invalid input entry, located precisely (`file:line` or a DN). */
-export interface RowError {
-  readonly origin: string;
-  readonly reason: string;
-}
-
-/** What a source reader yields (in batches): an entry, or a located error for an entry it could not read. */
-export type ReadItem = { readonly entry: DirectoryEntry } | { readonly error: RowError };
+export type { ReadItem, RowError } from '../directory/items.js';
 
 export interface PublishOptions {
   readonly dryRun?: boolean;

@@ -7,7 +7,7 @@
  */
 import { NoSuchObjectError } from 'ldapts';
 import type { LdapSourceConfig } from '../../config/schema.js';
-import type { DeltaItem } from '../../pipeline/publish-delta.js';
+import type { DeltaItem } from '../items.js';
 import { guidFromBytes } from '../guid.js';
 import { WatermarkInvalidError } from './errors.js';
 import { ldapSession, searchEntries, type LdapReadOptions } from './reader.js';
