@@ -15,7 +15,7 @@ import { NoticeDeferred, type Notifier } from './notices.js';
 import { backoff, plan, type Outcome } from './outcome.js';
 import type { Pool } from './pool.js';
 import { TransactionError, type TxResult } from './smtp-client.js';
-import { noObserver, type Observer } from '../metrics/observer.js';
+import { noObserver, type Observer } from '../log/observer.js';
 
 export interface RunnerOptions {
   readonly concurrency: number;

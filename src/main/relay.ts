@@ -19,7 +19,7 @@ import { routingContext } from '../routing/decide.js';
 import { lookup } from '../store/table.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
-import type { Observer } from '../metrics/observer.js';
+import type { Observer } from '../log/observer.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
