@@ -67,7 +67,7 @@ fi
 
 # Rebuild when any TypeScript or Lua source is newer than the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find src jobs bench tsconfig.json tsconfig.build.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -name '*.lua' \) -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find src jobs testkit bench tsconfig.json tsconfig.build.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -name '*.lua' \) -print -quit)" ]; then
   npm run --silent build # tsc, and the Lua scripts beside the compiled store
   touch "$stamp"
 fi

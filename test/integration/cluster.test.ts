@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startRelay } from '../../src/main/relay.js';
 import { startWorker } from '../../src/main/worker.js';
-import { SERVICE_DN } from '../../src/main/embedded-slapd.js';
+import { SERVICE_DN } from '../../testkit/embedded-slapd.js';
 import { createQueueStore } from '../../src/mailqueue/store.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';

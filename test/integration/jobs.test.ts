@@ -10,7 +10,7 @@ import { QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeGeneratedCsvde } from '../../bench/generate-csvde.js';
-import { ADMIN_DN, SERVICE_DN } from '../../src/main/embedded-slapd.js';
+import { ADMIN_DN, SERVICE_DN } from '../../testkit/embedded-slapd.js';
 import { Attribute, Change, Client } from 'ldapts';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';

@@ -3,9 +3,9 @@
  * fixtures, a test CA) into a real Redis (SPEC §2.2 full sync, §3 publish path).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_DN, SERVICE_DN, makeTestCa } from '../../src/main/embedded-slapd.js';
+import { ADMIN_DN, SERVICE_DN, makeTestCa } from '../../testkit/embedded-slapd.js';
 import { Attribute, Change, Client } from 'ldapts';
-import type { EmbeddedSlapd } from '../../src/main/embedded-slapd.js';
+import type { EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { LdapSourceError } from '../../src/directory/ldap/errors.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
 import { publishSource } from '../../src/pipeline/publish-source.js';

@@ -11,7 +11,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTestCa } from './embedded-slapd.js';
-import { projectRoot, systemBinary } from './paths.js';
+import { projectRoot, systemBinary } from '../src/main/paths.js';
 
 const run = promisify(execFile);
 
