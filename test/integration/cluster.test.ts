@@ -14,7 +14,7 @@ import { startWorker } from '../../src/main/worker.js';
 import { SERVICE_DN } from '../../testkit/embedded-slapd.js';
 import { createQueueStore } from '../../src/mailqueue/store.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
-import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';
+import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/jobqueue/queues.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { createKeys } from '../../src/store/keys.js';

@@ -17,7 +17,7 @@ import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startWorker, type WorkerOptions, type WorkerProcess } from '../../src/main/worker.js';
-import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/queue/queues.js';
+import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/jobqueue/queues.js';
 import { readRuns } from '../../src/store/runs.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 import { fixtureSlapd } from '../helpers/slapd.js';
