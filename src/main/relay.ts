@@ -91,7 +91,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       if (found?.state === 'unavailable') throw new Error(found.error);
       const obj = found?.state === 'ok' ? found.object : undefined;
       if (obj?.target === undefined || obj.primary === undefined) return undefined;
-      const target = parseAddress(obj.target.replace(/^smtp:/i, ''));
+      const target = parseAddress(obj.target); // bare: buildObject stripped SMTP: (routing/address.ts)
       return target.ok && target.address.key === parsed.address.key ? obj.primary : undefined;
     },
   });
