@@ -1,10 +1,12 @@
 /**
  * LDAP attribute mappings (pure): which attributes to read, which recipients to select,
  * and how an entry becomes a directory entry. `ad` is Active Directory / Exchange;
- * `openldap` is a plain schema with mail + mailAlternateAddress + mailRoutingAddress.
+ * `openldap` is a plain schema with mail + mailAlternateAddress + mailRoutingAddress (and
+ * inetOrgPerson's cn, givenName, sn; it has no mailNickname, legacyExchangeDN or hiding).
  */
 import type { DirectoryEntry } from '../../routing/entry.js';
 import { guidFromBytes } from '../guid.js';
+import { ldapBoolean } from '../values.js';
 
 /** Attribute values as read: lower-cased attribute name → values (strings, or buffers for binary). */
 export type LdapAttributes = ReadonlyMap<string, readonly (string | Buffer)[]>;
@@ -40,6 +42,11 @@ export const adMapping: LdapMapping = {
     'targetAddress',
     'mailNickname',
     'displayName',
+    'givenName',
+    'sn',
+    'cn',
+    'legacyExchangeDN',
+    'msExchHideFromAddressLists',
     'userAccountControl',
     'whenCreated',
     'whenChanged',
@@ -64,6 +71,11 @@ export const adMapping: LdapMapping = {
         targetAddress: first(attrs, 'targetaddress'),
         mailNickname: first(attrs, 'mailnickname'),
         displayName: first(attrs, 'displayname'),
+        givenName: first(attrs, 'givenname'),
+        sn: first(attrs, 'sn'),
+        cn: first(attrs, 'cn'),
+        legacyExchangeDN: first(attrs, 'legacyexchangedn'),
+        hiddenFromAddressLists: ldapBoolean(first(attrs, 'msexchhidefromaddresslists')),
         created: created(first(attrs, 'whencreated')),
         origin: dn,
       },
@@ -81,6 +93,8 @@ export const openldapMapping: LdapMapping = {
     'mailRoutingAddress',
     'displayName',
     'cn',
+    'givenName',
+    'sn',
     'createTimestamp',
     'modifyTimestamp',
   ],
@@ -101,6 +115,9 @@ export const openldapMapping: LdapMapping = {
         mail,
         targetAddress: first(attrs, 'mailroutingaddress'),
         displayName: first(attrs, 'displayname') ?? first(attrs, 'cn'),
+        givenName: first(attrs, 'givenname'),
+        sn: first(attrs, 'sn'),
+        cn: first(attrs, 'cn'),
         created: created(first(attrs, 'createtimestamp')),
         origin: dn,
       },
