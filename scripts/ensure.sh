@@ -54,6 +54,9 @@ if [ -L node_modules ]; then
   # A worktree sharing another checkout's packages: `npm ci` would empty the shared
   # directory through the link (every worktree using it loses its packages).
   [ -d node_modules/ ] || { echo "ensure: node_modules links to a missing directory" >&2; exit 1; }
+  if [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "ensure: package-lock.json is newer than the linked node_modules; install in the checkout it links to" >&2
+  fi
 elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "ensure: installing npm packages (npm ci)" >&2
   # A registry that lacks other platforms' optional binaries (msgpackr-extract for macOS and

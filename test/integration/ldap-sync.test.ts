@@ -14,7 +14,7 @@ import { DeletionGuardError } from '../../src/pipeline/errors.js';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
-import { readCurrent } from '../../src/store/table.js';
+import { lookup, readCurrent } from '../../src/store/table.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { fixtureSlapd } from '../helpers/slapd.js';
 import { mkdtempSync } from 'node:fs';
@@ -84,6 +84,15 @@ describe('LDAP full sync', () => {
     });
     // identity is the objectGUID in GUID text form (first three groups byte-swapped)
     expect(ada?.object?.id).toBe('379e0000-2301-6745-89ab-cdef01234567');
+    // the stored object carries the names and mailNickname read from the directory
+    const [stored] = await lookup(env.redis, env.keys, ['ada.lovelace@contoso.edu']);
+    expect(stored?.state === 'ok' && stored.object).toMatchObject({
+      kind: 'mailbox',
+      givenName: 'Ada',
+      sn: 'Lovelace',
+      cn: 'Lovelace, Ada',
+      mailNickname: 'ada.lovelace',
+    });
     expect(await decide('ada.ivanov@contoso.edu')).toMatchObject({
       reason: 'target-address',
       recipient: 'ada.ivanov@live.contoso.edu',
