@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { stringify } from 'yaml';
 import { startRedis } from '../src/main/embedded-redis.js';
-import { SERVICE_DN, startSlapd } from '../src/main/embedded-slapd.js';
+import { SERVICE_DN, startSlapd } from '../testkit/embedded-slapd.js';
 import { projectRoot } from '../src/main/paths.js';
 import { adMapping, searchFilter } from '../src/directory/ldap/mapping.js';
 import { writeGeneratedLdif } from './generate-ldif.js';

@@ -2,7 +2,7 @@
 import type { Job } from 'bullmq';
 import type { Config } from '../src/config/schema.js';
 import type { Logger } from '../src/log/logger.js';
-import type { PublishDeps } from '../src/pipeline/publish-source.js';
+import type { PublishDeps } from '../src/pipeline/types.js';
 import type { PublishResult } from '../src/pipeline/types.js';
 
 export interface JobContext extends PublishDeps {

@@ -1,8 +1,8 @@
 /** The `import` job: a Csvde file as the full snapshot of one csvde source. */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { importCsvde } from '../src/pipeline/import-csvde.js';
-import { isPermanent } from '../src/queue/failures.js';
-import type { ImportJobData } from '../src/queue/queues.js';
+import { isPermanent } from '../src/jobqueue/failures.js';
+import type { ImportJobData } from '../src/jobqueue/queues.js';
 import { recordRun } from '../src/store/runs.js';
 import { jobResult, progressReporter, type JobContext } from './context.js';
 

@@ -7,7 +7,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../src/config/schema.js';
 import type { Logger } from '../src/log/logger.js';
-import { syncJobOptions, type Queues, type SyncJobData } from '../src/queue/queues.js';
+import { syncJobOptions, type Queues, type SyncJobData } from '../src/jobqueue/queues.js';
 
 export interface Schedules {
   /** `source:mode` → next scheduled run. */

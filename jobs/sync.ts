@@ -1,9 +1,9 @@
 /** The `sync` job: a full sync of one source through the common publish path. */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { lockSource } from '../src/queue/source-lock.js';
+import { lockSource } from '../src/jobqueue/source-lock.js';
 import { syncSource } from '../src/pipeline/sync-source.js';
-import { isPermanent } from '../src/queue/failures.js';
-import type { SyncJobData } from '../src/queue/queues.js';
+import { isPermanent } from '../src/jobqueue/failures.js';
+import type { SyncJobData } from '../src/jobqueue/queues.js';
 import { recordRun } from '../src/store/runs.js';
 import { jobResult, progressReporter, type JobContext } from './context.js';
 

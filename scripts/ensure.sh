@@ -50,7 +50,14 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree sharing another checkout's packages: `npm ci` would empty the shared
+  # directory through the link (every worktree using it loses its packages).
+  [ -d node_modules/ ] || { echo "ensure: node_modules links to a missing directory" >&2; exit 1; }
+  if [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "ensure: package-lock.json is newer than the linked node_modules; install in the checkout it links to" >&2
+  fi
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "ensure: installing npm packages (npm ci)" >&2
   # A registry that lacks other platforms' optional binaries (msgpackr-extract for macOS and
   # Windows, pulled in by BullMQ) makes `npm ci` refuse the lock file as incomplete; then
@@ -63,7 +70,7 @@ fi
 
 # Rebuild when any TypeScript or Lua source is newer than the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find src jobs bench tsconfig.json tsconfig.build.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -name '*.lua' \) -print -quit)" ]; then
-  npx tsc -p tsconfig.build.json
+if [ ! -f "$stamp" ] || [ -n "$(find src jobs testkit bench tsconfig.json tsconfig.build.json -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -name '*.lua' \) -print -quit)" ]; then
+  npm run --silent build # tsc, and the Lua scripts beside the compiled store
   touch "$stamp"
 fi

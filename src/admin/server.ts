@@ -16,7 +16,7 @@ import { splitHostPort } from '../config/host-port.js';
 import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Queues } from '../queue/queues.js';
+import type { Queues } from '../jobqueue/queues.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
@@ -24,7 +24,7 @@ import { readRuns } from '../store/runs.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { listConflicts, readStatus } from '../store/status.js';
 import { readCurrent, rollback, RollbackError } from '../store/table.js';
-import { decisionJson, statusJson } from '../cli/format.js';
+import { decisionJson, statusJson } from '../report/json.js';
 import { statusPage } from './status-page.js';
 
 export interface AdminDeps {

@@ -35,39 +35,6 @@ export function formatDecision(d: Decision): string {
   return `${d.address}: ${d.action}${to} (${d.reason}) "${d.smtp}"${obj}`;
 }
 
-/** The `resolve --json` object: exactly the SPEC §4 fields. */
-export function decisionJson(d: Decision): Record<string, unknown> {
-  return {
-    address: d.address,
-    action: d.action,
-    ...(d.recipient !== undefined ? { recipient: d.recipient } : {}),
-    ...(d.connector !== undefined ? { connector: d.connector } : {}),
-    smtp: d.smtp,
-    reason: d.reason,
-    ...(d.object ? { object: d.object } : {}),
-    tableVersion: d.tableVersion ?? null,
-  };
-}
-
-export function statusJson(s: TableStatus, conflicts: number): Record<string, unknown> {
-  return {
-    tableVersion: s.current?.version ?? null,
-    publishedAt: s.current?.meta?.publishedAt ?? null,
-    cause: s.current?.meta?.cause ?? null,
-    conflicts,
-    sources: s.sources.map((src) => ({
-      name: src.source,
-      snapshot: src.snapshot,
-      objects: src.meta?.objects ?? null,
-      addresses: src.meta?.addresses ?? null,
-      conflicts: src.meta?.conflicts ?? null,
-      importedAt: src.meta?.createdAt ?? null,
-      origin: src.meta?.origin ?? null,
-    })),
-    history: s.history.map((v) => ({ version: v.version, ...v.meta, sources: Object.fromEntries(v.snapshots) })),
-  };
-}
-
 export function formatStatus(s: TableStatus, conflicts: number): string {
   if (!s.current) return 'no routing table published yet (RCPT answers 451 4.3.0 until the first import or full sync)';
   const m = s.current.meta;

@@ -6,7 +6,7 @@ import { createLogger } from '../log/logger.js';
 import { InvalidInputError } from '../pipeline/errors.js';
 import { importCsvde } from '../pipeline/import-csvde.js';
 import type { PublishResult } from '../pipeline/types.js';
-import { createQueues } from '../queue/queues.js';
+import { createQueues } from '../jobqueue/queues.js';
 import { recordRun } from '../store/runs.js';
 import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';

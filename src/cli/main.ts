@@ -1,19 +1,18 @@
 /**
  * The `switchyard` command line. Exit codes (SPEC §7): 0 success, 1 failure with a
- * one-line reason on stderr, 2 usage error.
+ * one-line reason on stderr, 2 usage error. Each command imports its own modules when it
+ * runs (`await import()` in its action), so `--help`, `resolve` and `status` do not load
+ * the relay, the job queues or the admin server.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { defaultConfigPath } from '../config/load.js';
-import { configCheckCommand } from './config-command.js';
-import { demoCommand } from './demo.js';
-import { importCommand, type ImportFlags } from './import-command.js';
-import { syncCommand, type SyncFlags } from './sync-command.js';
-import { workerCommand } from './worker-command.js';
-import { queueCommand, type QueueAction, type QueueFlags } from './queue-command.js';
-import { relayCommand } from './relay-command.js';
-import { passwdCommand } from './passwd-command.js';
-import { upCommand } from './up-command.js';
-import { conflictsCommand, resolveCommand, rollbackCommand, statusCommand } from './table-commands.js';
+import { defaultConfigPath } from '../config/path.js';
+import { projectRoot } from '../main/paths.js';
+import { requireConfigFile } from './config-file.js';
+import type { ImportFlags } from './import-command.js';
+import type { QueueAction, QueueFlags } from './queue-command.js';
+import type { SyncFlags } from './sync-command.js';
 import { UsageError } from './usage-error.js';
 
 interface CommonFlags {
@@ -26,16 +25,23 @@ interface ServeFlags {
   readonly adminListen?: string;
 }
 
+/** Runs a command's task; the action returns its promise, so parseAsync awaits it. */
+type Run = (task: () => Promise<number> | number) => Promise<void>;
+
 function configOption(): Option {
   return new Option('--config <file>', 'configuration file').default(defaultConfigPath(), '$SWITCHYARD_CONFIG or ./switchyard.yaml');
 }
 
-function build(run: (p: Promise<number> | number) => void): Command {
-  const program = new Command('switchyard')
-    .description('Directory-driven SMTP routing for mail systems that share one domain')
-    .exitOverride()
-    .showHelpAfterError();
+/** Stops with where it looked unless the command's configuration file exists. */
+function configured(cmd: Command, flags: { config: string }): void {
+  requireConfigFile(flags.config, cmd.getOptionValueSource('config') === 'cli');
+}
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function syncCommands(program: Command, run: Run): void {
   program
     .command('import')
     .description('import a Csvde export as the full snapshot of a csvde source')
@@ -47,7 +53,12 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'print the result as JSON')
     .option('--inline', 'run in this process even when a worker is listening')
     .addOption(configOption())
-    .action((file: string, flags: ImportFlags) => run(importCommand(file, flags)));
+    .action((file: string, flags: ImportFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./import-command.js')).importCommand(file, flags);
+      }),
+    );
 
   program
     .command('sync')
@@ -59,35 +70,65 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'print the result as JSON')
     .option('--inline', 'run in this process even when a worker is listening')
     .addOption(configOption())
-    .action((source: string | undefined, flags: SyncFlags) => run(syncCommand(source, flags)));
+    .action((source: string | undefined, flags: SyncFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./sync-command.js')).syncCommand(source, flags);
+      }),
+    );
+}
 
+function serveCommands(program: Command, run: Run): void {
   program
     .command('worker')
     .description('run the sync and import jobs and the schedules until SIGTERM')
     .option('--admin-listen <host:port>', 'also serve /healthz, /metrics, the status page and the job dashboard here')
     .addOption(configOption())
-    .action((flags: ServeFlags) => run(workerCommand(flags)));
+    .action((flags: ServeFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./worker-command.js')).workerCommand(flags);
+      }),
+    );
 
   program
     .command('up')
     .description('everything on one machine: worker, schedules, relay and admin HTTP, until SIGTERM')
     .option('--admin-listen <host:port>', 'admin HTTP address (default: admin.listen)')
     .addOption(configOption())
-    .action((flags: ServeFlags) => run(upCommand(flags)));
+    .action((flags: ServeFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./up-command.js')).upCommand(flags);
+      }),
+    );
 
   program
     .command('relay')
     .description('run the SMTP relay and its deliveries until SIGTERM')
     .option('--admin-listen <host:port>', 'also serve /healthz, /metrics and the status page here')
     .addOption(configOption())
-    .action((flags: ServeFlags) => run(relayCommand(flags)));
+    .action((flags: ServeFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./relay-command.js')).relayCommand(flags);
+      }),
+    );
 
   program
     .command('passwd')
     .description('read a password on stdin and print the relay.auth.usersFile line for USER')
     .argument('<user>')
-    .action((user: string) => run(passwdCommand(user)));
+    .action((user: string) => run(async () => (await import('./passwd-command.js')).passwdCommand(user)));
 
+  program
+    .command('demo')
+    .description('the demo organisation on a private Redis: import, relay, demo mail systems, sample messages, status page')
+    .option('--exit', 'exit once ready instead of staying up')
+    .action((flags: { exit?: boolean }) => run(async () => (await import('./demo.js')).demoCommand(flags)));
+}
+
+function queueCommands(program: Command, run: Run): void {
   const queue = program.command('queue').description('list and operate on queued deliveries');
   const queueActions: [QueueAction, string][] = [
     ['list', 'list queued deliveries (all, or those selected)'],
@@ -106,9 +147,17 @@ function build(run: (p: Promise<number> | number) => void): Command {
       .option('--all', 'every queued delivery')
       .option('--json', 'JSON lines')
       .addOption(configOption())
-      .action((ids: string[], flags: QueueFlags) => run(queueCommand(action, ids, flags)));
+      .action((ids: string[], flags: QueueFlags, cmd: Command) =>
+        run(async () => {
+          configured(cmd, flags);
+          return (await import('./queue-command.js')).queueCommand(action, ids, flags);
+        }),
+      );
   }
+}
 
+function tableCommands(program: Command, run: Run): void {
+  const table = () => import('./table-commands.js');
   program
     .command('resolve')
     .description('print the routing decision for addresses')
@@ -116,21 +165,36 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--json', 'one JSON object per address')
     .option('--from-trusted', 'decide as for a trusted client (outbound relaying allowed)')
     .addOption(configOption())
-    .action((addresses: string[], flags: CommonFlags & { fromTrusted?: boolean }) => run(resolveCommand(addresses, flags)));
+    .action((addresses: string[], flags: CommonFlags & { fromTrusted?: boolean }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await table()).resolveCommand(addresses, flags);
+      }),
+    );
 
   program
     .command('status')
     .description('table version, sources, conflicts')
     .option('--json')
     .addOption(configOption())
-    .action((flags: CommonFlags) => run(statusCommand(flags)));
+    .action((flags: CommonFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await table()).statusCommand(flags);
+      }),
+    );
 
   program
     .command('conflicts')
     .description('addresses claimed by more than one object, with winner and quarantined losers')
     .option('--json', 'one JSON object per conflict')
     .addOption(configOption())
-    .action((flags: CommonFlags) => run(conflictsCommand(flags)));
+    .action((flags: CommonFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await table()).conflictsCommand(flags);
+      }),
+    );
 
   program
     .command('rollback')
@@ -138,22 +202,57 @@ function build(run: (p: Promise<number> | number) => void): Command {
     .option('--to <version>', 'kept version to restore')
     .option('--json')
     .addOption(configOption())
-    .action((flags: CommonFlags & { to?: string }) => run(rollbackCommand(flags)));
+    .action((flags: CommonFlags & { to?: string }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await table()).rollbackCommand(flags);
+      }),
+    );
+}
 
-  program
-    .command('config')
-    .description('configuration commands')
+function adminCommands(program: Command, run: Run): void {
+  const config = program.command('config').description('configuration commands');
+  config
     .command('check')
     .description('validate the configuration and print it with secrets redacted')
     .option('--json')
     .addOption(configOption())
-    .action((flags: CommonFlags) => run(configCheckCommand(flags)));
+    .action((flags: CommonFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./config-command.js')).configCheckCommand(flags);
+      }),
+    );
+  config
+    .command('init')
+    .description('write an annotated example configuration to start from')
+    .addOption(new Option('--out <file>', 'where to write it').default(defaultConfigPath(), '$SWITCHYARD_CONFIG or ./switchyard.yaml'))
+    .option('--force', 'overwrite an existing file')
+    .action((flags: { out: string; force?: boolean }) => run(async () => (await import('./config-init.js')).configInitCommand(flags)));
 
   program
-    .command('demo')
-    .description('the demo organisation on a private Redis: import, relay, demo mail systems, sample messages, status page')
-    .option('--exit', 'exit once ready instead of staying up')
-    .action((flags: { exit?: boolean }) => run(demoCommand(flags)));
+    .command('migrate')
+    .description("bring the data in Redis to this version's layout")
+    .addOption(configOption())
+    .action((flags: { config: string }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./migrate-command.js')).migrateCommand(flags);
+      }),
+    );
+}
+
+function build(run: Run): Command {
+  const program = new Command('switchyard')
+    .description('Directory-driven SMTP routing for mail systems that share one domain')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .exitOverride()
+    .showHelpAfterError();
+  syncCommands(program, run);
+  serveCommands(program, run);
+  queueCommands(program, run);
+  tableCommands(program, run);
+  adminCommands(program, run);
   return program;
 }
 
@@ -164,8 +263,10 @@ function reason(err: unknown): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const outcome: { pending: Promise<number> | number } = { pending: 0 };
-  const program = build((p) => {
-    outcome.pending = p;
+  const program = build((task) => {
+    const pending = Promise.resolve().then(task);
+    outcome.pending = pending;
+    return pending.then(() => undefined);
   });
   try {
     await program.parseAsync([...argv]);

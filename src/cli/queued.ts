@@ -4,7 +4,7 @@
  * commands run the same code in-process instead.
  */
 import type { Job, Queue } from 'bullmq';
-import { createQueueEvents } from '../queue/queues.js';
+import { createQueueEvents } from '../jobqueue/queues.js';
 import type { PublishResult } from '../pipeline/types.js';
 import type { Context } from './context.js';
 import { createProgress } from './progress.js';

@@ -8,9 +8,9 @@
 import { syncSource } from '../pipeline/sync-source.js';
 import type { SyncMode, SyncResult } from '../pipeline/sync-source.js';
 import type { SourceConfig } from '../config/schema.js';
-import { createQueues, syncJobOptions, type SyncJobData } from '../queue/queues.js';
+import { createQueues, syncJobOptions, type SyncJobData } from '../jobqueue/queues.js';
 import { recordRun } from '../store/runs.js';
-import { lockSource } from '../queue/source-lock.js';
+import { lockSource } from '../jobqueue/source-lock.js';
 import { waitForJob, workersListening } from './queued.js';
 import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';

@@ -6,7 +6,8 @@ import { collectGarbage } from '../store/gc.js';
 import { rollback } from '../store/table.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { withContext } from './context.js';
-import { decisionJson, formatConflict, formatDecision, formatSchedule, formatStatus, statusJson } from './format.js';
+import { decisionJson, statusJson } from '../report/json.js';
+import { formatConflict, formatDecision, formatSchedule, formatStatus } from './format.js';
 import { UsageError } from './usage-error.js';
 
 interface Common {

@@ -5,15 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError, formatPath } from './errors.js';
+
+export { defaultConfigPath } from './path.js';
 import { checkReferences } from './references.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Keys that would hold a secret inline; the file may only name where the secret is. */
 const INLINE_SECRET = /^(?:password|bindPassword|secret|token)$/i;
-
-export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.SWITCHYARD_CONFIG ?? './switchyard.yaml';
-}
 
 function findInlineSecrets(value: unknown, path: PropertyKey[] = []): string[] {
   if (Array.isArray(value)) return value.flatMap((v, i) => findInlineSecrets(v, [...path, i]));

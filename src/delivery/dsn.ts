@@ -3,25 +3,10 @@
  * a complete message from `<>`. Pure: the caller routes and queues it.
  */
 import { randomBytes } from 'node:crypto';
-import { headerEnd, rfc5322Date } from '../relay/headers.js';
+import type { DsnAction, DsnRecipient } from '../mailqueue/types.js';
+import { headerEnd, rfc5322Date } from '../message/headers.js';
 
-export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
-
-export interface DsnRecipient {
-  /** The recipient as the sender gave it (RCPT TO). */
-  readonly orig: string;
-  /** Where delivery was attempted (after a targetAddress rewrite). */
-  readonly final: string;
-  readonly orcpt?: string;
-  readonly action: DsnAction;
-  /** RFC 3463 status, e.g. 5.1.1. */
-  readonly status: string;
-  readonly remoteMta?: string;
-  /** The next hop's reply, or our own reason, for Diagnostic-Code: smtp; … */
-  readonly diagnostic?: string;
-  readonly lastAttempt?: number;
-  readonly willRetryUntil?: number;
-}
+export type { DsnAction, DsnRecipient } from '../mailqueue/types.js';
 
 export interface DsnInput {
   readonly reportingMta: string;

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import DKIM from 'nodemailer/lib/dkim';
 import type { ConnectorConfig } from '../config/schema.js';
-import { headerEnd } from '../relay/headers.js';
+import { headerEnd } from '../message/headers.js';
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -8,14 +8,14 @@ import type { ConnectorConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
-import { markerHeader } from '../relay/loop-marker.js';
+import { markerHeader } from '../message/loop-marker.js';
 import { statusFromReply, type DsnRecipient } from './dsn.js';
 import { rewriteFromHeader, type Signer } from './outbound.js';
 import { NoticeDeferred, type Notifier } from './notices.js';
 import { backoff, plan, type Outcome } from './outcome.js';
 import type { Pool } from './pool.js';
 import { TransactionError, type TxResult } from './smtp-client.js';
-import { noObserver, type Observer } from '../metrics/observer.js';
+import { noObserver, type Observer } from '../log/observer.js';
 
 export interface RunnerOptions {
   readonly concurrency: number;

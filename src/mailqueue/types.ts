@@ -1,6 +1,24 @@
 /** What the relay's mail queue holds: accepted messages and their delivery units. */
-import type { DsnRecipient } from '../delivery/dsn.js';
 import type { Reason } from '../routing/decide.js';
+
+export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
+
+/** A recipient's outcome as a delivery status notification reports it (RFC 3464). */
+export interface DsnRecipient {
+  /** The recipient as the sender gave it (RCPT TO). */
+  readonly orig: string;
+  /** Where delivery was attempted (after a targetAddress rewrite). */
+  readonly final: string;
+  readonly orcpt?: string;
+  readonly action: DsnAction;
+  /** RFC 3463 status, e.g. 5.1.1. */
+  readonly status: string;
+  readonly remoteMta?: string;
+  /** The next hop's reply, or our own reason, for Diagnostic-Code: smtp; … */
+  readonly diagnostic?: string;
+  readonly lastAttempt?: number;
+  readonly willRetryUntil?: number;
+}
 
 export type Notify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { startAdmin, type RunningAdmin } from '../admin/server.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import type { Queues } from '../queue/queues.js';
+import type { Queues } from '../jobqueue/queues.js';
 import { createResolver } from '../resolver/resolver.js';
 import { routingContext } from '../routing/decide.js';
 import { createKeys } from '../store/keys.js';

@@ -1,4 +1,4 @@
-/** The project's own files (Lua scripts, demo fixtures), found whether code runs from src/ or dist/src/. */
+/** The project's own files (package.json, demo fixtures), found whether code runs from src/ or dist/src/. */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +15,4 @@ export function projectRoot(): string {
   }
   root = dir;
   return dir;
-}
-
-/** Debian puts daemons (slapd, samba, ip) in /usr/sbin, which a non-root PATH may lack. */
-export function systemBinary(name: string): string {
-  for (const dir of ['/usr/sbin', '/sbin']) if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
-  return name;
 }

@@ -11,7 +11,7 @@ import { createPool } from '../delivery/pool.js';
 import { createRunner, type Runner } from '../delivery/runner.js';
 import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
-import { hopSecret } from '../relay/loop-marker.js';
+import { hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
@@ -19,7 +19,7 @@ import { routingContext } from '../routing/decide.js';
 import { lookup } from '../store/table.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
-import type { Observer } from '../metrics/observer.js';
+import type { Observer } from '../log/observer.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
@@ -91,7 +91,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       if (found?.state === 'unavailable') throw new Error(found.error);
       const obj = found?.state === 'ok' ? found.object : undefined;
       if (obj?.target === undefined || obj.primary === undefined) return undefined;
-      const target = parseAddress(obj.target.replace(/^smtp:/i, ''));
+      const target = parseAddress(obj.target); // bare: buildObject stripped SMTP: (routing/address.ts)
       return target.ok && target.address.key === parsed.address.key ? obj.primary : undefined;
     },
   });

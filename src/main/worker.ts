@@ -5,7 +5,7 @@
 import { Worker } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../queue/queues.js';
+import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
 import { importProcessor } from '../../jobs/import.js';

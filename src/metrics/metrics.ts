@@ -9,7 +9,7 @@ import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { readRuns, type RunRecord } from '../store/runs.js';
 import { readCurrent } from '../store/table.js';
-import type { Observer } from './observer.js';
+import type { Observer } from '../log/observer.js';
 
 export interface Metrics {
   readonly registry: Registry;

@@ -6,7 +6,7 @@
 import { collectGarbage } from '../store/gc.js';
 import { writeSnapshotMeta, type SnapshotMeta } from '../store/snapshot.js';
 import { publish } from '../store/table.js';
-import type { PublishDeps } from './publish-source.js';
+import type { PublishDeps } from './types.js';
 
 export interface Commit {
   readonly source: string;

@@ -2,8 +2,8 @@
 import { statSync } from 'node:fs';
 import type { SourceConfig } from '../config/schema.js';
 import { readCsvde } from '../directory/csvde/reader.js';
-import { publishSource, type PublishDeps } from './publish-source.js';
-import type { PublishOptions, PublishResult } from './types.js';
+import { publishSource } from './publish-source.js';
+import type { PublishDeps, PublishOptions, PublishResult } from './types.js';
 
 export interface ImportOptions extends Omit<PublishOptions, 'cause' | 'origin'> {
   readonly onBytes?: (bytes: number) => void;

@@ -4,7 +4,6 @@
  * previous overlay plus this delta), which is then published in the same atomic step as
  * a full snapshot. Cost is proportional to the changes, not to the directory.
  */
-import type { DirectoryEntry } from '../directory/entry.js';
 import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
 import { encodeObject } from '../store/codec.js';
@@ -18,11 +17,11 @@ import { commitSnapshot } from './commit.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import type { PublishDeps, SourceSpec } from './publish-source.js';
-import type { PublishOptions, PublishResult, RowError } from './types.js';
+import type { SourceSpec } from './publish-source.js';
+import type { DeltaItem } from '../directory/items.js';
+import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
-export type DeltaItem =
-  { readonly upsert: DirectoryEntry } | { readonly delete: string; readonly origin: string } | { readonly error: RowError };
+export type { DeltaItem } from '../directory/items.js';
 
 /** The source has no published full snapshot yet: a delta has nothing to apply to. */
 export class NoBaseSnapshotError extends Error {

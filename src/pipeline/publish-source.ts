@@ -7,8 +7,6 @@
  */
 import { buildObject, type RecipientObject } from '../routing/object.js';
 import { deletionGuard } from '../routing/guard.js';
-import type { Keys } from '../store/keys.js';
-import type { RedisClient } from '../store/redis.js';
 import { createSnapshot, readSnapshotMeta, readStateLayout, stageArgs, stageBatch } from '../store/snapshot.js';
 import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
 import { chooseShards } from '../store/shards.js';
@@ -17,20 +15,12 @@ import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import type { PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
+import type { PublishDeps, PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
 
 export interface SourceSpec {
   readonly name: string;
   readonly priority: number;
   readonly deletionThreshold: number;
-}
-
-export interface PublishDeps {
-  readonly redis: RedisClient;
-  readonly keys: Keys;
-  readonly versionsKept: number;
-  /** Fewest shards a new snapshot gets (default 1: sized from its expected entries). */
-  readonly minShards?: number;
 }
 
 /**

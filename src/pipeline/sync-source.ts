@@ -13,8 +13,8 @@ import { modifyTimestampTracker, readAdWatermark, type Watermark } from '../dire
 import { readWatermark, writeWatermark } from '../store/sync-state.js';
 import { importCsvde } from './import-csvde.js';
 import { NoBaseSnapshotError, publishDelta } from './publish-delta.js';
-import { publishSource, type PublishDeps, type SourceSpec } from './publish-source.js';
-import type { PublishOptions, PublishResult } from './types.js';
+import { publishSource, type SourceSpec } from './publish-source.js';
+import type { PublishDeps, PublishOptions, PublishResult } from './types.js';
 
 export type SyncMode = 'full' | 'delta';
 

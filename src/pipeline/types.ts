@@ -1,13 +1,17 @@
-import type { DirectoryEntry } from '../directory/entry.js';
+import type { RowError } from '../directory/items.js';
+import type { Keys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
 
-/** One invalid input entry, located precisely (`file:line` or a DN). */
-export interface RowError {
-  readonly origin: string;
-  readonly reason: string;
+/** What every publish needs: the Redis client, the key names, how many table versions to keep. */
+export interface PublishDeps {
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly versionsKept: number;
+  /** Fewest shards a new snapshot gets (default 1: sized from its expected entries). */
+  readonly minShards?: number;
 }
 
-/** What a source reader yields (in batches): an entry, or a located error for an entry it could not read. */
-export type ReadItem = { readonly entry: DirectoryEntry } | { readonly error: RowError };
+export type { ReadItem, RowError } from '../directory/items.js';
 
 export interface PublishOptions {
   readonly dryRun?: boolean;

@@ -10,8 +10,8 @@ import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, NewUnit, QueuedRecipient } from '../mailqueue/types.js';
 import { wants } from '../delivery/outcome.js';
 import { queuedReply, relayReplies, renderReply, withDetail, type SmtpReply } from '../routing/replies.js';
-import { checkContent, receivedHeader, scanHeaders } from './headers.js';
-import { loopedRecipients, MARKER_HEADER } from './loop-marker.js';
+import { checkContent, receivedHeader, scanHeaders } from '../message/headers.js';
+import { loopedRecipients, MARKER_HEADER } from '../message/loop-marker.js';
 
 /** Reads the whole DATA stream once; resolves undefined when it was over the size limit. */
 export function readMessage(stream: SMTPServerDataStream, timeoutMs: number): Promise<Buffer | undefined> {

@@ -19,7 +19,7 @@ import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data
 import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
-import { noObserver, type Observer } from '../metrics/observer.js';
+import { noObserver, type Observer } from '../log/observer.js';
 
 export interface RelayDeps {
   readonly config: Config;

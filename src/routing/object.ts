@@ -3,10 +3,11 @@
  * SPEC §1: SMTP: is the one primary, smtp: secondaries, other proxy types ignored,
  * `mail` also resolves, matching ignores case, the written form is kept for display.
  */
-import type { DirectoryEntry } from '../directory/entry.js';
+import type { DirectoryEntry } from './entry.js';
 import { parseAddress, stripSmtpPrefix } from './address.js';
 
-export type ObjectKind = 'mailbox' | 'mailUser' | 'contact';
+/** `group`: a mail-enabled group (distribution or mail-enabled security group). */
+export type ObjectKind = 'mailbox' | 'mailUser' | 'contact' | 'group';
 
 export interface RecipientObject {
   readonly source: string;
@@ -21,11 +22,23 @@ export interface RecipientObject {
   readonly addresses: readonly string[];
   readonly created?: string | undefined;
   readonly displayName?: string | undefined;
+  readonly givenName?: string | undefined;
+  readonly sn?: string | undefined;
+  readonly cn?: string | undefined;
+  readonly mailNickname?: string | undefined;
+  readonly legacyExchangeDN?: string | undefined;
+  /** Hidden from address lists (msExchHideFromAddressLists); absent when not hidden. */
+  readonly hiddenFromAddressLists?: true | undefined;
 }
 
 export type BuildResult = { ok: true; object: RecipientObject } | { ok: false; reason: string } | { ok: 'skip'; reason: string };
 
-const KIND_ORDER: Record<ObjectKind, number> = { mailbox: 0, mailUser: 1, contact: 2 };
+/** Groups rank with mailboxes; a group with a targetAddress ranks as a mail user. */
+const KIND_ORDER: Record<ObjectKind, number> = { mailbox: 0, group: 0, mailUser: 1, contact: 2 };
+
+function kindOrder(object: Pick<RecipientObject, 'kind' | 'target'>): number {
+  return object.kind === 'group' && object.target !== undefined ? KIND_ORDER.mailUser : KIND_ORDER[object.kind];
+}
 
 function collectProxies(values: readonly string[]): { primary?: string; secondaries: string[]; error?: string } {
   let primary: string | undefined;
@@ -79,9 +92,10 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
   }
   if (addresses.length === 0) return { ok: 'skip', reason: 'not mail-enabled (no SMTP address)' };
 
-  const isContact = entry.objectClass.some((c) => c.toLowerCase() === 'contact');
+  const hasClass = (name: string) => entry.objectClass.some((c) => c.toLowerCase() === name);
+  const isContact = hasClass('contact');
   if (isContact && target === undefined) return { ok: false, reason: 'contact without targetAddress' };
-  const kind: ObjectKind = target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
+  const kind: ObjectKind = hasClass('group') ? 'group' : target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
   return {
     ok: true,
     object: {
@@ -94,19 +108,26 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
       addresses,
       created: entry.created,
       displayName: entry.displayName,
+      givenName: entry.givenName,
+      sn: entry.sn,
+      cn: entry.cn,
+      mailNickname: entry.mailNickname,
+      legacyExchangeDN: entry.legacyExchangeDN,
+      hiddenFromAddressLists: entry.hiddenFromAddressLists === true ? true : undefined,
     },
   };
 }
 
 /**
  * The conflict rank of an object (SPEC §3.1): a string that sorts the winner first —
- * higher source priority, then mailbox before mail user before contact, then the older
+ * higher source priority, then mailbox (or group) before mail user (or group with a
+ * targetAddress) before contact, then the older
  * object, then DN order. Stored with the object so Redis scripts compare plain strings.
  */
 export function rankKey(object: RecipientObject, priority: number): string {
   const prio = String(1_000_000 - Math.max(-999_999, Math.min(999_999, Math.trunc(priority)))).padStart(7, '0');
   const created = object.created !== undefined && object.created !== '' ? object.created : '~';
-  return `${prio}|${KIND_ORDER[object.kind]}|${created}|${object.dn.toLowerCase()}\u0000${object.id}`;
+  return `${prio}|${kindOrder(object)}|${created}|${object.dn.toLowerCase()}\u0000${object.id}`;
 }
 
 /** The key identifying an object within its source (case-insensitive for DNs and GUIDs). */

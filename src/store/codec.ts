@@ -17,6 +17,15 @@ interface Stored {
   t?: string;
   c?: string;
   n?: string;
+  gn?: string;
+  sn?: string;
+  cn?: string;
+  /** mailNickname */
+  mn?: string;
+  /** legacyExchangeDN */
+  x?: string;
+  /** hidden from address lists */
+  h?: true;
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;
@@ -34,6 +43,13 @@ export function encodeObject(object: RecipientObject, rank: string, lowered = ob
   if (object.target !== undefined) stored.t = object.target;
   if (object.created !== undefined) stored.c = object.created;
   if (object.displayName !== undefined) stored.n = object.displayName;
+  // Added later: each only when set, so objects without them serialise as before.
+  if (object.givenName !== undefined) stored.gn = object.givenName;
+  if (object.sn !== undefined) stored.sn = object.sn;
+  if (object.cn !== undefined) stored.cn = object.cn;
+  if (object.mailNickname !== undefined) stored.mn = object.mailNickname;
+  if (object.legacyExchangeDN !== undefined) stored.x = object.legacyExchangeDN;
+  if (object.hiddenFromAddressLists === true) stored.h = true;
   return JSON.stringify(stored);
 }
 
@@ -49,5 +65,11 @@ export function decodeObject(json: string): RecipientObject {
     target: s.t,
     created: s.c,
     displayName: s.n,
+    givenName: s.gn,
+    sn: s.sn,
+    cn: s.cn,
+    mailNickname: s.mn,
+    legacyExchangeDN: s.x,
+    hiddenFromAddressLists: s.h === true ? true : undefined,
   };
 }

@@ -1,11 +1,10 @@
 /**
  * The Lua scripts of src/store/lua, loaded once and run by SHA (falling back to EVAL
- * after a Redis restart flushed the script cache).
+ * after a Redis restart flushed the script cache). They sit beside this module: in src/
+ * (tsx, vitest) and in dist/src/store/ (the build copies them, see package.json `build`).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../main/paths.js';
 import type { RedisClient } from './redis.js';
 
 export interface Script {
@@ -16,14 +15,12 @@ export interface Script {
   readonly sha: string;
 }
 
-function luaDir(): string {
-  return join(projectRoot(), 'src', 'store', 'lua');
-}
+const LUA_DIR = new URL('./lua/', import.meta.url);
 
 /** `name-N` has N keys; a name without a count takes a variable number, documented in its header. */
 function load(name: string): Script {
   const m = /-(\d+)$/.exec(name);
-  const source = readFileSync(join(luaDir(), `${name}.lua`), 'utf8');
+  const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
   return { name, keyCount: m?.[1] ? Number(m[1]) : undefined, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

@@ -94,7 +94,7 @@ describe('admin HTTP', () => {
     expect(metric(after.text, 'switchyard_queue_units', 'state="ready"')).toBe(0);
     // a run recorded by a job on up's worker shows per source
     const { csvFixture } = await import('../helpers/env.js');
-    const { createQueueEvents, IMPORT_QUEUE } = await import('../../src/queue/queues.js');
+    const { createQueueEvents, IMPORT_QUEUE } = await import('../../src/jobqueue/queues.js');
     const { Redis } = await import('ioredis');
     const connection = new Redis(t!.env.redisUrl, { maxRetriesPerRequest: null });
     const events = createQueueEvents(connection, t!.env.keys, IMPORT_QUEUE);

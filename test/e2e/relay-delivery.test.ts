@@ -9,7 +9,7 @@ import { sendMail } from '../helpers/smtp.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTestCa } from '../../src/main/embedded-slapd.js';
+import { makeTestCa } from '../../testkit/embedded-slapd.js';
 
 let t: RelayEnv | undefined;
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword } from '../../src/relay/auth.js';
-import { makeTestCa } from '../../src/main/embedded-slapd.js';
+import { makeTestCa } from '../../testkit/embedded-slapd.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/main/embedded-redis.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';

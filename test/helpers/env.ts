@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createKeys, type Keys } from '../../src/store/keys.js';
-import type { PublishDeps } from '../../src/pipeline/publish-source.js';
+import type { PublishDeps } from '../../src/pipeline/types.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
 export const csvFixture = (name: string): string => join(FIXTURES, 'csvde', name);

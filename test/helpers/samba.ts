@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
-import { AD_BASE, startSamba, type EmbeddedSamba } from '../../src/main/embedded-samba.js';
+import { AD_BASE, startSamba, type EmbeddedSamba } from '../../testkit/embedded-samba.js';
 
 export interface SeedObject {
   readonly dn: string;

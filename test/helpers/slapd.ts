@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSlapd, type EmbeddedSlapd } from '../../src/main/embedded-slapd.js';
+import { startSlapd, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { FIXTURES } from './env.js';
 
 export async function fixtureSlapd(): Promise<EmbeddedSlapd & { cleanup(): Promise<void> }> {

@@ -6,7 +6,7 @@ import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { guidFromBytes } from '../../src/directory/guid.js';
-import { AD_BASE, AD_SERVICE_DN } from '../../src/main/embedded-samba.js';
+import { AD_BASE, AD_SERVICE_DN } from '../../testkit/embedded-samba.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';

@@ -3,6 +3,8 @@
  * SPEC §7 exit codes, `resolve --json` fields, import/status/conflicts/rollback/config check.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
@@ -16,12 +18,12 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, REDIS_URL: '', SWITCHYARD_CONFIG: env.configFile, ...extraEnv } },
+      { env: { ...process.env, REDIS_URL: '', SWITCHYARD_CONFIG: env.configFile, ...extraEnv }, ...(cwd ? { cwd } : {}) },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -137,5 +139,70 @@ describe('switchyard CLI', () => {
     const s = await cli(['status'], down);
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/^switchyard: Redis unreachable/);
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    const r = await cli(['--version']);
+    expect(r).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+  });
+
+  it('without a configuration file: says where it looked and how to start, exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    try {
+      const none = await cli(['status'], { SWITCHYARD_CONFIG: '' }, dir);
+      expect(none.code).toBe(1);
+      expect(none.stderr.trim()).toBe(
+        'switchyard: no configuration file; looked at --config (not given), $SWITCHYARD_CONFIG (not set), ./switchyard.yaml (no such file). ' +
+          'To start: switchyard config init --out ./switchyard.yaml, edit it, then switchyard config check',
+      );
+      const given = await cli(['resolve', 'a@contoso.edu', '--config', 'missing.yaml'], { SWITCHYARD_CONFIG: '' }, dir);
+      expect(given.code).toBe(1);
+      expect(given.stderr).toContain('looked at --config missing.yaml (no such file)');
+      const fromEnv = await cli(['config', 'check'], { SWITCHYARD_CONFIG: join(dir, 'env.yaml') }, dir);
+      expect(fromEnv.code).toBe(1);
+      expect(fromEnv.stderr).toContain(`$SWITCHYARD_CONFIG=${join(dir, 'env.yaml')} (no such file)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('config init writes an annotated example that config check accepts; it refuses to overwrite without --force', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    try {
+      const init = await cli(['config', 'init'], { SWITCHYARD_CONFIG: '' }, dir);
+      expect(init.code).toBe(0);
+      const text = readFileSync(join(dir, 'switchyard.yaml'), 'utf8');
+      expect(text).toMatch(/^# /); // annotated
+      const check = await cli(['config', 'check', '--json'], { SWITCHYARD_CONFIG: '' }, dir);
+      expect(check.code).toBe(0);
+      const config = JSON.parse(check.stdout) as {
+        domains: { name: string; type: string; nextHop?: string; connector?: string }[];
+        connectors: { name: string }[];
+        sources: { name: string; type: string; url?: string; bindPasswordEnv?: string }[];
+      };
+      expect(config.domains).toEqual([
+        expect.objectContaining({ name: 'contoso.edu', type: 'internalRelay', nextHop: 'onprem' }),
+        expect.objectContaining({ name: 'live.contoso.edu', type: 'externalRelay', connector: 'cloud' }),
+      ]);
+      expect(config.connectors.map((c) => c.name)).toEqual(['onprem', 'cloud', 'internet']);
+      expect(config.sources).toEqual([
+        expect.objectContaining({ type: 'ldap', url: expect.stringMatching(/^ldaps:\/\//), bindPasswordEnv: 'SWITCHYARD_LDAP_PASSWORD' }),
+        expect.objectContaining({ type: 'csvde' }),
+      ]);
+      const again = await cli(['config', 'init'], { SWITCHYARD_CONFIG: '' }, dir);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain('exists; use --force');
+      const out = join(dir, 'other.yaml');
+      expect((await cli(['config', 'init', '--out', out, '--force'], {}, dir)).code).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe(text);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrate reports what it did', async () => {
+    const r = await cli(['migrate']);
+    expect(r).toMatchObject({ code: 0, stdout: 'layout already current\n' });
   });
 });

@@ -4,11 +4,11 @@
  * over a released address, a full sync afterwards diffs against base + overlay.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DirectoryEntry } from '../../src/directory/entry.js';
+import type { DirectoryEntry } from '../../src/routing/entry.js';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { publishDelta, NoBaseSnapshotError, type DeltaItem } from '../../src/pipeline/publish-delta.js';
-import type { PublishDeps } from '../../src/pipeline/publish-source.js';
+import type { PublishDeps } from '../../src/pipeline/types.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { readSnapshotMeta } from '../../src/store/snapshot.js';

@@ -3,9 +3,9 @@
  * fixtures, a test CA) into a real Redis (SPEC §2.2 full sync, §3 publish path).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_DN, SERVICE_DN, makeTestCa } from '../../src/main/embedded-slapd.js';
+import { ADMIN_DN, SERVICE_DN, makeTestCa } from '../../testkit/embedded-slapd.js';
 import { Attribute, Change, Client } from 'ldapts';
-import type { EmbeddedSlapd } from '../../src/main/embedded-slapd.js';
+import type { EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { LdapSourceError } from '../../src/directory/ldap/errors.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
 import { publishSource } from '../../src/pipeline/publish-source.js';
@@ -14,7 +14,7 @@ import { DeletionGuardError } from '../../src/pipeline/errors.js';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
-import { readCurrent } from '../../src/store/table.js';
+import { lookup, readCurrent } from '../../src/store/table.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { fixtureSlapd } from '../helpers/slapd.js';
 import { mkdtempSync } from 'node:fs';
@@ -84,6 +84,15 @@ describe('LDAP full sync', () => {
     });
     // identity is the objectGUID in GUID text form (first three groups byte-swapped)
     expect(ada?.object?.id).toBe('379e0000-2301-6745-89ab-cdef01234567');
+    // the stored object carries the names and mailNickname read from the directory
+    const [stored] = await lookup(env.redis, env.keys, ['ada.lovelace@contoso.edu']);
+    expect(stored?.state === 'ok' && stored.object).toMatchObject({
+      kind: 'mailbox',
+      givenName: 'Ada',
+      sn: 'Lovelace',
+      cn: 'Lovelace, Ada',
+      mailNickname: 'ada.lovelace',
+    });
     expect(await decide('ada.ivanov@contoso.edu')).toMatchObject({
       reason: 'target-address',
       recipient: 'ada.ivanov@live.contoso.edu',

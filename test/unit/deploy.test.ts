@@ -50,4 +50,17 @@ describe('deploy files', () => {
       /^appendonly yes$[\s\S]*^maxmemory-policy noeviction$|^maxmemory-policy noeviction$[\s\S]*^appendonly yes$/m,
     );
   });
+
+  it('the container image copies only what ships: no test/, testkit/ (test servers) or bench/, no whole-context COPY', () => {
+    const lines = readFileSync(join(deploy, 'Dockerfile'), 'utf8')
+      .split('\n')
+      .filter((l) => /^(COPY|ADD)\s/i.test(l) && !/--from=/.test(l));
+    const copied = lines.flatMap((l) => l.trim().split(/\s+/).slice(1, -1));
+    expect(copied.length).toBeGreaterThan(0);
+    for (const path of copied) {
+      expect(path, `Dockerfile copies ${path}`).not.toMatch(/^(\.\/)?(test|testkit|bench)(\/|$)/);
+      expect(path, 'Dockerfile copies the whole build context').not.toMatch(/^\.\/?$/);
+    }
+    expect(copied).toEqual(expect.arrayContaining(['src', 'jobs', 'bin']));
+  });
 });

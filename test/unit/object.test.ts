@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DirectoryEntry } from '../../src/directory/entry.js';
+import type { DirectoryEntry } from '../../src/routing/entry.js';
 import { buildObject, rankKey, type RecipientObject } from '../../src/routing/object.js';
 import { guidFromBytes, guidToBytes } from '../../src/directory/guid.js';
 import { deletionGuard } from '../../src/routing/guard.js';
@@ -127,9 +127,14 @@ describe('LDAP mapping', async () => {
     expect(r.attrs.get('member')).toEqual(['CN=y']);
     expect(r.pending).toEqual([{ attr: 'proxyAddresses', next: 1500 }]);
   });
-  it('narrows the recipient filter with the configured one', () => {
-    expect(searchFilter(adMapping, undefined)).toBe(adMapping.recipientFilter);
+  it('builds one search filter for full and delta reads: recipient classes, address presence or the change, the configured filter', () => {
+    expect(searchFilter(adMapping, undefined)).toBe('(&(|(objectClass=user)(objectClass=contact))(|(proxyAddresses=*)(mail=*)))');
+    expect(searchFilter(adMapping, '(department=x)', '(uSNChanged>=43)')).toBe(
+      '(&(uSNChanged>=43)(|(objectClass=user)(objectClass=contact))(department=x))',
+    );
     expect(searchFilter(openldapMapping, 'ou=x')).toBe('(&(|(mail=*)(mailAlternateAddress=*))(ou=x))');
+    expect(searchFilter(openldapMapping, undefined, '(modifyTimestamp>=20260101000000Z)')).toBe('(modifyTimestamp>=20260101000000Z)');
+    expect(searchFilter({ ...adMapping, recipientClasses: ['contact'] }, undefined, '(x=1)')).toBe('(&(x=1)(objectClass=contact))');
   });
   it('maps AD entries with the GUID as identity, and refuses entries without one', () => {
     const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');

@@ -8,8 +8,8 @@ import { xtext } from '../../src/delivery/smtp-client.js';
 import { selectEntries } from '../../src/mailqueue/select.js';
 import type { QueueEntry } from '../../src/mailqueue/store.js';
 import type { QueuedRecipient } from '../../src/mailqueue/types.js';
-import { checkContent, headerEnd, receivedHeader, scanHeaders } from '../../src/relay/headers.js';
-import { loopedRecipients, markerHeader, MARKER_HEADER, recipientToken } from '../../src/relay/loop-marker.js';
+import { checkContent, headerEnd, receivedHeader, scanHeaders } from '../../src/message/headers.js';
+import { loopedRecipients, markerHeader, MARKER_HEADER, recipientToken } from '../../src/message/loop-marker.js';
 import { trustedNetworks } from '../../src/relay/trust.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');

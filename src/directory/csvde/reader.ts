@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { parse, type Info } from 'csv-parse';
-import type { ReadItem } from '../../pipeline/types.js';
+import type { ReadItem } from '../items.js';
 import { readBatches } from '../batches.js';
 import { CsvdeFileError } from './errors.js';
 import { mapRow, parseHeader, type Header } from './row.js';

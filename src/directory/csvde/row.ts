@@ -3,8 +3,9 @@
  * SPEC §2.1: header names case-insensitive in any order, `;` separates values of
  * multi-valued attributes (optional spaces after it), empty = absent, `X'hex'` binary.
  */
-import type { DirectoryEntry } from '../entry.js';
+import type { DirectoryEntry } from '../../routing/entry.js';
 import { guidFromBytes } from '../guid.js';
+import { ldapBoolean } from '../values.js';
 
 export interface Header {
   readonly width: number;
@@ -15,6 +16,11 @@ export interface Header {
   readonly targetAddress?: number;
   readonly mailNickname?: number;
   readonly displayName?: number;
+  readonly givenName?: number;
+  readonly sn?: number;
+  readonly cn?: number;
+  readonly legacyExchangeDN?: number;
+  readonly msExchHideFromAddressLists?: number;
   readonly whenCreated?: number;
   readonly objectGUID?: number;
 }
@@ -28,6 +34,11 @@ const COLUMNS = [
   'targetAddress',
   'mailNickname',
   'displayName',
+  'givenName',
+  'sn',
+  'cn',
+  'legacyExchangeDN',
+  'msExchHideFromAddressLists',
   'whenCreated',
   'objectGUID',
 ] as const;
@@ -111,6 +122,11 @@ export function mapRow(header: Header, record: readonly string[], origin: string
       targetAddress: column(record, header.targetAddress)?.trim(),
       mailNickname: column(record, header.mailNickname),
       displayName: column(record, header.displayName),
+      givenName: column(record, header.givenName),
+      sn: column(record, header.sn),
+      cn: column(record, header.cn),
+      legacyExchangeDN: column(record, header.legacyExchangeDN)?.trim(),
+      hiddenFromAddressLists: ldapBoolean(column(record, header.msExchHideFromAddressLists)),
       created: column(record, header.whenCreated)?.trim(),
       guid,
       origin,

@@ -7,16 +7,12 @@
  */
 import { NoSuchObjectError } from 'ldapts';
 import type { LdapSourceConfig } from '../../config/schema.js';
-import type { DeltaItem } from '../../pipeline/publish-delta.js';
+import type { DeltaItem } from '../items.js';
 import { guidFromBytes } from '../guid.js';
 import { WatermarkInvalidError } from './errors.js';
+import { searchFilter } from './mapping.js';
 import { ldapSession, searchEntries, type LdapReadOptions } from './reader.js';
 import { modifyTimestampTracker, readAdWatermark, ShowDeletedControl, type Watermark } from './watermark.js';
-
-function narrowed(filter: string, configured: string | undefined): string {
-  if (configured === undefined) return filter;
-  return `(&${filter}${configured.startsWith('(') ? configured : `(${configured})`})`;
-}
 
 /** Reads the changes since `since`; `next` receives the watermark for the following delta. */
 export function readLdapDelta(
@@ -38,10 +34,10 @@ export function readLdapDelta(
         );
       }
       next.value = now;
-      filter = narrowed(`(&(uSNChanged>=${BigInt(since.usn) + 1n})(|(objectClass=user)(objectClass=contact)))`, source.filter);
+      filter = searchFilter(mapping, source.filter, `(uSNChanged>=${BigInt(since.usn) + 1n})`);
     } else {
       tracker = modifyTimestampTracker();
-      filter = narrowed(`(modifyTimestamp>=${since.modifyTimestamp})`, source.filter);
+      filter = searchFilter(mapping, source.filter, `(modifyTimestamp>=${since.modifyTimestamp})`);
     }
     session.step(`search ${source.baseDn} for changes`);
     for await (const page of searchEntries(client, mapping, source.baseDn, { scope: source.scope, filter }, tracker?.onAttrs)) {

@@ -1,10 +1,12 @@
 /**
  * LDAP attribute mappings (pure): which attributes to read, which recipients to select,
  * and how an entry becomes a directory entry. `ad` is Active Directory / Exchange;
- * `openldap` is a plain schema with mail + mailAlternateAddress + mailRoutingAddress.
+ * `openldap` is a plain schema with mail + mailAlternateAddress + mailRoutingAddress (and
+ * inetOrgPerson's cn, givenName, sn; it has no mailNickname, legacyExchangeDN or hiding).
  */
-import type { DirectoryEntry } from '../entry.js';
+import type { DirectoryEntry } from '../../routing/entry.js';
 import { guidFromBytes } from '../guid.js';
+import { ldapBoolean } from '../values.js';
 
 /** Attribute values as read: lower-cased attribute name → values (strings, or buffers for binary). */
 export type LdapAttributes = ReadonlyMap<string, readonly (string | Buffer)[]>;
@@ -14,8 +16,10 @@ export interface LdapMapping {
   readonly attributes: readonly string[];
   /** Attributes read as binary (ldapts explicitBufferAttributes). */
   readonly binary: readonly string[];
-  /** Selects recipient objects; a configured filter is ANDed with it. */
-  readonly recipientFilter: string;
+  /** The object classes recipients have (any of them); empty: any class. */
+  readonly recipientClasses: readonly string[];
+  /** A recipient has at least one of these attributes (a full read selects on them). */
+  readonly addressAttributes: readonly string[];
   toEntry(dn: string, attrs: LdapAttributes): { entry: DirectoryEntry } | { error: string };
 }
 
@@ -38,6 +42,11 @@ export const adMapping: LdapMapping = {
     'targetAddress',
     'mailNickname',
     'displayName',
+    'givenName',
+    'sn',
+    'cn',
+    'legacyExchangeDN',
+    'msExchHideFromAddressLists',
     'userAccountControl',
     'whenCreated',
     'whenChanged',
@@ -45,7 +54,8 @@ export const adMapping: LdapMapping = {
     'isDeleted',
   ],
   binary: ['objectGUID'],
-  recipientFilter: '(&(|(objectClass=user)(objectClass=contact))(|(proxyAddresses=*)(mail=*)))',
+  recipientClasses: ['user', 'contact'],
+  addressAttributes: ['proxyAddresses', 'mail'],
   toEntry(dn, attrs) {
     const raw = attrs.get('objectguid')?.[0];
     if (!(raw instanceof Buffer) || raw.length !== 16) return { error: 'no binary objectGUID (16 bytes)' };
@@ -61,6 +71,11 @@ export const adMapping: LdapMapping = {
         targetAddress: first(attrs, 'targetaddress'),
         mailNickname: first(attrs, 'mailnickname'),
         displayName: first(attrs, 'displayname'),
+        givenName: first(attrs, 'givenname'),
+        sn: first(attrs, 'sn'),
+        cn: first(attrs, 'cn'),
+        legacyExchangeDN: first(attrs, 'legacyexchangedn'),
+        hiddenFromAddressLists: ldapBoolean(first(attrs, 'msexchhidefromaddresslists')),
         created: created(first(attrs, 'whencreated')),
         origin: dn,
       },
@@ -78,11 +93,14 @@ export const openldapMapping: LdapMapping = {
     'mailRoutingAddress',
     'displayName',
     'cn',
+    'givenName',
+    'sn',
     'createTimestamp',
     'modifyTimestamp',
   ],
   binary: [],
-  recipientFilter: '(|(mail=*)(mailAlternateAddress=*))',
+  recipientClasses: [],
+  addressAttributes: ['mail', 'mailAlternateAddress'],
   toEntry(dn, attrs) {
     const id = first(attrs, 'entryuuid');
     if (id === undefined) return { error: 'no entryUUID' };
@@ -97,6 +115,9 @@ export const openldapMapping: LdapMapping = {
         mail,
         targetAddress: first(attrs, 'mailroutingaddress'),
         displayName: first(attrs, 'displayname') ?? first(attrs, 'cn'),
+        givenName: first(attrs, 'givenname'),
+        sn: first(attrs, 'sn'),
+        cn: first(attrs, 'cn'),
         created: created(first(attrs, 'createtimestamp')),
         origin: dn,
       },
@@ -108,11 +129,23 @@ export function mappingFor(name: 'ad' | 'openldap'): LdapMapping {
   return name === 'ad' ? adMapping : openldapMapping;
 }
 
-/** The search filter: the mapping's recipient filter, narrowed by the configured one. */
-export function searchFilter(mapping: LdapMapping, configured: string | undefined): string {
-  if (configured === undefined) return mapping.recipientFilter;
-  const narrowed = configured.startsWith('(') ? configured : `(${configured})`;
-  return `(&${mapping.recipientFilter}${narrowed})`;
+const anyOf = (name: string, values: readonly string[]): string | undefined =>
+  values.length === 0 ? undefined : values.length === 1 ? `(${name}=${values[0]})` : `(|${values.map((v) => `(${name}=${v})`).join('')})`;
+
+/**
+ * The one search filter of full and delta reads: the mapping's recipient classes, the
+ * configured filter ANDed in, and either `changed` (a delta: everything changed, also
+ * entries that lost their addresses and become deletions) or, for a full read, at least
+ * one address attribute.
+ */
+export function searchFilter(mapping: LdapMapping, configured: string | undefined, changed?: string): string {
+  const parts = [
+    changed,
+    anyOf('objectClass', mapping.recipientClasses),
+    changed === undefined ? `(|${mapping.addressAttributes.map((a) => `(${a}=*)`).join('')})` : undefined,
+    configured === undefined ? undefined : configured.startsWith('(') ? configured : `(${configured})`,
+  ].filter((p): p is string => p !== undefined);
+  return parts.length === 1 ? (parts[0] as string) : `(&${parts.join('')})`;
 }
 
 const RANGE = /^(.+);range=(\d+)-(\d+|\*)$/i;

@@ -9,7 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Control } from 'ldapts';
 import type { LdapSourceConfig } from '../../config/schema.js';
-import type { ReadItem } from '../../pipeline/types.js';
+import type { ReadItem } from '../items.js';
 import { prefetch } from '../batches.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
 import { foldRanges, mappingFor, searchFilter, type LdapAttributes, type LdapMapping } from './mapping.js';

@@ -9,8 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './embedded-redis.js';
-import { projectRoot, systemBinary } from './paths.js';
+import { freePort } from '../src/main/embedded-redis.js';
+import { projectRoot } from '../src/main/paths.js';
+import { systemBinary } from './system-binary.js';
 
 const run = promisify(execFile);
 

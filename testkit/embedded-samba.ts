@@ -11,7 +11,8 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTestCa } from './embedded-slapd.js';
-import { projectRoot, systemBinary } from './paths.js';
+import { projectRoot } from '../src/main/paths.js';
+import { systemBinary } from './system-binary.js';
 
 const run = promisify(execFile);
 
