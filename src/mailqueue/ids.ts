@@ -1,8 +1,24 @@
-/** Queue ids: sortable by arrival, unique across relays without a round trip. */
+/**
+ * Queue ids: sortable by arrival, unique across relays without a round trip, and carrying
+ * their queue shard so that every operation by id finds its keys without a scan.
+ *
+ *   message id  <time base36><10 hex>Q<shard, 2 base36 digits>   e.g. MI4ZK2QA9F3C01B2E7Q0C
+ *   unit id     <message id>.<n>
+ *
+ * Ids of earlier releases have no `Q<shard>` suffix (they end in hex digits, never `Q`):
+ * their shard is a hash of the id, which is where the layout migration puts them.
+ */
 import { randomBytes } from 'node:crypto';
 
-export function newMessageId(now = Date.now()): string {
-  return `${now.toString(36).toUpperCase()}${randomBytes(5).toString('hex').toUpperCase()}`;
+/** Most queue shards an id can name (two base36 digits). */
+export const MAX_SHARDS = 36 * 36;
+
+const SUFFIX = /Q([0-9A-Z]{2})$/;
+
+export function newMessageId(shard: number, now = Date.now()): string {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= MAX_SHARDS) throw new RangeError(`queue shard ${shard} out of range`);
+  const tag = shard.toString(36).toUpperCase().padStart(2, '0');
+  return `${now.toString(36).toUpperCase()}${randomBytes(5).toString('hex').toUpperCase()}Q${tag}`;
 }
 
 export function unitId(messageId: string, index: number): string {
@@ -12,4 +28,21 @@ export function unitId(messageId: string, index: number): string {
 export function messageOf(uid: string): string {
   const dot = uid.lastIndexOf('.');
   return dot < 0 ? uid : uid.slice(0, dot);
+}
+
+/** FNV-1a over the id's characters: the shard of an id from before sharding. */
+function legacyHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** The shard of a message or unit id (case-insensitive, as operators type them). */
+export function shardOf(id: string, shards: number): number {
+  const msg = messageOf(id).toUpperCase();
+  const m = SUFFIX.exec(msg);
+  return m?.[1] !== undefined ? parseInt(m[1], 36) : legacyHash(msg) % shards;
 }
