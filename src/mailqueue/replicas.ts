@@ -3,7 +3,7 @@
  * replicas that acknowledged this connection's writes, so on a Cluster it must go to the
  * master of the shard's slot (ioredis would send a keyless command to a random node).
  */
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from '../store/redis.js';
 
 const CRC16_TABLE = ((): Uint16Array => {
@@ -26,11 +26,16 @@ export function keySlot(key: string): number {
   return crc % 16384;
 }
 
-/** Replicas that acknowledged this client's writes to `key`'s node within `timeoutMs`. */
-export async function waitReplicas(redis: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
-  if (!(redis instanceof Cluster)) return redis.wait(replicas, timeoutMs);
+/** The connection to the master that holds `key` (the client itself unless a Cluster). */
+export function masterOf(redis: RedisClient, key: string): Redis {
+  if (!(redis instanceof Cluster)) return redis;
   const owner = redis.slots[keySlot(key)]?.[0];
   const node = owner === undefined ? undefined : redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
   if (node === undefined) throw new Error(`no master known for the slot of ${key}`);
-  return node.wait(replicas, timeoutMs);
+  return node;
+}
+
+/** Replicas that acknowledged this client's writes to `key`'s node within `timeoutMs`. */
+export async function waitReplicas(redis: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  return masterOf(redis, key).wait(replicas, timeoutMs);
 }
