@@ -40,6 +40,12 @@ export async function migrateQueueLayout(redis: RedisClient, keys: Keys, shards:
     done.del(old.unit(uid));
     await done.exec();
   };
+  /** An old in-delivery unit is due now, or held if an operator held it during the attempt. */
+  const moveFrom = async (state: 'ready' | 'active' | 'held', uid: string, score: number): Promise<void> => {
+    if (state !== 'active') return move(uid, state, score);
+    const held = (await redis.hget(old.unit(uid), 'held')) === '1';
+    return move(uid, held ? 'held' : 'ready', now);
+  };
   // an old relay still writing would add units meanwhile: until every old set is empty
   for (let round = 0; round < 10 && (round === 0 || (await oldUnits(redis, keys)) > 0); round++) {
     for (const state of ['ready', 'active', 'held'] as const) {
@@ -49,8 +55,7 @@ export async function migrateQueueLayout(redis: RedisClient, keys: Keys, shards:
         const units: Promise<void>[] = [];
         for (let i = 0; i + 1 < flat.length; i += 2) {
           const uid = flat[i] ?? '';
-          const score = state === 'active' ? now : Number(flat[i + 1]);
-          units.push(move(uid, state === 'held' ? 'held' : 'ready', score));
+          units.push(moveFrom(state, uid, Number(flat[i + 1])));
         }
         await Promise.all(units);
       }

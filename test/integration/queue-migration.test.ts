@@ -83,14 +83,19 @@ describe('queue layout migration', () => {
       { hop: 'onprem', rcpts: ['ada.lovelace@contoso.edu'], state: 'ready' },
       { hop: 'legacy', rcpts: ['nobody@contoso.edu'], state: 'ready' },
     ]);
+    // an operator held this one while an old relay was delivering it
+    const heldInFlight = await writeOldMessage(redis, keys, message('held in flight'), [
+      { hop: 'onprem', rcpts: ['grace.hopper@contoso.edu'], state: 'active' },
+    ]);
+    await redis.hset(keys.mqLegacy.unit(`${heldInFlight}.0`), 'held', '1');
     // as if a first run copied unit 0 and died before removing it from the old layout
     const k = keys.mqShard(shardOf(id, config.queue.shards));
     await redis.copy(keys.mqLegacy.unit(`${id}.0`), k.unit(`${id}.0`));
     await redis.copy(keys.mqLegacy.message(id), k.message(id));
     await redis.zadd(k.ready, Date.now(), `${id}.0`);
-    expect(await migrateQueueLayout(redis, keys, config.queue.shards)).toEqual({ moved: 1 });
+    expect(await migrateQueueLayout(redis, keys, config.queue.shards)).toEqual({ moved: 2 });
     const store = createQueueStore(redis, keys, { shards: config.queue.shards });
-    expect(await store.depth()).toEqual({ ready: 2, active: 0, held: 0 });
+    expect(await store.depth()).toEqual({ ready: 2, active: 0, held: 1 });
     expect(await redis.hget(k.message(id), 'left')).toBe('2');
     await t.startRelay();
     await Promise.all([t.sinks.onprem.waitFor(1), t.sinks.legacy.waitFor(1)]);
