@@ -169,12 +169,18 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
     },
     async claim(now, leaseMs, limit) {
       const quota = planner.plan(limit);
-      const settled = await Promise.allSettled(shardKeys.map((k) => claimShard(k, now, leaseMs, quota[k.shard] ?? 0)));
+      const settled = await Promise.allSettled(
+        shardKeys.map(async (k) => {
+          const n = quota[k.shard];
+          return n === undefined ? undefined : claimShard(k, now, leaseMs, n);
+        }),
+      );
       let reclaimed = 0;
       const uids: string[] = [];
       const failed: { shard: number; error: string }[] = [];
       settled.forEach((r, shard) => {
         if (r.status === 'fulfilled') {
+          if (r.value === undefined) return; // paused after a failure
           reclaimed += r.value.reclaimed;
           uids.push(...r.value.uids);
           planner.observe(shard, r.value.dueLeft);
@@ -183,7 +189,8 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
           failed.push({ shard, error: String(r.reason) });
         }
       });
-      if (failed.length === shards) throw new Error(`no queue shard reachable: ${failed[0]?.error ?? ''}`);
+      if (failed.length === quota.filter((n) => n !== undefined).length)
+        throw new Error(`no queue shard reachable: ${failed[0]?.error ?? ''}`);
       return { reclaimed, uids, more: planner.more(), failed };
     },
     async load(uid) {

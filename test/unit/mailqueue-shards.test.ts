@@ -53,12 +53,21 @@ describe('claim planner', () => {
     expect(served).toEqual(new Set([1, 3]));
   });
 
-  it('treats a shard that failed as possibly busy', () => {
-    const p = createClaimPlanner(2, 0);
-    p.observe(0, 0);
-    p.observe(1, undefined);
+  it('leaves a shard that failed out for a second, then treats it as possibly busy', () => {
+    const p = createClaimPlanner(3, 0);
+    p.observe(0, 0, 1000);
+    p.observe(1, undefined, 1000);
+    p.observe(2, 0, 1000);
     expect(p.more()).toBe(false);
-    expect(p.plan(2)).toEqual([0, 2]);
+    expect(p.plan(2, 1500)).toEqual([1, undefined, 1]);
+    expect(p.plan(2, 2000)).toEqual([0, 2, 0]);
+  });
+
+  it('still tries every shard when all of them failed', () => {
+    const p = createClaimPlanner(2, 0);
+    p.observe(0, undefined, 1000);
+    p.observe(1, undefined, 1000);
+    expect(p.plan(4, 1200)).toEqual([2, 2]);
   });
 });
 
