@@ -6,7 +6,8 @@
  *   unit id     <message id>.<n>
  *
  * Ids of earlier releases have no `Q<shard>` suffix (they end in hex digits, never `Q`):
- * their shard is a hash of the id, which is where the layout migration puts them.
+ * they live in shard 0, where the layout migration puts them. Shard 0 exists whatever
+ * `queue.shards` is, so they stay found when it changes.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -30,19 +31,8 @@ export function messageOf(uid: string): string {
   return dot < 0 ? uid : uid.slice(0, dot);
 }
 
-/** FNV-1a over the id's characters: the shard of an id from before sharding. */
-function legacyHash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
-/** The shard of a message or unit id (case-insensitive, as operators type them). */
-export function shardOf(id: string, shards: number): number {
-  const msg = messageOf(id).toUpperCase();
-  const m = SUFFIX.exec(msg);
-  return m?.[1] !== undefined ? parseInt(m[1], 36) : legacyHash(msg) % shards;
+/** The shard of a message or unit id (case-insensitive, as operators type them); 0 for old ids. */
+export function shardOf(id: string): number {
+  const m = SUFFIX.exec(messageOf(id).toUpperCase());
+  return m?.[1] !== undefined ? parseInt(m[1], 36) : 0;
 }

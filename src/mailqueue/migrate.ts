@@ -6,7 +6,9 @@
  * message is removed only once none of its units is left there. Interrupted, it loses
  * nothing; run again, it carries on (and a finished migration moves nothing).
  *
- * Old ids keep working: an id without a shard suffix maps to its shard by a hash (ids.ts).
+ * Old ids keep working: an id without a shard suffix lives in shard 0 (ids.ts), which
+ * exists whatever `queue.shards` is; the backlog of an upgrade is delivered from there
+ * while new mail spreads over every shard.
  * Units an old relay had in delivery (it is gone) become due at once; held ones stay held.
  */
 import type { Keys } from '../store/keys.js';
@@ -18,12 +20,13 @@ import { masterOf } from './replicas.js';
 const BATCH = 100;
 
 export async function migrateQueueLayout(redis: RedisClient, keys: Keys, shards: number): Promise<{ moved: number }> {
+  if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`queue.shards must be a positive integer, not ${shards}`);
   const old = keys.mqLegacy;
   let moved = 0;
   const now = Date.now();
   const move = async (uid: string, state: 'ready' | 'held', score: number): Promise<void> => {
     const id = messageOf(uid);
-    const k = keys.mqShard(shardOf(id, shards));
+    const k = keys.mqShard(shardOf(id));
     const [unitDump, messageDump] = await Promise.all([redis.dumpBuffer(old.unit(uid)), redis.dumpBuffer(old.message(id))]);
     if (unitDump !== null) {
       const placed = await runScript(

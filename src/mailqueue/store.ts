@@ -121,7 +121,7 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
   const shards = options.shards ?? DEFAULT_SHARDS;
   const durability = options.durability ?? { replicas: 0, timeoutMs: 0 };
   const shardKeys = Array.from({ length: shards }, (_, k) => keys.mqShard(k));
-  const keysOf = (id: string): QueueShardKeys => keys.mqShard(shardOf(id, shards));
+  const keysOf = (id: string): QueueShardKeys => keys.mqShard(shardOf(id));
   const setKeys = (uid: string): string[] => {
     const k = keysOf(uid);
     return [k.ready, k.active, k.held, k.unit(uid)];
@@ -208,7 +208,7 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
     async extend(uids, until) {
       const byShard = new Map<number, string[]>();
       for (const uid of uids) {
-        const s = shardOf(uid, shards);
+        const s = shardOf(uid);
         byShard.set(s, [...(byShard.get(s) ?? []), uid]);
       }
       await Promise.all(

@@ -61,7 +61,7 @@ describe('queue operations', () => {
       .trim()
       .split('\n')
       .map((l) => (JSON.parse(l) as { uid: string }).uid);
-    expect(new Set(all.map((u) => shardOf(u, 16))).size).toBe(3);
+    expect(new Set(all.map((u) => shardOf(u))).size).toBe(3);
 
     expect((await cli(['queue', 'hold', '--hop', 'legacy'])).stdout).toBe('3 of 3 matching unit(s) held\n');
     expect((await cli(['queue', 'list'])).stdout).toMatch(/queue: 0 ready, 0 in delivery, 3 held/);
