@@ -41,7 +41,7 @@ export async function migrateQueueLayout(redis: RedisClient, keys: Keys, shards:
     const done = redis.multi();
     for (const set of [old.ready, old.active, old.held]) done.zrem(set, uid);
     done.del(old.unit(uid));
-    await done.exec();
+    for (const [err] of (await done.exec()) ?? []) if (err) throw err;
   };
   /** An old in-delivery unit is due now, or held if an operator held it during the attempt. */
   const moveFrom = async (state: 'ready' | 'active' | 'held', uid: string, score: number): Promise<void> => {
