@@ -152,7 +152,7 @@ export async function acceptMessage(
     const uids = await deps.store.enqueue(meta, body, units, claim ? { leaseMs: deps.leaseMs } : undefined);
     if (claim) deps.runner?.adopt(uids);
   } catch (err) {
-    deps.logger.error({ event: 'SY_QUEUE_WRITE_FAILED', err: String(err) }, 'message not queued; answered 451');
+    deps.logger.error({ event: 'SY_QUEUE_WRITE_FAILED', msg_id: id, err: String(err) }, 'message not queued; answered 451');
     return { ok: false, reply: relayReplies.queueFailure };
   }
   deps.logger.info(

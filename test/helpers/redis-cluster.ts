@@ -33,6 +33,8 @@ export interface LocalCluster {
   kill(port: number): Promise<void>;
   /** Waits until a replica of the (killed) master serves its slots and every live node sees the cluster ok. */
   failedOver(master: ClusterNode, timeoutMs?: number): Promise<ClusterNode>;
+  /** Starts a killed node again (same port and directory) and waits until it is a replica in sync. */
+  rejoin(port: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,18 +74,14 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 export async function startCluster(masters = 3, replicasEach = 1): Promise<LocalCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-cluster-'));
+  const extraConfig = [
+    'cluster-enabled yes',
+    'cluster-config-file nodes.conf',
+    'cluster-node-timeout 2000',
+    'cluster-require-full-coverage no',
+  ];
   const servers: EmbeddedRedis[] = await Promise.all(
-    Array.from({ length: masters * (1 + replicasEach) }, (_, i) =>
-      startRedis({
-        dir: join(dir, `n${i}`),
-        extraConfig: [
-          'cluster-enabled yes',
-          'cluster-config-file nodes.conf',
-          'cluster-node-timeout 2000',
-          'cluster-require-full-coverage no',
-        ],
-      }),
-    ),
+    Array.from({ length: masters * (1 + replicasEach) }, (_, i) => startRedis({ dir: join(dir, `n${i}`), extraConfig })),
   );
   const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
   await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicasEach), '--cluster-yes']);
@@ -119,6 +117,17 @@ export async function startCluster(masters = 3, replicasEach = 1): Promise<Local
         const owner = now.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
         if (owner === undefined || owner.port === master.port) return undefined;
         return (await allOk()) ? owner : undefined;
+      });
+    },
+    async rejoin(port, timeoutMs = 30_000) {
+      const i = servers.findIndex((s) => s.port === port);
+      const old = servers[i];
+      if (old === undefined) throw new Error(`no node on port ${port}`);
+      servers[i] = await startRedis({ dir: old.dir, port, extraConfig });
+      await until(`127.0.0.1:${port} back as a replica`, timeoutMs, async () => {
+        const me = (await topology()).find((n) => n.port === port);
+        if (me?.role !== 'replica') return undefined;
+        return (await cli(port, 'info', 'replication')).includes('master_link_status:up') && (await allOk()) ? true : undefined;
       });
     },
     async stop() {

@@ -232,6 +232,20 @@ describe('on a 3-master Redis Cluster', () => {
       await cluster.kill(victim.port);
       const deliveredAtKill = arrived(delivered).total;
       const promoted = await cluster.failedOver(victim);
+      // WAIT goes to the master of the shard's slot: the promoted one has no replica left
+      await new Promise<void>((resolve, reject) => client.refreshSlotsCache((err) => (err ? reject(err) : resolve())));
+      const acks = await Promise.all(
+        Array.from({ length: 16 }, async (_, k) => {
+          const key = keys.mqShard(k).ready;
+          await client.set(`${keys.mqShard(k).tag}:wait-probe`, '1', 'PX', 60_000); // a write of this client on that node
+          return { onPromoted: isOn(promoted, keySlot(key)), acked: await waitReplicas(client, key, 1, 300) };
+        }),
+      );
+      expect(acks.every((a) => a.acked === (a.onPromoted ? 0 : 1))).toBe(true);
+      expect(acks.some((a) => a.onPromoted)).toBe(true);
+      // WAIT now goes to the promoted master, which has no replica until the old master
+      // comes back as one (until then its shards answer 451, a later issue reworks that)
+      await cluster.rejoin(victim.port);
       await second.done;
       const accepted = new Set([...first.accepted, ...second.accepted]);
       const { missing, duplicates } = await allArrive(delivered, accepted, 90_000);
@@ -242,16 +256,6 @@ describe('on a 3-master Redis Cluster', () => {
           `(replica 127.0.0.1:${promoted.port} took over); missing ${missing.length}, duplicates ${duplicates}; ` +
           `lookups ${lookups.route} routed, ${lookups.deferred} deferred (451), ${lookups.other} other`,
       );
-      // WAIT goes to the master of the shard's slot: the promoted one has no replica left
-      const acks = await Promise.all(
-        Array.from({ length: 16 }, async (_, k) => {
-          const key = keys.mqShard(k).ready;
-          await client.set(`${keys.mqShard(k).tag}:wait-probe`, '1', 'PX', 60_000); // a write of this client on that node
-          return { onPromoted: isOn(promoted, keySlot(key)), acked: await waitReplicas(client, key, 1, 300) };
-        }),
-      );
-      expect(acks.every((a) => a.acked === (a.onPromoted ? 0 : 1))).toBe(true);
-      expect(acks.some((a) => a.onPromoted)).toBe(true);
       expect(accepted.size).toBe(400);
       expect(missing).toEqual([]);
       expect(lookups.other).toBe(0);
