@@ -65,6 +65,7 @@ describe('queue layout migration', () => {
     expect(cloud[0]?.rcpts.map((r) => r.address)).toEqual(['ada.ivanov@live.contoso.edu']);
     expect(legacy.filter((m) => m.text.includes('Subject: in-flight'))).toHaveLength(1);
     // the held message stays held, and is released by its old id
+    for (let i = 0; i < 50 && (await store.depth()).active > 0; i++) await new Promise((r) => setTimeout(r, 100));
     const listed = await store.list();
     expect(listed.map((e) => [e.uid, e.state])).toEqual([[`${held}.0`, 'held']]);
     expect(await store.control(`${held}.0`, 'release', Date.now())).toBe(true);
