@@ -17,6 +17,7 @@ import { stringify } from 'yaml';
 import { freePort, startRedis } from '../src/main/embedded-redis.js';
 import { projectRoot } from '../src/main/paths.js';
 import { createKeys } from '../src/store/keys.js';
+import { createQueueStore } from '../src/mailqueue/store.js';
 import { run, runSwitchyard } from './lib.js';
 import { csvdeOf, DOMAIN, loadPlan, makeDirectory, TARGET_DOMAIN, type Directory, type Expected } from './relay-plan.js';
 
@@ -149,6 +150,7 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
   });
   const client = new Redis(redis.url);
   const keys = createKeys(namespace);
+  const queue = createQueueStore(client, keys);
   const results = new Map<number, Measured>();
   try {
     for (const rcpts of RCPTS) {
@@ -162,11 +164,7 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
       );
       const injected = (performance.now() - t0) / 1000;
       for (;;) {
-        const [ready, active, held] = await Promise.all([
-          client.zcard(keys.mqReady),
-          client.zcard(keys.mqActive),
-          client.zcard(keys.mqHeld),
-        ]);
+        const { ready, active, held } = await queue.depth();
         if (ready + active + held === 0) break;
         await new Promise((r) => setTimeout(r, 20));
       }

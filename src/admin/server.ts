@@ -101,7 +101,7 @@ export function createAdmin(deps: AdminDeps): express.Express {
         readStatus(redis, keys),
         sourceSchedule(redis, keys, config),
         readRuns(redis, keys),
-        createQueueStore(redis, keys).depth(),
+        createQueueStore(redis, keys, { shards: config.queue.shards }).depth(),
       ]);
       const version = status.current?.version;
       if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };

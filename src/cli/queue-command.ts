@@ -34,7 +34,7 @@ export async function queueCommand(action: QueueAction, ids: readonly string[], 
   }
   const ctx = await openContext({ configPath: flags.config });
   try {
-    const store = createQueueStore(ctx.redis, ctx.keys);
+    const store = createQueueStore(ctx.redis, ctx.keys, { shards: ctx.config.queue.shards });
     const entries = selectEntries(await store.list(), selector);
     if (action === 'list') {
       if (flags.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);

@@ -81,8 +81,6 @@ export function checkReferences(config: Config): string[] {
     problems.push('relay.retryFirst: longer than relay.retryMax');
   }
   const r = config.redis;
-  if (r.cluster !== undefined && r.waitReplicas > 0)
-    problems.push('redis.waitReplicas: not with redis.cluster (WAIT is per node; use replicas of the slot owner via Sentinel instead)');
   if ([r.url, r.sentinel, r.cluster].filter((x) => x !== undefined).length > 1) {
     problems.push('redis: give one of url, sentinel, cluster');
   }

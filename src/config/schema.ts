@@ -139,6 +139,8 @@ export const configSchema = z.strictObject({
     })
     .default({ listen: '127.0.0.1:8025' }),
   table: z.strictObject({ versionsKept: z.number().int().min(2).max(100).default(5) }).default({ versionsKept: 5 }),
+  /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */
+  queue: z.strictObject({ shards: z.number().int().min(1).max(1296).default(16) }).default({ shards: 16 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

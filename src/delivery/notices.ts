@@ -4,7 +4,6 @@
  * A message from `<>` is never answered with a DSN (no bounce of a bounce).
  */
 import type { Logger } from '../log/logger.js';
-import { newMessageId } from '../mailqueue/ids.js';
 import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta } from '../mailqueue/types.js';
 import type { Resolver } from '../resolver/resolver.js';
@@ -39,7 +38,7 @@ export function createNotifier(deps: { resolver: Resolver; store: QueueStore; ho
         return;
       }
       const now = Date.now();
-      const id = newMessageId(now);
+      const id = deps.store.newId(now);
       const { body, messageId } = buildDsn({
         reportingMta: deps.hostname,
         sender: meta.from,

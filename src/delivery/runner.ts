@@ -99,12 +99,19 @@ export function createRunner(deps: RunnerDeps): Runner {
       const free = options.concurrency - inflight.size;
       if (free > 0) {
         try {
-          const { reclaimed, uids } = await store.claim(Date.now(), options.leaseMs, free);
+          const { reclaimed, uids, more, failed } = await store.claim(Date.now(), options.leaseMs, free);
           if (reclaimed > 0) {
             log.warn({ event: 'SY_QUEUE_RECLAIMED', units: reclaimed }, 'took over deliveries whose relay stopped renewing its lease');
           }
+          if (failed.length > 0) {
+            log.warn(
+              { event: 'SY_QUEUE_SHARD_UNAVAILABLE', shards: failed.map((f) => f.shard), err: failed[0]?.error },
+              'cannot claim deliveries from some queue shards; the others are served',
+            );
+          }
           for (const uid of uids) launch(uid);
-          if (uids.length === free) continue;
+          // a full claim, or a shard that still has due units: claim again at once
+          if (uids.length === free || (more && uids.length > 0)) continue;
         } catch (err) {
           log.warn({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot claim deliveries; retrying');
           await sleep(Math.min(1000, options.pollMs));

@@ -53,7 +53,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   await Promise.all([workRedis, lookupRedis, acceptRedis].map((r) => connected(r, 10_000)));
   const secret = await hopSecret(workRedis, keys);
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
-  const workStore = createQueueStore(workRedis, keys);
+  const workStore = createQueueStore(workRedis, keys, { shards: config.queue.shards });
   const pool = createPool({ name: rc.hostname, connectionsPerHost: rc.connectionsPerHost, timeoutMs: 30_000 });
   const delayWarning = rc.delayWarning === 'off' ? undefined : parseDuration(rc.delayWarning);
   const runner = createRunner({
@@ -79,7 +79,10 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const relay = createRelay({
     config,
     resolver,
-    store: createQueueStore(acceptRedis, keys, { replicas: config.redis.waitReplicas, timeoutMs: parseDuration(config.redis.waitTimeout) }),
+    store: createQueueStore(acceptRedis, keys, {
+      shards: config.queue.shards,
+      durability: { replicas: config.redis.waitReplicas, timeoutMs: parseDuration(config.redis.waitTimeout) },
+    }),
     hopSecret: secret,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),

@@ -16,7 +16,7 @@ export interface Metrics {
   readonly observer: Observer;
 }
 
-export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics {
+export function createMetrics(deps: { redis: RedisClient; keys: Keys; queueShards?: number }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
   const decisions = new Counter({
@@ -42,7 +42,7 @@ export function createMetrics(deps: { redis: RedisClient; keys: Keys }): Metrics
     labelNames: ['outcome', 'hop'],
     registers: [registry],
   });
-  const store = createQueueStore(deps.redis, deps.keys);
+  const store = createQueueStore(deps.redis, deps.keys, deps.queueShards !== undefined ? { shards: deps.queueShards } : {});
   new Gauge({
     name: 'switchyard_queue_units',
     help: 'Delivery units in the mail queue by state',

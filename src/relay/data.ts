@@ -5,7 +5,6 @@
  */
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../log/logger.js';
-import { newMessageId } from '../mailqueue/ids.js';
 import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, NewUnit, QueuedRecipient } from '../mailqueue/types.js';
 import { wants } from '../delivery/outcome.js';
@@ -96,7 +95,7 @@ export async function acceptMessage(
   if (live.length === 0) return { ok: false, reply: relayReplies.loopMarker };
 
   const now = new Date();
-  const id = newMessageId(now.getTime());
+  const id = deps.store.newId(now.getTime());
   const env = session.envelope;
   const trace = receivedHeader({
     helo: session.hostNameAppearsAs || 'unknown',
@@ -153,7 +152,7 @@ export async function acceptMessage(
     const uids = await deps.store.enqueue(meta, body, units, claim ? { leaseMs: deps.leaseMs } : undefined);
     if (claim) deps.runner?.adopt(uids);
   } catch (err) {
-    deps.logger.error({ event: 'SY_QUEUE_WRITE_FAILED', err: String(err) }, 'message not queued; answered 451');
+    deps.logger.error({ event: 'SY_QUEUE_WRITE_FAILED', msg_id: id, err: String(err) }, 'message not queued; answered 451');
     return { ok: false, reply: relayReplies.queueFailure };
   }
   deps.logger.info(

@@ -1,7 +1,26 @@
 /**
- * Every Redis key Switchyard uses, in one place. All keys share the hash tag `{ns}` so
- * multi-key scripts work on Redis Cluster (one slot per namespace).
+ * Every Redis key Switchyard uses, in one place. The routing table, runs and BullMQ share
+ * the hash tag `{ns}` so multi-key scripts work on Redis Cluster (one slot per namespace);
+ * the mail queue is spread over `queue.shards` tags `{ns:q<k>}` (SPEC §9), one key set each.
  */
+
+/** The keys of one mail queue shard, all under the shard's own hash tag. */
+export interface QueueShardKeys {
+  readonly shard: number;
+  /** The hash tag, braces included: `{<ns>:q<k>}`. */
+  readonly tag: string;
+  /** Zset of delivery units due (score = due time, ms). */
+  readonly ready: string;
+  /** Zset of units being delivered (score = lease expiry, ms). */
+  readonly active: string;
+  /** Zset of units on hold (score = when held, ms). */
+  readonly held: string;
+  /** Hash of one accepted message (meta, body, units left). */
+  message(id: string): string;
+  /** Hash of one delivery unit (one message, one next hop, its recipients). */
+  unit(uid: string): string;
+}
+
 export interface Keys {
   readonly prefix: string;
   readonly current: string;
@@ -29,16 +48,10 @@ export interface Keys {
   sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
   readonly syncState: string;
-  /** Mail queue: zset of delivery units due (score = due time, ms). */
-  readonly mqReady: string;
-  /** Mail queue: zset of units being delivered (score = lease expiry, ms). */
-  readonly mqActive: string;
-  /** Mail queue: zset of units on hold (score = when held, ms). */
-  readonly mqHeld: string;
-  /** Mail queue: hash of one accepted message (meta, body, units left). */
-  mqMessage(id: string): string;
-  /** Mail queue: hash of one delivery unit (one message, one next hop, its recipients). */
-  mqUnit(id: string): string;
+  /** Mail queue shard `k` (0 ≤ k < queue.shards): its key set under its own hash tag. */
+  mqShard(k: number): QueueShardKeys;
+  /** The single-tag queue layout of earlier releases (`{ns}:mq:…`), read only by the migration. */
+  readonly mqLegacy: Omit<QueueShardKeys, 'shard'>;
   /** String: the secret the relays sign their hop markers with (created on first start). */
   readonly hopSecret: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
@@ -64,11 +77,8 @@ export function createKeys(namespace: string): Keys {
     runCounts: `${prefix}:runs:count`,
     syncState: `${prefix}:sync:state`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
-    mqReady: `${prefix}:mq:ready`,
-    mqActive: `${prefix}:mq:active`,
-    mqHeld: `${prefix}:mq:held`,
-    mqMessage: (id) => `${prefix}:mq:m:${id}`,
-    mqUnit: (id) => `${prefix}:mq:u:${id}`,
+    mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
+    mqLegacy: queueKeys(prefix, -1),
     hopSecret: `${prefix}:relay:hopsecret`,
     bullPrefix: `${prefix}:bull`,
   };
@@ -81,4 +91,16 @@ export function shardKeys(keys: Keys, id: string, hash: SnapshotHash, shards: nu
   return Array.from({ length: shards }, (_, i) =>
     hash === 'obj' ? keys.snapshotObjects(id, i) : hash === 'addr' ? keys.snapshotAddresses(id, i) : keys.snapshotConflicts(id, i),
   );
+}
+
+function queueKeys(tag: string, shard: number): QueueShardKeys {
+  return {
+    shard,
+    tag,
+    ready: `${tag}:mq:ready`,
+    active: `${tag}:mq:active`,
+    held: `${tag}:mq:held`,
+    message: (id) => `${tag}:mq:m:${id}`,
+    unit: (uid) => `${tag}:mq:u:${uid}`,
+  };
 }

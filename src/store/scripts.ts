@@ -34,6 +34,7 @@ export const scripts = {
   mqFinish: load('mq-finish-5'),
   mqRetry: load('mq-retry-4'),
   mqControl: load('mq-control-4'),
+  mqAdopt: load('mq-adopt-5'),
 } as const;
 
 export async function runScript(

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { shardOf } from '../../src/mailqueue/ids.js';
 import { projectRoot } from '../../src/main/paths.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { sendMail } from '../helpers/smtp.js';
@@ -55,6 +56,12 @@ describe('queue operations', () => {
       .map((l) => JSON.parse(l) as { uid: string; msg: string });
     expect(json).toHaveLength(1);
     const uid = json[0]?.uid ?? '';
+    // the three messages went to three shards: the commands below span shards
+    const all = (await cli(['queue', 'list', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { uid: string }).uid);
+    expect(new Set(all.map((u) => shardOf(u))).size).toBe(3);
 
     expect((await cli(['queue', 'hold', '--hop', 'legacy'])).stdout).toBe('3 of 3 matching unit(s) held\n');
     expect((await cli(['queue', 'list'])).stdout).toMatch(/queue: 0 ready, 0 in delivery, 3 held/);

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestCa } from '../../testkit/embedded-slapd.js';
+import { createQueueStore } from '../../src/mailqueue/store.js';
 
 let t: RelayEnv | undefined;
 afterEach(async () => {
@@ -146,9 +147,8 @@ describe('TLS', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(t.sinks.onprem.messages).toHaveLength(0);
     expect(t.sinks.internet.messages).toHaveLength(0); // deferred, not bounced
-    const entries = await t.env.redis.zcard(t.env.keys.mqReady);
-    const active = await t.env.redis.zcard(t.env.keys.mqActive);
-    expect(entries + active).toBe(1);
+    const depth = await createQueueStore(t.env.redis, t.env.keys).depth();
+    expect(depth.ready + depth.active).toBe(1);
   });
 
   it('accepts STARTTLS inbound and delivers over verified TLS to a tls: required connector', async () => {

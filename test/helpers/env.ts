@@ -82,7 +82,7 @@ export async function testEnv(adjust?: (raw: Record<string, unknown>) => void, r
     async cleanup() {
       let cursor = '0';
       do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `{${namespace}}:*`, 'COUNT', 1000);
+        const [next, found] = await redis.scan(cursor, 'MATCH', `{${namespace}[:}]*`, 'COUNT', 1000);
         cursor = next;
         if (found.length > 0) await redis.unlink(...found);
       } while (cursor !== '0');

@@ -1,6 +1,8 @@
 /**
- * A real local Redis Cluster of three masters (no replicas), each redis-server on a free
- * loopback port in its own directory, joined with `redis-cli --cluster create`.
+ * A real local Redis Cluster: three masters, each with one replica (six redis-server on
+ * free loopback ports, each in its own directory), joined with `redis-cli --cluster
+ * create`. Ready when every node sees the cluster ok and every replica is in sync.
+ * `cluster-require-full-coverage no`: while one master fails over, the other slots serve.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,32 +14,91 @@ import { startRedis, type EmbeddedRedis } from '../../src/main/embedded-redis.js
 
 const run = promisify(execFile);
 
+export interface ClusterNode {
+  readonly port: number;
+  readonly id: string;
+  readonly role: 'master' | 'replica';
+  /** The node id of its master (replicas). */
+  readonly masterId?: string;
+  /** Slot ranges it serves (masters). */
+  readonly slots: readonly (readonly [number, number])[];
+}
+
 export interface LocalCluster {
   readonly nodes: readonly string[];
   client(): Cluster;
+  /** The topology as the live nodes see it now (CLUSTER NODES of one of them). */
+  topology(): Promise<ClusterNode[]>;
+  /** Kills one node with SIGKILL. */
+  kill(port: number): Promise<void>;
+  /** Waits until a replica of the (killed) master serves its slots and every live node sees the cluster ok. */
+  failedOver(master: ClusterNode, timeoutMs?: number): Promise<ClusterNode>;
+  /** Starts a killed node again (same port and directory) and waits until it is a replica in sync. */
+  rejoin(port: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startCluster(masters = 3): Promise<LocalCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-cluster-'));
-  const servers: EmbeddedRedis[] = [];
-  for (let i = 0; i < masters; i++) {
-    servers.push(
-      await startRedis({
-        dir: join(dir, `n${i}`),
-        extraConfig: ['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000'],
-      }),
-    );
+const cli = async (port: number, ...args: string[]): Promise<string> => (await run('redis-cli', ['-p', String(port), ...args])).stdout;
+
+/** The nodes of CLUSTER NODES, without those flagged failed (or suspected). */
+function parseNodes(text: string): ClusterNode[] {
+  const out: ClusterNode[] = [];
+  for (const line of text.trim().split('\n')) {
+    const [id = '', addr = '', flags = '', master = '', , , , , ...slots] = line.split(' ');
+    if (flags.includes('fail') || flags.includes('noaddr')) continue;
+    out.push({
+      port: Number(/:(\d+)@/.exec(addr)?.[1] ?? 0),
+      id,
+      role: flags.includes('master') ? 'master' : 'replica',
+      ...(master !== '-' ? { masterId: master } : {}),
+      slots: slots
+        .filter((s) => !s.startsWith('['))
+        .map((s) => {
+          const [a = 0, b = a] = s.split('-').map(Number);
+          return [a, b] as const;
+        }),
+    });
   }
-  const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
-  await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
-  const deadline = Date.now() + 20_000;
+  return out;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const states = await Promise.all(servers.map(async (s) => (await run('redis-cli', ['-p', String(s.port), 'cluster', 'info'])).stdout));
-    if (states.every((st) => st.includes('cluster_state:ok'))) break;
-    if (Date.now() > deadline) throw new Error(`cluster not ok after 20 s: ${states.join(' | ')}`);
+    const found = await probe().catch(() => undefined);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export async function startCluster(masters = 3, replicasEach = 1): Promise<LocalCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-cluster-'));
+  const extraConfig = [
+    'cluster-enabled yes',
+    'cluster-config-file nodes.conf',
+    'cluster-node-timeout 2000',
+    'cluster-require-full-coverage no',
+  ];
+  const servers: EmbeddedRedis[] = await Promise.all(
+    Array.from({ length: masters * (1 + replicasEach) }, (_, i) => startRedis({ dir: join(dir, `n${i}`), extraConfig })),
+  );
+  const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
+  await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicasEach), '--cluster-yes']);
+  const live = (): EmbeddedRedis[] => servers.filter((s) => s.process.exitCode === null && s.process.signalCode === null);
+  const allOk = async (): Promise<true | undefined> => {
+    const states = await Promise.all(live().map((s) => cli(s.port, 'cluster', 'info')));
+    return states.every((st) => st.includes('cluster_state:ok')) ? true : undefined;
+  };
+  const topology = async (): Promise<ClusterNode[]> => parseNodes(await cli(live()[0]?.port ?? 0, 'cluster', 'nodes'));
+  await until('cluster ok', 20_000, allOk);
+  await until('replicas in sync', 20_000, async () => {
+    const top = await topology();
+    const reps = top.filter((n) => n.role === 'replica');
+    if (reps.length !== masters * replicasEach) return undefined;
+    const infos = await Promise.all(reps.map((r) => cli(r.port, 'info', 'replication')));
+    return infos.every((i) => i.includes('master_link_status:up')) ? true : undefined;
+  });
   return {
     nodes,
     client: () =>
@@ -45,6 +106,30 @@ export async function startCluster(masters = 3): Promise<LocalCluster> {
         nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })),
         { redisOptions: { maxRetriesPerRequest: 3 } },
       ),
+    topology,
+    async kill(port) {
+      await servers.find((s) => s.port === port)?.stop('SIGKILL');
+    },
+    async failedOver(master, timeoutMs = 30_000) {
+      const slot = master.slots[0]?.[0] ?? 0;
+      return until(`failover of 127.0.0.1:${master.port}`, timeoutMs, async () => {
+        const now = await topology();
+        const owner = now.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
+        if (owner === undefined || owner.port === master.port) return undefined;
+        return (await allOk()) ? owner : undefined;
+      });
+    },
+    async rejoin(port, timeoutMs = 30_000) {
+      const i = servers.findIndex((s) => s.port === port);
+      const old = servers[i];
+      if (old === undefined) throw new Error(`no node on port ${port}`);
+      servers[i] = await startRedis({ dir: old.dir, port, extraConfig });
+      await until(`127.0.0.1:${port} back as a replica`, timeoutMs, async () => {
+        const me = (await topology()).find((n) => n.port === port);
+        if (me?.role !== 'replica') return undefined;
+        return (await cli(port, 'info', 'replication')).includes('master_link_status:up') && (await allOk()) ? true : undefined;
+      });
+    },
     async stop() {
       await Promise.all(servers.map((s) => s.stop()));
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@
     ARGV[3] most units to claim
 
   Output:
-    { number of units reclaimed, uid... claimed }
+    { number of units reclaimed, number of units still due after this claim, uid... claimed }
 ]]
 local now, lease, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 200)
@@ -19,12 +19,14 @@ for _, uid in ipairs(expired) do
   redis.call('ZREM', KEYS[2], uid)
   redis.call('ZADD', KEYS[1], now, uid)
 end
-local out = { #expired }
-if limit <= 0 then return out end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
-for _, uid in ipairs(due) do
-  redis.call('ZREM', KEYS[1], uid)
-  redis.call('ZADD', KEYS[2], now + lease, uid)
-  out[#out + 1] = uid
+local out = { #expired, 0 }
+if limit > 0 then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+  for _, uid in ipairs(due) do
+    redis.call('ZREM', KEYS[1], uid)
+    redis.call('ZADD', KEYS[2], now + lease, uid)
+    out[#out + 1] = uid
+  end
 end
+out[2] = redis.call('ZCOUNT', KEYS[1], '-inf', now)
 return out
