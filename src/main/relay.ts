@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
 import { hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
+import { migrateOnStart } from './migrate-on-start.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
 import { routingContext } from '../routing/decide.js';
@@ -51,6 +52,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   // all three before listening: a fail-fast client that is still connecting (a Cluster
   // still loading its slot map) would turn the first messages into 451s
   await Promise.all([workRedis, lookupRedis, acceptRedis].map((r) => connected(r, 10_000)));
+  await migrateOnStart({ redis: workRedis, keys, config }, log);
   const secret = await hopSecret(workRedis, keys);
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
   const workStore = createQueueStore(workRedis, keys, { shards: config.queue.shards });

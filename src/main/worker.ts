@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
+import { migrateOnStart } from './migrate-on-start.js';
 import { importProcessor } from '../../jobs/import.js';
 import { startSchedules, type Schedules } from '../../jobs/schedules.js';
 import { syncProcessor } from '../../jobs/sync.js';
@@ -40,6 +41,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const env = opts.env ?? process.env;
   const redis = createRedis(config.redis, 'worker', env);
   const keys = createKeys(config.redis.namespace);
+  await migrateOnStart({ redis, keys, config }, log);
   const queues = createQueues(redis, keys, opts.backoffMs);
   const ctx: JobContext = {
     redis,

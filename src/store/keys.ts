@@ -54,6 +54,10 @@ export interface Keys {
   readonly mqLegacy: Omit<QueueShardKeys, 'shard'>;
   /** String: the secret the relays sign their hop markers with (created on first start). */
   readonly hopSecret: string;
+  /** String: the data layout this namespace is in (src/upgrade/migrate.ts); absent before layout 2. */
+  readonly layout: string;
+  /** String: the token of the process migrating the layout. */
+  readonly layoutLock: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
 }
@@ -80,6 +84,8 @@ export function createKeys(namespace: string): Keys {
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
     mqLegacy: queueKeys(prefix, -1),
     hopSecret: `${prefix}:relay:hopsecret`,
+    layout: `${prefix}:layout`,
+    layoutLock: `${prefix}:layout:lock`,
     bullPrefix: `${prefix}:bull`,
   };
 }

@@ -1,10 +1,25 @@
 /**
- * `switchyard migrate`: brings the data in Redis to the layout this version reads. Each
- * returned line says what was done. No migration exists yet.
+ * Upgrade in place (SPEC §5): brings what an earlier release left in Redis to the layout
+ * this release reads, and records it in `{ns}:layout`. Relays and workers run it when they
+ * start, before they serve; `switchyard migrate` runs it by hand. One process migrates at
+ * a time (a lock with a token); the others wait for it. Each step is idempotent and loses
+ * nothing when interrupted (copy before delete), so a second run, or a run after a crash,
+ * only finishes what is left.
+ *
+ * Layouts: 1 (no `{ns}:layout` key) is the single-tag layout of releases up to issue 4's:
+ * unsharded snapshot hashes and one mail queue under `{ns}`. 2 shards the snapshot hashes
+ * (src/store/shards.ts) and spreads the mail queue over `queue.shards` tags.
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
+import { migrateQueueLayout } from '../mailqueue/migrate.js';
 import type { Keys } from '../store/keys.js';
+import { migrateTableLayout } from '../store/migrate-table.js';
 import type { RedisClient } from '../store/redis.js';
+
+/** The layout this release writes and reads. */
+export const LAYOUT = 2;
 
 export interface MigrateContext {
   readonly redis: RedisClient;
@@ -12,6 +27,49 @@ export interface MigrateContext {
   readonly config: Config;
 }
 
-export async function runMigrations(_ctx: MigrateContext): Promise<string[]> {
-  return Promise.resolve(['layout already current']);
+export interface MigrateOptions {
+  /** How long to wait for another process's migration before giving up (ms). */
+  readonly waitMs?: number;
+}
+
+export class MigrationError extends Error {
+  readonly code = 'SY_MIGRATION';
+}
+
+const LOCK_MS = 10 * 60_000;
+
+async function current(ctx: MigrateContext): Promise<boolean> {
+  return (await ctx.redis.get(ctx.keys.layout)) === String(LAYOUT);
+}
+
+/** Returns one line per step taken, or a single line saying the layout was current already. */
+export async function runMigrations(ctx: MigrateContext, opts: MigrateOptions = {}): Promise<string[]> {
+  const { redis, keys, config } = ctx;
+  if (await current(ctx)) return [`layout already current (${LAYOUT})`];
+  const token = randomUUID();
+  const deadline = Date.now() + (opts.waitMs ?? LOCK_MS);
+  while ((await redis.set(keys.layoutLock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') {
+    if (await current(ctx)) return [`layout migrated to ${LAYOUT} by another process`];
+    if (Date.now() > deadline) {
+      throw new MigrationError(`another process has been migrating the Redis layout for too long (lock ${keys.layoutLock}); retry later`);
+    }
+    await sleep(200);
+  }
+  try {
+    if (await current(ctx)) return [`layout migrated to ${LAYOUT} by another process`];
+    const lines: string[] = [];
+    const table = await migrateTableLayout(redis, keys);
+    lines.push(
+      table.migrated
+        ? `routing table: ${table.snapshots.length} snapshot(s) converted to sharded hashes (${table.entries} entries)`
+        : 'routing table: nothing to convert',
+    );
+    const queue = await migrateQueueLayout(redis, keys, config.queue.shards);
+    lines.push(queue.moved > 0 ? `mail queue: ${queue.moved} delivery unit(s) moved into the queue shards` : 'mail queue: nothing to move');
+    await redis.set(keys.layout, String(LAYOUT));
+    lines.push(`layout is now ${LAYOUT}`);
+    return lines;
+  } finally {
+    if ((await redis.get(keys.layoutLock)) === token) await redis.del(keys.layoutLock);
+  }
 }

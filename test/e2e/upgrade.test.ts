@@ -14,6 +14,7 @@ import { FAST_RELAY } from '../helpers/relay.js';
 import { spawnRelay, type RelayProcess } from '../helpers/relay-process.js';
 import { message, sendMail, startSink, type Sink } from '../helpers/smtp.js';
 import { freePort } from '../../src/main/embedded-redis.js';
+import { createQueueStore } from '../../src/mailqueue/store.js';
 
 const ADDRESSES = [
   'ada.lovelace@contoso.edu',
@@ -83,6 +84,10 @@ describe('upgrade in place from the unsharded release', () => {
       sent.push(`upgrade${i}`);
     }
     await oldRelay.kill('SIGTERM');
+    // what the old release left: one unit per message and next hop, all under the single tag
+    const legacy = env.keys.mqLegacy;
+    expect((await env.redis.zcard(legacy.ready)) + (await env.redis.zcard(legacy.active))).toBe(MESSAGES + MESSAGES / 2);
+    expect(await env.redis.get(env.keys.layout)).toBeNull();
 
     // the current release on the same Redis, the next hops now up
     const onprem = await startSink({ port: ports.onprem });
@@ -92,6 +97,20 @@ describe('upgrade in place from the unsharded release', () => {
     expect(resolveLines((a) => cli(a).stdout, configFile)).toEqual(before);
     const atOnprem = await onprem.waitFor(MESSAGES, 30_000);
     const atCloud = await cloud.waitFor(MESSAGES / 2, 30_000);
+    const store = createQueueStore(env.redis, env.keys, { shards: env.config.queue.shards });
+    await expect
+      .poll(
+        async () => {
+          const d = await store.depth();
+          return d.ready + d.active + d.held;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(0);
+    expect(onprem.messages).toHaveLength(MESSAGES); // exactly once: nothing more arrives once the queue is empty
+    expect(cloud.messages).toHaveLength(MESSAGES / 2);
+    expect(await env.redis.get(env.keys.layout)).toBe('2');
+    expect(await env.redis.exists(legacy.ready, legacy.active, legacy.held)).toBe(0);
     const subjects = (ms: typeof atOnprem): string[] => ms.map((m) => /Subject: (upgrade-\d+)/.exec(m.text)?.[1]?.replace('-', '') ?? '?');
     expect(subjects(atOnprem).sort()).toEqual([...sent].sort());
     expect(subjects(atCloud).sort()).toEqual(sent.filter((_, i) => i % 2 === 1).sort());
@@ -102,4 +121,18 @@ describe('upgrade in place from the unsharded release', () => {
       expect(again.stdout).toMatch(/already current/);
     }
   }, 120_000);
+
+  it('switchyard migrate converts the old table by hand and is a no-op the second time', async () => {
+    env = await testEnv();
+    old.cli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--inline', '--config', env.configFile]);
+    const before = resolveLines((a) => old.cli(a), env.configFile);
+    const first = cli(['migrate', '--config', env.configFile]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/routing table: 1 snapshot\(s\) converted/);
+    expect(first.stdout).toMatch(/layout is now 2/);
+    expect(resolveLines((a) => cli(a).stdout, env.configFile)).toEqual(before);
+    const second = cli(['migrate', '--config', env.configFile]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout.trim()).toBe('layout already current (2)');
+  }, 60_000);
 });
