@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the `switchyard` command: runs the compiled CLI (npm run build).
-import { main } from '../dist/src/cli/main.js';
+// Entry point of the `switchyard` command: runs the bundled CLI (npm run build → dist/cli).
+import { main } from '../dist/cli/main.js';
 
 process.exitCode = await main(process.argv);
