@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type EmbeddedRedis } from '../../src/main/embedded-redis.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { spawnRelay, type RelayProcess } from '../helpers/relay-process.js';
-import { dialogue, message, sendMail, type Sink } from '../helpers/smtp.js';
+import { dialogue } from '../helpers/smtp.js';
+import { allArrive, arrived, sendRun as sendMailRun, until, type Run } from '../helpers/mail-run.js';
 
 const RCPTS = ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'nobody@contoso.edu'];
 let t: RelayEnv | undefined;
@@ -26,78 +27,7 @@ afterEach(async () => {
   redis = undefined;
 });
 
-interface Run {
-  accepted: Set<number>;
-  done: Promise<void>;
-}
-
-/**
- * Sends messages 1..count over 10 concurrent clients. Like a real MTA, a message whose
- * attempt failed (connection lost, 4xx) is sent again until it gets 250.
- */
-function sendRun(port: () => number, count: number): Run {
-  const accepted = new Set<number>();
-  let next = 1;
-  const client = async (): Promise<void> => {
-    for (let n = next++; n <= count; n = next++) {
-      for (;;) {
-        try {
-          const r = await sendMail({
-            port: port(),
-            from: 'sender@example.org',
-            to: [RCPTS[n % 3] ?? ''],
-            body: message(`seq ${n}`, `X-Seq: ${n}\r\n`),
-          });
-          if (/^250/.test(r.response)) {
-            accepted.add(n);
-            break;
-          }
-        } catch {
-          // connection refused / reset / 4xx: try again shortly
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  };
-  return { accepted, done: Promise.all(Array.from({ length: 10 }, client)).then(() => undefined) };
-}
-
-function arrived(sinks: readonly Sink[]): { unique: Set<number>; total: number } {
-  const unique = new Set<number>();
-  let total = 0;
-  for (const s of sinks) {
-    for (const m of s.messages) {
-      const seq = /^X-Seq: (\d+)\r$/m.exec(m.text)?.[1];
-      if (seq) {
-        unique.add(Number(seq));
-        total++;
-      }
-    }
-  }
-  return { unique, total };
-}
-
-async function allArrive(
-  sinks: readonly Sink[],
-  expected: Set<number>,
-  timeoutMs = 60_000,
-): Promise<{ missing: number[]; duplicates: number }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { unique, total } = arrived(sinks);
-    const missing = [...expected].filter((n) => !unique.has(n));
-    if (missing.length === 0 || Date.now() > deadline) return { missing, duplicates: total - unique.size };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const until = async (cond: () => boolean, timeoutMs = 30_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const sendRun = (port: () => number, count: number): Run => sendMailRun(port, count, RCPTS);
 
 describe('durable acceptance', () => {
   it('kill -9 of the relay while accepting 500 messages: every 250 arrives after a restart', async () => {
