@@ -33,6 +33,9 @@ export interface RecipientObject {
 
 export type BuildResult = { ok: true; object: RecipientObject } | { ok: false; reason: string } | { ok: 'skip'; reason: string };
 
+/** Object classes (lower case) of mail-enabled groups: AD groups, dynamic lists, public folders; OpenLDAP groups. */
+const GROUP_CLASSES = ['group', 'msexchdynamicdistributionlist', 'publicfolder', 'groupofnames', 'groupofuniquenames'];
+
 /** Groups rank with mailboxes; a group with a targetAddress ranks as a mail user. */
 const KIND_ORDER: Record<ObjectKind, number> = { mailbox: 0, group: 0, mailUser: 1, contact: 2 };
 
@@ -94,8 +97,9 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
 
   const hasClass = (name: string) => entry.objectClass.some((c) => c.toLowerCase() === name);
   const isContact = hasClass('contact');
-  if (isContact && target === undefined) return { ok: false, reason: 'contact without targetAddress' };
-  const kind: ObjectKind = hasClass('group') ? 'group' : target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
+  // SPEC §1: a contact without targetAddress is not mail-enabled: left out and counted, not an error
+  if (isContact && target === undefined) return { ok: 'skip', reason: 'not mail-enabled (contact without targetAddress)' };
+  const kind: ObjectKind = GROUP_CLASSES.some(hasClass) ? 'group' : target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
   return {
     ok: true,
     object: {

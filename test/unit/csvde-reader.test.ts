@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
 import { decodeBinary, splitProxyAddresses, splitValues } from '../../src/directory/csvde/row.js';
+import { buildObject } from '../../src/routing/object.js';
 import type { ReadItem } from '../../src/pipeline/types.js';
 import { csvFixture } from '../helpers/env.js';
 
@@ -14,6 +15,21 @@ const entries = (items: ReadItem[]) => items.flatMap((i) => ('entry' in i ? [i.e
 const errors = (items: ReadItem[]) => items.flatMap((i) => ('error' in i ? [i.error] : []));
 
 describe('Csvde reader', () => {
+  it('groups, dynamic distribution lists and public folders are groups; a contact without targetAddress is read as notMailEnabled (SPEC §1)', async () => {
+    const items = await readAll('groups.csv');
+    expect(errors(items)).toEqual([]);
+    const kinds = entries(items).map((e) => [e.cn, buildObject('corp', e)]);
+    expect(kinds.slice(0, 3)).toEqual([
+      ['All Staff', expect.objectContaining({ ok: true, object: expect.objectContaining({ kind: 'group' }) })],
+      ['Lab Users', expect.objectContaining({ ok: true, object: expect.objectContaining({ kind: 'group' }) })],
+      ['Help Desk', expect.objectContaining({ ok: true, object: expect.objectContaining({ kind: 'group' }) })],
+    ]);
+    expect(items.filter((i) => 'skip' in i)).toEqual([
+      { entry: expect.objectContaining({ dn: 'CN=No Target,OU=Contacts,DC=xo,DC=one' }), skip: 'notMailEnabled' },
+    ]);
+    expect(buildObject('corp', entries(items)[3]!)).toMatchObject({ ok: 'skip' });
+  });
+
   it("reads the corp export: quoted DNs with commas and quotes, ; lists with spaces, X'hex' GUIDs", async () => {
     const items = await readAll('contoso.csv');
     expect(errors(items)).toEqual([]);

@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import { parse, type Info } from 'csv-parse';
 import type { ReadItem } from '../items.js';
 import { readBatches } from '../batches.js';
+import { entryItem } from '../mail-enabled.js';
 import { CsvdeFileError } from './errors.js';
 import { mapRow, parseHeader, type Header } from './row.js';
 
@@ -66,7 +67,7 @@ export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): Asy
           continue;
         }
         const row = mapRow(header, record, origin);
-        out.push(row.ok ? { entry: row.entry } : { error: { origin, reason: row.reason } });
+        out.push(row.ok ? entryItem(row.entry) : { error: { origin, reason: row.reason } });
       }
       if (out.length > 0) yield out;
     }

@@ -11,6 +11,7 @@ import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, ty
 import type { LdapSourceConfig } from '../../config/schema.js';
 import type { ReadItem } from '../items.js';
 import { prefetch } from '../batches.js';
+import { entryItem } from '../mail-enabled.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
 import { foldRanges, mappingFor, searchFilter, type LdapAttributes, type LdapMapping } from './mapping.js';
 
@@ -182,7 +183,7 @@ export function readLdap(
       opts.onAttrs,
     )) {
       const items: ReadItem[] = page.map(({ dn, mapped }) =>
-        'entry' in mapped ? { entry: mapped.entry } : { error: { origin: dn, reason: mapped.error } },
+        'entry' in mapped ? entryItem(mapped.entry) : { error: { origin: dn, reason: mapped.error } },
       );
       opts.onPage?.(items.length);
       yield items;
