@@ -77,10 +77,12 @@ describe('full sync from a real AD (Samba)', () => {
     });
   });
 
-  it('AD refuses a simple bind without TLS (strong auth); StartTLS on ldap:// works', async () => {
+  it('a simple bind over plain ldap:// is refused before the password is sent (SPEC §2.2); StartTLS on ldap:// works', async () => {
     const plain = await syncSource(env.deps, source({ url: dc.ldapUrl }), { env: secrets }).catch((e: unknown) => e);
-    expect(plain).toMatchObject({ code: 'SY_LDAP_RESULT', transient: false });
-    expect((plain as Error).message).toMatch(/^source corp-ad: connect and bind as CN=svc-switchyard.*(Strong|strong|encryption)/);
+    expect(plain).toMatchObject({ code: 'SY_LDAP_INSECURE', transient: false });
+    expect((plain as Error).message).toMatch(
+      /^source corp-ad: refused: a simple bind over plain ldap:\/\/ would send the password in clear/,
+    );
     const tls = await syncSource(env.deps, source({ url: dc.ldapUrl, startTls: true }), { env: secrets });
     expect(tls.counts.objects).toBe(20);
   });
