@@ -56,7 +56,15 @@ async function slapdDirectory(dir: string): Promise<Directory> {
   const slapd = await startSlapd({ dir, ldif: [join(root, 'fixtures', 'ldap', 'plain.ldif')] });
   return {
     label: 'slapd, plain OpenLDAP mapping, modifyTimestamp deltas',
-    source: { type: 'ldap', mapping: 'openldap', url: slapd.ldapUrl, bindDn: SERVICE_DN, baseDn: 'ou=People,dc=contoso,dc=edu' },
+    source: {
+      type: 'ldap',
+      mapping: 'openldap',
+      url: slapd.ldapUrl,
+      startTls: true,
+      caFile: slapd.caFile,
+      bindDn: SERVICE_DN,
+      baseDn: 'ou=People,dc=contoso,dc=edu',
+    },
     password: slapd.servicePassword,
     probe: 'alan.turing@contoso.edu',
     change: (target, file) =>

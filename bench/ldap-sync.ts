@@ -6,7 +6,7 @@
  *   npm run bench:ldap [-- --rows 100000]
  * Target: ≤ 1.5× the reference.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { stringify } from 'yaml';
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
         'ldapsearch',
         [
           '-x',
+          '-ZZ', // StartTLS, as Switchyard must use for a simple bind (SPEC §2.2)
           '-LLL',
           '-H',
           slapd.ldapUrl,
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
           filter,
           ...adMapping.attributes,
         ],
-        { discardStdout: true },
+        { discardStdout: true, env: { ...process.env, LDAPTLS_CACERT: slapd.caFile } },
       ),
     );
     if (dump[0].code !== 0) throw new Error(`ldapsearch failed: ${dump[0].stderr}`);
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     // The floor of any client built on ldapts: the same paged search, entries discarded.
     const [, tClient] = await timed(async () => {
       const client = new Client({ url: slapd.ldapUrl });
+      await client.startTLS({ ca: [readFileSync(slapd.caFile)] });
       await client.bind(SERVICE_DN, slapd.servicePassword);
       let n = 0;
       const pages = client.searchPaginated('dc=contoso,dc=edu', {
@@ -85,6 +87,8 @@ async function main(): Promise<void> {
             name: 'ad',
             type: 'ldap',
             url: slapd.ldapUrl,
+            startTls: true,
+            caFile: slapd.caFile,
             bindDn: SERVICE_DN,
             bindPasswordEnv: 'B2_LDAP_PASSWORD',
             baseDn: 'dc=contoso,dc=edu',

@@ -8,6 +8,7 @@ import { ConfigError, formatPath } from './errors.js';
 
 export { defaultConfigPath } from './path.js';
 import { checkReferences } from './references.js';
+import { checkSecrets } from './secrets.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Keys that would hold a secret inline; the file may only name where the secret is. */
@@ -46,7 +47,7 @@ export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(file, [...secrets, ...problems]);
   }
   const config = result.data;
-  const problems = checkReferences(config);
+  const problems = [...checkReferences(config), ...checkSecrets(config, env)];
   if (problems.length > 0) throw new ConfigError(file, problems);
   if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
     const { sentinel: _sentinel, cluster: _cluster, ...single } = config.redis; // REDIS_URL names one server

@@ -5,6 +5,7 @@
  */
 import type { DirectoryEntry } from './entry.js';
 import { parseAddress, stripSmtpPrefix } from './address.js';
+import { quoted } from './printable.js';
 
 /** `group`: a mail-enabled group (distribution or mail-enabled security group). */
 export type ObjectKind = 'mailbox' | 'mailUser' | 'contact' | 'group';
@@ -33,6 +34,9 @@ export interface RecipientObject {
 
 export type BuildResult = { ok: true; object: RecipientObject } | { ok: false; reason: string } | { ok: 'skip'; reason: string };
 
+/** Object classes (lower case) of mail-enabled groups: AD groups, dynamic lists, public folders; OpenLDAP groups. */
+const GROUP_CLASSES = ['group', 'msexchdynamicdistributionlist', 'publicfolder', 'groupofnames', 'groupofuniquenames'];
+
 /** Groups rank with mailboxes; a group with a targetAddress ranks as a mail user. */
 const KIND_ORDER: Record<ObjectKind, number> = { mailbox: 0, group: 0, mailUser: 1, contact: 2 };
 
@@ -47,14 +51,14 @@ function collectProxies(values: readonly string[]): { primary?: string; secondar
     const value = raw.trim();
     if (value === '') continue;
     const colon = value.indexOf(':');
-    if (colon <= 0) return { secondaries, error: `proxyAddresses value "${value}" has no TYPE: prefix` };
+    if (colon <= 0) return { secondaries, error: `proxyAddresses value ${quoted(value)} has no TYPE: prefix` };
     const type = value.slice(0, colon);
     const addr = value.slice(colon + 1);
     if (type.toLowerCase() !== 'smtp') continue; // X500:, X400:, SIP:, EUM: … do not route mail
     const parsed = parseAddress(addr);
-    if (!parsed.ok) return { secondaries, error: `proxyAddresses value "${value}" is not an address (${parsed.reason})` };
+    if (!parsed.ok) return { secondaries, error: `proxyAddresses value ${quoted(value)} is not an address (${parsed.reason})` };
     if (type === 'SMTP') {
-      if (primary !== undefined) return { secondaries, error: `two primary SMTP: addresses ("${primary}" and "${addr}")` };
+      if (primary !== undefined) return { secondaries, error: `two primary SMTP: addresses (${quoted(primary)} and ${quoted(addr)})` };
       primary = addr;
     } else {
       secondaries.push(addr);
@@ -73,12 +77,12 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
   if (entry.targetAddress !== undefined && entry.targetAddress.trim() !== '') {
     const bare = stripSmtpPrefix(entry.targetAddress.trim());
     const parsed = parseAddress(bare);
-    if (!parsed.ok) return { ok: false, reason: `targetAddress "${entry.targetAddress}" is not an address (${parsed.reason})` };
+    if (!parsed.ok) return { ok: false, reason: `targetAddress ${quoted(entry.targetAddress)} is not an address (${parsed.reason})` };
     target = bare;
   }
   const mail = entry.mail?.trim();
   if (mail !== undefined && mail !== '' && !parseAddress(mail).ok) {
-    return { ok: false, reason: `mail "${mail}" is not an address` };
+    return { ok: false, reason: `mail ${quoted(mail)} is not an address` };
   }
 
   const seen = new Set<string>();
@@ -94,8 +98,9 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
 
   const hasClass = (name: string) => entry.objectClass.some((c) => c.toLowerCase() === name);
   const isContact = hasClass('contact');
-  if (isContact && target === undefined) return { ok: false, reason: 'contact without targetAddress' };
-  const kind: ObjectKind = hasClass('group') ? 'group' : target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
+  // SPEC §1: a contact without targetAddress is not mail-enabled: left out and counted, not an error
+  if (isContact && target === undefined) return { ok: 'skip', reason: 'not mail-enabled (contact without targetAddress)' };
+  const kind: ObjectKind = GROUP_CLASSES.some(hasClass) ? 'group' : target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
   return {
     ok: true,
     object: {

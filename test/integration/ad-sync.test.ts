@@ -77,10 +77,12 @@ describe('full sync from a real AD (Samba)', () => {
     });
   });
 
-  it('AD refuses a simple bind without TLS (strong auth); StartTLS on ldap:// works', async () => {
+  it('a simple bind over plain ldap:// is refused before the password is sent (SPEC §2.2); StartTLS on ldap:// works', async () => {
     const plain = await syncSource(env.deps, source({ url: dc.ldapUrl }), { env: secrets }).catch((e: unknown) => e);
-    expect(plain).toMatchObject({ code: 'SY_LDAP_RESULT', transient: false });
-    expect((plain as Error).message).toMatch(/^source corp-ad: connect and bind as CN=svc-switchyard.*(Strong|strong|encryption)/);
+    expect(plain).toMatchObject({ code: 'SY_LDAP_INSECURE', transient: false });
+    expect((plain as Error).message).toMatch(
+      /^source corp-ad: refused: a simple bind over plain ldap:\/\/ would send the password in clear/,
+    );
     const tls = await syncSource(env.deps, source({ url: dc.ldapUrl, startTls: true }), { env: secrets });
     expect(tls.counts.objects).toBe(20);
   });
@@ -137,5 +139,85 @@ describe('full sync from a real AD (Samba)', () => {
       mode: 'ad',
       invocationId: wm.invocationId,
     });
+  });
+});
+
+describe('mail-enabled groups from a real AD (SPEC §1)', () => {
+  const groups = `OU=Groups,${AD_BASE}`;
+  const route = { reason: 'mailbox', connector: 'onprem' };
+
+  it('security and distribution groups, dynamic lists and public folders route as mailboxes; a contact without targetAddress is left out', async () => {
+    const client = await adminClient(dc);
+    try {
+      await client.add(groups, { objectClass: 'organizationalUnit' });
+      await client.add(`CN=Staff Security,${groups}`, {
+        objectClass: 'group',
+        sAMAccountName: 'staff-security',
+        groupType: '-2147483646', // global security group
+        mail: 'staff-sec@xo.one',
+        proxyAddresses: ['SMTP:staff-sec@xo.one'],
+      });
+      await client.add(`CN=All Staff,${groups}`, {
+        objectClass: 'group',
+        sAMAccountName: 'all-staff',
+        groupType: '2', // global distribution group
+        proxyAddresses: ['SMTP:all-staff@xo.one', 'smtp:everyone@xo.one'],
+        mailNickname: 'all-staff',
+      });
+      await client.add(`CN=Lab Users,${groups}`, {
+        objectClass: 'msExchDynamicDistributionList',
+        proxyAddresses: ['SMTP:lab-users@xo.one'],
+        mail: 'lab-users@xo.one',
+      });
+      await client.add(`CN=Help Desk Folder,${groups}`, { objectClass: 'publicFolder', proxyAddresses: ['SMTP:helpdesk@xo.one'] });
+      await client.add(`CN=Cloud List,${groups}`, {
+        objectClass: 'group',
+        sAMAccountName: 'cloud-list',
+        groupType: '2',
+        proxyAddresses: ['SMTP:cloud-list@xo.one'],
+        targetAddress: 'SMTP:cloud-list@live.contoso.edu',
+      });
+      await client.add(`CN=No Target,OU=Contacts,${AD_BASE}`, { objectClass: 'contact', mail: 'no-target@xo.one' });
+    } finally {
+      await client.unbind();
+    }
+    const r = await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(r.counts).toMatchObject({ invalid: 0 });
+    expect(await decide('STAFF-SEC@xo.one')).toMatchObject({ ...route, object: { source: 'corp-ad', dn: `CN=Staff Security,${groups}` } });
+    expect(await decide('all-staff@xo.one')).toMatchObject({ ...route, object: { dn: `CN=All Staff,${groups}` } });
+    expect(await decide('everyone@xo.one')).toMatchObject({ ...route, object: { dn: `CN=All Staff,${groups}` } });
+    expect(await decide('lab-users@xo.one')).toMatchObject({ ...route, object: { dn: `CN=Lab Users,${groups}` } });
+    expect(await decide('helpdesk@xo.one')).toMatchObject({ ...route, object: { dn: `CN=Help Desk Folder,${groups}` } });
+    expect(await decide('cloud-list@xo.one')).toMatchObject({
+      reason: 'target-address',
+      recipient: 'cloud-list@live.contoso.edu',
+      connector: 'cloud',
+    });
+    const contact = await decide('no-target@xo.one');
+    expect(contact?.object).toBeUndefined();
+    expect(contact?.reason).not.toBe('mailbox');
+  });
+
+  it('delta: a group added and a group removed in AD are picked up; a contact without targetAddress is no error', async () => {
+    const client = await adminClient(dc);
+    try {
+      await client.add(`CN=New Group,${groups}`, {
+        objectClass: 'group',
+        sAMAccountName: 'new-group',
+        groupType: '2',
+        proxyAddresses: ['SMTP:new-group@xo.one'],
+      });
+      await client.add(`CN=Late Contact,OU=Contacts,${AD_BASE}`, { objectClass: 'contact', mail: 'late-contact@xo.one' });
+      await client.del(`CN=All Staff,${groups}`);
+    } finally {
+      await client.unbind();
+    }
+    const r = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'delta', counts: { added: 1, removed: 1, invalid: 0 } });
+    expect(r.fallback).toBeUndefined();
+    expect(await decide('new-group@xo.one')).toMatchObject({ ...route, object: { dn: `CN=New Group,${groups}` } });
+    expect((await decide('all-staff@xo.one'))?.object).toBeUndefined();
+    expect((await decide('late-contact@xo.one'))?.object).toBeUndefined();
+    expect(await decide('staff-sec@xo.one')).toMatchObject(route);
   });
 });

@@ -266,6 +266,8 @@ describe('schedules', () => {
         type: 'ldap',
         mapping: 'openldap',
         url: slapd.ldapUrl,
+        startTls: true, // a simple bind never goes over plain ldap:// (SPEC §2.2)
+        caFile: slapd.caFile,
         bindDn: SERVICE_DN,
         bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
         baseDn: 'ou=People,dc=contoso,dc=edu',

@@ -65,7 +65,7 @@ const ldapSource = (name: string, patch: Partial<LdapSourceConfig> = {}): LdapSo
   ...(env.source(name) as LdapSourceConfig),
   ...patch,
 });
-const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta'; dryRun?: boolean } = {}) =>
+const sync = (source: LdapSourceConfig, opts: { mode?: 'full' | 'delta'; dryRun?: boolean; allowMassDelete?: boolean } = {}) =>
   syncSource(env.deps, source, { env: secrets, ...opts });
 async function decide(address: string) {
   const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
@@ -111,7 +111,8 @@ describe('LDAP full sync', () => {
 
   it('reads a plain OpenLDAP schema over StartTLS (mail, mailAlternateAddress, mailRoutingAddress, entryUUID)', async () => {
     const r = await sync(ldapSource('people'));
-    expect(r.counts).toMatchObject({ objects: 2, invalid: 0 });
+    // grace, alan and the two mail-enabled groups (groupOfNames, groupOfUniqueNames with mail)
+    expect(r.counts).toMatchObject({ objects: 4, invalid: 0 });
     expect(await decide('amazing.grace@contoso.edu')).toMatchObject({
       reason: 'mailbox',
       object: { source: 'people', dn: 'uid=grace,ou=People,dc=contoso,dc=edu' },
@@ -250,5 +251,44 @@ describe('LDAP full sync', () => {
     });
     expect(await decide('ghopper@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('amazing.grace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+  });
+
+  it('groupOfNames / groupOfUniqueNames with mail are recipients routed as mailboxes of their source, full and delta (SPEC §1)', async () => {
+    await sync(ldapSource('people'), { mode: 'full' });
+    const group = { reason: 'mailbox', connector: 'onprem' };
+    expect(await decide('Research@contoso.edu')).toMatchObject({
+      ...group,
+      object: { source: 'people', dn: 'cn=Research,ou=People,dc=contoso,dc=edu' },
+    });
+    expect(await decide('lab@contoso.edu')).toMatchObject({ ...group, object: { dn: 'cn=Research,ou=People,dc=contoso,dc=edu' } });
+    expect(await decide('reviewers@contoso.edu')).toMatchObject({ ...group, object: { dn: 'cn=Reviewers,ou=People,dc=contoso,dc=edu' } });
+
+    const admin = new Client({ url: slapd.ldapUrl });
+    await admin.bind(ADMIN_DN, slapd.adminPassword);
+    try {
+      await admin.add('cn=Seminar,ou=People,dc=contoso,dc=edu', {
+        objectClass: ['groupOfNames', 'switchyardMailRecipient'],
+        cn: 'Seminar',
+        mail: 'seminar@contoso.edu',
+        member: 'uid=alan,ou=People,dc=contoso,dc=edu',
+      });
+    } finally {
+      await admin.unbind();
+    }
+    const r = await sync(ldapSource('people'), { mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'delta', counts: { added: 1, invalid: 0 } });
+    expect(await decide('seminar@contoso.edu')).toMatchObject({ ...group, object: { dn: 'cn=Seminar,ou=People,dc=contoso,dc=edu' } });
+
+    const again = new Client({ url: slapd.ldapUrl });
+    await again.bind(ADMIN_DN, slapd.adminPassword);
+    try {
+      await again.del('cn=Seminar,ou=People,dc=contoso,dc=edu');
+    } finally {
+      await again.unbind();
+    }
+    // generic LDAP: deletions are found by the next full sync (SPEC §2.2); one of this tiny
+    // source's five objects is over the deletion guard's 10 %, hence the override
+    expect(await sync(ldapSource('people'), { mode: 'full', allowMassDelete: true })).toMatchObject({ counts: { removed: 1 } });
+    expect((await decide('seminar@contoso.edu'))?.object).toBeUndefined();
   });
 });

@@ -97,6 +97,63 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses a simple bind over plain ldap:// without startTls, naming url and startTls (SPEC §2.2)', () => {
+    const raw = parse(SPEC_EXAMPLE) as { sources: Record<string, unknown>[] };
+    raw.sources[0]!.url = 'ldap://dc1.contoso.edu';
+    expect(problems(raw)).toEqual([
+      'sources[0].url: a simple bind over plain ldap:// sends the password in clear; use ldaps:// or set sources[0].startTls: true',
+    ]);
+    raw.sources[0]!.startTls = true;
+    expect(problems(raw)).toEqual([]);
+    // no bindDn: no password to protect (an anonymous read of a public directory)
+    const anonymous = parse(SPEC_EXAMPLE) as { sources: Record<string, unknown>[] };
+    anonymous.sources[0]!.url = 'ldap://dc1.contoso.edu';
+    delete anonymous.sources[0]!.bindDn;
+    delete anonymous.sources[0]!.bindPasswordEnv;
+    expect(problems(anonymous)).toEqual([]);
+  });
+
+  it('refuses an empty bind password, from the variable or the file, naming the key (RFC 4513 §5.1.2)', () => {
+    const anonymousBind = 'an empty password is an anonymous bind in disguise (RFC 4513 §5.1.2)';
+    const raw = parse(SPEC_EXAMPLE) as { sources: Record<string, unknown>[] };
+    const fromEnv = (env: NodeJS.ProcessEnv) => {
+      try {
+        parseConfig(raw, 'x.yaml', env);
+        return [];
+      } catch (err) {
+        return [...(err as ConfigError).problems];
+      }
+    };
+    expect(fromEnv({ SWITCHYARD_LDAP_PASSWORD: '' })).toEqual([
+      `sources[0].bindPasswordEnv: SWITCHYARD_LDAP_PASSWORD is set but empty; ${anonymousBind}`,
+    ]);
+    expect(fromEnv({ SWITCHYARD_LDAP_PASSWORD: 's3cret' })).toEqual([]);
+    expect(fromEnv({})).toEqual([]); // not set here: checked by the process that binds (SY_SECRET)
+
+    const dir = mkdtempSync(join(tmpdir(), 'sy-config-'));
+    delete raw.sources[0]!.bindPasswordEnv;
+    for (const content of ['', '\n', '\r\n']) {
+      writeFileSync(join(dir, 'empty'), content);
+      raw.sources[0]!.bindPasswordFile = join(dir, 'empty');
+      expect(problems(raw)).toEqual([`sources[0].bindPasswordFile: ${join(dir, 'empty')} is empty; ${anonymousBind}`]);
+    }
+    writeFileSync(join(dir, 'full'), 's3cret\n');
+    raw.sources[0]!.bindPasswordFile = join(dir, 'full');
+    expect(problems(raw)).toEqual([]);
+  });
+
+  it('readSecret refuses an empty file or variable where the secret is used', async () => {
+    const { readSecret } = await import('../../src/config/secrets.js');
+    const dir = mkdtempSync(join(tmpdir(), 'sy-secret-'));
+    writeFileSync(join(dir, 'empty'), '\n');
+    expect(() => readSecret({ file: join(dir, 'empty'), key: 'sources.ad.bindPassword' })).toThrow(
+      /^sources\.ad\.bindPasswordFile: .* is empty$/,
+    );
+    expect(() => readSecret({ env: 'P', key: 'sources.ad.bindPassword' }, { P: '' })).toThrow(
+      'sources.ad.bindPasswordEnv: environment variable P is empty',
+    );
+  });
+
   it('lets REDIS_URL override the file', () => {
     const c = parseConfig(parse(SPEC_EXAMPLE), 'spec.yaml', { REDIS_URL: 'redis://10.9.9.9:7000' });
     expect(c.redis.url).toBe('redis://10.9.9.9:7000');

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
 import { decodeBinary, splitProxyAddresses, splitValues } from '../../src/directory/csvde/row.js';
+import { buildObject } from '../../src/routing/object.js';
 import type { ReadItem } from '../../src/pipeline/types.js';
 import { csvFixture } from '../helpers/env.js';
 
@@ -14,6 +15,21 @@ const entries = (items: ReadItem[]) => items.flatMap((i) => ('entry' in i ? [i.e
 const errors = (items: ReadItem[]) => items.flatMap((i) => ('error' in i ? [i.error] : []));
 
 describe('Csvde reader', () => {
+  it('groups, dynamic distribution lists and public folders are groups; a contact without targetAddress is read as notMailEnabled (SPEC §1)', async () => {
+    const items = await readAll('groups.csv');
+    expect(errors(items)).toEqual([]);
+    const kinds = entries(items).map((e) => [e.cn, buildObject('corp', e)]);
+    expect(kinds.slice(0, 3)).toEqual([
+      ['All Staff', expect.objectContaining({ ok: true, object: expect.objectContaining({ kind: 'group' }) })],
+      ['Lab Users', expect.objectContaining({ ok: true, object: expect.objectContaining({ kind: 'group' }) })],
+      ['Help Desk', expect.objectContaining({ ok: true, object: expect.objectContaining({ kind: 'group' }) })],
+    ]);
+    expect(items.filter((i) => 'skip' in i)).toEqual([
+      { entry: expect.objectContaining({ dn: 'CN=No Target,OU=Contacts,DC=xo,DC=one' }), skip: 'notMailEnabled' },
+    ]);
+    expect(buildObject('corp', entries(items)[3]!)).toMatchObject({ ok: 'skip' });
+  });
+
   it("reads the corp export: quoted DNs with commas and quotes, ; lists with spaces, X'hex' GUIDs", async () => {
     const items = await readAll('contoso.csv');
     expect(errors(items)).toEqual([]);
@@ -52,6 +68,53 @@ describe('Csvde reader', () => {
     expect(entries(items).map((e) => e.origin)).toEqual(
       expect.arrayContaining(['bad-rows.csv:2', 'bad-rows.csv:4', 'bad-rows.csv:6', 'bad-rows.csv:9']),
     );
+  });
+
+  it('refuses a header with a column twice (case-insensitive), naming the column and line 1', async () => {
+    await expect(readAll('bad-duplicate-column.csv')).rejects.toThrow(
+      'bad-duplicate-column.csv:1: the header has the column "ProxyAddresses" twice (columns 3 and 5)',
+    );
+  });
+
+  it('names the FIRST line of a record whose quoted value holds CR/LF, and prints the reason whole (control characters escaped)', async () => {
+    const items = await readAll('bad-multiline-value.csv');
+    expect(errors(items)).toEqual([]);
+    expect(entries(items).map((e) => [e.dn, e.origin])).toEqual([
+      ['CN=Good,DC=x', 'bad-multiline-value.csv:2'],
+      ['CN=Bad,DC=x', 'bad-multiline-value.csv:3'], // lines 3 to 5
+      ['CN=After,DC=x', 'bad-multiline-value.csv:6'],
+    ]);
+    const bad = buildObject('corp', entries(items)[1]!);
+    expect(bad).toEqual({
+      ok: false,
+      reason: 'proxyAddresses value "smtp:broken\\r\\nvalue@xo.one" is not an address (invalid local part)',
+    });
+    expect(bad.ok === false && /[\r\n]/.test(bad.reason)).toBe(false);
+    // LF inside values, CRLF after them, empty lines between records: each record's first line
+    expect(entries(await readAll('multiline-values.csv')).map((e) => e.origin)).toEqual([
+      'multiline-values.csv:2',
+      'multiline-values.csv:4',
+      'multiline-values.csv:8',
+    ]);
+  });
+
+  it('reads a file with a CRLF header and LF rows (mixed line endings, SPEC §2.1)', async () => {
+    const items = await readAll('mixed-line-endings.csv');
+    expect(errors(items)).toEqual([]);
+    expect(entries(items).map((e) => [e.dn, e.proxyAddresses, e.origin])).toEqual([
+      ['CN=Good,DC=x', ['SMTP:good@xo.one'], 'mixed-line-endings.csv:2'],
+      ['CN=Two,DC=x', ['SMTP:two@xo.one'], 'mixed-line-endings.csv:3'],
+    ]);
+  });
+
+  it('after records with bad quoting, the records that follow keep their own line numbers', async () => {
+    const items = await readAll('bad-rows.csv');
+    expect(
+      errors(items)
+        .filter((e) => e.reason.startsWith('unbalanced quotes'))
+        .map((e) => e.origin),
+    ).toEqual(['bad-rows.csv:7', 'bad-rows.csv:8']);
+    expect(entries(items).map((e) => e.origin)).toEqual(['bad-rows.csv:2', 'bad-rows.csv:4', 'bad-rows.csv:6', 'bad-rows.csv:9']);
   });
 
   it('throws with file and line when the file cannot be read on', async () => {

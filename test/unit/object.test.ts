@@ -47,7 +47,6 @@ describe('buildObject', () => {
       { proxyAddresses: ['SMTP:a@contoso.edu'], targetAddress: 'SMTP:bad' },
       'targetAddress "SMTP:bad" is not an address (not local@domain)',
     ],
-    [{ objectClass: ['contact'], proxyAddresses: ['SMTP:a@contoso.edu'] }, 'contact without targetAddress'],
     [{ dn: ' ' }, 'no DN'],
   ])('refuses %j', (e, reason) => {
     expect(buildObject('corp', entry(e))).toEqual({ ok: false, reason });
@@ -56,6 +55,23 @@ describe('buildObject', () => {
   it('skips entries that are not mail-enabled', () => {
     expect(buildObject('corp', entry({ proxyAddresses: ['X500:/o=x'] })).ok).toBe('skip');
   });
+
+  it('skips a contact without targetAddress (not mail-enabled, SPEC §1): not an error', () => {
+    expect(buildObject('corp', entry({ objectClass: ['contact'], proxyAddresses: ['SMTP:a@contoso.edu'] }))).toEqual({
+      ok: 'skip',
+      reason: 'not mail-enabled (contact without targetAddress)',
+    });
+  });
+
+  it.each([['group'], ['msExchDynamicDistributionList'], ['publicFolder'], ['groupOfNames'], ['groupOfUniqueNames']])(
+    'a mail-enabled %s is a group (routes like a mailbox); with targetAddress it keeps kind group and its target',
+    (cls) => {
+      const plain = buildObject('corp', entry({ objectClass: ['top', cls], proxyAddresses: ['SMTP:all@contoso.edu'] }));
+      expect(plain).toMatchObject({ ok: true, object: { kind: 'group', target: undefined } });
+      const targeted = buildObject('corp', entry({ objectClass: [cls], mail: 'g@contoso.edu', targetAddress: 'SMTP:g@live.contoso.edu' }));
+      expect(targeted).toMatchObject({ ok: true, object: { kind: 'group', target: 'g@live.contoso.edu' } });
+    },
+  );
 });
 
 describe('rankKey (SPEC §3.1 winner order)', () => {
@@ -128,10 +144,11 @@ describe('LDAP mapping', async () => {
     expect(r.pending).toEqual([{ attr: 'proxyAddresses', next: 1500 }]);
   });
   it('builds one search filter for full and delta reads: recipient classes, address presence or the change, the configured filter', () => {
-    expect(searchFilter(adMapping, undefined)).toBe('(&(|(objectClass=user)(objectClass=contact))(|(proxyAddresses=*)(mail=*)))');
-    expect(searchFilter(adMapping, '(department=x)', '(uSNChanged>=43)')).toBe(
-      '(&(uSNChanged>=43)(|(objectClass=user)(objectClass=contact))(department=x))',
-    );
+    // users, contacts and mail-enabled groups, dynamic lists, public folders (SPEC §1), full and delta alike
+    const classes =
+      '(|(objectClass=user)(objectClass=contact)(objectClass=group)(objectClass=msExchDynamicDistributionList)(objectClass=publicFolder))';
+    expect(searchFilter(adMapping, undefined)).toBe(`(&${classes}(|(proxyAddresses=*)(mail=*)))`);
+    expect(searchFilter(adMapping, '(department=x)', '(uSNChanged>=43)')).toBe(`(&(uSNChanged>=43)${classes}(department=x))`);
     expect(searchFilter(openldapMapping, 'ou=x')).toBe('(&(|(mail=*)(mailAlternateAddress=*))(ou=x))');
     expect(searchFilter(openldapMapping, undefined, '(modifyTimestamp>=20260101000000Z)')).toBe('(modifyTimestamp>=20260101000000Z)');
     expect(searchFilter({ ...adMapping, recipientClasses: ['contact'] }, undefined, '(x=1)')).toBe('(&(x=1)(objectClass=contact))');

@@ -4,6 +4,7 @@
  * multi-valued attributes (optional spaces after it), empty = absent, `X'hex'` binary.
  */
 import type { DirectoryEntry } from '../../routing/entry.js';
+import { quoted } from '../../routing/printable.js';
 import { guidFromBytes } from '../guid.js';
 import { ldapBoolean } from '../values.js';
 
@@ -45,10 +46,15 @@ const COLUMNS = [
 
 export function parseHeader(names: readonly string[]): HeaderResult {
   const index = new Map<string, number>();
-  names.forEach((raw, i) => {
+  for (const [i, raw] of names.entries()) {
     const name = raw.trim().toLowerCase();
-    if (!index.has(name)) index.set(name, i);
-  });
+    const first = index.get(name);
+    // csvde never writes a column twice; reading one of the two would drop the other's values silently
+    if (first !== undefined) {
+      return { ok: false, reason: `the header has the column ${quoted(raw.trim())} twice (columns ${first + 1} and ${i + 1})` };
+    }
+    index.set(name, i);
+  }
   const dn = index.get('dn');
   if (dn === undefined) return { ok: false, reason: 'the header has no DN column' };
   const header: Record<string, number> = { width: names.length, dn };
@@ -108,7 +114,7 @@ export function mapRow(header: Header, record: readonly string[], origin: string
   const rawGuid = column(record, header.objectGUID);
   if (rawGuid !== undefined) {
     const bytes = decodeBinary(rawGuid);
-    if (bytes === undefined || bytes.length !== 16) return { ok: false, reason: `objectGUID "${rawGuid}" is not X'<32 hex digits>'` };
+    if (bytes === undefined || bytes.length !== 16) return { ok: false, reason: `objectGUID ${quoted(rawGuid)} is not X'<32 hex digits>'` };
     guid = guidFromBytes(bytes);
   }
   return {

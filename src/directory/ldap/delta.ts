@@ -7,12 +7,19 @@
  */
 import { NoSuchObjectError } from 'ldapts';
 import type { LdapSourceConfig } from '../../config/schema.js';
+import type { DirectoryEntry } from '../../routing/entry.js';
 import type { DeltaItem } from '../items.js';
 import { guidFromBytes } from '../guid.js';
+import { mailEnabledSkip } from '../mail-enabled.js';
 import { WatermarkInvalidError } from './errors.js';
 import { searchFilter } from './mapping.js';
 import { ldapSession, searchEntries, type LdapReadOptions } from './reader.js';
 import { modifyTimestampTracker, readAdWatermark, ShowDeletedControl, type Watermark } from './watermark.js';
+
+function upsertItem(entry: DirectoryEntry): DeltaItem {
+  const skip = mailEnabledSkip(entry);
+  return skip === undefined ? { upsert: entry } : { upsert: entry, skip };
+}
 
 /** Reads the changes since `since`; `next` receives the watermark for the following delta. */
 export function readLdapDelta(
@@ -42,7 +49,7 @@ export function readLdapDelta(
     session.step(`search ${source.baseDn} for changes`);
     for await (const page of searchEntries(client, mapping, source.baseDn, { scope: source.scope, filter }, tracker?.onAttrs)) {
       yield page.map(({ dn, mapped }): DeltaItem =>
-        'entry' in mapped ? { upsert: mapped.entry } : { error: { origin: dn, reason: mapped.error } },
+        'entry' in mapped ? upsertItem(mapped.entry) : { error: { origin: dn, reason: mapped.error } },
       );
     }
     if (tracker) next.value = tracker.watermark() ?? since;

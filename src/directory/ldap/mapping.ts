@@ -16,7 +16,7 @@ export interface LdapMapping {
   readonly attributes: readonly string[];
   /** Attributes read as binary (ldapts explicitBufferAttributes). */
   readonly binary: readonly string[];
-  /** The object classes recipients have (any of them); empty: any class. */
+  /** The object classes recipients have (any of them); empty: any class (OpenLDAP: groupOfNames with mail too). */
   readonly recipientClasses: readonly string[];
   /** A recipient has at least one of these attributes (a full read selects on them). */
   readonly addressAttributes: readonly string[];
@@ -54,7 +54,9 @@ export const adMapping: LdapMapping = {
     'isDeleted',
   ],
   binary: ['objectGUID'],
-  recipientClasses: ['user', 'contact'],
+  // SPEC §1: mail-enabled groups (security or distribution), dynamic distribution lists and
+  // mail-enabled public folders are recipients too; the address filter keeps the mail-enabled ones
+  recipientClasses: ['user', 'contact', 'group', 'msExchDynamicDistributionList', 'publicFolder'],
   addressAttributes: ['proxyAddresses', 'mail'],
   toEntry(dn, attrs) {
     const raw = attrs.get('objectguid')?.[0];

@@ -11,6 +11,7 @@ import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, ty
 import type { LdapSourceConfig } from '../../config/schema.js';
 import type { ReadItem } from '../items.js';
 import { prefetch } from '../batches.js';
+import { entryItem } from '../mail-enabled.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
 import { foldRanges, mappingFor, searchFilter, type LdapAttributes, type LdapMapping } from './mapping.js';
 
@@ -30,6 +31,31 @@ function tlsOptions(source: LdapSourceConfig): ConnectionOptions {
     minVersion: 'TLSv1.2',
     ...(isIP(host) ? {} : { servername: host }),
   };
+}
+
+/**
+ * SPEC §2.2, checked again at the wire (config validation refuses both first): never a
+ * simple bind without TLS, never an empty password (an anonymous bind, RFC 4513 §5.1.2).
+ */
+function bindPassword(source: LdapSourceConfig, password: string | undefined, secure: boolean): string {
+  if (source.bindDn === undefined) return '';
+  if (!secure && !source.startTls) {
+    throw new LdapSourceError(
+      source.name,
+      'refused: a simple bind over plain ldap:// would send the password in clear; use ldaps:// or startTls: true',
+      false,
+      'SY_LDAP_INSECURE',
+    );
+  }
+  if (password === undefined || password === '') {
+    throw new LdapSourceError(
+      source.name,
+      'refused: an empty bind password is an anonymous bind in disguise (RFC 4513 §5.1.2); set bindPasswordEnv or bindPasswordFile',
+      false,
+      'SY_LDAP_INSECURE',
+    );
+  }
+  return password;
 }
 
 /** Turns an ldapts / socket error into a located LdapSourceError. */
@@ -135,6 +161,7 @@ export async function* ldapSession<T>(
 ): AsyncGenerator<T> {
   const timeout = opts.timeoutMs ?? 30_000;
   const secure = source.url.startsWith('ldaps://');
+  const password = bindPassword(source, opts.password, secure);
   const client = new Client({
     url: source.url,
     timeout,
@@ -150,7 +177,7 @@ export async function* ldapSession<T>(
     }
     if (source.bindDn !== undefined) {
       step = `${client.isConnected ? '' : 'connect and '}bind as ${source.bindDn}`;
-      await client.bind(source.bindDn, opts.password ?? '');
+      await client.bind(source.bindDn, password);
     }
     const session: LdapSession = {
       client,
@@ -182,7 +209,7 @@ export function readLdap(
       opts.onAttrs,
     )) {
       const items: ReadItem[] = page.map(({ dn, mapped }) =>
-        'entry' in mapped ? { entry: mapped.entry } : { error: { origin: dn, reason: mapped.error } },
+        'entry' in mapped ? entryItem(mapped.entry) : { error: { origin: dn, reason: mapped.error } },
       );
       opts.onPage?.(items.length);
       yield items;
