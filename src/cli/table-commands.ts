@@ -7,7 +7,8 @@ import { rollback } from '../store/table.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { withContext } from './context.js';
 import { decisionJson, statusJson } from '../report/json.js';
-import { formatConflict, formatDecision, formatSchedule, formatStatus } from './format.js';
+import { completeness } from '../report/health.js';
+import { formatCompleteness, formatConflict, formatDecision, formatSchedule, formatStatus } from './format.js';
 import { UsageError } from './usage-error.js';
 
 interface Common {
@@ -33,10 +34,11 @@ export async function statusCommand(flags: Common): Promise<number> {
     const status = await readStatus(ctx.redis, ctx.keys);
     const conflicts = (await listConflicts(ctx.redis, ctx.keys)).length;
     const schedule = await sourceSchedule(ctx.redis, ctx.keys, ctx.config);
+    const health = completeness(ctx.config, status);
     print(
       flags.json
-        ? JSON.stringify({ ...statusJson(status, conflicts), schedule })
-        : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}`,
+        ? JSON.stringify({ ...statusJson(status, conflicts, health), schedule })
+        : `${formatStatus(status, conflicts)}\n${formatCompleteness(status, health)}\n${formatSchedule(schedule)}`,
     );
     return 0;
   });

@@ -4,6 +4,7 @@
  */
 import type { Decision } from '../routing/decide.js';
 import type { TableStatus } from '../store/status.js';
+import type { Completeness } from './health.js';
 
 /** The `resolve --json` object: exactly the SPEC §4 fields. */
 export function decisionJson(d: Decision): Record<string, unknown> {
@@ -19,9 +20,10 @@ export function decisionJson(d: Decision): Record<string, unknown> {
   };
 }
 
-export function statusJson(s: TableStatus, conflicts: number): Record<string, unknown> {
+export function statusJson(s: TableStatus, conflicts: number, health?: Completeness): Record<string, unknown> {
   return {
     tableVersion: s.current?.version ?? null,
+    ...(health ? { complete: s.current !== undefined && health.complete, missingSources: health.missingSources } : {}),
     publishedAt: s.current?.meta?.publishedAt ?? null,
     cause: s.current?.meta?.cause ?? null,
     conflicts,

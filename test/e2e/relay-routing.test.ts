@@ -53,6 +53,20 @@ describe('routing over SMTP', () => {
     expect(replies[3]).toBe('550 5.1.1 Recipient address rejected: user unknown');
   });
 
+  it("accepts postmaster@ an authoritative domain the directory does not hold (SPEC §5): the first source's mailbox system", async () => {
+    await sendMail({ port: t.port, from: 'sender@example.org', to: ['PostMaster@xo.one'] });
+    const [m] = await t.sinks.onprem.waitFor(1);
+    expect(m?.rcpts.map((x) => x.address)).toEqual(['PostMaster@xo.one']);
+  });
+
+  it('sends postmaster@ to relay.postmaster when it is set, rewritten like a targetAddress', async () => {
+    await t.cleanup();
+    t = await relayEnv({ relay: { postmaster: 'noc@live.contoso.edu' } });
+    await sendMail({ port: t.port, from: 'sender@example.org', to: ['postmaster@chem.lab.contoso.edu'] });
+    const [m] = await t.sinks.cloud.waitFor(1);
+    expect(m?.rcpts.map((x) => x.address)).toEqual(['noc@live.contoso.edu']);
+  });
+
   it('refuses a non-accepted domain from an untrusted client with 554 5.7.1, and relays it for a trusted one', async () => {
     const untrusted = await dialogue(
       t.port,
