@@ -117,14 +117,18 @@ export function classify(raw: string, ctx: RoutingContext, trusted: boolean): Cl
   return { kind: 'lookup', address, raw, domain };
 }
 
-/** The connector for a targetAddress: best address space, else the accepted domain's own route. */
+/**
+ * The connector for a targetAddress (SPEC §4.5): the target's accepted domain first (an
+ * externalRelay domain's connector, an internalRelay domain's nextHop), then the best
+ * address space; undefined (451 4.4.0) when neither names one.
+ */
 function connectorForTarget(ctx: RoutingContext, target: string): string | undefined {
   const parsed = parseAddress(target);
   if (!parsed.ok) return undefined;
-  const best = bestConnector(ctx.connectors, parsed.address.domainKey);
-  if (best) return best.name;
-  const domain = classifyDomain(ctx.domains, parsed.address.domainKey);
-  return domain?.connector ?? domain?.nextHop;
+  const domain = parsed.address.literal ? undefined : classifyDomain(ctx.domains, parsed.address.domainKey);
+  if (domain?.type === 'externalRelay' && domain.connector !== undefined) return domain.connector;
+  if (domain?.type === 'internalRelay' && domain.nextHop !== undefined) return domain.nextHop;
+  return bestConnector(ctx.connectors, parsed.address.domainKey)?.name;
 }
 
 /**

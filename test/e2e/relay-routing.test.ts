@@ -37,6 +37,20 @@ describe('routing over SMTP', () => {
     expect(m?.rcpts).toEqual([{ address: 'ada.ivanov@live.contoso.edu', args: { ORCPT: 'rfc822;ada.ivanov@contoso.edu' } }]);
   });
 
+  it("routes a targetAddress in an externalRelay domain to that domain's connector, not the `*` one (SPEC §4.5)", async () => {
+    await t.cleanup();
+    // cloud lists no address space; internet serves `*`
+    t = await relayEnv({
+      adjust: (raw) => {
+        for (const c of raw.connectors as { name: string; addressSpaces?: string[] }[]) if (c.name === 'cloud') delete c.addressSpaces;
+      },
+    });
+    await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.ivanov@contoso.edu'] });
+    const [m] = await t.sinks.cloud.waitFor(1);
+    expect(m?.rcpts.map((x) => x.address)).toEqual(['ada.ivanov@live.contoso.edu']);
+    expect(t.sinks.internet.messages).toHaveLength(0);
+  });
+
   it('forwards an unknown recipient of an internalRelay domain to the next hop, local part as written', async () => {
     await sendMail({ port: t.port, from: 'sender@example.org', to: ['Nobody.Here@contoso.edu'] });
     const [m] = await t.sinks.legacy.waitFor(1);

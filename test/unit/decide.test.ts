@@ -173,4 +173,52 @@ describe('routing decision', () => {
     expect(pm('noc@live.contoso.edu')).toMatchObject({ recipient: 'noc@live.contoso.edu', connector: 'cloud' });
     expect(pm('noc@partner.example')).toMatchObject({ recipient: 'noc@partner.example', connector: 'internet' });
   });
+
+  it('targetAddress: the accepted domain of the target before address spaces (SPEC §4.5)', () => {
+    // cloud lists no address space, internet is `*`: the externalRelay domain's connector still wins
+    const noSpaces = routingContext(
+      parseConfig(
+        {
+          ...demoConfigObject('u', 'redis://x:1'),
+          connectors: [
+            { name: 'onprem', smartHosts: ['127.0.0.1:2601'], tls: 'none' },
+            { name: 'cloud', smartHosts: ['127.0.0.1:2602'], tls: 'none' },
+            { name: 'legacy', smartHosts: ['127.0.0.1:2603'], tls: 'none' },
+            { name: 'internet', addressSpaces: ['*'], smartHosts: ['127.0.0.1:2604'], tls: 'none' },
+          ],
+        },
+        'u.yaml',
+        {},
+      ),
+    );
+    const via = (target: string, c = noSpaces) => {
+      const p = classify('m@students.contoso.edu', c, false);
+      return p.kind === 'final' ? p.decision : decide(p, found({ ...mailUser, target }), c);
+    };
+    expect(via('m@live.contoso.edu')).toMatchObject({ recipient: 'm@live.contoso.edu', connector: 'cloud', reason: 'target-address' });
+    // an internalRelay target domain: its nextHop, not the `*` connector
+    expect(via('m@contoso.edu')).toMatchObject({ recipient: 'm@contoso.edu', connector: 'legacy', reason: 'target-address' });
+    // not accepted: the address spaces (`*` here)
+    expect(via('m@partner.example')).toMatchObject({ connector: 'internet' });
+    // an authoritative target domain is not accepted-domain routed: address spaces
+    expect(via('m@xo.one')).toMatchObject({ connector: 'internet' });
+    // no address space at all → 451 4.4.0
+    const none = routingContext(
+      parseConfig(
+        {
+          ...demoConfigObject('u', 'redis://x:1'),
+          connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:1'], tls: 'none' }],
+          domains: [{ name: 'xo.one', type: 'authoritative' }],
+          sources: [{ name: 'corp', type: 'csvde', mailboxConnector: 'onprem' }],
+        },
+        'u.yaml',
+        {},
+      ),
+    );
+    const d = (() => {
+      const p = classify('m@xo.one', none, false);
+      return p.kind === 'final' ? p.decision : decide(p, found({ ...mailUser, target: 'm@partner.example' }, ['corp']), none);
+    })();
+    expect(d).toMatchObject({ action: 'defer', reason: 'temporary-failure', smtp: expect.stringMatching(/^451 4\.4\.0 /) });
+  });
 });
