@@ -24,8 +24,8 @@ import { readRuns } from '../store/runs.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { listConflicts, readStatus } from '../store/status.js';
 import { readCurrent, rollback, RollbackError } from '../store/table.js';
-import { decisionJson, statusJson } from '../report/json.js';
-import { completeness } from '../report/health.js';
+import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
+import { completeness, readStaleness } from '../report/health.js';
 import { statusPage } from './status-page.js';
 
 export interface AdminDeps {
@@ -65,11 +65,16 @@ export function createAdmin(deps: AdminDeps): express.Express {
     wrap(async (_req, res) => {
       let redisOk = false;
       let current: Awaited<ReturnType<typeof readCurrent>>;
+      let stale: string[] = [];
       try {
         redisOk = (await redis.ping()) === 'PONG';
         current = await readCurrent(redis, keys);
       } catch {
         redisOk = false;
+      }
+      if (redisOk) {
+        // a stale source is reported, never a reason to be unready (SPEC §2.2)
+        stale = (await readStaleness(redis, keys, config).catch(() => [])).filter((s) => s.stale).map((s) => s.source);
       }
       const version = current?.version;
       const ready = redisOk && version !== undefined;
@@ -81,6 +86,7 @@ export function createAdmin(deps: AdminDeps): express.Express {
         tableVersion: version ?? null,
         complete: ready && health.complete,
         missingSources: ready ? health.missingSources : config.sources.map((s) => s.name),
+        staleSources: stale,
       });
     }),
   );
@@ -115,7 +121,10 @@ export function createAdmin(deps: AdminDeps): express.Express {
       if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };
       const conflicts = conflictsOf.list;
       res.json({
-        table: statusJson(status, conflicts.length, completeness(config, status)),
+        table: {
+          ...statusJson(status, conflicts.length, completeness(config, status)),
+          ...stalenessJson(await readStaleness(redis, keys, config, status)),
+        },
         conflicts: conflicts.slice(0, CONFLICTS_SHOWN),
         schedule,
         runs: Object.fromEntries(runs),

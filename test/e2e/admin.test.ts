@@ -61,6 +61,7 @@ describe('admin HTTP', () => {
       tableVersion: null,
       complete: false,
       missingSources: ['corp'],
+      staleSources: [],
     });
     expect((await get(`${u.admin.url}healthz`)).status).toBe(503);
     const { importCsvde } = await import('../../src/pipeline/import-csvde.js');
@@ -68,7 +69,14 @@ describe('admin HTTP', () => {
     await importCsvde(t!.env.deps, t!.env.source('corp'), csvFixture('contoso.csv'));
     const ready = await get(`${u.admin.url}healthz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.text)).toEqual({ status: 'ready', redis: 'ok', tableVersion: 1, complete: true, missingSources: [] });
+    expect(JSON.parse(ready.text)).toEqual({
+      status: 'ready',
+      redis: 'ok',
+      tableVersion: 1,
+      complete: true,
+      missingSources: [],
+      staleSources: [],
+    });
     const port = redis.port;
     await redis.stop();
     const down = await get(`${u.admin.url}healthz`);
@@ -83,6 +91,7 @@ describe('admin HTTP', () => {
       tableVersion: 1,
       complete: true,
       missingSources: [],
+      staleSources: [],
     });
   });
 

@@ -48,9 +48,16 @@ describe('completeness of the routing table', () => {
     );
     const health = await fetch(`${url}healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ready', redis: 'ok', tableVersion: 1, complete: false, missingSources: ['students'] });
+    expect(await health.json()).toEqual({
+      status: 'ready',
+      redis: 'ok',
+      tableVersion: 1,
+      complete: false,
+      missingSources: ['students'],
+      staleSources: [],
+    });
     const status = (await (await fetch(`${url}api/status`)).json()) as { table: Record<string, unknown> };
-    expect(status.table).toMatchObject({ complete: false, missingSources: ['students'] });
+    expect(status.table).toMatchObject({ complete: false, missingSources: ['students'], staleSources: [] });
 
     await importCsvde(t.env.deps, t.env.source('students'), csvFixture('students.csv'));
     const [after] = await resolver.resolve(['nobody@chem.lab.contoso.edu'], false);
@@ -67,6 +74,7 @@ describe('completeness of the routing table', () => {
       tableVersion: 2,
       complete: true,
       missingSources: [],
+      staleSources: [],
     });
   });
 

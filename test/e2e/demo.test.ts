@@ -48,6 +48,7 @@ describe('npm start', () => {
         tableVersion: 2,
         complete: true,
         missingSources: [],
+        staleSources: [],
       });
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
