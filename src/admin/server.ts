@@ -24,7 +24,8 @@ import { readRuns } from '../store/runs.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { listConflicts, readStatus } from '../store/status.js';
 import { readCurrent, rollback, RollbackError } from '../store/table.js';
-import { decisionJson, statusJson } from '../report/json.js';
+import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
+import { completeness, readStaleness } from '../report/health.js';
 import { statusPage } from './status-page.js';
 
 export interface AdminDeps {
@@ -63,17 +64,30 @@ export function createAdmin(deps: AdminDeps): express.Express {
     '/healthz',
     wrap(async (_req, res) => {
       let redisOk = false;
-      let version: number | undefined;
+      let current: Awaited<ReturnType<typeof readCurrent>>;
+      let stale: string[] = [];
       try {
         redisOk = (await redis.ping()) === 'PONG';
-        version = (await readCurrent(redis, keys))?.version;
+        current = await readCurrent(redis, keys);
       } catch {
         redisOk = false;
       }
+      if (redisOk) {
+        // a stale source is reported, never a reason to be unready (SPEC §2.2)
+        stale = (await readStaleness(redis, keys, config).catch(() => [])).filter((s) => s.stale).map((s) => s.source);
+      }
+      const version = current?.version;
       const ready = redisOk && version !== undefined;
-      res
-        .status(ready ? 200 : 503)
-        .json({ status: ready ? 'ready' : 'unready', redis: redisOk ? 'ok' : 'unavailable', tableVersion: version ?? null });
+      // an incomplete table is still ready (it routes what it has, 451 for the rest): say what is missing
+      const health = completeness(config, current?.snapshots.keys() ?? []);
+      res.status(ready ? 200 : 503).json({
+        status: ready ? 'ready' : 'unready',
+        redis: redisOk ? 'ok' : 'unavailable',
+        tableVersion: version ?? null,
+        complete: ready && health.complete,
+        missingSources: ready ? health.missingSources : config.sources.map((s) => s.name),
+        staleSources: stale,
+      });
     }),
   );
 
@@ -107,7 +121,10 @@ export function createAdmin(deps: AdminDeps): express.Express {
       if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };
       const conflicts = conflictsOf.list;
       res.json({
-        table: statusJson(status, conflicts.length),
+        table: {
+          ...statusJson(status, conflicts.length, completeness(config, status)),
+          ...stalenessJson(await readStaleness(redis, keys, config, status)),
+        },
         conflicts: conflicts.slice(0, CONFLICTS_SHOWN),
         schedule,
         runs: Object.fromEntries(runs),

@@ -14,7 +14,7 @@ export function statusPage(hostname: string): string {
  #decision{white-space:pre-wrap;background:#f0f2f5;padding:8px;border-radius:4px;min-height:2em}
 </style></head>
 <body>
-<header><h1>Switchyard</h1><span>${hostname}</span><span id="version">table …</span><a href="queues">job queues</a><a href="metrics">metrics</a></header>
+<header><h1>Switchyard</h1><span>${hostname}</span><span id="version">table …</span><span id="complete" data-testid="complete"></span><span id="stale" data-testid="stale"></span><a href="queues">job queues</a><a href="metrics">metrics</a></header>
 <main>
  <section><h2>Address search</h2>
   <form id="search"><input id="address" name="address" size="36" placeholder="alice@contoso.edu" required>
@@ -32,6 +32,12 @@ async function api(path, init) { const r = await fetch(path, init); const body =
 async function refresh() {
   const s = await api('api/status');
   document.getElementById('version').textContent = s.table.tableVersion ? 'table version ' + s.table.tableVersion : 'no table published';
+  const done = document.getElementById('complete');
+  done.textContent = s.table.complete ? 'complete' : 'incomplete' + ((s.table.missingSources || []).length ? ': missing ' + s.table.missingSources.join(', ') + ' (451 for unknown recipients)' : '');
+  done.className = s.table.complete ? 'ok' : 'bad';
+  const stale = document.getElementById('stale');
+  stale.textContent = (s.table.staleSources || []).length ? 'stale: ' + s.table.staleSources.join(', ') : '';
+  stale.className = 'bad';
   const runs = s.runs || {};
   const next = Object.fromEntries((s.schedule || []).map((x) => [x.source, x]));
   rows('sources', s.table.sources.map((x) => { const r = runs[x.name]; const n = next[x.name] || {};

@@ -3,6 +3,7 @@ import type { Decision } from '../routing/decide.js';
 import type { PublishResult } from '../pipeline/types.js';
 import type { Conflict, TableStatus } from '../store/status.js';
 import type { SourceSchedule } from '../store/source-schedule.js';
+import type { Completeness, SourceStaleness } from '../report/health.js';
 
 export function formatPublish(r: PublishResult): string {
   const c = r.counts;
@@ -49,6 +50,24 @@ export function formatStatus(s: TableStatus, conflicts: number): string {
     `kept versions: ${s.history.map((v) => v.version).join(', ')}`,
   ];
   return lines.join('\n');
+}
+
+export function formatCompleteness(s: TableStatus, h: Completeness): string {
+  if (!s.current) return `complete: no (no table)`;
+  if (h.complete) return 'complete: yes (every configured source is in the table)';
+  return `complete: NO, missing sources ${h.missingSources.join(', ')} (unknown recipients of authoritative domains get 451 4.3.0 until they publish)`;
+}
+
+export function formatStaleness(rows: readonly SourceStaleness[]): string {
+  const stale = rows.filter((r) => r.stale);
+  if (stale.length === 0) return 'stale sources: none';
+  return [
+    'stale sources:',
+    ...stale.map(
+      (r) =>
+        `  ${r.source}: STALE since ${r.staleSince ?? '?'}, last success ${r.lastSuccess ?? 'never'} (staleAfter ${r.staleAfterSeconds ?? '?'} s)`,
+    ),
+  ].join('\n');
 }
 
 export function formatConflict(c: Conflict): string {

@@ -6,8 +6,9 @@ import { collectGarbage } from '../store/gc.js';
 import { rollback } from '../store/table.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { withContext } from './context.js';
-import { decisionJson, statusJson } from '../report/json.js';
-import { formatConflict, formatDecision, formatSchedule, formatStatus } from './format.js';
+import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
+import { completeness, readStaleness } from '../report/health.js';
+import { formatCompleteness, formatConflict, formatDecision, formatSchedule, formatStaleness, formatStatus } from './format.js';
 import { UsageError } from './usage-error.js';
 
 interface Common {
@@ -33,10 +34,12 @@ export async function statusCommand(flags: Common): Promise<number> {
     const status = await readStatus(ctx.redis, ctx.keys);
     const conflicts = (await listConflicts(ctx.redis, ctx.keys)).length;
     const schedule = await sourceSchedule(ctx.redis, ctx.keys, ctx.config);
+    const health = completeness(ctx.config, status);
+    const stale = await readStaleness(ctx.redis, ctx.keys, ctx.config, status);
     print(
       flags.json
-        ? JSON.stringify({ ...statusJson(status, conflicts), schedule })
-        : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}`,
+        ? JSON.stringify({ ...statusJson(status, conflicts, health), schedule, ...stalenessJson(stale) })
+        : `${formatStatus(status, conflicts)}\n${formatCompleteness(status, health)}\n${formatStaleness(stale)}\n${formatSchedule(schedule)}`,
     );
     return 0;
   });

@@ -73,6 +73,8 @@ const sourceCommon = {
   priority: z.number().int().min(-999_999).max(999_999).default(0),
   schedule: cron.optional(),
   deletionThreshold: z.number().int().min(0).default(500),
+  /** Reported stale when the last successful run is older (default: three schedule intervals). */
+  staleAfter: duration.optional(),
 };
 
 const ldapSourceSchema = z.strictObject({
@@ -123,6 +125,11 @@ const relaySchema = z.strictObject({
   tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
   /** SMTP AUTH (PLAIN, LOGIN) over TLS for submitting clients, who may then relay outbound. */
   auth: z.strictObject({ usersFile: z.string().min(1) }).optional(),
+  /** Where postmaster@ an accepted domain goes when the directory does not hold it (SPEC §5). */
+  postmaster: z
+    .string()
+    .regex(/^[^@\s]+@[^@\s]+$/, 'an address like admin@contoso.edu')
+    .optional(),
 });
 
 export const configSchema = z.strictObject({

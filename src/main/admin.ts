@@ -21,7 +21,7 @@ export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv
   const keys = createKeys(config.redis.namespace);
   const redis = createRedis(config.redis, 'lookup', env);
   redis.on('error', () => undefined); // /healthz reports it
-  const metrics = createMetrics({ redis, keys, queueShards: config.queue.shards });
+  const metrics = createMetrics({ redis, keys, queueShards: config.queue.shards, sources: config.sources });
   let running: RunningAdmin | undefined;
   return {
     metrics,

@@ -10,13 +10,21 @@ import type { RedisClient } from '../store/redis.js';
 import { readRuns, type RunRecord } from '../store/runs.js';
 import { readCurrent } from '../store/table.js';
 import type { Observer } from '../log/observer.js';
+import type { Config } from '../config/schema.js';
+import { readStaleness, type SourceStaleness } from '../report/health.js';
 
 export interface Metrics {
   readonly registry: Registry;
   readonly observer: Observer;
 }
 
-export function createMetrics(deps: { redis: RedisClient; keys: Keys; queueShards?: number }): Metrics {
+export function createMetrics(deps: {
+  redis: RedisClient;
+  keys: Keys;
+  queueShards?: number;
+  /** The configured sources: staleness per source (absent: no staleness gauges). */
+  sources?: Config['sources'];
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
   const decisions = new Counter({
@@ -106,6 +114,47 @@ export function createMetrics(deps: { redis: RedisClient; keys: Keys; queueShard
       for (const [source, n] of Object.entries(await deps.redis.hgetall(deps.keys.runCounts))) this.set({ source }, Number(n));
     },
   });
+  if (deps.sources) {
+    const sources = deps.sources;
+    // both gauges share one read per scrape, like the runs gauges above
+    let stalePending: Promise<SourceStaleness[]> | undefined;
+    const readStaleOnce = (): Promise<SourceStaleness[]> =>
+      (stalePending ??= readStaleness(deps.redis, deps.keys, { sources }).finally(() => {
+        stalePending = undefined;
+      }));
+    const staleGauge = (name: string, help: string, value: (s: SourceStaleness) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['source'],
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const s of await readStaleOnce()) {
+            const v = value(s);
+            if (v !== null) this.set({ source: s.source }, v);
+          }
+        },
+      });
+    staleGauge('switchyard_source_stale', 'Whether the source is stale: its last success is older than staleAfter (1) or not (0)', (s) =>
+      s.stale ? 1 : 0,
+    );
+    staleGauge(
+      'switchyard_source_last_success_age_seconds',
+      'Seconds since the last successful sync or import of the source',
+      (s) => s.lastSuccessAgeSeconds,
+    );
+    new Gauge({
+      name: 'switchyard_table_complete',
+      help: 'Whether every configured source has a snapshot in the current table version (1), or not (0: unknown recipients get 451)',
+      registers: [registry],
+      async collect() {
+        const present = (await readCurrent(deps.redis, deps.keys))?.snapshots;
+        this.set(present && sources.every((s) => present.has(s.name)) ? 1 : 0);
+      },
+    });
+    staleGauge('switchyard_source_stale_after_seconds', 'The staleAfter threshold of the source', (s) => s.staleAfterSeconds);
+  }
   return {
     registry,
     observer: {

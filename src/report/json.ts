@@ -4,6 +4,7 @@
  */
 import type { Decision } from '../routing/decide.js';
 import type { TableStatus } from '../store/status.js';
+import type { Completeness, SourceStaleness } from './health.js';
 
 /** The `resolve --json` object: exactly the SPEC §4 fields. */
 export function decisionJson(d: Decision): Record<string, unknown> {
@@ -19,9 +20,10 @@ export function decisionJson(d: Decision): Record<string, unknown> {
   };
 }
 
-export function statusJson(s: TableStatus, conflicts: number): Record<string, unknown> {
+export function statusJson(s: TableStatus, conflicts: number, health?: Completeness): Record<string, unknown> {
   return {
     tableVersion: s.current?.version ?? null,
+    ...(health ? { complete: s.current !== undefined && health.complete, missingSources: health.missingSources } : {}),
     publishedAt: s.current?.meta?.publishedAt ?? null,
     cause: s.current?.meta?.cause ?? null,
     conflicts,
@@ -36,4 +38,9 @@ export function statusJson(s: TableStatus, conflicts: number): Record<string, un
     })),
     history: s.history.map((v) => ({ version: v.version, ...v.meta, sources: Object.fromEntries(v.snapshots) })),
   };
+}
+
+/** Staleness for `status --json` and /api/status: each configured source, and the stale ones' names. */
+export function stalenessJson(rows: readonly SourceStaleness[]): Record<string, unknown> {
+  return { staleSources: rows.filter((r) => r.stale).map((r) => r.source), staleness: rows };
 }

@@ -33,27 +33,50 @@ export interface Decision {
 }
 
 export type LookupResult =
-  | { readonly state: 'ok'; readonly version: number; readonly object?: RecipientObject }
+  | {
+      readonly state: 'ok';
+      readonly version: number;
+      /** The sources with a full snapshot in this version (SPEC §3.2 completeness). */
+      readonly sources: readonly string[];
+      readonly object?: RecipientObject;
+    }
   | { readonly state: 'no-table' }
   | { readonly state: 'unavailable'; readonly error: string };
 
 export interface RoutingContext {
   readonly domains: readonly DomainConfig[];
   readonly connectors: readonly ConnectorConfig[];
-  /** Source name → its mailbox connector. */
+  /** Source name → its mailbox connector: every configured source. */
   readonly mailboxConnectors: ReadonlyMap<string, string>;
+  /** `relay.postmaster`: where postmaster@ an authoritative domain goes when the directory lacks it. */
+  readonly postmaster?: string;
+  /** Without `relay.postmaster`: the mailbox connector of the highest-priority source. */
+  readonly postmasterConnector?: string;
 }
 
 export type Classified =
   | { readonly kind: 'final'; readonly decision: Decision }
   | { readonly kind: 'lookup'; readonly address: Address; readonly raw: string; readonly domain: DomainConfig };
 
-export function routingContext(config: Pick<Config, 'domains' | 'connectors' | 'sources'>): RoutingContext {
+export function routingContext(
+  config: Pick<Config, 'domains' | 'connectors' | 'sources'> & { relay?: Pick<Config['relay'], 'postmaster'> },
+): RoutingContext {
+  // highest priority first, then the first configured (a stable order, as in merge)
+  const first = [...config.sources].sort((a, b) => b.priority - a.priority)[0];
+  const postmaster = config.relay?.postmaster;
   return {
     domains: config.domains,
     connectors: config.connectors,
     mailboxConnectors: new Map(config.sources.map((s) => [s.name, s.mailboxConnector])),
+    ...(postmaster !== undefined ? { postmaster } : {}),
+    ...(first ? { postmasterConnector: first.mailboxConnector } : {}),
   };
+}
+
+/** Configured sources without a full snapshot in the looked-up version, in config order. */
+export function missingSources(ctx: RoutingContext, present: readonly string[]): string[] {
+  const have = new Set(present);
+  return [...ctx.mailboxConnectors.keys()].filter((s) => !have.has(s));
 }
 
 function route(raw: string, recipient: string, connector: string, reason: Reason, extra: Partial<Decision> = {}): Decision {
@@ -94,14 +117,37 @@ export function classify(raw: string, ctx: RoutingContext, trusted: boolean): Cl
   return { kind: 'lookup', address, raw, domain };
 }
 
-/** The connector for a targetAddress: best address space, else the accepted domain's own route. */
+/**
+ * The connector for a targetAddress (SPEC §4.5): the target's accepted domain first (an
+ * externalRelay domain's connector, an internalRelay domain's nextHop), then the best
+ * address space; undefined (451 4.4.0) when neither names one.
+ */
 function connectorForTarget(ctx: RoutingContext, target: string): string | undefined {
   const parsed = parseAddress(target);
   if (!parsed.ok) return undefined;
-  const best = bestConnector(ctx.connectors, parsed.address.domainKey);
-  if (best) return best.name;
-  const domain = classifyDomain(ctx.domains, parsed.address.domainKey);
-  return domain?.connector ?? domain?.nextHop;
+  const domain = parsed.address.literal ? undefined : classifyDomain(ctx.domains, parsed.address.domainKey);
+  if (domain?.type === 'externalRelay' && domain.connector !== undefined) return domain.connector;
+  if (domain?.type === 'internalRelay' && domain.nextHop !== undefined) return domain.nextHop;
+  return bestConnector(ctx.connectors, parsed.address.domainKey)?.name;
+}
+
+/**
+ * postmaster@ an authoritative domain the directory does not hold (SPEC §5, RFC 5321
+ * §4.5.1): rewritten to `relay.postmaster` and routed by its domain like a targetAddress
+ * (one step, not looked up again; an address of an authoritative domain goes to the
+ * highest-priority source's mailbox connector), else to the highest-priority source's mailbox connector.
+ */
+function postmaster(raw: string, ctx: RoutingContext, tableVersion: number): Decision {
+  if (ctx.postmaster !== undefined) {
+    const parsed = parseAddress(ctx.postmaster);
+    const own = parsed.ok && classifyDomain(ctx.domains, parsed.address.domainKey)?.type === 'authoritative';
+    // an address of an authoritative domain is a mailbox here: the first source's connector
+    const connector = own ? ctx.postmasterConnector : connectorForTarget(ctx, ctx.postmaster);
+    if (connector !== undefined) return route(raw, ctx.postmaster, connector, 'target-address', { tableVersion });
+  } else if (ctx.postmasterConnector !== undefined) {
+    return route(raw, raw, ctx.postmasterConnector, 'mailbox', { tableVersion });
+  }
+  return refuse(raw, replies.noRoute, 'temporary-failure', { tableVersion });
 }
 
 /** Steps 5–6 of SPEC §4 for a recipient `classify` left for the directory. */
@@ -112,8 +158,11 @@ export function decide(pending: Extract<Classified, { kind: 'lookup' }>, lookup:
   const tableVersion = lookup.version;
   const obj = lookup.object;
   if (obj === undefined) {
-    if (domain.type === 'authoritative') return refuse(raw, replies.unknown, 'unknown-recipient', { tableVersion });
-    return route(raw, raw, domain.nextHop ?? '', 'internal-relay', { tableVersion });
+    if (domain.type !== 'authoritative') return route(raw, raw, domain.nextHop ?? '', 'internal-relay', { tableVersion });
+    if (pending.address.local.toLowerCase() === 'postmaster') return postmaster(raw, ctx, tableVersion);
+    // only a complete version may say a recipient does not exist (SPEC §3.2, §4.6)
+    if (missingSources(ctx, lookup.sources).length > 0) return refuse(raw, replies.incomplete, 'temporary-failure', { tableVersion });
+    return refuse(raw, replies.unknown, 'unknown-recipient', { tableVersion });
   }
   const object = { source: obj.source, id: obj.id, dn: obj.dn };
   if (obj.target !== undefined) {

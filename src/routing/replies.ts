@@ -15,6 +15,11 @@ export const replies = {
   unknown: { code: 550, enhanced: '5.1.1', text: 'Recipient address rejected: user unknown' },
   relayDenied: { code: 554, enhanced: '5.7.1', text: 'Relay access denied' },
   tempFailure: { code: 451, enhanced: '4.3.0', text: 'Directory temporarily unavailable, try again later' },
+  incomplete: {
+    code: 451,
+    enhanced: '4.3.0',
+    text: 'Routing table incomplete (a configured source has not published yet), try again later',
+  },
   noTable: { code: 451, enhanced: '4.3.0', text: 'No routing table published yet, try again later' },
   noRoute: { code: 451, enhanced: '4.4.0', text: 'No connector for the destination, try again later' },
 } as const satisfies Record<string, SmtpReply>;

@@ -44,6 +44,8 @@ export interface Keys {
   readonly lastRuns: string;
   /** Hash: source name → number of runs recorded (succeeded or failed). */
   readonly runCounts: string;
+  /** Hash: source name → ISO time its last successful (not dry) sync or import finished. */
+  readonly lastSuccess: string;
   /** String: the owner of the running sync of a source. */
   sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
@@ -79,6 +81,7 @@ export function createKeys(namespace: string): Keys {
     snapshotBatches: (id) => `${prefix}:snap:${id}:batches`,
     lastRuns: `${prefix}:runs:last`,
     runCounts: `${prefix}:runs:count`,
+    lastSuccess: `${prefix}:runs:ok`,
     syncState: `${prefix}:sync:state`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),

@@ -19,6 +19,8 @@ import type { RecipientObject } from '../routing/object.js';
 /** What a lookup of one version needs, computed once per version. */
 export interface VersionLayout {
   readonly version: string;
+  /** The sources with a published state (a full snapshot) in this version. */
+  readonly sources: readonly string[];
   readonly states: readonly StateLayout[];
   /** KEYS[2..]: each state's base object shards, then its overlay's. */
   readonly objectKeys: readonly string[];
@@ -45,10 +47,11 @@ async function loadLayouts(redis: RedisClient, keys: Keys, version: string, ids:
 /** Loads a version's layout; undefined when the version is no longer kept (moved on again). */
 export async function loadVersionLayout(redis: RedisClient, keys: Keys, version: string): Promise<VersionLayout | undefined> {
   const fields = await redis.hgetall(keys.version(version));
-  const raws = Object.entries(fields)
+  const entries = Object.entries(fields)
     .filter(([f]) => f.startsWith('s:'))
-    .sort(([x], [y]) => (x < y ? -1 : 1))
-    .map(([, v]) => v);
+    .sort(([x], [y]) => (x < y ? -1 : 1));
+  const raws = entries.map(([, v]) => v);
+  const sources = entries.map(([f]) => f.slice(2));
   if (Object.keys(fields).length === 0) return undefined;
   const refs = raws.map(parseRef);
   const layouts = await loadLayouts(
@@ -70,7 +73,7 @@ export async function loadVersionLayout(redis: RedisClient, keys: Keys, version:
     ...(st.overlay ? shardKeys(keys, st.overlay.id, 'obj', st.overlay.shards) : []),
   ]);
   const stateArgs = [states.length, ...states.flatMap((st) => [st.base.shards, st.overlay?.shards ?? 0])];
-  return { version, states, objectKeys, stateArgs };
+  return { version, sources, states, objectKeys, stateArgs };
 }
 
 function callArgs(keys: Keys, layout: VersionLayout | undefined, addresses: readonly string[]): { k: string[]; a: (string | number)[] } {
@@ -101,10 +104,11 @@ export async function lookup(redis: RedisClient, keys: Keys, addressKeys: readon
         continue;
       }
       const version = Number(head);
+      const sources = layout?.sources ?? [];
       return addressKeys.map((_, i) => {
         const json = reply[i + 1];
         const object: RecipientObject | undefined = json ? decodeObject(json) : undefined;
-        return object ? { state: 'ok', version, object } : { state: 'ok', version };
+        return object ? { state: 'ok', version, sources, object } : { state: 'ok', version, sources };
       });
     }
     return fail('the table version changed during every attempt of the lookup');

@@ -18,7 +18,15 @@ export interface RunRecord {
 }
 
 export async function recordRun(redis: RedisClient, keys: Keys, run: RunRecord): Promise<void> {
-  await redis.multi().hset(keys.lastRuns, run.source, JSON.stringify(run)).hincrby(keys.runCounts, run.source, 1).exec();
+  const tx = redis.multi().hset(keys.lastRuns, run.source, JSON.stringify(run)).hincrby(keys.runCounts, run.source, 1);
+  // the last success outlives later failures: staleness is measured from it (SPEC §2.2)
+  if (run.ok && run.dryRun !== true) tx.hset(keys.lastSuccess, run.source, run.at);
+  await tx.exec();
+}
+
+/** Source → ISO time of its last successful (not dry) run. */
+export async function readLastSuccess(redis: RedisClient, keys: Keys): Promise<Map<string, string>> {
+  return new Map(Object.entries(await redis.hgetall(keys.lastSuccess)));
 }
 
 export async function readRuns(redis: RedisClient, keys: Keys): Promise<Map<string, RunRecord>> {

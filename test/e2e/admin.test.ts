@@ -55,14 +55,28 @@ describe('admin HTTP', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-admin-redis-'));
     redis = await startRedis({ dir, persistence: true });
     const u = await startEnv({ publish: false, redisUrl: redis.url });
-    expect(JSON.parse((await get(`${u.admin.url}healthz`)).text)).toEqual({ status: 'unready', redis: 'ok', tableVersion: null });
+    expect(JSON.parse((await get(`${u.admin.url}healthz`)).text)).toEqual({
+      status: 'unready',
+      redis: 'ok',
+      tableVersion: null,
+      complete: false,
+      missingSources: ['corp'],
+      staleSources: [],
+    });
     expect((await get(`${u.admin.url}healthz`)).status).toBe(503);
     const { importCsvde } = await import('../../src/pipeline/import-csvde.js');
     const { csvFixture } = await import('../helpers/env.js');
     await importCsvde(t!.env.deps, t!.env.source('corp'), csvFixture('contoso.csv'));
     const ready = await get(`${u.admin.url}healthz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.text)).toEqual({ status: 'ready', redis: 'ok', tableVersion: 1 });
+    expect(JSON.parse(ready.text)).toEqual({
+      status: 'ready',
+      redis: 'ok',
+      tableVersion: 1,
+      complete: true,
+      missingSources: [],
+      staleSources: [],
+    });
     const port = redis.port;
     await redis.stop();
     const down = await get(`${u.admin.url}healthz`);
@@ -71,11 +85,18 @@ describe('admin HTTP', () => {
     // back with its append-only file: ready again, same table
     redis = await startRedis({ dir, persistence: true, port });
     for (let i = 0; i < 50 && (await get(`${u.admin.url}healthz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(JSON.parse((await get(`${u.admin.url}healthz`)).text)).toEqual({ status: 'ready', redis: 'ok', tableVersion: 1 });
+    expect(JSON.parse((await get(`${u.admin.url}healthz`)).text)).toEqual({
+      status: 'ready',
+      redis: 'ok',
+      tableVersion: 1,
+      complete: true,
+      missingSources: [],
+      staleSources: [],
+    });
   });
 
   it('/metrics counts decisions, acceptances and deliveries, and reads queue, table and sources from Redis', async () => {
-    const u = await startEnv();
+    const u = await startEnv({ sources: ['corp', 'students'] });
     const before = (await get(`${u.admin.url}metrics`)).text;
     expect(metric(before, 'switchyard_table_version')).toBe(1);
     const port = u.relay.addresses[0]?.port ?? 0;
@@ -114,7 +135,7 @@ describe('admin HTTP', () => {
   });
 
   it('serves the status API, resolves, rolls back, and shows the BullMQ dashboard', async () => {
-    const u = await startEnv();
+    const u = await startEnv({ sources: ['corp', 'students'] });
     const { importCsvde } = await import('../../src/pipeline/import-csvde.js');
     const { csvFixture } = await import('../helpers/env.js');
     await importCsvde(t!.env.deps, t!.env.source('students'), csvFixture('students.csv'));
@@ -172,6 +193,7 @@ describe('status page in headless Chromium', () => {
       await page.goto(u.admin.url);
       await page.waitForSelector('#version:has-text("table version 1")');
       await page.waitForSelector('#sources td:has-text("corp")');
+      await page.waitForSelector('#complete.ok:has-text("complete")');
       await page.fill('#address', 'Ada.Ivanov@contoso.edu');
       await page.click('button[type=submit]');
       await page.waitForSelector('#decision[data-action="route"]');

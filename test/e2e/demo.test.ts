@@ -42,7 +42,14 @@ describe('npm start', () => {
       const page = await fetch(url);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<title>Switchyard');
-      expect(await (await fetch(`${url}healthz`)).json()).toEqual({ status: 'ready', redis: 'ok', tableVersion: 2 });
+      expect(await (await fetch(`${url}healthz`)).json()).toEqual({
+        status: 'ready',
+        redis: 'ok',
+        tableVersion: 2,
+        complete: true,
+        missingSources: [],
+        staleSources: [],
+      });
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
     }

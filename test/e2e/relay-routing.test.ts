@@ -37,6 +37,20 @@ describe('routing over SMTP', () => {
     expect(m?.rcpts).toEqual([{ address: 'ada.ivanov@live.contoso.edu', args: { ORCPT: 'rfc822;ada.ivanov@contoso.edu' } }]);
   });
 
+  it("routes a targetAddress in an externalRelay domain to that domain's connector, not the `*` one (SPEC §4.5)", async () => {
+    await t.cleanup();
+    // cloud lists no address space; internet serves `*`
+    t = await relayEnv({
+      adjust: (raw) => {
+        for (const c of raw.connectors as { name: string; addressSpaces?: string[] }[]) if (c.name === 'cloud') delete c.addressSpaces;
+      },
+    });
+    await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.ivanov@contoso.edu'] });
+    const [m] = await t.sinks.cloud.waitFor(1);
+    expect(m?.rcpts.map((x) => x.address)).toEqual(['ada.ivanov@live.contoso.edu']);
+    expect(t.sinks.internet.messages).toHaveLength(0);
+  });
+
   it('forwards an unknown recipient of an internalRelay domain to the next hop, local part as written', async () => {
     await sendMail({ port: t.port, from: 'sender@example.org', to: ['Nobody.Here@contoso.edu'] });
     const [m] = await t.sinks.legacy.waitFor(1);
@@ -51,6 +65,20 @@ describe('routing over SMTP', () => {
       'QUIT',
     ]);
     expect(replies[3]).toBe('550 5.1.1 Recipient address rejected: user unknown');
+  });
+
+  it("accepts postmaster@ an authoritative domain the directory does not hold (SPEC §5): the first source's mailbox system", async () => {
+    await sendMail({ port: t.port, from: 'sender@example.org', to: ['PostMaster@xo.one'] });
+    const [m] = await t.sinks.onprem.waitFor(1);
+    expect(m?.rcpts.map((x) => x.address)).toEqual(['PostMaster@xo.one']);
+  });
+
+  it('sends postmaster@ to relay.postmaster when it is set, rewritten like a targetAddress', async () => {
+    await t.cleanup();
+    t = await relayEnv({ relay: { postmaster: 'noc@live.contoso.edu' } });
+    await sendMail({ port: t.port, from: 'sender@example.org', to: ['postmaster@chem.lab.contoso.edu'] });
+    const [m] = await t.sinks.cloud.waitFor(1);
+    expect(m?.rcpts.map((x) => x.address)).toEqual(['noc@live.contoso.edu']);
   });
 
   it('refuses a non-accepted domain from an untrusted client with 554 5.7.1, and relays it for a trusted one', async () => {

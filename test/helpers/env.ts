@@ -42,6 +42,16 @@ export function demoConfigObject(namespace: string, redisUrl: string): Record<st
   };
 }
 
+/**
+ * Keeps only the named configured sources: a test that publishes only `corp` configures
+ * only `corp`, so its table is complete (SPEC §3.2) and may answer 550 5.1.1.
+ */
+export const onlySources =
+  (...names: string[]) =>
+  (raw: Record<string, unknown>): void => {
+    raw.sources = (raw.sources as { name: string }[]).filter((s) => names.includes(s.name));
+  };
+
 export interface TestEnv {
   readonly namespace: string;
   readonly redisUrl: string;

@@ -5,7 +5,7 @@
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startRelay, type RunningRelay } from '../../src/main/relay.js';
-import { csvFixture, testEnv, type TestEnv } from './env.js';
+import { csvFixture, onlySources, testEnv, type TestEnv } from './env.js';
 import { startSink, type Sink, type SinkOptions } from './smtp.js';
 
 export interface RelayEnv {
@@ -21,6 +21,11 @@ export interface RelayEnvOptions {
   readonly sinks?: Partial<Record<'onprem' | 'cloud' | 'legacy' | 'internet', SinkOptions>>;
   readonly relay?: Record<string, unknown>;
   readonly adjust?: (raw: Record<string, unknown>) => void;
+  /**
+   * The configured sources (default: only `corp`, the one the helper imports, so the table
+   * is complete). A test that configures more publishes them itself, or tests incompleteness.
+   */
+  readonly sources?: readonly ('corp' | 'students')[];
   /** Import the demo directory (default) or leave the table unpublished. */
   readonly publish?: boolean;
   readonly start?: boolean;
@@ -47,6 +52,7 @@ export async function relayEnv(o: RelayEnvOptions = {}): Promise<RelayEnv> {
         ...FAST_RELAY,
         ...o.relay,
       };
+      onlySources(...(o.sources ?? ['corp']))(raw);
       o.adjust?.(raw);
     },
     ...(o.redisUrl ? [o.redisUrl] : []),

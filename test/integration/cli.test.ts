@@ -77,7 +77,13 @@ describe('switchyard CLI', () => {
       tableVersion: 1,
     });
     expect(lines[1]).toMatchObject({ action: 'reject', reason: 'relay-denied', smtp: '554 5.7.1 Relay access denied', tableVersion: null });
-    expect(lines[2]).toMatchObject({ action: 'reject', reason: 'unknown-recipient', tableVersion: 1 });
+    // students is configured but not published yet: the table is incomplete, never a 550 (SPEC §3.2)
+    expect(lines[2]).toMatchObject({
+      action: 'defer',
+      reason: 'temporary-failure',
+      smtp: expect.stringMatching(/^451 4\.3\.0 /),
+      tableVersion: 1,
+    });
     const trusted = await cli(['resolve', '--json', '--from-trusted', 'friend@example.org']);
     expect(JSON.parse(trusted.stdout)).toMatchObject({ action: 'route', reason: 'outbound', connector: 'internet' });
 
@@ -87,12 +93,22 @@ describe('switchyard CLI', () => {
       cause: 'import',
       conflicts: 1,
       sources: [{ name: 'corp', objects: 267, addresses: 568, conflicts: 1 }],
+      complete: false,
+      missingSources: ['students'],
     });
+    expect((await cli(['status'])).stdout).toContain('complete: NO, missing sources students');
 
     const conflicts = await cli(['conflicts']);
     expect(conflicts.stdout).toContain('helpdesk@contoso.edu: kept by corp: CN=O"Brien\\, Siobhan');
 
     await cli(['import', csvFixture('students.csv'), '--source', 'students']);
+    const complete = JSON.parse((await cli(['resolve', '--json', 'nobody@chem.lab.contoso.edu'])).stdout) as Record<string, unknown>;
+    expect(complete).toMatchObject({
+      action: 'reject',
+      reason: 'unknown-recipient',
+      smtp: expect.stringMatching(/^550 5\.1\.1 /),
+      tableVersion: 2,
+    });
     const rb = await cli(['rollback']);
     expect(rb).toMatchObject({ code: 0, stdout: 'published table version 3 (the content of version 1)\n' });
     const s100000 = JSON.parse((await cli(['resolve', '--json', 's100000@contoso.edu'])).stdout) as Record<string, unknown>;

@@ -23,7 +23,7 @@ import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { createKeys } from '../../src/store/keys.js';
 import { createRedis } from '../../src/store/redis.js';
-import { csvFixture, demoConfigObject } from '../helpers/env.js';
+import { csvFixture, demoConfigObject, onlySources } from '../helpers/env.js';
 import { allArrive, arrived, sendRun, until } from '../helpers/mail-run.js';
 import { writeOldMessage } from '../helpers/old-queue.js';
 import { startCluster, type ClusterNode, type LocalCluster } from '../helpers/redis-cluster.js';
@@ -52,7 +52,7 @@ function clusterConfig(adjust?: (raw: Record<string, unknown>) => void, namespac
 
 describe('on a 3-master Redis Cluster', () => {
   it('imports, resolves and rolls versions with every table key in one slot', async () => {
-    const config = clusterConfig();
+    const config = clusterConfig(onlySources('corp')); // the source it imports: a complete table
     const keys = createKeys(config.redis.namespace);
     const deps = { redis: client, keys, versionsKept: 5 };
     const source = config.sources.find((s) => s.name === 'corp');

@@ -11,7 +11,7 @@ import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { createRedis } from '../../src/store/redis.js';
-import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
+import { csvFixture, onlySources, testEnv, type TestEnv } from '../helpers/env.js';
 
 let dir: string;
 let redis: EmbeddedRedis;
@@ -20,7 +20,7 @@ let env: TestEnv;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sy-outage-'));
   redis = await startRedis({ dir, persistence: true });
-  env = await testEnv(undefined, redis.url);
+  env = await testEnv(onlySources('corp'), redis.url); // what it imports: a complete table answers 550
 });
 afterAll(async () => {
   env.redis.disconnect();

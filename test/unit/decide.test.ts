@@ -29,7 +29,9 @@ function run(address: string, lookup: LookupResult, trusted = false) {
   const c = classify(address, ctx, trusted);
   return c.kind === 'final' ? c.decision : decide(c, lookup, ctx);
 }
-const found = (object?: RecipientObject): LookupResult => (object ? { state: 'ok', version: 7, object } : { state: 'ok', version: 7 });
+const BOTH = ['corp', 'students'];
+const found = (object?: RecipientObject, sources: readonly string[] = BOTH): LookupResult =>
+  object ? { state: 'ok', version: 7, sources, object } : { state: 'ok', version: 7, sources };
 
 describe('routing decision', () => {
   it('501 5.1.3 for bad syntax, before anything else', () => {
@@ -132,5 +134,91 @@ describe('routing decision', () => {
         expect(d.smtp).toMatch(/^451 4\.3\.0 /);
       }
     }
+  });
+
+  it('an incomplete version never says 550: unknown in an authoritative domain is 451 4.3.0', () => {
+    for (const present of [['corp'], ['students'], []]) {
+      const d = run('x@students.contoso.edu', found(undefined, present));
+      expect(d).toMatchObject({ action: 'defer', reason: 'temporary-failure', tableVersion: 7 });
+      expect(d.smtp).toMatch(/^451 4\.3\.0 Routing table incomplete/);
+    }
+    // what the incomplete version holds still routes; internalRelay still forwards
+    expect(run('ada@contoso.edu', found(mailbox, ['corp']))).toMatchObject({ action: 'route', reason: 'mailbox' });
+    expect(run('x@contoso.edu', found(undefined, ['corp']))).toMatchObject({ connector: 'legacy', reason: 'internal-relay' });
+    // a source in the table that left the config does not make it incomplete
+    expect(run('x@students.contoso.edu', found(undefined, [...BOTH, 'gone']))).toMatchObject({ reason: 'unknown-recipient' });
+  });
+
+  it('postmaster@ an authoritative domain is always accepted (SPEC §5)', () => {
+    // no relay.postmaster: the highest-priority source's mailbox connector, recipient unchanged
+    for (const present of [BOTH, ['corp']]) {
+      expect(run('PostMaster@students.contoso.edu', found(undefined, present))).toMatchObject({
+        action: 'route',
+        recipient: 'PostMaster@students.contoso.edu',
+        connector: 'onprem',
+        reason: 'mailbox',
+        smtp: '250 2.1.5 Accepted',
+      });
+    }
+    // the directory holds it: routed as the directory says
+    expect(run('postmaster@students.contoso.edu', found(student))).toMatchObject({ connector: 'cloud', object: { source: 'students' } });
+    const withAddress = (postmaster: string) =>
+      routingContext(parseConfig({ ...demoConfigObject('u', 'redis://x:1'), relay: { postmaster } }, 'u.yaml', {}));
+    const pm = (postmaster: string) => {
+      const c = withAddress(postmaster);
+      const p = classify('postmaster@xo.one', c, false);
+      return p.kind === 'final' ? p.decision : decide(p, found(), c);
+    };
+    expect(pm('hostmaster@xo.one')).toMatchObject({ recipient: 'hostmaster@xo.one', connector: 'onprem', reason: 'target-address' });
+    expect(pm('noc@live.contoso.edu')).toMatchObject({ recipient: 'noc@live.contoso.edu', connector: 'cloud' });
+    expect(pm('noc@partner.example')).toMatchObject({ recipient: 'noc@partner.example', connector: 'internet' });
+  });
+
+  it('targetAddress: the accepted domain of the target before address spaces (SPEC §4.5)', () => {
+    // cloud lists no address space, internet is `*`: the externalRelay domain's connector still wins
+    const noSpaces = routingContext(
+      parseConfig(
+        {
+          ...demoConfigObject('u', 'redis://x:1'),
+          connectors: [
+            { name: 'onprem', smartHosts: ['127.0.0.1:2601'], tls: 'none' },
+            { name: 'cloud', smartHosts: ['127.0.0.1:2602'], tls: 'none' },
+            { name: 'legacy', smartHosts: ['127.0.0.1:2603'], tls: 'none' },
+            { name: 'internet', addressSpaces: ['*'], smartHosts: ['127.0.0.1:2604'], tls: 'none' },
+          ],
+        },
+        'u.yaml',
+        {},
+      ),
+    );
+    const via = (target: string, c = noSpaces) => {
+      const p = classify('m@students.contoso.edu', c, false);
+      return p.kind === 'final' ? p.decision : decide(p, found({ ...mailUser, target }), c);
+    };
+    expect(via('m@live.contoso.edu')).toMatchObject({ recipient: 'm@live.contoso.edu', connector: 'cloud', reason: 'target-address' });
+    // an internalRelay target domain: its nextHop, not the `*` connector
+    expect(via('m@contoso.edu')).toMatchObject({ recipient: 'm@contoso.edu', connector: 'legacy', reason: 'target-address' });
+    // not accepted: the address spaces (`*` here)
+    expect(via('m@partner.example')).toMatchObject({ connector: 'internet' });
+    // an authoritative target domain is not accepted-domain routed: address spaces
+    expect(via('m@xo.one')).toMatchObject({ connector: 'internet' });
+    // no address space at all → 451 4.4.0
+    const none = routingContext(
+      parseConfig(
+        {
+          ...demoConfigObject('u', 'redis://x:1'),
+          connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:1'], tls: 'none' }],
+          domains: [{ name: 'xo.one', type: 'authoritative' }],
+          sources: [{ name: 'corp', type: 'csvde', mailboxConnector: 'onprem' }],
+        },
+        'u.yaml',
+        {},
+      ),
+    );
+    const d = (() => {
+      const p = classify('m@xo.one', none, false);
+      return p.kind === 'final' ? p.decision : decide(p, found({ ...mailUser, target: 'm@partner.example' }, ['corp']), none);
+    })();
+    expect(d).toMatchObject({ action: 'defer', reason: 'temporary-failure', smtp: expect.stringMatching(/^451 4\.4\.0 /) });
   });
 });
