@@ -129,6 +129,16 @@ describe('switchyard CLI', () => {
     expect(after.tableVersion).toBe(before.tableVersion);
   });
 
+  it('source remove refuses a configured source and one not in the table; resume needs a configured source', async () => {
+    const still = await cli(['source', 'remove', 'students']);
+    expect(still).toMatchObject({ code: 1, stdout: '' });
+    expect(still.stderr).toBe('switchyard: refused: source students is still configured; take it out of the configuration first\n');
+    const gone = await cli(['source', 'remove', 'alumni']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^switchyard: source alumni is not in the table/);
+    expect((await cli(['resume', 'alumni'])).code).toBe(2);
+  });
+
   it('exit 2 for usage errors', async () => {
     expect((await cli(['import', csvFixture('contoso.csv')])).code).toBe(2); // no --source
     expect((await cli(['frobnicate'])).code).toBe(2);
