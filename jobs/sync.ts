@@ -5,6 +5,7 @@ import { syncSource } from '../src/pipeline/sync-source.js';
 import { isPermanent } from '../src/jobqueue/failures.js';
 import type { SyncJobData } from '../src/jobqueue/queues.js';
 import { recordRun } from '../src/store/runs.js';
+import { pinText, readPin, SourcePinnedError } from '../src/store/pins.js';
 import { jobResult, progressReporter, type JobContext } from './context.js';
 
 /** How long a sync waits before trying again for a source another sync holds. */
@@ -15,6 +16,13 @@ export function syncProcessor(ctx: JobContext) {
     const { source: name, mode, trigger } = job.data;
     const source = ctx.config.sources.find((s) => s.name === name);
     if (!source) throw new UnrecoverableError(`source ${name}: not in the worker's configuration`);
+    // a rollback pinned the source: scheduled runs skip it, a requested one is refused until `resume`
+    const pin = await readPin(ctx.redis, ctx.keys, name);
+    if (pin) {
+      ctx.log.info({ event: 'SY_SYNC_PINNED', job: job.id, source: name, mode, trigger, pin }, 'source pinned by a rollback: sync skipped');
+      if (trigger === 'schedule') return { skipped: 'pinned', source: name, pinned: pin, slot: job.data.slot };
+      throw new UnrecoverableError(new SourcePinnedError(`source ${name} is ${pinText(pin)}`).message);
+    }
     const lock = await lockSource(ctx.redis, ctx.keys, name, `${job.id ?? '?'}:${job.attemptsMade}`, ctx.sourceLockTtlMs);
     if (!lock) {
       await job.moveToDelayed(Date.now() + LOCKED_RETRY_MS, token);

@@ -23,7 +23,8 @@ import type { RedisClient } from '../store/redis.js';
 import { readRuns } from '../store/runs.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { listConflicts, readStatus } from '../store/status.js';
-import { readCurrent, rollback, RollbackError } from '../store/table.js';
+import { readCurrent, RollbackError } from '../store/table.js';
+import { applyRollback, planRollback } from '../pipeline/rollback.js';
 import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
 import { completeness, readStaleness } from '../report/health.js';
 import { statusPage } from './status-page.js';
@@ -149,12 +150,18 @@ export function createAdmin(deps: AdminDeps): express.Express {
   app.post(
     '/api/rollback',
     wrap(async (req, res) => {
-      const body = req.body as { to?: unknown } | undefined;
+      const body = req.body as { to?: unknown; source?: unknown } | undefined;
       const to = typeof body?.to === 'number' ? body.to : undefined;
+      const source = typeof body?.source === 'string' && body.source !== '' ? body.source : undefined;
       try {
-        const r = await rollback(redis, keys, to, config.table.versionsKept);
-        deps.logger.warn({ event: 'SY_ROLLBACK', version: r.version, restored: r.restored, via: 'admin' }, 'table rolled back');
-        res.json(r);
+        // the same rules as `switchyard rollback`: refusals, pins, watermarks dropped
+        const plan = await planRollback(redis, keys, config, { ...(to !== undefined ? { to } : {}), ...(source ? { source } : {}) });
+        const r = await applyRollback(redis, keys, config, plan);
+        deps.logger.warn(
+          { event: 'SY_ROLLBACK', version: r.version, restored: r.restored, source, pinned: r.pinned, via: 'admin' },
+          'table rolled back',
+        );
+        res.json({ ...r, changes: plan.changes });
       } catch (err) {
         if (!(err instanceof RollbackError)) throw err;
         res.status(409).json({ error: err.message });

@@ -198,14 +198,44 @@ function tableCommands(program: Command, run: Run): void {
 
   program
     .command('rollback')
-    .description('republish the previous (or a given) kept table version')
-    .option('--to <version>', 'kept version to restore')
+    .description('republish an older state (the whole table, or one source) after showing the diff; pins the sources it changes')
+    .option('--source <name>', 'restore only this source (the others keep their state)')
+    .option('--to <version>', 'kept table version to take the state from (default: the previous one)')
+    .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--json')
     .addOption(configOption())
-    .action((flags: CommonFlags & { to?: string }, cmd: Command) =>
+    .action((flags: CommonFlags & { to?: string; source?: string; yes?: boolean }, cmd: Command) =>
       run(async () => {
         configured(cmd, flags);
         return (await table()).rollbackCommand(flags);
+      }),
+    );
+
+  program
+    .command('resume')
+    .description('unpin a source a rollback paused and run a full (guarded) sync of it')
+    .argument('<source>', 'source name from the configuration')
+    .option('--json')
+    .addOption(configOption())
+    .action((source: string, flags: CommonFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await table()).resumeCommand(source, flags);
+      }),
+    );
+
+  const source = program.command('source').description('sources in the table');
+  source
+    .command('remove')
+    .description('publish a table version without a source that is no longer configured (deletion guard applies)')
+    .argument('<name>', 'the source to take out of the table')
+    .option('--allow-mass-delete', 'override the deletion guard (removing a source deletes all its objects)')
+    .option('--json')
+    .addOption(configOption())
+    .action((name: string, flags: CommonFlags & { allowMassDelete?: boolean }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await table()).sourceRemoveCommand(name, flags);
       }),
     );
 }

@@ -5,12 +5,14 @@
  * Goes through the sync queue when a worker is listening (a request made while that
  * source syncs is coalesced into one follow-up run), else runs inline (or with --inline).
  */
+import { parseDuration } from '../config/duration.js';
 import { syncSource } from '../pipeline/sync-source.js';
 import type { SyncMode, SyncResult } from '../pipeline/sync-source.js';
 import type { SourceConfig } from '../config/schema.js';
 import { createQueues, syncJobOptions, type SyncJobData } from '../jobqueue/queues.js';
 import { recordRun } from '../store/runs.js';
 import { lockSource } from '../jobqueue/source-lock.js';
+import { readPins, refuseIfPinned } from '../store/pins.js';
 import { waitForJob, workersListening } from './queued.js';
 import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';
@@ -31,7 +33,13 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
   const lock = await lockSource(ctx.redis, ctx.keys, source.name, `cli:${process.pid}:${started}`);
   if (!lock) throw new Error(`source ${source.name}: another sync of it is running; let it finish or try again`);
   try {
-    const result = await syncSource({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, {
+    const deps = {
+      redis: ctx.redis,
+      keys: ctx.keys,
+      versionsKept: ctx.config.table.versionsKept,
+      keepForMs: parseDuration(ctx.config.table.keepFor),
+    };
+    const result = await syncSource(deps, source, {
       dryRun: flags.dryRun === true,
       allowMassDelete: flags.allowMassDelete === true,
       mode,
@@ -65,7 +73,7 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
 
 export async function syncCommand(name: string | undefined, flags: SyncFlags): Promise<number> {
   return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
-    const sources =
+    let sources =
       name === undefined
         ? ctx.config.sources.filter((s) => s.type === 'ldap' || s.path !== undefined)
         : ctx.config.sources.filter((s) => s.name === name);
@@ -76,6 +84,12 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
           : `${name}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`,
       );
     }
+    // a source a rollback pinned syncs again only through `switchyard resume` (SPEC §3.2)
+    if (name !== undefined) await refuseIfPinned(ctx.redis, ctx.keys, name);
+    const pins = await readPins(ctx.redis, ctx.keys);
+    for (const p of sources.filter((s) => pins.has(s.name)))
+      process.stderr.write(`switchyard: ${p.name} skipped: pinned by a rollback (switchyard resume ${p.name})\n`);
+    sources = sources.filter((s) => !pins.has(s.name));
     const queues = createQueues(ctx.redis, ctx.keys);
     try {
       const queued = flags.inline !== true && (await workersListening(queues.sync));

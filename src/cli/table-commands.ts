@@ -1,10 +1,10 @@
-/** `resolve`, `status`, `conflicts` and `rollback`: read or switch the published table. */
+/** `resolve`, `status`, `conflicts`, `rollback`, `resume` and `source remove`: read or switch the published table. */
 import { createResolver } from '../resolver/resolver.js';
 import { routingContext } from '../routing/decide.js';
 import { listConflicts, readStatus } from '../store/status.js';
-import { collectGarbage } from '../store/gc.js';
-import { rollback } from '../store/table.js';
-import { sourceSchedule } from '../store/source-schedule.js';
+import { createInterface } from 'node:readline/promises';
+import { sourceSchedule, type SourceSchedule } from '../store/source-schedule.js';
+import { pinText } from '../store/pins.js';
 import { withContext } from './context.js';
 import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
 import { completeness, readStaleness } from '../report/health.js';
@@ -39,10 +39,18 @@ export async function statusCommand(flags: Common): Promise<number> {
     print(
       flags.json
         ? JSON.stringify({ ...statusJson(status, conflicts, health), schedule, ...stalenessJson(stale) })
-        : `${formatStatus(status, conflicts)}\n${formatCompleteness(status, health)}\n${formatStaleness(stale)}\n${formatSchedule(schedule)}`,
+        : `${formatStatus(status, conflicts)}
+${formatCompleteness(status, health)}
+${formatStaleness(stale)}
+${formatSchedule(schedule)}${pinnedLines(schedule)}`,
     );
     return 0;
   });
+}
+
+function pinnedLines(schedule: readonly SourceSchedule[]): string {
+  const pinned = schedule.flatMap((s) => (s.pinned ? [`  ${s.source}: ${pinText(s.pinned)}`] : []));
+  return pinned.length > 0 ? `\npinned:\n${pinned.join('\n')}` : '';
 }
 
 export async function conflictsCommand(flags: Common): Promise<number> {
@@ -55,16 +63,81 @@ export async function conflictsCommand(flags: Common): Promise<number> {
   });
 }
 
-export async function rollbackCommand(flags: Common & { to?: string }): Promise<number> {
+export interface RollbackFlags extends Common {
+  readonly to?: string;
+  readonly source?: string;
+  readonly yes?: boolean;
+}
+
+/** Asks on the terminal; false unless the answer is yes. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function rollbackCommand(flags: RollbackFlags): Promise<number> {
   let to: number | undefined;
   if (flags.to !== undefined) {
     to = Number(flags.to);
     if (!Number.isInteger(to) || to < 1) throw new UsageError(`--to ${flags.to}: not a table version number`);
   }
   return withContext({ configPath: flags.config }, async (ctx) => {
-    const r = await rollback(ctx.redis, ctx.keys, to, ctx.config.table.versionsKept);
-    await collectGarbage(ctx.redis, ctx.keys);
-    print(flags.json ? JSON.stringify(r) : `published table version ${r.version} (the content of version ${r.restored})`);
+    const { planRollback, applyRollback, formatPlan } = await import('../pipeline/rollback.js');
+    const plan = await planRollback(ctx.redis, ctx.keys, ctx.config, {
+      ...(to !== undefined ? { to } : {}),
+      ...(flags.source !== undefined ? { source: flags.source } : {}),
+    });
+    if (!flags.json) print(formatPlan(plan));
+    if (flags.yes !== true) {
+      if (!process.stdin.isTTY) {
+        if (flags.json) print(JSON.stringify({ plan, rolledBack: false }));
+        throw new UsageError('rollback: not confirmed (no terminal to ask on); re-run with --yes to roll back');
+      }
+      if (!(await confirm('roll back? [y/N] '))) {
+        print('not rolled back');
+        return 1;
+      }
+    }
+    const r = await applyRollback(ctx.redis, ctx.keys, ctx.config, plan);
+    print(
+      flags.json
+        ? JSON.stringify({ ...r, changes: plan.changes })
+        : `published table version ${r.version} (${plan.source ? `source ${plan.source} as in` : 'the content of'} version ${r.restored})${r.pinned.length > 0 ? `; pinned: ${r.pinned.join(', ')} — their syncs are paused until switchyard resume SOURCE` : ''}`,
+    );
+    return 0;
+  });
+}
+
+export async function resumeCommand(name: string, flags: Common): Promise<number> {
+  const known = await withContext({ configPath: flags.config }, async (ctx) => {
+    if (!ctx.config.sources.some((s) => s.name === name)) {
+      throw new UsageError(
+        `${name}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`,
+      );
+    }
+    const { unpin } = await import('../store/pins.js');
+    // the rollback dropped the watermark: the sync below (and any delta after it) is a full one
+    await ctx.redis.hdel(ctx.keys.syncState, name);
+    return unpin(ctx.redis, ctx.keys, name);
+  });
+  if (!flags.json) print(known ? `source ${name} unpinned; running a full sync` : `source ${name} was not pinned; running a full sync`);
+  const { syncCommand } = await import('./sync-command.js');
+  return syncCommand(name, { config: flags.config, full: true, ...(flags.json ? { json: true } : {}) });
+}
+
+export async function sourceRemoveCommand(name: string, flags: Common & { allowMassDelete?: boolean }): Promise<number> {
+  return withContext({ configPath: flags.config }, async (ctx) => {
+    const { removeSource } = await import('../pipeline/remove-source.js');
+    const r = await removeSource(ctx.redis, ctx.keys, ctx.config, name, { allowMassDelete: flags.allowMassDelete === true });
+    print(
+      flags.json
+        ? JSON.stringify(r)
+        : `published table version ${r.version} without source ${r.source} (${r.objects} objects, ${r.addresses} addresses removed)`,
+    );
     return 0;
   });
 }

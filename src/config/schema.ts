@@ -145,7 +145,13 @@ export const configSchema = z.strictObject({
       tokenEnv: z.string().min(1).optional(),
     })
     .default({ listen: '127.0.0.1:8025' }),
-  table: z.strictObject({ versionsKept: z.number().int().min(2).max(100).default(5) }).default({ versionsKept: 5 }),
+  table: z
+    .strictObject({
+      versionsKept: z.number().int().min(2).max(100).default(5),
+      /** Every version younger than this is kept too (SPEC §3.2), whatever versionsKept says. */
+      keepFor: duration.default('24h'),
+    })
+    .default({ versionsKept: 5, keepFor: '24h' }),
   /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */
   queue: z.strictObject({ shards: z.number().int().min(1).max(1296).default(16) }).default({ shards: 16 }),
 });

@@ -4,6 +4,7 @@
  */
 import { Worker } from 'bullmq';
 import type { Config } from '../config/schema.js';
+import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
 import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
@@ -47,6 +48,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
     redis,
     keys,
     versionsKept: config.table.versionsKept,
+    keepForMs: parseDuration(config.table.keepFor),
     config,
     log,
     env,

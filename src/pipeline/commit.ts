@@ -30,6 +30,7 @@ export async function commitSnapshot(deps: PublishDeps, c: Commit): Promise<numb
     snapshot: c.ref,
     expected: c.expected,
     keep: deps.versionsKept,
+    ...(deps.keepForMs !== undefined ? { keepForMs: deps.keepForMs } : {}),
     meta: { publishedAt: new Date().toISOString(), cause: c.cause, source: c.source },
   });
   // Published: what follows is housekeeping, and must not make the caller discard it.

@@ -7,6 +7,8 @@ export interface PublishDeps {
   readonly redis: RedisClient;
   readonly keys: Keys;
   readonly versionsKept: number;
+  /** Versions younger than this are kept too (table.keepFor; default 24 h). */
+  readonly keepForMs?: number;
   /** Fewest shards a new snapshot gets (default 1: sized from its expected entries). */
   readonly minShards?: number;
 }

@@ -50,6 +50,8 @@ export interface Keys {
   sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
   readonly syncState: string;
+  /** Hash: source name → pin JSON `{version, since}` (set by a rollback, cleared by `resume`). */
+  readonly pins: string;
   /** Mail queue shard `k` (0 ≤ k < queue.shards): its key set under its own hash tag. */
   mqShard(k: number): QueueShardKeys;
   /** The single-tag queue layout of earlier releases (`{ns}:mq:…`), read only by the migration. */
@@ -83,6 +85,7 @@ export function createKeys(namespace: string): Keys {
     runCounts: `${prefix}:runs:count`,
     lastSuccess: `${prefix}:runs:ok`,
     syncState: `${prefix}:sync:state`,
+    pins: `${prefix}:sync:pins`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
     mqLegacy: queueKeys(prefix, -1),

@@ -5,6 +5,7 @@ import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { readRuns, type RunRecord } from './runs.js';
 import type { Watermark } from '../directory/ldap/watermark.js';
+import { readPins, type Pin } from './pins.js';
 
 export interface SourceSchedule {
   readonly source: string;
@@ -15,6 +16,8 @@ export interface SourceSchedule {
   /** Next scheduled delta sync (LDAP sources with deltaSchedule). */
   readonly nextDelta?: string;
   readonly watermark?: Watermark;
+  /** Set after a rollback changed the source: its syncs are paused until `switchyard resume`. */
+  readonly pinned?: Pin;
 }
 
 export function nextRun(expression: string | undefined): string | undefined {
@@ -28,12 +31,18 @@ export function nextRun(expression: string | undefined): string | undefined {
 }
 
 export async function sourceSchedule(redis: RedisClient, keys: Keys, config: Config): Promise<SourceSchedule[]> {
-  const [runs, counts, states] = await Promise.all([readRuns(redis, keys), redis.hgetall(keys.runCounts), redis.hgetall(keys.syncState)]);
+  const [runs, counts, states, pins] = await Promise.all([
+    readRuns(redis, keys),
+    redis.hgetall(keys.runCounts),
+    redis.hgetall(keys.syncState),
+    readPins(redis, keys),
+  ]);
   return config.sources.map((s) => {
     const last = runs.get(s.name);
     const next = nextRun(s.schedule);
     const delta = s.type === 'ldap' ? nextRun(s.deltaSchedule) : undefined;
     const wm = states[s.name];
+    const pin = pins.get(s.name);
     return {
       source: s.name,
       runs: Number(counts[s.name] ?? 0),
@@ -41,6 +50,7 @@ export async function sourceSchedule(redis: RedisClient, keys: Keys, config: Con
       ...(next ? { nextRun: next } : {}),
       ...(delta ? { nextDelta: delta } : {}),
       ...(wm ? { watermark: JSON.parse(wm) as Watermark } : {}),
+      ...(pin ? { pinned: pin } : {}),
     };
   });
 }

@@ -4,7 +4,7 @@
  * and the status page itself in a real headless Chromium (playwright-core), with a
  * screenshot kept in test-artifacts/.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -156,17 +156,30 @@ describe('admin HTTP', () => {
       reason: 'target-address',
       tableVersion: 2,
     });
-    const back = await fetch(`${u.admin.url}api/rollback`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ to: 1 }),
-    });
-    expect(await back.json()).toMatchObject({ version: 3, restored: 1 });
+    const rollback = (body: unknown) =>
+      fetch(`${u.admin.url}api/rollback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // the same rules as the CLI: version 1 predates students, the whole table may not go back there
+    const refused = await rollback({ to: 1 });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/^refused: source students has no snapshot in version 1/);
+    // students without s100007 (v3), then students alone back to its previous state (v2): pinned
+    const dir = mkdtempSync(join(tmpdir(), 'sy-admin-'));
+    const fewer = join(dir, 'students.csv');
+    writeFileSync(fewer, readFileSync(csvFixture('students.csv'), 'utf8').replace(/\n[^\n]*s100007@[^\n]*/, ''));
+    await importCsvde(t!.env.deps, t!.env.source('students'), fewer);
     expect(JSON.parse((await get(`${u.admin.url}api/resolve?address=s100007@contoso.edu`)).text)).toMatchObject({
-      action: 'route',
       reason: 'internal-relay',
       tableVersion: 3,
     });
+    const back = await rollback({ source: 'students' });
+    expect(await back.json()).toMatchObject({ version: 4, restored: 2, pinned: ['students'] });
+    expect(JSON.parse((await get(`${u.admin.url}api/resolve?address=s100007@contoso.edu`)).text)).toMatchObject({
+      action: 'route',
+      reason: 'mailbox',
+      tableVersion: 4,
+    });
+    const pinned = JSON.parse((await get(`${u.admin.url}api/status`)).text) as { schedule: { source: string; pinned?: unknown }[] };
+    expect(pinned.schedule.find((x) => x.source === 'students')?.pinned).toMatchObject({ version: 2, tableVersion: 4 });
     const board = await get(`${u.admin.url}queues`);
     expect(board.status).toBe(200);
     expect(board.text).toMatch(/bull/i);

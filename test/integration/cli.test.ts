@@ -3,7 +3,7 @@
  * SPEC §7 exit codes, `resolve --json` fields, import/status/conflicts/rollback/config check.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,11 +109,28 @@ describe('switchyard CLI', () => {
       smtp: expect.stringMatching(/^550 5\.1\.1 /),
       tableVersion: 2,
     });
-    const rb = await cli(['rollback']);
-    expect(rb).toMatchObject({ code: 0, stdout: 'published table version 3 (the content of version 1)\n' });
+    // version 1 predates students: the whole table may not go back there (SPEC §3.2)
+    const refused = await cli(['rollback', '--yes']);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(/^switchyard: refused: source students has no snapshot in version 1/);
+    // no terminal and no --yes: the diff, then a usage error
+    const unconfirmed = await cli(['rollback', '--source', 'students', '--to', '1']);
+    expect(unconfirmed.stderr).toBe('switchyard: source students has no snapshot in version 1\n');
+    const fewer = join(mkdtempSync(join(tmpdir(), 'switchyard-cli-')), 'students.csv');
+    writeFileSync(fewer, readFileSync(csvFixture('students.csv'), 'utf8').trimEnd().split('\n').slice(0, -1).join('\n') + '\n');
+    expect((await cli(['import', fewer, '--source', 'students'])).stdout).toMatch(/^published table version 3/);
+    const ask = await cli(['rollback', '--source', 'students']);
+    expect(ask.code).toBe(2);
+    expect(ask.stdout).toMatch(
+      /^rollback of source students to its state in table version 2 \(current version 3\):\n {2}students: snapshot \d+ → \d+, objects \d+ → \d+/,
+    );
+    expect(ask.stderr).toContain('re-run with --yes');
+    const rb = await cli(['rollback', '--source', 'students', '--yes']);
+    expect(rb.code).toBe(0);
+    expect(rb.stdout).toContain('published table version 4 (source students as in version 2); pinned: students');
     const s100000 = JSON.parse((await cli(['resolve', '--json', 's100000@contoso.edu'])).stdout) as Record<string, unknown>;
-    expect(s100000).toMatchObject({ reason: 'internal-relay', tableVersion: 3 });
-    expect((await cli(['rollback', '--to', '99'])).stderr).toMatch(/^switchyard: version 99 is not kept \(kept: 3, 2, 1\)\n$/);
+    expect(s100000).toMatchObject({ tableVersion: 4 });
+    expect((await cli(['rollback', '--yes', '--to', '99'])).stderr).toMatch(/^switchyard: version 99 is not kept \(kept: 4, 3, 2, 1\)\n$/);
   });
 
   it('exit 1 with the line for a bad file, nothing published', async () => {
@@ -126,6 +143,16 @@ describe('switchyard CLI', () => {
     );
     const after = JSON.parse((await cli(['status', '--json'])).stdout) as { tableVersion: number | null };
     expect(after.tableVersion).toBe(before.tableVersion);
+  });
+
+  it('source remove refuses a configured source and one not in the table; resume needs a configured source', async () => {
+    const still = await cli(['source', 'remove', 'students']);
+    expect(still).toMatchObject({ code: 1, stdout: '' });
+    expect(still.stderr).toBe('switchyard: refused: source students is still configured; take it out of the configuration first\n');
+    const gone = await cli(['source', 'remove', 'alumni']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^switchyard: source alumni is not in the table/);
+    expect((await cli(['resume', 'alumni'])).code).toBe(2);
   });
 
   it('exit 2 for usage errors', async () => {

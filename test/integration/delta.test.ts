@@ -113,7 +113,7 @@ describe.each([1, 8])('delta publish (snapshots of at least %i shards)', (minSha
     expect(same).toMatchObject({ unchanged: true, version: 3 });
 
     // rollback to before the deltas
-    await rollback(env.redis, env.keys, 1, 5);
+    await rollback(env.redis, env.keys, { to: 1, required: [], keep: 5 });
     expect(await decide('room-101@contoso.edu')).toMatchObject({ reason: 'mailbox' });
     expect(await decide('kofi_lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
   });

@@ -224,24 +224,25 @@ describe('import and resolve', () => {
     expect(await decide('countess@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: 2 });
     expect(await decide('projector-cart@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
 
-    const rb = await rollback(env.redis, env.keys, undefined, 5);
+    const rb = await rollback(env.redis, env.keys, { to: 1, required: [], keep: 5 });
     expect(rb).toMatchObject({ version: 3, restored: 1 });
     expect(await decide('countess@contoso.edu')).toMatchObject({ reason: 'internal-relay', tableVersion: 3 });
     expect(await decide('projector-cart@contoso.edu')).toMatchObject({ reason: 'mailbox' });
-    await expect(rollback(env.redis, env.keys, 42, 5)).rejects.toBeInstanceOf(RollbackError);
+    await expect(rollback(env.redis, env.keys, { to: 42, required: [], keep: 5 })).rejects.toBeInstanceOf(RollbackError);
     // a later import diffs against the rolled-back snapshot
     const after = await importFile(changed);
     expect(after.counts).toMatchObject({ changed: 1, removed: 1 });
   });
 
-  it('keeps the last N versions and collects unreferenced snapshots', async () => {
+  it('keeps the last N versions (nothing younger than keepFor: 0) and collects unreferenced snapshots', async () => {
     const variant = tmpCsv(
       readFileSync(csvFixture('contoso.csv'), 'utf8').replace(
         'SMTP:ada.lovelace@contoso.edu',
         'SMTP:ada.lovelace@contoso.edu;smtp:ada2@contoso.edu',
       ),
     );
-    for (let i = 0; i < 7; i++) await importFile(i % 2 ? variant : csvFixture('contoso-utf16.csv'));
+    const deps = { ...env.deps, keepForMs: 0 };
+    for (let i = 0; i < 7; i++) await importCsvde(deps, env.source('corp'), i % 2 ? variant : csvFixture('contoso-utf16.csv'));
     const status = await readStatus(env.redis, env.keys);
     expect(status.history.map((v) => v.version)).toEqual([7, 6, 5, 4, 3]);
     expect(await env.redis.exists(env.keys.version(2))).toBe(0);

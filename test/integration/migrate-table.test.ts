@@ -161,7 +161,7 @@ it('converts every kept snapshot, answers as before, and does nothing the second
   expect(await lookup(env.redis, k, addresses)).toEqual(after);
 
   // the migrated table is a normal one: rollback, and a re-import diffed against it
-  await rollback(env.redis, k, 1, 5);
+  await rollback(env.redis, k, { to: 1, required: [], keep: 5 });
   expect((await lookup(env.redis, k, [first.addresses[0]?.toLowerCase() ?? '']))[0]).toMatchObject({
     state: 'ok',
     version: 4,

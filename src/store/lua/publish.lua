@@ -3,10 +3,14 @@
   snapshot replaced (or removed). Refuses when the source's published snapshot is no
   longer the one the new snapshot was diffed against (another publish won the race).
   The client names every version hash this touches, from the pointer, sequence and
-  history it read just before; when any of them moved meanwhile, nothing is written and
-  the reply "SY_RETRY" asks it to read them again.
+  history it read just before, and decides which versions retention drops (the last N,
+  those younger than table.keepFor and each source's last full-sync version stay:
+  src/store/retention.ts); versions never change once written and only these scripts
+  move the sequence, so an unchanged sequence means that decision still holds. When any
+  of them moved meanwhile, nothing is written and the reply "SY_RETRY" asks it to read
+  them again.
 
-  Key count: variable, 5 + the number of versions the history trim drops.
+  Key count: variable, 5 + the number of versions retention drops.
 
   Input:
     KEYS[1] current version pointer
@@ -14,23 +18,24 @@
     KEYS[3] version history list (newest first)
     KEYS[4] hash of the current version (any unused version key when there is none)
     KEYS[5] hash of the new version (sequence + 1)
-    KEYS[6..] hashes of the versions the trim drops (history from index keep - 1 on)
+    KEYS[6..] hashes of the versions retention drops (ARGV[9..], in the same order)
     ARGV[1] source name
     ARGV[2] new snapshot ref ('' removes the source)
     ARGV[3] expected currently published ref of the source ('' for none)
-    ARGV[4] versions to keep
+    ARGV[4] length of the history the client read
     ARGV[5] version meta JSON
     ARGV[6] current version the client read ('' for none)
     ARGV[7] version sequence the client read ('0' for none)
+    ARGV[8] (unused, '')
+    ARGV[9..] the versions retention drops
 
   Output:
     { new version, dropped version... }, or an error "SY_STALE ..." or "SY_RETRY"
 ]]
 local source, snap, expected = ARGV[1], ARGV[2], ARGV[3]
-local keep = tonumber(ARGV[4])
 local current = redis.call('GET', KEYS[1])
-local dropping = redis.call('LRANGE', KEYS[3], keep - 1, -1)
-if (current or '') ~= ARGV[6] or (redis.call('GET', KEYS[2]) or '0') ~= ARGV[7] or #dropping ~= #KEYS - 5 then
+if (current or '') ~= ARGV[6] or (redis.call('GET', KEYS[2]) or '0') ~= ARGV[7]
+  or redis.call('LLEN', KEYS[3]) ~= tonumber(ARGV[4]) or #ARGV - 8 ~= #KEYS - 5 then
   return redis.error_reply('SY_RETRY the table moved while the publish was prepared')
 end
 local field = 's:' .. source
@@ -65,10 +70,10 @@ local version = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[5], unpack(copy))
 redis.call('SET', KEYS[1], version)
 redis.call('LPUSH', KEYS[3], version)
-redis.call('LTRIM', KEYS[3], 0, keep - 1)
 local out = { version }
-for i, v in ipairs(dropping) do
-  redis.call('UNLINK', KEYS[5 + i])
-  out[#out + 1] = v
+for i = 9, #ARGV do
+  redis.call('LREM', KEYS[3], 1, ARGV[i])
+  redis.call('UNLINK', KEYS[i - 3])
+  out[#out + 1] = ARGV[i]
 end
 return out
