@@ -19,6 +19,7 @@ import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { SourceSpec } from './publish-source.js';
 import type { DeltaItem } from '../directory/items.js';
+import { Tally, type ObjectStatus } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
 export type { DeltaItem } from '../directory/items.js';
@@ -27,8 +28,6 @@ export type { DeltaItem } from '../directory/items.js';
 export class NoBaseSnapshotError extends Error {
   readonly code = 'SY_NO_BASE';
 }
-
-const SAMPLES = 10;
 
 /** One change of a batch: an upsert with its stored form, or a delete. */
 type Change =
@@ -187,16 +186,13 @@ export async function publishDelta(
     ...(['obj', 'addr', 'conf'] as const).flatMap((h) => shardKeys(keys, id.id, h, id.shards)),
   ];
   let batchId = 0;
-  const tally = { A: 0, C: 0, U: 0, R: 0, N: 0, addressesAdded: 0, addressesRemoved: 0, invalid: 0, read: 0 };
-  const errors: RowError[] = [];
-  const samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
+  const tally = new Tally();
   let published = false;
   try {
     for await (const batch of items) {
       const { changes, names, errors: bad } = parseChanges(spec, batch);
       tally.read += batch.length;
-      tally.invalid += bad.length;
-      errors.push(...bad);
+      for (const e of bad) tally.error(e);
       if (changes.length === 0) continue;
       const [batchArg, ...changeArgv] = await changeArgs(deps, state, ++batchId, changes);
       const args = [batchArg ?? '', ref.base.shards, id.shards, ...changeArgv];
@@ -206,52 +202,35 @@ export async function publishDelta(
         number,
         string[],
       ];
-      for (let i = 0; i < status.length; i++) {
-        const s = status[i] as 'A' | 'C' | 'U' | 'R' | 'N';
-        tally[s]++;
-        const list = s === 'A' ? samples.added : s === 'C' ? samples.changed : s === 'R' ? samples.removed : undefined;
-        if (list && list.length < SAMPLES) list.push(names[i] ?? '');
-      }
+      for (let i = 0; i < status.length; i++) tally.record(status[i] as ObjectStatus, names[i] ?? '');
       tally.addressesAdded += added;
       tally.addressesRemoved += removed;
-      for (const a of conflicted) if (samples.conflicts.length < SAMPLES && !samples.conflicts.includes(a)) samples.conflicts.push(a);
-      opts.onProgress?.({ read: tally.read, written: tally.read });
+      tally.conflicted(conflicted);
+      tally.written += changes.length;
+      opts.onProgress?.({ read: tally.read, written: tally.written });
     }
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
-    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(errors, tally.invalid);
+    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
     const previous = prev?.objects ?? (await hlenSharded(redis, keys, ref.base, 'obj'));
-    const objects = previous + tally.A - tally.R;
+    const objects = previous + tally.added - tally.removed;
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
     const { conflicts, newConflicts } = await conflictCounts(deps, ref, id);
-    const counts = {
-      objects,
-      addresses,
-      added: tally.A,
-      changed: tally.C,
-      unchanged: tally.U,
-      removed: tally.R,
-      addressesAdded: tally.addressesAdded,
-      addressesRemoved: tally.addressesRemoved,
-      conflicts,
-      newConflicts,
-      invalid: tally.invalid,
-      skipped: tally.N,
-    };
+    const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
-      : deletionGuard({ source: spec.name, previous, removed: tally.R, threshold: spec.deletionThreshold });
+      : deletionGuard({ source: spec.name, previous, removed: tally.removed, threshold: spec.deletionThreshold });
     const result = {
       source: spec.name,
       dryRun: opts.dryRun === true,
       counts,
-      samples,
-      errors: errors.slice(0, 1000),
+      samples: tally.samples,
+      errors: tally.errors,
       ...(refusal ? { refusal } : {}),
       durationMs: 0,
     };
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
-    if (tally.A + tally.C + tally.R === 0)
+    if (tally.added + tally.changed + tally.removed === 0)
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
 
     const meta = {

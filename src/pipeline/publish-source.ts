@@ -15,7 +15,8 @@ import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import type { PublishDeps, PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
+import { SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
+import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export interface SourceSpec {
   readonly name: string;
@@ -32,32 +33,6 @@ export interface SourceSpec {
  */
 const BATCH = Number(process.env.SWITCHYARD_STAGE_BATCH ?? 50);
 const IN_FLIGHT = Number(process.env.SWITCHYARD_STAGE_IN_FLIGHT ?? 8);
-const SAMPLES = 10;
-const KEPT_ERRORS = 1000;
-
-class Tally {
-  read = 0;
-  written = 0;
-  added = 0;
-  changed = 0;
-  unchanged = 0;
-  addressesNew = 0;
-  addressesKept = 0;
-  invalid = 0;
-  skipped = 0;
-  readonly errors: RowError[] = [];
-  readonly samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
-
-  error(e: RowError): void {
-    this.invalid++;
-    if (this.errors.length < KEPT_ERRORS) this.errors.push(e);
-  }
-}
-
-function sample(list: string[], value: string): void {
-  if (list.length < SAMPLES) list.push(value);
-}
-
 /** Stages every entry of `items` into snapshot `id`, a few batches in flight at once. */
 async function stageAll(
   deps: PublishDeps,
@@ -83,25 +58,13 @@ async function stageAll(
       .then((r) => {
         for (let i = 0; i < r.status.length; i++) {
           const o = objects[i] as RecipientObject;
-          switch (r.status[i]) {
-            case 'A':
-              tally.added++;
-              sample(tally.samples.added, o.dn);
-              break;
-            case 'C':
-              tally.changed++;
-              sample(tally.samples.changed, o.dn);
-              break;
-            case 'U':
-              tally.unchanged++;
-              break;
-            default:
-              tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
-          }
+          const status = r.status[i];
+          if (status === 'A' || status === 'C' || status === 'U') tally.record(status, o.dn);
+          else tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
         }
-        tally.addressesNew += r.addressesNew;
+        tally.addressesAdded += r.addressesNew;
         tally.addressesKept += r.addressesKept;
-        for (const a of r.conflicted) sample(tally.samples.conflicts, a);
+        tally.conflicted(r.conflicted);
         tally.written += objects.length;
         opts.onProgress?.({ read: tally.read, written: tally.written });
       })
@@ -209,6 +172,8 @@ export async function publishSource(
     ]);
     const { objects: oldObjects, addresses: oldAddresses } = oldCounts ?? { objects: 0, addresses: 0 };
     const removed = oldObjects - tally.changed - tally.unchanged;
+    tally.removed = removed;
+    tally.addressesRemoved = oldAddresses - tally.addressesKept;
     if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, old)));
 
     let newConflicts = conflicts;
@@ -218,20 +183,7 @@ export async function publishSource(
       const over = old.overlay ? await hmgetSharded(redis, keys, old.overlay, 'conf', conflicted) : [];
       newConflicts = before.filter((v, i) => (over[i] != null ? over[i] === '' : v === null)).length;
     }
-    const counts = {
-      objects,
-      addresses,
-      added: tally.added,
-      changed: tally.changed,
-      unchanged: tally.unchanged,
-      removed,
-      addressesAdded: tally.addressesNew,
-      addressesRemoved: oldAddresses - tally.addressesKept,
-      conflicts,
-      newConflicts,
-      invalid: tally.invalid,
-      skipped: tally.skipped,
-    };
+    const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
       : deletionGuard({ source: spec.name, previous: oldObjects, removed, threshold: spec.deletionThreshold });
