@@ -19,6 +19,7 @@ import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { SourceSpec } from './publish-source.js';
 import type { DeltaItem } from '../directory/items.js';
+import { InvalidEntries, splitHeld, storeDeltaReport } from './invalid.js';
 import { Tally, type ObjectStatus } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
@@ -34,18 +35,30 @@ type Change =
   | { readonly op: 'U'; readonly ref: string; readonly json: string; readonly rank: string; readonly lowered: readonly string[] }
   | { readonly op: 'D'; readonly ref: string };
 
-/** One batch of changes, with a name per change and the invalid entries. */
-function parseChanges(spec: SourceSpec, batch: readonly DeltaItem[]): { changes: Change[]; names: string[]; errors: RowError[] } {
+/**
+ * One batch of changes, with a name per change and the invalid entries. With `bad` (LDAP
+ * semantics), an invalid entry makes no change and is collected there; `touched` gets the
+ * id of every entry read.
+ */
+function parseChanges(
+  spec: SourceSpec,
+  batch: readonly DeltaItem[],
+  bad?: InvalidEntries,
+  touched?: Set<string>,
+): { changes: Change[]; names: string[]; errors: RowError[] } {
   const changes: Change[] = [];
   const names: string[] = [];
   const errors: RowError[] = [];
   for (const item of batch) {
     if ('error' in item) {
       errors.push(item.error);
+      bad?.add('', item.error.origin, item.error.reason);
     } else if ('delete' in item) {
       changes.push({ op: 'D', ref: objectRef(item.delete.toLowerCase()) });
       names.push(item.origin);
+      touched?.add(item.delete.toLowerCase());
     } else {
+      touched?.add(item.upsert.id.toLowerCase());
       const built = buildObject(spec.name, item.upsert);
       if (built.ok === true) {
         const o = built.object;
@@ -56,6 +69,7 @@ function parseChanges(spec: SourceSpec, batch: readonly DeltaItem[]): { changes:
         changes.push({ op: 'D', ref: objectRef(objectKey(item.upsert)) }); // no longer mail-enabled: gone from the table
       } else {
         errors.push({ origin: item.upsert.origin ?? item.upsert.dn, reason: built.reason });
+        bad?.add(item.upsert.id, item.upsert.dn, built.reason);
         continue;
       }
       names.push(item.upsert.dn);
@@ -187,12 +201,14 @@ export async function publishDelta(
   ];
   let batchId = 0;
   const tally = new Tally();
+  const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
+  const touched = new Set<string>();
   let published = false;
   try {
     for await (const batch of items) {
-      const { changes, names, errors: bad } = parseChanges(spec, batch);
+      const { changes, names, errors: invalid } = parseChanges(spec, batch, bad, touched);
       tally.read += batch.length;
-      for (const e of bad) tally.error(e);
+      for (const e of invalid) tally.error(e);
       if (changes.length === 0) continue;
       const [batchArg, ...changeArgv] = await changeArgs(deps, state, ++batchId, changes);
       const args = [batchArg ?? '', ref.base.shards, id.shards, ...changeArgv];
@@ -210,7 +226,8 @@ export async function publishDelta(
       opts.onProgress?.({ read: tally.read, written: tally.written });
     }
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
-    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
+    if (tally.invalid > 0 && !opts.skipInvalid && !bad) throw new InvalidInputError(tally.errors, tally.invalid);
+    if (bad) await splitHeld(deps, state, bad); // the held keep their published form: the delta did not touch them
     const previous = prev?.objects ?? (await hlenSharded(redis, keys, ref.base, 'obj'));
     const objects = previous + tally.added - tally.removed;
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
@@ -225,11 +242,13 @@ export async function publishDelta(
       counts,
       samples: tally.samples,
       errors: tally.errors,
+      ...(bad ? { report: bad.report() } : {}),
       ...(refusal ? { refusal } : {}),
       durationMs: 0,
     };
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
+    if (bad) await storeDeltaReport(deps, bad, touched);
     if (tally.added + tally.changed + tally.removed === 0)
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
 

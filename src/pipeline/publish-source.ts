@@ -15,6 +15,7 @@ import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
+import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
 import { SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
@@ -42,7 +43,8 @@ async function stageAll(
   items: AsyncIterable<readonly ReadItem[]>,
   tally: Tally,
   opts: PublishOptions,
-): Promise<void> {
+  bad: InvalidEntries,
+): Promise<number> {
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
   let batch: RecipientObject[] = [];
@@ -59,8 +61,13 @@ async function stageAll(
         for (let i = 0; i < r.status.length; i++) {
           const o = objects[i] as RecipientObject;
           const status = r.status[i];
-          if (status === 'A' || status === 'C' || status === 'U') tally.record(status, o.dn);
-          else tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
+          if (status === 'A' || status === 'C' || status === 'U') {
+            tally.record(status, o.dn);
+          } else {
+            const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
+            tally.error({ origin: where[i] ?? o.dn, reason });
+            bad.add(o.id, o.dn, reason, false);
+          }
         }
         tally.addressesAdded += r.addressesNew;
         tally.addressesKept += r.addressesKept;
@@ -81,6 +88,7 @@ async function stageAll(
       tally.read++;
       if ('error' in item) {
         tally.error(item.error);
+        bad.add('', item.error.origin, item.error.reason);
         continue;
       }
       const built = buildObject(spec.name, item.entry);
@@ -90,8 +98,10 @@ async function stageAll(
         if (batch.length >= BATCH) flush();
       } else if (built.ok === 'skip') {
         tally.skipped++;
+        bad.notMailEnabled++;
       } else {
         tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
+        bad.add(item.entry.id, item.entry.dn, built.reason);
       }
     }
     while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
@@ -99,6 +109,31 @@ async function stageAll(
   if (batch.length > 0 && failure === undefined) flush();
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure;
+  return batchId;
+}
+
+/** Stages again, as they are published, the objects of entries that turned invalid (held). */
+async function stageHeld(
+  deps: PublishDeps,
+  spec: SourceSpec,
+  id: SnapshotLayout,
+  old: StateLayout | undefined,
+  tally: Tally,
+  bad: InvalidEntries,
+  batchId: number,
+): Promise<void> {
+  const held = await splitHeld(deps, old, bad);
+  for (let from = 0; from < held.length; from += BATCH) {
+    const objects = held.slice(from, from + BATCH);
+    const r = await stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority));
+    for (let i = 0; i < r.status.length; i++) {
+      const status = r.status[i];
+      if (status === 'A' || status === 'C' || status === 'U') tally.record(status, (objects[i] as RecipientObject).dn);
+    }
+    tally.addressesAdded += r.addressesNew;
+    tally.addressesKept += r.addressesKept;
+    tally.conflicted(r.conflicted);
+  }
 }
 
 /** Up to SAMPLES DNs of objects of the old state (base, overlay on top) that `id` no longer has. */
@@ -161,9 +196,11 @@ export async function publishSource(
   const tally = new Tally();
   let published = false;
   try {
-    await stageAll(deps, spec, id, old, items, tally, opts);
+    const bad = new InvalidEntries(spec.name);
+    const batches = await stageAll(deps, spec, id, old, items, tally, opts, bad);
+    if (opts.holdInvalid) await stageHeld(deps, spec, id, old, tally, bad, batches);
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
-    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
+    if (tally.invalid > 0 && !opts.skipInvalid && !opts.holdInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
     const [objects, addresses, conflicts] = await Promise.all([
       hlenSharded(redis, keys, id, 'obj'),
@@ -193,11 +230,13 @@ export async function publishSource(
       counts,
       samples: tally.samples,
       errors: tally.errors,
+      ...(opts.holdInvalid ? { report: bad.report() } : {}),
       ...(refusal !== undefined ? { refusal } : {}),
       durationMs: 0,
     };
     if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
+    if (opts.holdInvalid) await storeFullReport(deps, bad);
     // Nothing changed: keep the published version (and the rollback history) as it is.
     if (old !== undefined && current !== undefined && isUnchanged(counts)) {
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };

@@ -48,6 +48,7 @@ async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: s
     readLdap(source, { password, beforeSearch, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }),
     {
       ...opts,
+      holdInvalid: true, // a bad entry never stops an LDAP sync (SPEC §2.2)
       cause: 'sync',
       origin: `${source.url}/${source.baseDn}`,
     },
@@ -77,6 +78,7 @@ export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: 
   try {
     const result = await publishDelta(deps, specOf(source), readLdapDelta(source, since, next, { password }), {
       ...opts,
+      holdInvalid: true,
       cause: 'sync',
       origin: `${source.url}/${source.baseDn}`,
     });

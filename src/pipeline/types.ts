@@ -1,6 +1,7 @@
 import type { RowError } from '../directory/items.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
+import type { ReportedEntry } from '../store/source-report.js';
 
 /** What every publish needs: the Redis client, the key names, how many table versions to keep. */
 export interface PublishDeps {
@@ -17,6 +18,12 @@ export interface PublishOptions {
   readonly dryRun?: boolean;
   readonly skipInvalid?: boolean;
   readonly allowMassDelete?: boolean;
+  /**
+   * LDAP semantics (SPEC §2.2): an entry that cannot be made into a recipient object is
+   * skipped and reported, never a refusal; an object of the published state that turns
+   * invalid keeps its last valid form (held). The report is stored per source.
+   */
+  readonly holdInvalid?: boolean;
   /** Where the data came from, kept with the snapshot (a file path, an LDAP URL). */
   readonly origin?: string;
   readonly cause: 'import' | 'sync';
@@ -50,6 +57,12 @@ export interface PublishResult {
   readonly counts: Counts;
   readonly samples: { readonly added: string[]; readonly changed: string[]; readonly removed: string[]; readonly conflicts: string[] };
   readonly errors: readonly RowError[];
+  /** With `holdInvalid`: the entries skipped and held, and how many were not mail-enabled. */
+  readonly report?: {
+    readonly skipped: readonly ReportedEntry[];
+    readonly held: readonly ReportedEntry[];
+    readonly notMailEnabled: number;
+  };
   /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
   readonly refusal?: string;
   readonly durationMs: number;

@@ -48,6 +48,8 @@ export interface Keys {
   sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
   readonly syncState: string;
+  /** Hash: source name → JSON of its entries skipped or held by the last syncs (src/store/source-report.ts). */
+  readonly sourceReports: string;
   /** Mail queue shard `k` (0 ≤ k < queue.shards): its key set under its own hash tag. */
   mqShard(k: number): QueueShardKeys;
   /** The single-tag queue layout of earlier releases (`{ns}:mq:…`), read only by the migration. */
@@ -80,6 +82,7 @@ export function createKeys(namespace: string): Keys {
     lastRuns: `${prefix}:runs:last`,
     runCounts: `${prefix}:runs:count`,
     syncState: `${prefix}:sync:state`,
+    sourceReports: `${prefix}:sync:report`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
     mqLegacy: queueKeys(prefix, -1),

@@ -12,6 +12,7 @@ import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { adminClient, seededSamba } from '../helpers/samba.js';
+import { readSourceReport } from '../../src/store/source-report.js';
 
 let dc: Awaited<ReturnType<typeof seededSamba>>;
 let env: TestEnv;
@@ -137,5 +138,74 @@ describe('full sync from a real AD (Samba)', () => {
       mode: 'ad',
       invocationId: wm.invocationId,
     });
+  });
+});
+
+describe('a bad entry never stops an AD sync (SPEC §2.2)', () => {
+  const BROKEN = `CN=Broken Proxy,OU=Staff,${AD_BASE}`;
+  const TWO = `CN=Two Primaries,OU=Staff,${AD_BASE}`;
+  const ADA = `CN=Ada Lovelace,OU=Staff,${AD_BASE}`;
+  const setProxies = async (dn: string, values: string[]): Promise<void> => {
+    const client = await adminClient(dc);
+    try {
+      await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'proxyAddresses', values }) }));
+    } finally {
+      await client.unbind();
+    }
+  };
+
+  it('skips malformed entries with their DN and reason; a published object turned invalid is held, then fixed', async () => {
+    // Samba takes any string in proxyAddresses (Unicode String syntax): `SMTP:broken(at)x`
+    // (no @, no domain) and two `SMTP:` primaries are both written as given.
+    const client = await adminClient(dc);
+    try {
+      await client.add(BROKEN, { objectClass: 'user', sAMAccountName: 'broken', proxyAddresses: ['SMTP:broken(at)x'] });
+      await client.add(TWO, {
+        objectClass: 'user',
+        sAMAccountName: 'twoprimaries',
+        proxyAddresses: ['SMTP:two.a@contoso.edu', 'SMTP:two.b@contoso.edu'],
+      });
+    } finally {
+      await client.unbind();
+    }
+    const full = await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(full.version).toBeDefined();
+    const skippedDns = (full.report?.skipped ?? []).map((e) => e.dn).sort();
+    expect(skippedDns).toEqual([BROKEN, TWO].sort());
+    const report = await readSourceReport(env.redis, env.keys, 'corp-ad');
+    expect(report?.held).toEqual([]);
+    expect(report?.skipped).toHaveLength(2);
+    for (const e of report?.skipped ?? []) {
+      expect(e).toMatchObject({ source: 'corp-ad', id: expect.stringMatching(/^[0-9a-f-]{36}$/), reason: expect.any(String) });
+      expect(e.reason.length).toBeGreaterThan(0);
+    }
+    expect(await decide('two.a@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    expect(await decide('ADA.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'onprem' });
+    expect(await decide('staff3@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+
+    // Ada (published) turns invalid: two primaries. A delta keeps her routing, reports her held.
+    const before = await decide('ADA.lovelace@contoso.edu');
+    await setProxies(ADA, ['SMTP:Ada.Lovelace@contoso.edu', 'SMTP:ada.second@contoso.edu']);
+    const delta = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(delta.mode).toBe('delta');
+    expect(delta.report?.held.map((e) => e.dn)).toEqual([ADA]);
+    expect(await decide('ADA.lovelace@contoso.edu')).toEqual(before);
+    expect(await decide('ada.second@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    let stored = await readSourceReport(env.redis, env.keys, 'corp-ad');
+    expect(stored?.held.map((e) => e.dn)).toEqual([ADA]);
+    expect(stored?.skipped.map((e) => e.dn).sort()).toEqual([BROKEN, TWO].sort());
+
+    // a full sync keeps her too (her published form is staged again)
+    const again = await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(again.report?.held.map((e) => e.dn)).toEqual([ADA]);
+    expect(await decide('ADA.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', object: before?.object });
+
+    // fixed again: normal, no longer held
+    await setProxies(ADA, ['SMTP:Ada.Lovelace@contoso.edu', 'smtp:ada.second@contoso.edu']);
+    await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(await decide('ada.second@contoso.edu')).toMatchObject({ reason: 'mailbox', object: before?.object });
+    stored = await readSourceReport(env.redis, env.keys, 'corp-ad');
+    expect(stored?.held).toEqual([]);
+    expect(stored?.skipped).toHaveLength(2);
   });
 });
