@@ -3,6 +3,7 @@ import type { Decision } from '../routing/decide.js';
 import type { PublishResult } from '../pipeline/types.js';
 import type { Conflict, TableStatus } from '../store/status.js';
 import type { SourceSchedule } from '../store/source-schedule.js';
+import type { SourceReport } from '../store/source-report.js';
 
 export function formatPublish(r: PublishResult): string {
   const c = r.counts;
@@ -70,6 +71,22 @@ export function formatSchedule(rows: readonly SourceSchedule[]): string {
     lines.push(
       `  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}${r.nextDelta ? `, next delta ${r.nextDelta}` : ''}${wm}`,
     );
+  }
+  return lines.join('\n');
+}
+
+/** Skipped and held LDAP entries per source (SPEC §2.2); each list cut at `shown` lines. */
+export function formatSourceReports(reports: ReadonlyMap<string, SourceReport>, shown = 20): string {
+  const lines = ['entries skipped or held:'];
+  if (reports.size === 0) lines.push('  none reported');
+  for (const r of reports.values()) {
+    lines.push(`  ${r.source}: ${r.skipped.length} skipped, ${r.held.length} held, ${r.notMailEnabled} not mail-enabled (as of ${r.at})`);
+    const list = (what: string, entries: SourceReport['skipped']): void => {
+      for (const e of entries.slice(0, shown)) lines.push(`    ${what} ${e.dn}${e.id ? ` (${e.id})` : ''}: ${e.reason}`);
+      if (entries.length > shown) lines.push(`    … and ${entries.length - shown} more ${what}`);
+    };
+    list('held', r.held);
+    list('skipped', r.skipped);
   }
   return lines.join('\n');
 }

@@ -7,7 +7,9 @@ import { rollback } from '../store/table.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { withContext } from './context.js';
 import { decisionJson, statusJson } from '../report/json.js';
-import { formatConflict, formatDecision, formatSchedule, formatStatus } from './format.js';
+import { formatConflict, formatDecision, formatSchedule, formatSourceReports, formatStatus } from './format.js';
+import { readSourceReports } from '../store/source-report.js';
+import { sourceReportsJson } from '../report/source-reports.js';
 import { UsageError } from './usage-error.js';
 
 interface Common {
@@ -33,10 +35,11 @@ export async function statusCommand(flags: Common): Promise<number> {
     const status = await readStatus(ctx.redis, ctx.keys);
     const conflicts = (await listConflicts(ctx.redis, ctx.keys)).length;
     const schedule = await sourceSchedule(ctx.redis, ctx.keys, ctx.config);
+    const reports = await readSourceReports(ctx.redis, ctx.keys);
     print(
       flags.json
-        ? JSON.stringify({ ...statusJson(status, conflicts), schedule })
-        : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}`,
+        ? JSON.stringify({ ...statusJson(status, conflicts), schedule, ...sourceReportsJson(reports) })
+        : `${formatStatus(status, conflicts)}\n${formatSchedule(schedule)}\n${formatSourceReports(reports)}`,
     );
     return 0;
   });

@@ -12,7 +12,10 @@ import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { adminClient, seededSamba } from '../helpers/samba.js';
-import { readSourceReport } from '../../src/store/source-report.js';
+import { readSourceReport, readSourceReports } from '../../src/store/source-report.js';
+import { sourceReportsJson } from '../../src/report/source-reports.js';
+import { formatSourceReports } from '../../src/cli/format.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 
 let dc: Awaited<ReturnType<typeof seededSamba>>;
 let env: TestEnv;
@@ -193,6 +196,18 @@ describe('a bad entry never stops an AD sync (SPEC §2.2)', () => {
     expect(await decide('ada.second@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     let stored = await readSourceReport(env.redis, env.keys, 'corp-ad');
     expect(stored?.held.map((e) => e.dn)).toEqual([ADA]);
+    // what status --json, the status page and the metrics show
+    const reports = await readSourceReports(env.redis, env.keys);
+    expect(sourceReportsJson(reports)).toMatchObject({
+      held: [{ source: 'corp-ad', dn: ADA, reason: expect.stringMatching(/SMTP/) }],
+      skipped: expect.arrayContaining([expect.objectContaining({ source: 'corp-ad', dn: BROKEN })]),
+      sourceReports: { 'corp-ad': { skipped: 2, held: 1 } },
+    });
+    expect(formatSourceReports(reports)).toMatch(/corp-ad: 2 skipped, 1 held, \d+ not mail-enabled[\s\S]*held CN=Ada Lovelace/);
+    const scrape = await createMetrics({ redis: env.redis, keys: env.keys }).registry.metrics();
+    expect(scrape).toMatch(/^switchyard_source_skipped\{source="corp-ad"\} 2$/m);
+    expect(scrape).toMatch(/^switchyard_source_held\{source="corp-ad"\} 1$/m);
+    expect(scrape).toMatch(/^switchyard_source_not_mail_enabled\{source="corp-ad"\} \d+$/m);
     expect(stored?.skipped.map((e) => e.dn).sort()).toEqual([BROKEN, TWO].sort());
 
     // a full sync keeps her too (her published form is staged again)
