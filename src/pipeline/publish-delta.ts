@@ -235,7 +235,14 @@ export async function publishDelta(
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
-      : deletionGuard({ source: spec.name, previous, removed: tally.removed, threshold: spec.deletionThreshold });
+      : deletionGuard({
+          source: spec.name,
+          previous,
+          removed: tally.removed,
+          threshold: spec.deletionThreshold,
+          previousAddresses: prev?.addresses ?? 0,
+          removedAddresses: tally.addressesRemoved,
+        });
     const result = {
       source: spec.name,
       dryRun: opts.dryRun === true,

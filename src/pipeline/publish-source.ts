@@ -223,7 +223,14 @@ export async function publishSource(
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
-      : deletionGuard({ source: spec.name, previous: oldObjects, removed, threshold: spec.deletionThreshold });
+      : deletionGuard({
+          source: spec.name,
+          previous: oldObjects,
+          removed,
+          threshold: spec.deletionThreshold,
+          previousAddresses: oldAddresses,
+          removedAddresses: counts.addressesRemoved,
+        });
     const result = {
       source: spec.name,
       dryRun: opts.dryRun === true,
