@@ -144,6 +144,22 @@ describe('full sync from a real AD (Samba)', () => {
   });
 });
 
+describe('a changed source setting makes the next sync full (SPEC §2.2)', () => {
+  it('a changed baseDn: the next delta runs as a full sync; the one after is a delta again', async () => {
+    await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(await syncSource(env.deps, source(), { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta' });
+    const narrowed = source({ baseDn: `OU=Staff,${AD_BASE}` });
+    const r = await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/settings changed.*baseDn/) });
+    expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'internal-relay' }); // outside the new base
+    expect(await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta', unchanged: true });
+    // and back: full again, the contact routes again
+    const back = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(back).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/settings changed/) });
+    expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'target-address' });
+  });
+});
+
 describe('a bad entry never stops an AD sync (SPEC §2.2)', () => {
   const BROKEN = `CN=Broken Proxy,OU=Staff,${AD_BASE}`;
   const TWO = `CN=Two Primaries,OU=Staff,${AD_BASE}`;
