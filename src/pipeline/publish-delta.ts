@@ -6,10 +6,10 @@
  */
 import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
-import { encodeObject } from '../store/codec.js';
+import { decodeObject, encodeObject } from '../store/codec.js';
 import { shardKeys } from '../store/keys.js';
 import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
-import { addressShard, chooseShards, objectRef, refShard } from '../store/shards.js';
+import { addressShard, chooseShards, objectRef, refKey, refShard } from '../store/shards.js';
 import { formatRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { addressArgs, createSnapshot, readSnapshotMeta, readStateLayout } from '../store/snapshot.js';
@@ -19,7 +19,8 @@ import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { SourceSpec } from './publish-source.js';
 import type { DeltaItem } from '../directory/items.js';
-import { InvalidEntries, splitHeld, storeDeltaReport } from './invalid.js';
+import { InvalidEntries, splitHeld, storedObjects, storeDeltaReport } from './invalid.js';
+import { DiffCollector } from './dry-run.js';
 import { Tally, type ObjectStatus } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
@@ -126,23 +127,23 @@ async function conflictCounts(
   deps: PublishDeps,
   ref: StateLayout,
   id: SnapshotLayout,
-): Promise<{ conflicts: number; newConflicts: number }> {
+): Promise<{ conflicts: number; newConflicts: number; newConflicted: string[] }> {
   const { redis, keys } = deps;
   const entries = Object.entries(await hgetallSharded(redis, keys, id, 'conf'));
   let conflicts = await hlenSharded(redis, keys, ref.base, 'conf');
-  if (entries.length === 0) return { conflicts, newConflicts: 0 };
+  if (entries.length === 0) return { conflicts, newConflicts: 0, newConflicted: [] };
   const addresses = entries.map(([a]) => a);
   const inBase = await hmgetSharded(redis, keys, ref.base, 'conf', addresses);
   const inPrev = ref.overlay ? await hmgetSharded(redis, keys, ref.overlay, 'conf', addresses) : addresses.map(() => null);
-  let newConflicts = 0;
+  const newConflicted: string[] = [];
   entries.forEach(([, now], i) => {
     const base = inBase[i] != null;
     if (now !== '' && !base) conflicts++;
     if (now === '' && base) conflicts--;
     const before = inPrev[i] ?? inBase[i] ?? '';
-    if (now !== '' && before === '') newConflicts++;
+    if (now !== '' && before === '') newConflicted.push(addresses[i] as string);
   });
-  return { conflicts, newConflicts };
+  return { conflicts, newConflicts: newConflicted.length, newConflicted };
 }
 
 /** Copies the previous overlay into the new one: shard by shard, or re-sharded when the count grew. */
@@ -178,6 +179,18 @@ async function overlayShards(deps: PublishDeps, prev: SnapshotLayout | undefined
   return Math.max(floor, prev.shards, chooseShards(entries * 1.5));
 }
 
+/** A dry run's diff of one batch: each change's status with its old (`before`, by id) and new forms. */
+function collectDiff(diff: DiffCollector, status: string, changes: readonly Change[], before: ReadonlyMap<string, string>): void {
+  for (let i = 0; i < status.length; i++) {
+    const c = changes[i] as Change;
+    const old = before.get(refKey(c.ref));
+    const s = status[i];
+    if (s === 'A' && c.op === 'U') diff.add(decodeObject(c.json));
+    else if (s === 'C' && c.op === 'U' && old !== undefined) diff.change(decodeObject(old), decodeObject(c.json));
+    else if (s === 'R' && old !== undefined) diff.remove(decodeObject(old));
+  }
+}
+
 export async function publishDelta(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -203,6 +216,7 @@ export async function publishDelta(
   const tally = new Tally();
   const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
   const touched = new Set<string>();
+  const diff = opts.dryRun ? new DiffCollector() : undefined;
   let published = false;
   try {
     for await (const batch of items) {
@@ -210,6 +224,14 @@ export async function publishDelta(
       tally.read += batch.length;
       for (const e of invalid) tally.error(e);
       if (changes.length === 0) continue;
+      // a dry run shows each change old → new: the old forms are read for it only
+      const before = diff
+        ? await storedObjects(
+            deps,
+            state,
+            changes.map((c) => refKey(c.ref)),
+          )
+        : undefined;
       const [batchArg, ...changeArgv] = await changeArgs(deps, state, ++batchId, changes);
       const args = [batchArg ?? '', ref.base.shards, id.shards, ...changeArgv];
       const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [
@@ -219,6 +241,7 @@ export async function publishDelta(
         string[],
       ];
       for (let i = 0; i < status.length; i++) tally.record(status[i] as ObjectStatus, names[i] ?? '');
+      if (diff && before) collectDiff(diff, status, changes, before);
       tally.addressesAdded += added;
       tally.addressesRemoved += removed;
       tally.conflicted(conflicted);
@@ -231,7 +254,7 @@ export async function publishDelta(
     const previous = prev?.objects ?? (await hlenSharded(redis, keys, ref.base, 'obj'));
     const objects = previous + tally.added - tally.removed;
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
-    const { conflicts, newConflicts } = await conflictCounts(deps, ref, id);
+    const { conflicts, newConflicts, newConflicted } = await conflictCounts(deps, ref, id);
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
@@ -253,7 +276,10 @@ export async function publishDelta(
       ...(refusal ? { refusal } : {}),
       durationMs: 0,
     };
-    if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
+    if (diff) {
+      diff.newConflicts = newConflicted;
+      return { ...result, diff: diff.result(), durationMs: performance.now() - started };
+    }
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
     if (bad) await storeDeltaReport(deps, bad, touched);
     if (tally.added + tally.changed + tally.removed === 0)

@@ -15,7 +15,9 @@ import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
+import { InvalidEntries, splitHeld, storedObjects, storeFullReport } from './invalid.js';
+import { DiffCollector, type DryRunDiff } from './dry-run.js';
+import { decodeObject } from '../store/codec.js';
 import { SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
@@ -44,6 +46,7 @@ async function stageAll(
   tally: Tally,
   opts: PublishOptions,
   bad: InvalidEntries,
+  staged?: { added: RecipientObject[]; changed: RecipientObject[] },
 ): Promise<number> {
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
@@ -63,6 +66,8 @@ async function stageAll(
           const status = r.status[i];
           if (status === 'A' || status === 'C' || status === 'U') {
             tally.record(status, o.dn);
+            if (status === 'A') staged?.added.push(o);
+            if (status === 'C') staged?.changed.push(o);
           } else {
             const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
             tally.error({ origin: where[i] ?? o.dn, reason });
@@ -136,10 +141,15 @@ async function stageHeld(
   }
 }
 
-/** Up to SAMPLES DNs of objects of the old state (base, overlay on top) that `id` no longer has. */
-async function removedSamples(deps: PublishDeps, id: SnapshotLayout, old: StateLayout): Promise<string[]> {
+/** Up to `limit` objects (DN, addresses) of the old state (base, overlay on top) that `id` no longer has. */
+async function removedObjects(
+  deps: PublishDeps,
+  id: SnapshotLayout,
+  old: StateLayout,
+  limit: number,
+): Promise<{ dn: string; addresses: string[] }[]> {
   const { redis, keys } = deps;
-  const out: string[] = [];
+  const out: { dn: string; addresses: string[] }[] = [];
   for (const snap of old.overlay ? [old.overlay, old.base] : [old.base]) {
     for await (const flat of hscanSharded(redis, keys, snap, 'obj', 500)) {
       const refs = flat.filter((_, i) => i % 2 === 0);
@@ -148,12 +158,41 @@ async function removedSamples(deps: PublishDeps, id: SnapshotLayout, old: StateL
       const shadowed = snap === old.base && old.overlay ? await hmgetSharded(redis, keys, old.overlay, 'obj', refs) : [];
       present.forEach((v, i) => {
         const json = flat[i * 2 + 1] as string;
-        if (v === null && json !== '' && shadowed[i] == null && out.length < SAMPLES) out.push((JSON.parse(json) as { d: string }).d);
+        if (v !== null || json === '' || shadowed[i] != null || out.length >= limit) return;
+        const o = JSON.parse(json) as { d: string; a: string[] };
+        out.push({ dn: o.d, addresses: o.a });
       });
-      if (out.length >= SAMPLES) return out;
+      if (out.length >= limit) return out;
     }
   }
   return out;
+}
+
+/** The dry run's diff: the old form of each changed object is read here, on a dry run only. */
+async function dryRunDiff(
+  deps: PublishDeps,
+  id: SnapshotLayout,
+  old: StateLayout | undefined,
+  staged: { added: RecipientObject[]; changed: RecipientObject[] },
+  removed: number,
+  newConflicts: string[],
+): Promise<DryRunDiff> {
+  const diff = new DiffCollector();
+  for (const o of staged.added) diff.add(o);
+  if (old !== undefined) {
+    const before = await storedObjects(
+      deps,
+      old,
+      staged.changed.map((o) => o.id),
+    );
+    for (const o of staged.changed) {
+      const json = before.get(o.id.toLowerCase());
+      if (json !== undefined) diff.change(decodeObject(json), o);
+    }
+    if (removed > 0) for (const o of await removedObjects(deps, id, old, removed)) diff.remove(o);
+  }
+  diff.newConflicts = newConflicts;
+  return diff.result();
 }
 
 /** Objects and addresses of a published state, from its snapshot meta (counted for old metas). */
@@ -197,7 +236,8 @@ export async function publishSource(
   let published = false;
   try {
     const bad = new InvalidEntries(spec.name);
-    const batches = await stageAll(deps, spec, id, old, items, tally, opts, bad);
+    const staged = opts.dryRun ? { added: [] as RecipientObject[], changed: [] as RecipientObject[] } : undefined;
+    const batches = await stageAll(deps, spec, id, old, items, tally, opts, bad, staged);
     if (opts.holdInvalid) await stageHeld(deps, spec, id, old, tally, bad, batches);
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid && !opts.holdInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
@@ -211,15 +251,16 @@ export async function publishSource(
     const removed = oldObjects - tally.changed - tally.unchanged;
     tally.removed = removed;
     tally.addressesRemoved = oldAddresses - tally.addressesKept;
-    if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, old)));
+    if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedObjects(deps, id, old, SAMPLES)).map((o) => o.dn));
 
-    let newConflicts = conflicts;
-    if (conflicts > 0 && old !== undefined) {
+    let newConflictList: string[] | undefined;
+    if (conflicts > 0 && (old !== undefined || opts.dryRun)) {
       const conflicted = Object.keys(await hgetallSharded(redis, keys, id, 'conf'));
-      const before = await hmgetSharded(redis, keys, old.base, 'conf', conflicted);
-      const over = old.overlay ? await hmgetSharded(redis, keys, old.overlay, 'conf', conflicted) : [];
-      newConflicts = before.filter((v, i) => (over[i] != null ? over[i] === '' : v === null)).length;
+      const before = old ? await hmgetSharded(redis, keys, old.base, 'conf', conflicted) : conflicted.map(() => null);
+      const over = old?.overlay ? await hmgetSharded(redis, keys, old.overlay, 'conf', conflicted) : [];
+      newConflictList = conflicted.filter((_, i) => (over[i] != null ? over[i] === '' : before[i] === null));
     }
+    const newConflicts = newConflictList?.length ?? conflicts;
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
@@ -241,7 +282,10 @@ export async function publishSource(
       ...(refusal !== undefined ? { refusal } : {}),
       durationMs: 0,
     };
-    if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
+    if (staged) {
+      const diff = await dryRunDiff(deps, id, old, staged, removed, newConflictList ?? []);
+      return { ...result, diff, durationMs: performance.now() - started };
+    }
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
     if (opts.holdInvalid) await storeFullReport(deps, bad);
     // Nothing changed: keep the published version (and the rollback history) as it is.

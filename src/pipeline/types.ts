@@ -2,6 +2,7 @@ import type { RowError } from '../directory/items.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import type { ReportedEntry } from '../store/source-report.js';
+import type { DryRunDiff } from './dry-run.js';
 
 /** What every publish needs: the Redis client, the key names, how many table versions to keep. */
 export interface PublishDeps {
@@ -63,6 +64,8 @@ export interface PublishResult {
     readonly held: readonly ReportedEntry[];
     readonly notMailEnabled: number;
   };
+  /** On a dry run: the whole diff (SPEC §3.4). */
+  readonly diff?: DryRunDiff;
   /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
   readonly refusal?: string;
   readonly durationMs: number;
