@@ -240,3 +240,60 @@ describe('a bad entry never stops an AD sync (SPEC §2.2)', () => {
     expect(stored?.skipped).toHaveLength(2);
   });
 });
+
+describe('sync --dry-run --json (SPEC §3.4)', () => {
+  it('delta and full: added, removed and changed objects with old → new fields, and the addresses; nothing published', async () => {
+    const { execFile } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [bin, ...args, '--config', env.configFile],
+          { env: { ...process.env, REDIS_URL: '', ...secrets } },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    const version = (await decide('staff5@contoso.edu'))?.tableVersion;
+    const brianBefore = (await decide('bwk@contoso.edu'))?.recipient;
+    const EVE = `CN=Eve Partner,OU=Contacts,${AD_BASE}`;
+    const BRIAN = `CN=Brian Kernighan,OU=Staff,${AD_BASE}`;
+    const STAFF5 = `CN=Staff 5,OU=Staff,${AD_BASE}`;
+    const client = await adminClient(dc);
+    try {
+      await client.add(EVE, {
+        objectClass: 'contact',
+        proxyAddresses: ['SMTP:eve@partner.example', 'smtp:eve.partner@contoso.edu'],
+        targetAddress: 'SMTP:eve@partner.example',
+      });
+      await client.modify(
+        BRIAN,
+        new Change({ operation: 'replace', modification: new Attribute({ type: 'targetAddress', values: ['SMTP:brian@third.example'] }) }),
+      );
+      await client.del(STAFF5);
+    } finally {
+      await client.unbind();
+    }
+    for (const mode of [[], ['--full']]) {
+      const r = await cli(['sync', 'corp-ad', ...mode, '--dry-run', '--json']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+      const out = JSON.parse(r.stdout) as { mode: string; diff: Record<string, unknown> };
+      expect(out.mode).toBe(mode.length === 0 ? 'delta' : 'full');
+      expect(out).toMatchObject({
+        dryRun: true,
+        diff: {
+          added: [EVE],
+          removed: [STAFF5],
+          changed: [{ dn: BRIAN, targetAddress: { old: brianBefore, new: 'brian@third.example' } }],
+          newConflicts: [],
+        },
+      });
+      expect((out.diff.addressesAdded as string[]).sort()).toEqual(['eve.partner@contoso.edu', 'eve@partner.example']);
+      expect((out.diff.addressesRemoved as string[]).sort()).toEqual(['staff5.alt@contoso.edu', 'staff5@contoso.edu']);
+      expect(await decide('staff5@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: version });
+    }
+  });
+});
