@@ -45,7 +45,7 @@ async function stageAll(
   items: AsyncIterable<readonly ReadItem[]>,
   tally: Tally,
   opts: PublishOptions,
-  bad: InvalidEntries,
+  bad: InvalidEntries | undefined,
   staged?: { added: RecipientObject[]; changed: RecipientObject[] },
 ): Promise<number> {
   const inFlight = new Set<Promise<void>>();
@@ -71,7 +71,7 @@ async function stageAll(
           } else {
             const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
             tally.error({ origin: where[i] ?? o.dn, reason });
-            bad.add(o.id, o.dn, reason, false);
+            bad?.add(o.id, o.dn, reason, false);
           }
         }
         tally.addressesAdded += r.addressesNew;
@@ -93,7 +93,7 @@ async function stageAll(
       tally.read++;
       if ('error' in item) {
         tally.error(item.error);
-        bad.add('', item.error.origin, item.error.reason);
+        bad?.add('', item.error.origin, item.error.reason);
         continue;
       }
       const built = buildObject(spec.name, item.entry);
@@ -103,10 +103,10 @@ async function stageAll(
         if (batch.length >= BATCH) flush();
       } else if (built.ok === 'skip') {
         tally.skipped++;
-        bad.notMailEnabled++;
+        if (bad) bad.notMailEnabled++;
       } else {
         tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
-        bad.add(item.entry.id, item.entry.dn, built.reason);
+        bad?.add(item.entry.id, item.entry.dn, built.reason);
       }
     }
     while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
@@ -235,10 +235,10 @@ export async function publishSource(
   const tally = new Tally();
   let published = false;
   try {
-    const bad = new InvalidEntries(spec.name);
+    const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
     const staged = opts.dryRun ? { added: [] as RecipientObject[], changed: [] as RecipientObject[] } : undefined;
     const batches = await stageAll(deps, spec, id, old, items, tally, opts, bad, staged);
-    if (opts.holdInvalid) await stageHeld(deps, spec, id, old, tally, bad, batches);
+    if (bad) await stageHeld(deps, spec, id, old, tally, bad, batches);
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid && !opts.holdInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
@@ -278,7 +278,7 @@ export async function publishSource(
       counts,
       samples: tally.samples,
       errors: tally.errors,
-      ...(opts.holdInvalid ? { report: bad.report() } : {}),
+      ...(bad ? { report: bad.report() } : {}),
       ...(refusal !== undefined ? { refusal } : {}),
       durationMs: 0,
     };
@@ -287,7 +287,7 @@ export async function publishSource(
       return { ...result, diff, durationMs: performance.now() - started };
     }
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
-    if (opts.holdInvalid) await storeFullReport(deps, bad);
+    if (bad) await storeFullReport(deps, bad);
     // Nothing changed: keep the published version (and the rollback history) as it is.
     if (old !== undefined && current !== undefined && isUnchanged(counts)) {
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
