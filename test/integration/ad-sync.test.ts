@@ -2,6 +2,8 @@
  * Full sync against a real Active Directory (Samba AD DC with the Exchange-style schema
  * extension): objectGUID as AD assigns it, disabled accounts, strong-auth binds.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
@@ -243,8 +245,6 @@ describe('a bad entry never stops an AD sync (SPEC §2.2)', () => {
 
 describe('sync --dry-run --json (SPEC §3.4)', () => {
   it('delta and full: added, removed and changed objects with old → new fields, and the addresses; nothing published', async () => {
-    const { execFile } = await import('node:child_process');
-    const { join } = await import('node:path');
     const bin = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
     const cli = (args: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
