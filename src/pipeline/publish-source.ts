@@ -8,16 +8,15 @@
 import { buildObject, type RecipientObject } from '../routing/object.js';
 import { deletionGuard } from '../routing/guard.js';
 import { createSnapshot, readSnapshotMeta, readStateLayout, stageArgs, stageBatch } from '../store/snapshot.js';
-import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
+import { hgetallSharded, hlenSharded, hmgetSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
 import { chooseShards } from '../store/shards.js';
 import { commitSnapshot } from './commit.js';
 import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import { InvalidEntries, splitHeld, storedObjects, storeFullReport } from './invalid.js';
-import { DiffCollector, type DryRunDiff } from './dry-run.js';
-import { decodeObject } from '../store/codec.js';
+import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
+import { dryRunDiff, removedObjects } from './full-diff.js';
 import { SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
@@ -139,60 +138,6 @@ async function stageHeld(
     tally.addressesKept += r.addressesKept;
     tally.conflicted(r.conflicted);
   }
-}
-
-/** Up to `limit` objects (DN, addresses) of the old state (base, overlay on top) that `id` no longer has. */
-async function removedObjects(
-  deps: PublishDeps,
-  id: SnapshotLayout,
-  old: StateLayout,
-  limit: number,
-): Promise<{ dn: string; addresses: string[] }[]> {
-  const { redis, keys } = deps;
-  const out: { dn: string; addresses: string[] }[] = [];
-  for (const snap of old.overlay ? [old.overlay, old.base] : [old.base]) {
-    for await (const flat of hscanSharded(redis, keys, snap, 'obj', 500)) {
-      const refs = flat.filter((_, i) => i % 2 === 0);
-      const present = await hmgetSharded(redis, keys, id, 'obj', refs);
-      // a base object the overlay changed or deleted is judged by its overlay entry
-      const shadowed = snap === old.base && old.overlay ? await hmgetSharded(redis, keys, old.overlay, 'obj', refs) : [];
-      present.forEach((v, i) => {
-        const json = flat[i * 2 + 1] as string;
-        if (v !== null || json === '' || shadowed[i] != null || out.length >= limit) return;
-        const o = JSON.parse(json) as { d: string; a: string[] };
-        out.push({ dn: o.d, addresses: o.a });
-      });
-      if (out.length >= limit) return out;
-    }
-  }
-  return out;
-}
-
-/** The dry run's diff: the old form of each changed object is read here, on a dry run only. */
-async function dryRunDiff(
-  deps: PublishDeps,
-  id: SnapshotLayout,
-  old: StateLayout | undefined,
-  staged: { added: RecipientObject[]; changed: RecipientObject[] },
-  removed: number,
-  newConflicts: string[],
-): Promise<DryRunDiff> {
-  const diff = new DiffCollector();
-  for (const o of staged.added) diff.add(o);
-  if (old !== undefined) {
-    const before = await storedObjects(
-      deps,
-      old,
-      staged.changed.map((o) => o.id),
-    );
-    for (const o of staged.changed) {
-      const json = before.get(o.id.toLowerCase());
-      if (json !== undefined) diff.change(decodeObject(json), o);
-    }
-    if (removed > 0) for (const o of await removedObjects(deps, id, old, removed)) diff.remove(o);
-  }
-  diff.newConflicts = newConflicts;
-  return diff.result();
 }
 
 /** Objects and addresses of a published state, from its snapshot meta (counted for old metas). */
