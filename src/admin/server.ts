@@ -21,6 +21,8 @@ import type { Resolver } from '../resolver/resolver.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { readRuns } from '../store/runs.js';
+import { readSourceReports } from '../store/source-report.js';
+import { sourceReportsJson } from '../report/source-reports.js';
 import { sourceSchedule } from '../store/source-schedule.js';
 import { listConflicts, readStatus } from '../store/status.js';
 import { readCurrent, RollbackError } from '../store/table.js';
@@ -112,11 +114,12 @@ export function createAdmin(deps: AdminDeps): express.Express {
   app.get(
     '/api/status',
     wrap(async (_req, res) => {
-      const [status, schedule, runs, queue] = await Promise.all([
+      const [status, schedule, runs, queue, reports] = await Promise.all([
         readStatus(redis, keys),
         sourceSchedule(redis, keys, config),
         readRuns(redis, keys),
         createQueueStore(redis, keys, { shards: config.queue.shards }).depth(),
+        readSourceReports(redis, keys),
       ]);
       const version = status.current?.version;
       if (!conflictsOf || conflictsOf.version !== version) conflictsOf = { version, list: await listConflicts(redis, keys) };
@@ -130,6 +133,7 @@ export function createAdmin(deps: AdminDeps): express.Express {
         schedule,
         runs: Object.fromEntries(runs),
         queue,
+        entries: sourceReportsJson(reports),
       });
     }),
   );

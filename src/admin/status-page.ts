@@ -23,6 +23,7 @@ export function statusPage(hostname: string): string {
  <section><h2>Sources</h2><table id="sources"><thead><tr><th>source</th><th>objects</th><th>addresses</th><th>conflicts</th><th>last run</th><th>next run</th></tr></thead><tbody></tbody></table></section>
  <section><h2>Table versions</h2><table id="history"><thead><tr><th>version</th><th>published</th><th>cause</th><th></th></tr></thead><tbody></tbody></table></section>
  <section><h2>Mail queue</h2><table id="queue"><tbody></tbody></table></section>
+ <section><h2>Skipped and held entries</h2><table id="entries"><thead><tr><th>source</th><th>entry</th><th>reason</th></tr></thead><tbody></tbody></table><div id="entry-counts"></div></section>
  <section><h2>Conflicts</h2><table id="conflicts"><thead><tr><th>address</th><th>winner</th><th>quarantined</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script>
@@ -46,6 +47,9 @@ async function refresh() {
   rows('history', s.table.history.map((v) => '<tr><td>' + v.version + '</td><td>' + esc(v.publishedAt) + '</td><td>' + esc(v.cause) + (v.source ? ' (' + esc(v.source) + ')' : '') + '</td><td>' +
     (v.version === s.table.tableVersion ? 'current' : '<button data-rollback="' + v.version + '">roll back to this</button>') + '</td></tr>'));
   rows('queue', Object.entries(s.queue).map(([k, v]) => '<tr><td>' + esc(k) + '</td><td>' + esc(v) + '</td></tr>'));
+  const en = s.entries || { skipped: [], held: [], sourceReports: {} };
+  rows('entries', en.held.map((e) => ['held', e]).concat(en.skipped.map((e) => ['skipped', e])).slice(0, 100).map(([w, e]) => '<tr><td>' + esc(e.source) + '</td><td>' + esc(w + ': ' + e.dn) + '</td><td>' + esc(e.reason) + '</td></tr>'));
+  document.getElementById('entry-counts').textContent = Object.entries(en.sourceReports).map(([k, v]) => k + ': ' + v.skipped + ' skipped, ' + v.held + ' held, ' + v.notMailEnabled + ' not mail-enabled').join('; ');
   rows('conflicts', (s.conflicts || []).map((c) => '<tr><td>' + esc(c.address) + '</td><td>' + esc(c.winner.source + ': ' + c.winner.dn) + '</td><td>' + esc(c.quarantined.map((l) => l.source + ': ' + l.dn).join('; ')) + '</td></tr>'));
 }
 document.getElementById('search').addEventListener('submit', async (e) => {

@@ -1,11 +1,29 @@
 /** Human-readable renderings of command results (the --json forms are the objects themselves). */
 import type { Decision } from '../routing/decide.js';
 import type { PublishResult } from '../pipeline/types.js';
+import type { ChangedObject } from '../pipeline/dry-run.js';
 import type { Conflict, TableStatus } from '../store/status.js';
 import type { SourceSchedule } from '../store/source-schedule.js';
 import type { Completeness, SourceStaleness } from '../report/health.js';
+import type { SourceReport } from '../store/source-report.js';
 
-export function formatPublish(r: PublishResult): string {
+/** One changed object of a dry run: its DN, then each changed field old → new. */
+export function formatChange(c: ChangedObject): string {
+  const v = (x: string | null): string => x ?? '(none)';
+  const parts: string[] = [];
+  if (c.dnBefore) parts.push(`dn ${c.dnBefore} → ${c.dn}`);
+  if (c.kind) parts.push(`kind ${v(c.kind.old)} → ${v(c.kind.new)}`);
+  if (c.targetAddress) parts.push(`targetAddress ${v(c.targetAddress.old)} → ${v(c.targetAddress.new)}`);
+  if (c.primary) parts.push(`primary ${v(c.primary.old)} → ${v(c.primary.new)}`);
+  if (c.proxyAddresses) {
+    const p = [...c.proxyAddresses.added.map((a) => `+${a}`), ...c.proxyAddresses.removed.map((a) => `-${a}`)];
+    parts.push(`proxyAddresses ${p.join(' ')}`);
+  }
+  return `${c.dn}: ${parts.join('; ') || 'stored fields only'}`;
+}
+
+/** A publish result; a dry run's lists are cut at `shown` entries each (the --json form has them whole). */
+export function formatPublish(r: PublishResult, shown = 10): string {
   const c = r.counts;
   const lines = [
     `${r.dryRun ? 'dry run' : r.unchanged ? `no change, table version ${r.version} kept` : `published table version ${r.version}`}: source ${r.source}, ${(r.durationMs / 1000).toFixed(2)} s`,
@@ -20,7 +38,17 @@ export function formatPublish(r: PublishResult): string {
     lines.push(`  ${name}:`, ...values.map((v) => `    ${v}`));
     if (total > values.length) lines.push(`    … and ${total - values.length} more`);
   };
-  if (r.dryRun) {
+  if (r.dryRun && r.diff) {
+    const d = r.diff;
+    const cut = <T>(values: readonly T[]): T[] => values.slice(0, shown);
+    list('added', cut(d.added), d.added.length);
+    list('removed', cut(d.removed), d.removed.length);
+    list('changed', cut(d.changed).map(formatChange), d.changed.length);
+    list('addresses added', cut(d.addressesAdded), d.addressesAdded.length);
+    list('addresses removed', cut(d.addressesRemoved), d.addressesRemoved.length);
+    list('new conflicts', cut(d.newConflicts), d.newConflicts.length);
+    if (r.refusal) lines.push(`  a real run would be ${r.refusal}`);
+  } else if (r.dryRun) {
     list('added', r.samples.added, c.added);
     list('changed', r.samples.changed, c.changed);
     list('removed', r.samples.removed, c.removed);
@@ -89,6 +117,22 @@ export function formatSchedule(rows: readonly SourceSchedule[]): string {
     lines.push(
       `  ${r.source}: ${last}; ${r.runs} runs; next full sync ${r.nextRun ?? 'not scheduled'}${r.nextDelta ? `, next delta ${r.nextDelta}` : ''}${wm}`,
     );
+  }
+  return lines.join('\n');
+}
+
+/** Skipped and held LDAP entries per source (SPEC §2.2); each list cut at `shown` lines. */
+export function formatSourceReports(reports: ReadonlyMap<string, SourceReport>, shown = 20): string {
+  const lines = ['entries skipped or held:'];
+  if (reports.size === 0) lines.push('  none reported');
+  for (const r of reports.values()) {
+    lines.push(`  ${r.source}: ${r.skipped.length} skipped, ${r.held.length} held, ${r.notMailEnabled} not mail-enabled (as of ${r.at})`);
+    const list = (what: string, entries: SourceReport['skipped']): void => {
+      for (const e of entries.slice(0, shown)) lines.push(`    ${what} ${e.dn}${e.id ? ` (${e.id})` : ''}: ${e.reason}`);
+      if (entries.length > shown) lines.push(`    … and ${entries.length - shown} more ${what}`);
+    };
+    list('held', r.held);
+    list('skipped', r.skipped);
   }
   return lines.join('\n');
 }

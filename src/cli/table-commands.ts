@@ -8,7 +8,17 @@ import { pinText } from '../store/pins.js';
 import { withContext } from './context.js';
 import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
 import { completeness, readStaleness } from '../report/health.js';
-import { formatCompleteness, formatConflict, formatDecision, formatSchedule, formatStaleness, formatStatus } from './format.js';
+import {
+  formatCompleteness,
+  formatConflict,
+  formatDecision,
+  formatSchedule,
+  formatSourceReports,
+  formatStaleness,
+  formatStatus,
+} from './format.js';
+import { readSourceReports } from '../store/source-report.js';
+import { sourceReportsJson } from '../report/source-reports.js';
 import { UsageError } from './usage-error.js';
 
 interface Common {
@@ -36,13 +46,17 @@ export async function statusCommand(flags: Common): Promise<number> {
     const schedule = await sourceSchedule(ctx.redis, ctx.keys, ctx.config);
     const health = completeness(ctx.config, status);
     const stale = await readStaleness(ctx.redis, ctx.keys, ctx.config, status);
+    const reports = await readSourceReports(ctx.redis, ctx.keys);
     print(
       flags.json
-        ? JSON.stringify({ ...statusJson(status, conflicts, health), schedule, ...stalenessJson(stale) })
-        : `${formatStatus(status, conflicts)}
-${formatCompleteness(status, health)}
-${formatStaleness(stale)}
-${formatSchedule(schedule)}${pinnedLines(schedule)}`,
+        ? JSON.stringify({ ...statusJson(status, conflicts, health), schedule, ...stalenessJson(stale), ...sourceReportsJson(reports) })
+        : [
+            formatStatus(status, conflicts),
+            formatCompleteness(status, health),
+            formatStaleness(stale),
+            formatSchedule(schedule) + pinnedLines(schedule),
+            formatSourceReports(reports),
+          ].join('\n'),
     );
     return 0;
   });

@@ -67,6 +67,9 @@ function idPart(value: string): string {
 }
 
 export function syncJobOptions(data: SyncJobData): JobsOptions {
+  // a dry run or a forced mass delete is never merged with another request (SPEC §3.4):
+  // each is a job of its own, and no plain request joins it either
+  if (data.dryRun === true || data.allowMassDelete === true) return {};
   const dedup = { deduplication: { id: `sync-${idPart(data.source)}-${data.mode}`, keepLastIfActive: true } };
   return data.slot !== undefined ? { ...dedup, jobId: `sync-${idPart(data.source)}-${data.mode}-${idPart(data.slot)}` } : dedup;
 }

@@ -9,6 +9,7 @@ import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { readRuns, type RunRecord } from '../store/runs.js';
 import { readCurrent } from '../store/table.js';
+import { readSourceReports, type SourceReport } from '../store/source-report.js';
 import type { Observer } from '../log/observer.js';
 import type { Config } from '../config/schema.js';
 import { readStaleness, type SourceStaleness } from '../report/health.js';
@@ -103,6 +104,30 @@ export function createMetrics(deps: {
     'switchyard_source_conflicts',
     'Quarantined addresses (conflicts) of the source after its last run',
     (r) => r.counts?.conflicts,
+  );
+  // the skipped / held entries of each LDAP source (SPEC §2.2), one HGETALL per scrape
+  let reportsPending: Promise<Map<string, SourceReport>> | undefined;
+  const readReportsOnce = (): Promise<Map<string, SourceReport>> =>
+    (reportsPending ??= readSourceReports(deps.redis, deps.keys).finally(() => {
+      reportsPending = undefined;
+    }));
+  const perReport = (name: string, help: string, value: (r: SourceReport) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['source'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [source, r] of await readReportsOnce()) this.set({ source }, value(r));
+      },
+    });
+  perReport('switchyard_source_skipped', 'Entries of the source its syncs left out as invalid', (r) => r.skipped.length);
+  perReport('switchyard_source_held', 'Objects of the source kept in their last valid form after turning invalid', (r) => r.held.length);
+  perReport(
+    'switchyard_source_not_mail_enabled',
+    'Entries of the source read but not mail-enabled (last full sync)',
+    (r) => r.notMailEnabled,
   );
   new Gauge({
     name: 'switchyard_sync_runs',

@@ -6,10 +6,10 @@
  */
 import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
-import { encodeObject } from '../store/codec.js';
+import { decodeObject, encodeObject } from '../store/codec.js';
 import { shardKeys } from '../store/keys.js';
 import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
-import { addressShard, chooseShards, objectRef, refShard } from '../store/shards.js';
+import { addressShard, chooseShards, objectRef, refKey, refShard } from '../store/shards.js';
 import { formatRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { addressArgs, createSnapshot, readSnapshotMeta, readStateLayout } from '../store/snapshot.js';
@@ -19,6 +19,9 @@ import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import type { SourceSpec } from './publish-source.js';
 import type { DeltaItem } from '../directory/items.js';
+import { InvalidEntries, splitHeld, storedObjects, storeDeltaReport } from './invalid.js';
+import { DiffCollector } from './dry-run.js';
+import { Tally, type ObjectStatus } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
 export type { DeltaItem } from '../directory/items.js';
@@ -28,25 +31,35 @@ export class NoBaseSnapshotError extends Error {
   readonly code = 'SY_NO_BASE';
 }
 
-const SAMPLES = 10;
-
 /** One change of a batch: an upsert with its stored form, or a delete. */
 type Change =
   | { readonly op: 'U'; readonly ref: string; readonly json: string; readonly rank: string; readonly lowered: readonly string[] }
   | { readonly op: 'D'; readonly ref: string };
 
-/** One batch of changes, with a name per change and the invalid entries. */
-function parseChanges(spec: SourceSpec, batch: readonly DeltaItem[]): { changes: Change[]; names: string[]; errors: RowError[] } {
+/**
+ * One batch of changes, with a name per change and the invalid entries. With `bad` (LDAP
+ * semantics), an invalid entry makes no change and is collected there; `touched` gets the
+ * id of every entry read.
+ */
+function parseChanges(
+  spec: SourceSpec,
+  batch: readonly DeltaItem[],
+  bad?: InvalidEntries,
+  touched?: Set<string>,
+): { changes: Change[]; names: string[]; errors: RowError[] } {
   const changes: Change[] = [];
   const names: string[] = [];
   const errors: RowError[] = [];
   for (const item of batch) {
     if ('error' in item) {
       errors.push(item.error);
+      bad?.add('', item.error.origin, item.error.reason);
     } else if ('delete' in item) {
       changes.push({ op: 'D', ref: objectRef(item.delete.toLowerCase()) });
       names.push(item.origin);
+      touched?.add(item.delete.toLowerCase());
     } else {
+      touched?.add(item.upsert.id.toLowerCase());
       const built = buildObject(spec.name, item.upsert);
       if (built.ok === true) {
         const o = built.object;
@@ -57,6 +70,7 @@ function parseChanges(spec: SourceSpec, batch: readonly DeltaItem[]): { changes:
         changes.push({ op: 'D', ref: objectRef(objectKey(item.upsert)) }); // no longer mail-enabled: gone from the table
       } else {
         errors.push({ origin: item.upsert.origin ?? item.upsert.dn, reason: built.reason });
+        bad?.add(item.upsert.id, item.upsert.dn, built.reason);
         continue;
       }
       names.push(item.upsert.dn);
@@ -113,23 +127,23 @@ async function conflictCounts(
   deps: PublishDeps,
   ref: StateLayout,
   id: SnapshotLayout,
-): Promise<{ conflicts: number; newConflicts: number }> {
+): Promise<{ conflicts: number; newConflicts: number; newConflicted: string[] }> {
   const { redis, keys } = deps;
   const entries = Object.entries(await hgetallSharded(redis, keys, id, 'conf'));
   let conflicts = await hlenSharded(redis, keys, ref.base, 'conf');
-  if (entries.length === 0) return { conflicts, newConflicts: 0 };
+  if (entries.length === 0) return { conflicts, newConflicts: 0, newConflicted: [] };
   const addresses = entries.map(([a]) => a);
   const inBase = await hmgetSharded(redis, keys, ref.base, 'conf', addresses);
   const inPrev = ref.overlay ? await hmgetSharded(redis, keys, ref.overlay, 'conf', addresses) : addresses.map(() => null);
-  let newConflicts = 0;
+  const newConflicted: string[] = [];
   entries.forEach(([, now], i) => {
     const base = inBase[i] != null;
     if (now !== '' && !base) conflicts++;
     if (now === '' && base) conflicts--;
     const before = inPrev[i] ?? inBase[i] ?? '';
-    if (now !== '' && before === '') newConflicts++;
+    if (now !== '' && before === '') newConflicted.push(addresses[i] as string);
   });
-  return { conflicts, newConflicts };
+  return { conflicts, newConflicts: newConflicted.length, newConflicted };
 }
 
 /** Copies the previous overlay into the new one: shard by shard, or re-sharded when the count grew. */
@@ -165,6 +179,18 @@ async function overlayShards(deps: PublishDeps, prev: SnapshotLayout | undefined
   return Math.max(floor, prev.shards, chooseShards(entries * 1.5));
 }
 
+/** A dry run's diff of one batch: each change's status with its old (`before`, by id) and new forms. */
+function collectDiff(diff: DiffCollector, status: string, changes: readonly Change[], before: ReadonlyMap<string, string>): void {
+  for (let i = 0; i < status.length; i++) {
+    const c = changes[i] as Change;
+    const old = before.get(refKey(c.ref));
+    const s = status[i];
+    if (s === 'A' && c.op === 'U') diff.add(decodeObject(c.json));
+    else if (s === 'C' && c.op === 'U' && old !== undefined) diff.change(decodeObject(old), decodeObject(c.json));
+    else if (s === 'R' && old !== undefined) diff.remove(decodeObject(old));
+  }
+}
+
 export async function publishDelta(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -187,17 +213,25 @@ export async function publishDelta(
     ...(['obj', 'addr', 'conf'] as const).flatMap((h) => shardKeys(keys, id.id, h, id.shards)),
   ];
   let batchId = 0;
-  const tally = { A: 0, C: 0, U: 0, R: 0, N: 0, addressesAdded: 0, addressesRemoved: 0, invalid: 0, read: 0 };
-  const errors: RowError[] = [];
-  const samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
+  const tally = new Tally();
+  const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
+  const touched = new Set<string>();
+  const diff = opts.dryRun ? new DiffCollector() : undefined;
   let published = false;
   try {
     for await (const batch of items) {
-      const { changes, names, errors: bad } = parseChanges(spec, batch);
+      const { changes, names, errors: invalid } = parseChanges(spec, batch, bad, touched);
       tally.read += batch.length;
-      tally.invalid += bad.length;
-      errors.push(...bad);
+      for (const e of invalid) tally.error(e);
       if (changes.length === 0) continue;
+      // a dry run shows each change old → new: the old forms are read for it only
+      const before = diff
+        ? await storedObjects(
+            deps,
+            state,
+            changes.map((c) => refKey(c.ref)),
+          )
+        : undefined;
       const [batchArg, ...changeArgv] = await changeArgs(deps, state, ++batchId, changes);
       const args = [batchArg ?? '', ref.base.shards, id.shards, ...changeArgv];
       const [status, added, removed, conflicted] = (await runScript(redis, scripts.applyDelta, scriptKeys, args)) as [
@@ -206,52 +240,49 @@ export async function publishDelta(
         number,
         string[],
       ];
-      for (let i = 0; i < status.length; i++) {
-        const s = status[i] as 'A' | 'C' | 'U' | 'R' | 'N';
-        tally[s]++;
-        const list = s === 'A' ? samples.added : s === 'C' ? samples.changed : s === 'R' ? samples.removed : undefined;
-        if (list && list.length < SAMPLES) list.push(names[i] ?? '');
-      }
+      for (let i = 0; i < status.length; i++) tally.record(status[i] as ObjectStatus, names[i] ?? '');
+      if (diff && before) collectDiff(diff, status, changes, before);
       tally.addressesAdded += added;
       tally.addressesRemoved += removed;
-      for (const a of conflicted) if (samples.conflicts.length < SAMPLES && !samples.conflicts.includes(a)) samples.conflicts.push(a);
-      opts.onProgress?.({ read: tally.read, written: tally.read });
+      tally.conflicted(conflicted);
+      tally.written += changes.length;
+      opts.onProgress?.({ read: tally.read, written: tally.written });
     }
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
-    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(errors, tally.invalid);
+    if (tally.invalid > 0 && !opts.skipInvalid && !bad) throw new InvalidInputError(tally.errors, tally.invalid);
+    if (bad) await splitHeld(deps, state, bad); // the held keep their published form: the delta did not touch them
     const previous = prev?.objects ?? (await hlenSharded(redis, keys, ref.base, 'obj'));
-    const objects = previous + tally.A - tally.R;
+    const objects = previous + tally.added - tally.removed;
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
-    const { conflicts, newConflicts } = await conflictCounts(deps, ref, id);
-    const counts = {
-      objects,
-      addresses,
-      added: tally.A,
-      changed: tally.C,
-      unchanged: tally.U,
-      removed: tally.R,
-      addressesAdded: tally.addressesAdded,
-      addressesRemoved: tally.addressesRemoved,
-      conflicts,
-      newConflicts,
-      invalid: tally.invalid,
-      skipped: tally.N,
-    };
+    const { conflicts, newConflicts, newConflicted } = await conflictCounts(deps, ref, id);
+    const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
-      : deletionGuard({ source: spec.name, previous, removed: tally.R, threshold: spec.deletionThreshold });
+      : deletionGuard({
+          source: spec.name,
+          previous,
+          removed: tally.removed,
+          threshold: spec.deletionThreshold,
+          previousAddresses: prev?.addresses ?? 0,
+          removedAddresses: tally.addressesRemoved,
+        });
     const result = {
       source: spec.name,
       dryRun: opts.dryRun === true,
       counts,
-      samples,
-      errors: errors.slice(0, 1000),
+      samples: tally.samples,
+      errors: tally.errors,
+      ...(bad ? { report: bad.report() } : {}),
       ...(refusal ? { refusal } : {}),
       durationMs: 0,
     };
-    if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
+    if (diff) {
+      diff.newConflicts = newConflicted;
+      return { ...result, diff: diff.result(), durationMs: performance.now() - started };
+    }
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
-    if (tally.A + tally.C + tally.R === 0)
+    if (bad) await storeDeltaReport(deps, bad, touched);
+    if (tally.added + tally.changed + tally.removed === 0)
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };
 
     const meta = {

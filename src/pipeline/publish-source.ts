@@ -8,14 +8,17 @@
 import { buildObject, type RecipientObject } from '../routing/object.js';
 import { deletionGuard } from '../routing/guard.js';
 import { createSnapshot, readSnapshotMeta, readStateLayout, stageArgs, stageBatch } from '../store/snapshot.js';
-import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
+import { hgetallSharded, hlenSharded, hmgetSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
 import { chooseShards } from '../store/shards.js';
 import { commitSnapshot } from './commit.js';
 import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
-import type { PublishDeps, PublishOptions, PublishResult, ReadItem, RowError } from './types.js';
+import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
+import { dryRunDiff, removedObjects } from './full-diff.js';
+import { SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
+import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export interface SourceSpec {
   readonly name: string;
@@ -32,32 +35,6 @@ export interface SourceSpec {
  */
 const BATCH = Number(process.env.SWITCHYARD_STAGE_BATCH ?? 50);
 const IN_FLIGHT = Number(process.env.SWITCHYARD_STAGE_IN_FLIGHT ?? 8);
-const SAMPLES = 10;
-const KEPT_ERRORS = 1000;
-
-class Tally {
-  read = 0;
-  written = 0;
-  added = 0;
-  changed = 0;
-  unchanged = 0;
-  addressesNew = 0;
-  addressesKept = 0;
-  invalid = 0;
-  skipped = 0;
-  readonly errors: RowError[] = [];
-  readonly samples = { added: [] as string[], changed: [] as string[], removed: [] as string[], conflicts: [] as string[] };
-
-  error(e: RowError): void {
-    this.invalid++;
-    if (this.errors.length < KEPT_ERRORS) this.errors.push(e);
-  }
-}
-
-function sample(list: string[], value: string): void {
-  if (list.length < SAMPLES) list.push(value);
-}
-
 /** Stages every entry of `items` into snapshot `id`, a few batches in flight at once. */
 async function stageAll(
   deps: PublishDeps,
@@ -67,7 +44,9 @@ async function stageAll(
   items: AsyncIterable<readonly ReadItem[]>,
   tally: Tally,
   opts: PublishOptions,
-): Promise<void> {
+  bad: InvalidEntries | undefined,
+  staged?: { added: RecipientObject[]; changed: RecipientObject[] },
+): Promise<number> {
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
   let batch: RecipientObject[] = [];
@@ -83,25 +62,20 @@ async function stageAll(
       .then((r) => {
         for (let i = 0; i < r.status.length; i++) {
           const o = objects[i] as RecipientObject;
-          switch (r.status[i]) {
-            case 'A':
-              tally.added++;
-              sample(tally.samples.added, o.dn);
-              break;
-            case 'C':
-              tally.changed++;
-              sample(tally.samples.changed, o.dn);
-              break;
-            case 'U':
-              tally.unchanged++;
-              break;
-            default:
-              tally.error({ origin: where[i] ?? o.dn, reason: `duplicate object identity "${o.id}" (an earlier entry has it)` });
+          const status = r.status[i];
+          if (status === 'A' || status === 'C' || status === 'U') {
+            tally.record(status, o.dn);
+            if (status === 'A') staged?.added.push(o);
+            if (status === 'C') staged?.changed.push(o);
+          } else {
+            const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
+            tally.error({ origin: where[i] ?? o.dn, reason });
+            bad?.add(o.id, o.dn, reason, false);
           }
         }
-        tally.addressesNew += r.addressesNew;
+        tally.addressesAdded += r.addressesNew;
         tally.addressesKept += r.addressesKept;
-        for (const a of r.conflicted) sample(tally.samples.conflicts, a);
+        tally.conflicted(r.conflicted);
         tally.written += objects.length;
         opts.onProgress?.({ read: tally.read, written: tally.written });
       })
@@ -118,6 +92,7 @@ async function stageAll(
       tally.read++;
       if ('error' in item) {
         tally.error(item.error);
+        bad?.add('', item.error.origin, item.error.reason);
         continue;
       }
       const built = buildObject(spec.name, item.entry);
@@ -127,8 +102,10 @@ async function stageAll(
         if (batch.length >= BATCH) flush();
       } else if (built.ok === 'skip') {
         tally.skipped++;
+        if (bad) bad.notMailEnabled++;
       } else {
         tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
+        bad?.add(item.entry.id, item.entry.dn, built.reason);
       }
     }
     while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
@@ -136,26 +113,31 @@ async function stageAll(
   if (batch.length > 0 && failure === undefined) flush();
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure;
+  return batchId;
 }
 
-/** Up to SAMPLES DNs of objects of the old state (base, overlay on top) that `id` no longer has. */
-async function removedSamples(deps: PublishDeps, id: SnapshotLayout, old: StateLayout): Promise<string[]> {
-  const { redis, keys } = deps;
-  const out: string[] = [];
-  for (const snap of old.overlay ? [old.overlay, old.base] : [old.base]) {
-    for await (const flat of hscanSharded(redis, keys, snap, 'obj', 500)) {
-      const refs = flat.filter((_, i) => i % 2 === 0);
-      const present = await hmgetSharded(redis, keys, id, 'obj', refs);
-      // a base object the overlay changed or deleted is judged by its overlay entry
-      const shadowed = snap === old.base && old.overlay ? await hmgetSharded(redis, keys, old.overlay, 'obj', refs) : [];
-      present.forEach((v, i) => {
-        const json = flat[i * 2 + 1] as string;
-        if (v === null && json !== '' && shadowed[i] == null && out.length < SAMPLES) out.push((JSON.parse(json) as { d: string }).d);
-      });
-      if (out.length >= SAMPLES) return out;
+/** Stages again, as they are published, the objects of entries that turned invalid (held). */
+async function stageHeld(
+  deps: PublishDeps,
+  spec: SourceSpec,
+  id: SnapshotLayout,
+  old: StateLayout | undefined,
+  tally: Tally,
+  bad: InvalidEntries,
+  batchId: number,
+): Promise<void> {
+  const held = await splitHeld(deps, old, bad);
+  for (let from = 0; from < held.length; from += BATCH) {
+    const objects = held.slice(from, from + BATCH);
+    const r = await stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority));
+    for (let i = 0; i < r.status.length; i++) {
+      const status = r.status[i];
+      if (status === 'A' || status === 'C' || status === 'U') tally.record(status, (objects[i] as RecipientObject).dn);
     }
+    tally.addressesAdded += r.addressesNew;
+    tally.addressesKept += r.addressesKept;
+    tally.conflicted(r.conflicted);
   }
-  return out;
 }
 
 /** Objects and addresses of a published state, from its snapshot meta (counted for old metas). */
@@ -198,9 +180,12 @@ export async function publishSource(
   const tally = new Tally();
   let published = false;
   try {
-    await stageAll(deps, spec, id, old, items, tally, opts);
+    const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
+    const staged = opts.dryRun ? { added: [] as RecipientObject[], changed: [] as RecipientObject[] } : undefined;
+    const batches = await stageAll(deps, spec, id, old, items, tally, opts, bad, staged);
+    if (bad) await stageHeld(deps, spec, id, old, tally, bad, batches);
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
-    if (tally.invalid > 0 && !opts.skipInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
+    if (tally.invalid > 0 && !opts.skipInvalid && !opts.holdInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
     const [objects, addresses, conflicts] = await Promise.all([
       hlenSharded(redis, keys, id, 'obj'),
@@ -209,43 +194,45 @@ export async function publishSource(
     ]);
     const { objects: oldObjects, addresses: oldAddresses } = oldCounts ?? { objects: 0, addresses: 0 };
     const removed = oldObjects - tally.changed - tally.unchanged;
-    if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedSamples(deps, id, old)));
+    tally.removed = removed;
+    tally.addressesRemoved = oldAddresses - tally.addressesKept;
+    if (removed > 0 && old !== undefined) tally.samples.removed.push(...(await removedObjects(deps, id, old, SAMPLES)).map((o) => o.dn));
 
-    let newConflicts = conflicts;
-    if (conflicts > 0 && old !== undefined) {
+    let newConflictList: string[] | undefined;
+    if (conflicts > 0 && (old !== undefined || opts.dryRun)) {
       const conflicted = Object.keys(await hgetallSharded(redis, keys, id, 'conf'));
-      const before = await hmgetSharded(redis, keys, old.base, 'conf', conflicted);
-      const over = old.overlay ? await hmgetSharded(redis, keys, old.overlay, 'conf', conflicted) : [];
-      newConflicts = before.filter((v, i) => (over[i] != null ? over[i] === '' : v === null)).length;
+      const before = old ? await hmgetSharded(redis, keys, old.base, 'conf', conflicted) : conflicted.map(() => null);
+      const over = old?.overlay ? await hmgetSharded(redis, keys, old.overlay, 'conf', conflicted) : [];
+      newConflictList = conflicted.filter((_, i) => (over[i] != null ? over[i] === '' : before[i] === null));
     }
-    const counts = {
-      objects,
-      addresses,
-      added: tally.added,
-      changed: tally.changed,
-      unchanged: tally.unchanged,
-      removed,
-      addressesAdded: tally.addressesNew,
-      addressesRemoved: oldAddresses - tally.addressesKept,
-      conflicts,
-      newConflicts,
-      invalid: tally.invalid,
-      skipped: tally.skipped,
-    };
+    const newConflicts = newConflictList?.length ?? conflicts;
+    const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const refusal = opts.allowMassDelete
       ? undefined
-      : deletionGuard({ source: spec.name, previous: oldObjects, removed, threshold: spec.deletionThreshold });
+      : deletionGuard({
+          source: spec.name,
+          previous: oldObjects,
+          removed,
+          threshold: spec.deletionThreshold,
+          previousAddresses: oldAddresses,
+          removedAddresses: counts.addressesRemoved,
+        });
     const result = {
       source: spec.name,
       dryRun: opts.dryRun === true,
       counts,
       samples: tally.samples,
       errors: tally.errors,
+      ...(bad ? { report: bad.report() } : {}),
       ...(refusal !== undefined ? { refusal } : {}),
       durationMs: 0,
     };
-    if (opts.dryRun) return { ...result, durationMs: performance.now() - started };
+    if (staged) {
+      const diff = await dryRunDiff(deps, id, old, staged, removed, newConflictList ?? []);
+      return { ...result, diff, durationMs: performance.now() - started };
+    }
     if (refusal !== undefined) throw new DeletionGuardError(refusal);
+    if (bad) await storeFullReport(deps, bad);
     // Nothing changed: keep the published version (and the rollback history) as it is.
     if (old !== undefined && current !== undefined && isUnchanged(counts)) {
       return { ...result, version: current.version, unchanged: true, durationMs: performance.now() - started };

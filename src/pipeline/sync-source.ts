@@ -9,7 +9,7 @@ import { readSecret } from '../config/secrets.js';
 import { readLdapDelta } from '../directory/ldap/delta.js';
 import { WatermarkInvalidError } from '../directory/ldap/errors.js';
 import { readLdap, type LdapSession } from '../directory/ldap/reader.js';
-import { modifyTimestampTracker, readAdWatermark, type Watermark } from '../directory/ldap/watermark.js';
+import { modifyTimestampTracker, readAdWatermark, settingsFingerprint, type Watermark } from '../directory/ldap/watermark.js';
 import { readWatermark, writeWatermark } from '../store/sync-state.js';
 import { importCsvde } from './import-csvde.js';
 import { NoBaseSnapshotError, publishDelta } from './publish-delta.js';
@@ -48,11 +48,13 @@ async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: s
     readLdap(source, { password, beforeSearch, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }),
     {
       ...opts,
+      holdInvalid: true, // a bad entry never stops an LDAP sync (SPEC §2.2)
       cause: 'sync',
       origin: `${source.url}/${source.baseDn}`,
     },
   );
-  if (!opts.dryRun) await writeWatermark(deps.redis, deps.keys, source.name, watermark ?? tracker?.watermark());
+  const next = watermark ?? tracker?.watermark();
+  if (!opts.dryRun) await writeWatermark(deps.redis, deps.keys, source.name, next && { ...next, fingerprint: settingsFingerprint(source) });
   return { ...result, mode: 'full' };
 }
 
@@ -73,14 +75,20 @@ export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: 
   if (since === undefined || since.mode !== expected) {
     return { ...(await fullLdap(deps, source, password, opts)), fallback: 'no delta watermark yet' };
   }
+  if (since.fingerprint !== settingsFingerprint(source)) {
+    const why = 'the source settings changed since its last full sync (url, baseDn, filter, scope or mapping)';
+    return { ...(await fullLdap(deps, source, password, opts)), fallback: why };
+  }
   const next: { value?: Watermark } = {};
   try {
     const result = await publishDelta(deps, specOf(source), readLdapDelta(source, since, next, { password }), {
       ...opts,
+      holdInvalid: true,
       cause: 'sync',
       origin: `${source.url}/${source.baseDn}`,
     });
-    if (!opts.dryRun && next.value) await writeWatermark(deps.redis, deps.keys, source.name, next.value);
+    if (!opts.dryRun && next.value)
+      await writeWatermark(deps.redis, deps.keys, source.name, { ...next.value, fingerprint: since.fingerprint });
     return { ...result, mode: 'delta' };
   } catch (err) {
     if (err instanceof NoBaseSnapshotError || err instanceof WatermarkInvalidError) {

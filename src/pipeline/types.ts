@@ -1,6 +1,8 @@
 import type { RowError } from '../directory/items.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
+import type { ReportedEntry } from '../store/source-report.js';
+import type { DryRunDiff } from './dry-run.js';
 
 /** What every publish needs: the Redis client, the key names, how many table versions to keep. */
 export interface PublishDeps {
@@ -19,6 +21,12 @@ export interface PublishOptions {
   readonly dryRun?: boolean;
   readonly skipInvalid?: boolean;
   readonly allowMassDelete?: boolean;
+  /**
+   * LDAP semantics (SPEC §2.2): an entry that cannot be made into a recipient object is
+   * skipped and reported, never a refusal; an object of the published state that turns
+   * invalid keeps its last valid form (held). The report is stored per source.
+   */
+  readonly holdInvalid?: boolean;
   /** Where the data came from, kept with the snapshot (a file path, an LDAP URL). */
   readonly origin?: string;
   readonly cause: 'import' | 'sync';
@@ -52,6 +60,14 @@ export interface PublishResult {
   readonly counts: Counts;
   readonly samples: { readonly added: string[]; readonly changed: string[]; readonly removed: string[]; readonly conflicts: string[] };
   readonly errors: readonly RowError[];
+  /** With `holdInvalid`: the entries skipped and held, and how many were not mail-enabled. */
+  readonly report?: {
+    readonly skipped: readonly ReportedEntry[];
+    readonly held: readonly ReportedEntry[];
+    readonly notMailEnabled: number;
+  };
+  /** On a dry run: the whole diff (SPEC §3.4). */
+  readonly diff?: DryRunDiff;
   /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
   readonly refusal?: string;
   readonly durationMs: number;

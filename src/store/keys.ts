@@ -52,6 +52,8 @@ export interface Keys {
   readonly syncState: string;
   /** Hash: source name → pin JSON `{version, since}` (set by a rollback, cleared by `resume`). */
   readonly pins: string;
+  /** Hash: source name → JSON of its entries skipped or held by the last syncs (src/store/source-report.ts). */
+  readonly sourceReports: string;
   /** Mail queue shard `k` (0 ≤ k < queue.shards): its key set under its own hash tag. */
   mqShard(k: number): QueueShardKeys;
   /** The single-tag queue layout of earlier releases (`{ns}:mq:…`), read only by the migration. */
@@ -86,6 +88,7 @@ export function createKeys(namespace: string): Keys {
     lastSuccess: `${prefix}:runs:ok`,
     syncState: `${prefix}:sync:state`,
     pins: `${prefix}:sync:pins`,
+    sourceReports: `${prefix}:sync:report`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
     mqLegacy: queueKeys(prefix, -1),

@@ -49,10 +49,14 @@ export const AD_SEED: SeedObject[] = [
       mail: 'carol@partner.example',
     },
   },
-  // enough staff that one deletion stays under the deletion guard's 10 %
+  // enough staff (and addresses) that one deletion stays under the deletion guard's 10 %
   ...Array.from({ length: 16 }, (_, i) => ({
     dn: `CN=Staff ${i},OU=Staff,${AD_BASE}`,
-    attrs: { objectClass: 'user', sAMAccountName: `staff${i}`, proxyAddresses: [`SMTP:staff${i}@contoso.edu`] },
+    attrs: {
+      objectClass: 'user',
+      sAMAccountName: `staff${i}`,
+      proxyAddresses: [`SMTP:staff${i}@contoso.edu`, `smtp:staff${i}.alt@contoso.edu`],
+    },
   })),
 ];
 

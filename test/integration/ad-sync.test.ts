@@ -2,6 +2,8 @@
  * Full sync against a real Active Directory (Samba AD DC with the Exchange-style schema
  * extension): objectGUID as AD assigns it, disabled accounts, strong-auth binds.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
@@ -12,6 +14,10 @@ import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { adminClient, seededSamba } from '../helpers/samba.js';
+import { readSourceReport, readSourceReports } from '../../src/store/source-report.js';
+import { sourceReportsJson } from '../../src/report/source-reports.js';
+import { formatSourceReports } from '../../src/cli/format.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 
 let dc: Awaited<ReturnType<typeof seededSamba>>;
 let env: TestEnv;
@@ -219,5 +225,157 @@ describe('mail-enabled groups from a real AD (SPEC §1)', () => {
     expect((await decide('all-staff@xo.one'))?.object).toBeUndefined();
     expect((await decide('late-contact@xo.one'))?.object).toBeUndefined();
     expect(await decide('staff-sec@xo.one')).toMatchObject(route);
+  });
+});
+
+describe('a changed source setting makes the next sync full (SPEC §2.2)', () => {
+  it('a changed baseDn: the next delta runs as a full sync; the one after is a delta again', async () => {
+    await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(await syncSource(env.deps, source(), { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta' });
+    const narrowed = source({ baseDn: `OU=Staff,${AD_BASE}` });
+    const r = await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta' });
+    expect(r).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/settings changed.*baseDn/) });
+    expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'internal-relay' }); // outside the new base
+    expect(await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta', unchanged: true });
+    // and back: full again, the contact routes again
+    const back = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(back).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/settings changed/) });
+    expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'target-address' });
+  });
+});
+
+describe('a bad entry never stops an AD sync (SPEC §2.2)', () => {
+  const BROKEN = `CN=Broken Proxy,OU=Staff,${AD_BASE}`;
+  const TWO = `CN=Two Primaries,OU=Staff,${AD_BASE}`;
+  const ADA = `CN=Ada Lovelace,OU=Staff,${AD_BASE}`;
+  const setProxies = async (dn: string, values: string[]): Promise<void> => {
+    const client = await adminClient(dc);
+    try {
+      await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'proxyAddresses', values }) }));
+    } finally {
+      await client.unbind();
+    }
+  };
+
+  it('skips malformed entries with their DN and reason; a published object turned invalid is held, then fixed', async () => {
+    // Samba takes any string in proxyAddresses (Unicode String syntax): `SMTP:broken(at)x`
+    // (no @, no domain) and two `SMTP:` primaries are both written as given.
+    const client = await adminClient(dc);
+    try {
+      await client.add(BROKEN, { objectClass: 'user', sAMAccountName: 'broken', proxyAddresses: ['SMTP:broken(at)x'] });
+      await client.add(TWO, {
+        objectClass: 'user',
+        sAMAccountName: 'twoprimaries',
+        proxyAddresses: ['SMTP:two.a@contoso.edu', 'SMTP:two.b@contoso.edu'],
+      });
+    } finally {
+      await client.unbind();
+    }
+    const full = await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(full.version).toBeDefined();
+    const skippedDns = (full.report?.skipped ?? []).map((e) => e.dn).sort();
+    expect(skippedDns).toEqual([BROKEN, TWO].sort());
+    const report = await readSourceReport(env.redis, env.keys, 'corp-ad');
+    expect(report?.held).toEqual([]);
+    expect(report?.skipped).toHaveLength(2);
+    for (const e of report?.skipped ?? []) {
+      expect(e).toMatchObject({ source: 'corp-ad', id: expect.stringMatching(/^[0-9a-f-]{36}$/), reason: expect.any(String) });
+      expect(e.reason.length).toBeGreaterThan(0);
+    }
+    expect(await decide('two.a@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    expect(await decide('ADA.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', connector: 'onprem' });
+    expect(await decide('staff3@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+
+    // Ada (published) turns invalid: two primaries. A delta keeps her routing, reports her held.
+    const before = await decide('ADA.lovelace@contoso.edu');
+    await setProxies(ADA, ['SMTP:Ada.Lovelace@contoso.edu', 'SMTP:ada.second@contoso.edu']);
+    const delta = await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(delta.mode).toBe('delta');
+    expect(delta.report?.held.map((e) => e.dn)).toEqual([ADA]);
+    expect(await decide('ADA.lovelace@contoso.edu')).toEqual(before);
+    expect(await decide('ada.second@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+    let stored = await readSourceReport(env.redis, env.keys, 'corp-ad');
+    expect(stored?.held.map((e) => e.dn)).toEqual([ADA]);
+    // what status --json, the status page and the metrics show
+    const reports = await readSourceReports(env.redis, env.keys);
+    expect(sourceReportsJson(reports)).toMatchObject({
+      held: [{ source: 'corp-ad', dn: ADA, reason: expect.stringMatching(/SMTP/) }],
+      skipped: expect.arrayContaining([expect.objectContaining({ source: 'corp-ad', dn: BROKEN })]),
+      sourceReports: { 'corp-ad': { skipped: 2, held: 1 } },
+    });
+    expect(formatSourceReports(reports)).toMatch(/corp-ad: 2 skipped, 1 held, \d+ not mail-enabled[\s\S]*held CN=Ada Lovelace/);
+    const scrape = await createMetrics({ redis: env.redis, keys: env.keys }).registry.metrics();
+    expect(scrape).toMatch(/^switchyard_source_skipped\{source="corp-ad"\} 2$/m);
+    expect(scrape).toMatch(/^switchyard_source_held\{source="corp-ad"\} 1$/m);
+    expect(scrape).toMatch(/^switchyard_source_not_mail_enabled\{source="corp-ad"\} \d+$/m);
+    expect(stored?.skipped.map((e) => e.dn).sort()).toEqual([BROKEN, TWO].sort());
+
+    // a full sync keeps her too (her published form is staged again)
+    const again = await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    expect(again.report?.held.map((e) => e.dn)).toEqual([ADA]);
+    expect(await decide('ADA.lovelace@contoso.edu')).toMatchObject({ reason: 'mailbox', object: before?.object });
+
+    // fixed again: normal, no longer held
+    await setProxies(ADA, ['SMTP:Ada.Lovelace@contoso.edu', 'smtp:ada.second@contoso.edu']);
+    await syncSource(env.deps, source(), { env: secrets, mode: 'delta' });
+    expect(await decide('ada.second@contoso.edu')).toMatchObject({ reason: 'mailbox', object: before?.object });
+    stored = await readSourceReport(env.redis, env.keys, 'corp-ad');
+    expect(stored?.held).toEqual([]);
+    expect(stored?.skipped).toHaveLength(2);
+  });
+});
+
+describe('sync --dry-run --json (SPEC §3.4)', () => {
+  it('delta and full: added, removed and changed objects with old → new fields, and the addresses; nothing published', async () => {
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [bin, ...args, '--config', env.configFile],
+          { env: { ...process.env, REDIS_URL: '', ...secrets } },
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
+    const version = (await decide('staff5@contoso.edu'))?.tableVersion;
+    const brianBefore = (await decide('bwk@contoso.edu'))?.recipient;
+    const EVE = `CN=Eve Partner,OU=Contacts,${AD_BASE}`;
+    const BRIAN = `CN=Brian Kernighan,OU=Staff,${AD_BASE}`;
+    const STAFF5 = `CN=Staff 5,OU=Staff,${AD_BASE}`;
+    const client = await adminClient(dc);
+    try {
+      await client.add(EVE, {
+        objectClass: 'contact',
+        proxyAddresses: ['SMTP:eve@partner.example', 'smtp:eve.partner@contoso.edu'],
+        targetAddress: 'SMTP:eve@partner.example',
+      });
+      await client.modify(
+        BRIAN,
+        new Change({ operation: 'replace', modification: new Attribute({ type: 'targetAddress', values: ['SMTP:brian@third.example'] }) }),
+      );
+      await client.del(STAFF5);
+    } finally {
+      await client.unbind();
+    }
+    for (const mode of [[], ['--full']]) {
+      const r = await cli(['sync', 'corp-ad', ...mode, '--dry-run', '--json']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+      const out = JSON.parse(r.stdout) as { mode: string; diff: Record<string, unknown> };
+      expect(out.mode).toBe(mode.length === 0 ? 'delta' : 'full');
+      expect(out).toMatchObject({
+        dryRun: true,
+        diff: {
+          added: [EVE],
+          removed: [STAFF5],
+          changed: [{ dn: BRIAN, targetAddress: { old: brianBefore, new: 'brian@third.example' } }],
+          newConflicts: [],
+        },
+      });
+      expect((out.diff.addressesAdded as string[]).sort()).toEqual(['eve.partner@contoso.edu', 'eve@partner.example']);
+      expect((out.diff.addressesRemoved as string[]).sort()).toEqual(['staff5.alt@contoso.edu', 'staff5@contoso.edu']);
+      expect(await decide('staff5@contoso.edu')).toMatchObject({ reason: 'mailbox', tableVersion: version });
+    }
   });
 });

@@ -206,6 +206,30 @@ describe('import and resolve', () => {
     expect(await decide('tariq.park@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
   });
 
+  it('deletion guard on addresses: a sync removing 20 % of the addresses, every object kept, is refused; table unchanged', async () => {
+    const header = 'objectClass,DN,proxyAddresses';
+    const row = (i: number, secondary: boolean) =>
+      `user,"CN=U${i},OU=Staff,DC=contoso,DC=edu",SMTP:u${i}@contoso.edu${secondary ? `;smtp:u${i}.alt@contoso.edu` : ''}`;
+    const all = Array.from({ length: 10 }, (_, i) => row(i, true));
+    await importFile(tmpCsv([header, ...all].join('\n')));
+    // 4 of the 20 addresses go, the 10 objects stay
+    const stripped = tmpCsv([header, ...Array.from({ length: 10 }, (_, i) => row(i, i >= 4))].join('\n'));
+    const dry = await importFile(stripped, 'corp', { dryRun: true });
+    expect(dry).toMatchObject({
+      counts: { removed: 0, changed: 4, addressesRemoved: 4 },
+      refusal: expect.stringMatching(/4 of 20 addresses/),
+    });
+    const err = await importFile(stripped).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeletionGuardError);
+    expect((err as Error).message).toMatch(
+      /^refused: 4 of 20 addresses \(20\.0 %\) of source "corp" would be removed, more than 10 % of its addresses; the table is unchanged\..*--allow-mass-delete/,
+    );
+    expect((await readCurrent(env.redis, env.keys))?.version).toBe(1);
+    expect(await decide('u0.alt@contoso.edu')).toMatchObject({ reason: 'mailbox' });
+    expect(await importFile(stripped, 'corp', { allowMassDelete: true })).toMatchObject({ version: 2 });
+    expect(await decide('u0.alt@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
+  });
+
   it('dry run prints the diff and publishes nothing; rollback restores the previous decisions', async () => {
     await importFile(csvFixture('contoso.csv'));
     const text = readFileSync(csvFixture('contoso.csv'), 'utf8')

@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { startWorker, type WorkerOptions, type WorkerProcess } from '../../src/main/worker.js';
 import { SYNC_QUEUE, syncJobOptions, type SyncJobData } from '../../src/jobqueue/queues.js';
 import { readRuns } from '../../src/store/runs.js';
+import { readCurrent } from '../../src/store/table.js';
 import { hlenSharded } from '../../src/store/sharded.js';
 import { readLayouts } from '../../src/store/snapshot.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
@@ -165,6 +166,44 @@ describe('sync jobs', () => {
         expect(more.length).toBe(4);
         // the first full, one coalesced full follow-up, the delta — one after another
         expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(3);
+      });
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
+describe('requests never merged (SPEC §3.4)', () => {
+  it('a dry run queued while a real sync of the same source waits: both run as asked, the dry run publishes nothing', async () => {
+    const env = await testEnv((raw) => ((raw.sources as Record<string, unknown>[])[0]!.path = big));
+    try {
+      await withWorker(env, async (w, events) => {
+        const first = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
+        while ((await first.getState()) !== 'active') await new Promise((r) => setTimeout(r, 10));
+        const real = await w.queues.sync.add('sync', request('corp'), syncJobOptions(request('corp')));
+        const dryData: SyncJobData = { ...request('corp'), dryRun: true };
+        const dry = await w.queues.sync.add('sync', dryData, syncJobOptions(dryData));
+        const forcedData: SyncJobData = { ...request('corp'), allowMassDelete: true };
+        const forced = await w.queues.sync.add('sync', forcedData, syncJobOptions(forcedData));
+        // the real request joins the running one's follow-up (the same job id: coalesced); the others do not
+        expect(new Set([first.id, dry.id, forced.id]).size).toBe(3);
+        expect([first.id, real.id]).not.toContain(dry.id);
+        const published = (await first.waitUntilFinished(events)) as { version: number };
+        const [dryResult, forcedResult] = (await Promise.all([dry.waitUntilFinished(events), forced.waitUntilFinished(events)])) as {
+          dryRun: boolean;
+          version?: number;
+        }[];
+        expect(dryResult).toMatchObject({ dryRun: true });
+        expect(dryResult?.version).toBeUndefined();
+        expect(forcedResult).toMatchObject({ dryRun: false, version: published.version });
+        // the first, its coalesced follow-up, the dry run and the forced run: four runs
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && Number(await env.redis.hget(env.keys.runCounts, 'corp')) < 4) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(4);
+        expect((await readCurrent(env.redis, env.keys))?.version).toBe(published.version);
+        expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBe(4);
       });
     } finally {
       await env.cleanup();

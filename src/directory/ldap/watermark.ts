@@ -4,11 +4,13 @@
  * and `invocationID` (USNs are per DC: another DC, or a restored one, means a full sync).
  * Generic LDAP: the newest `modifyTimestamp` seen.
  */
+import { createHash } from 'node:crypto';
 import { Control, type Client } from 'ldapts';
+import type { LdapSourceConfig } from '../../config/schema.js';
 import { guidFromBytes } from '../guid.js';
 import type { LdapAttributes } from './mapping.js';
 
-export type Watermark =
+export type Watermark = (
   | {
       readonly mode: 'ad';
       readonly usn: string;
@@ -16,7 +18,21 @@ export type Watermark =
       readonly invocationId: string;
       readonly namingContext: string;
     }
-  | { readonly mode: 'generic'; readonly modifyTimestamp: string };
+  | { readonly mode: 'generic'; readonly modifyTimestamp: string }
+) & {
+  /** The settings the watermark was read with (settingsFingerprint): another value means a full sync. */
+  readonly fingerprint?: string;
+};
+
+/**
+ * A fingerprint of the settings that decide which entries a source reads and how they map:
+ * url, baseDn, filter, scope and attribute mapping (SPEC §2.2). A delta whose watermark
+ * carries another fingerprint runs as a full sync.
+ */
+export function settingsFingerprint(source: Pick<LdapSourceConfig, 'url' | 'baseDn' | 'filter' | 'scope' | 'mapping'>): string {
+  const settings = [source.url, source.baseDn.toLowerCase(), source.filter ?? '', source.scope, source.mapping];
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+}
 
 /** LDAP_SERVER_SHOW_DELETED_OID: return tombstones (isDeleted=TRUE) too. */
 export class ShowDeletedControl extends Control {
