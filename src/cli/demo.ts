@@ -6,6 +6,7 @@
  * a few sample messages sent through the relay, and where each one landed. Then it stays up
  * with the status page until Ctrl-C (or exits with --exit).
  */
+import { publishDeps } from '../pipeline/deps.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,7 +101,7 @@ export async function demoCommand(flags: { exit?: boolean } = {}): Promise<numbe
     out();
     for (const source of config.sources) {
       if (source.type !== 'csvde' || !source.path) continue;
-      out(formatPublish(await importCsvde({ redis, keys, versionsKept: config.table.versionsKept }, source, source.path, {})));
+      out(formatPublish(await importCsvde(publishDeps(redis, keys, config), source, source.path, {})));
       out();
     }
     up = await startUp({ config, log, env, adminListen: `127.0.0.1:${await freePort()}`, pollMs: 200 });

@@ -1,4 +1,5 @@
 /** `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete] [--inline]` */
+import { publishDeps } from '../pipeline/deps.js';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CsvdeSourceConfig } from '../config/schema.js';
@@ -52,7 +53,7 @@ async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, fla
   let objects = 0;
   const run = { source: source.name, kind: 'import' as const, trigger: 'inline' as const };
   try {
-    const result = await importCsvde({ redis: ctx.redis, keys: ctx.keys, versionsKept: ctx.config.table.versionsKept }, source, file, {
+    const result = await importCsvde(publishDeps(ctx.redis, ctx.keys, ctx.config), source, file, {
       ...options(flags),
       onProgress: (p) => (objects = p.written),
       onBytes: (bytes) => progress.update(bytes, `${objects} objects written`),

@@ -5,7 +5,7 @@
  * Goes through the sync queue when a worker is listening (a request made while that
  * source syncs is coalesced into one follow-up run), else runs inline (or with --inline).
  */
-import { parseDuration } from '../config/duration.js';
+import { publishDeps } from '../pipeline/deps.js';
 import { syncSource } from '../pipeline/sync-source.js';
 import type { SyncMode, SyncResult } from '../pipeline/sync-source.js';
 import type { SourceConfig } from '../config/schema.js';
@@ -33,12 +33,7 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
   const lock = await lockSource(ctx.redis, ctx.keys, source.name, `cli:${process.pid}:${started}`);
   if (!lock) throw new Error(`source ${source.name}: another sync of it is running; let it finish or try again`);
   try {
-    const deps = {
-      redis: ctx.redis,
-      keys: ctx.keys,
-      versionsKept: ctx.config.table.versionsKept,
-      keepForMs: parseDuration(ctx.config.table.keepFor),
-    };
+    const deps = publishDeps(ctx.redis, ctx.keys, ctx.config);
     const result = await syncSource(deps, source, {
       dryRun: flags.dryRun === true,
       allowMassDelete: flags.allowMassDelete === true,

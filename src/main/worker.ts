@@ -2,9 +2,9 @@
  * The worker process (`switchyard worker`, part of `switchyard up`): BullMQ workers for
  * the sync and import queues running the processors of jobs/, and the node-cron schedules.
  */
+import { publishDeps } from '../pipeline/deps.js';
 import { Worker } from 'bullmq';
 import type { Config } from '../config/schema.js';
-import { parseDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
 import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
@@ -45,10 +45,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   await migrateOnStart({ redis, keys, config }, log);
   const queues = createQueues(redis, keys, opts.backoffMs);
   const ctx: JobContext = {
-    redis,
-    keys,
-    versionsKept: config.table.versionsKept,
-    keepForMs: parseDuration(config.table.keepFor),
+    ...publishDeps(redis, keys, config),
     config,
     log,
     env,
