@@ -44,7 +44,7 @@ async function refresh() {
   rows('sources', s.table.sources.map((x) => { const r = runs[x.name]; const n = next[x.name] || {};
     return '<tr><td>' + esc(x.name) + '</td><td>' + esc(x.objects) + '</td><td>' + esc(x.addresses) + '</td><td>' + esc(x.conflicts) + '</td><td>' +
       (r ? '<span class="' + (r.ok ? 'ok' : 'bad') + '">' + esc(r.kind + ' ' + (r.ok ? 'ok' : 'failed') + ' ' + r.at) + '</span>' : '—') + '</td><td>' + (n.pinned ? '<span class="bad" data-testid="pinned">' + esc('paused since rollback to v' + n.pinned.version + ' (' + n.pinned.since + '): switchyard resume ' + x.name) + '</span>' : esc(n.nextRun || n.nextDelta || '—')) + '</td></tr>'; }));
-  rows('history', s.table.history.map((v) => '<tr><td>' + v.version + '</td><td>' + esc(v.publishedAt) + '</td><td>' + esc(v.cause) + (v.source ? ' (' + esc(v.source) + ')' : '') + '</td><td>' +
+  rows('history', s.table.history.slice(0, 50).map((v) => '<tr><td>' + v.version + '</td><td>' + esc(v.publishedAt) + '</td><td>' + esc(v.cause) + (v.source ? ' (' + esc(v.source) + ')' : '') + '</td><td>' +
     (v.version === s.table.tableVersion ? 'current' : '<button data-rollback="' + v.version + '">roll back to this</button>') + '</td></tr>'));
   rows('queue', Object.entries(s.queue).map(([k, v]) => '<tr><td>' + esc(k) + '</td><td>' + esc(v) + '</td></tr>'));
   const en = s.entries || { skipped: [], held: [], sourceReports: {} };

@@ -75,7 +75,7 @@ export function formatStatus(s: TableStatus, conflicts: number): string {
       (src) =>
         `  ${src.source}: ${src.meta?.objects ?? '?'} objects, ${src.meta?.addresses ?? '?'} addresses, ${src.meta?.conflicts ?? 0} conflicts, from ${src.meta?.origin ?? '?'} at ${src.meta?.createdAt ?? '?'}`,
     ),
-    `kept versions: ${s.history.map((v) => v.version).join(', ')}`,
+    `kept versions: ${keptVersions(s.history.map((v) => v.version))}`,
   ];
   return lines.join('\n');
 }
@@ -135,4 +135,10 @@ export function formatSourceReports(reports: ReadonlyMap<string, SourceReport>, 
     list('skipped', r.skipped);
   }
   return lines.join('\n');
+}
+
+/** With deltas and `table.keepFor` a day of versions can be thousands: the newest few and the oldest. */
+function keptVersions(versions: readonly number[], shown = 15): string {
+  if (versions.length <= shown + 1) return versions.join(', ');
+  return `${versions.slice(0, shown).join(', ')}, … ${versions.length - shown - 1} more …, ${versions[versions.length - 1]} (${versions.length} in all)`;
 }

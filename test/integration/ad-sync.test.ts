@@ -233,7 +233,9 @@ describe('a changed source setting makes the next sync full (SPEC §2.2)', () =>
     await syncSource(env.deps, source(), { env: secrets, mode: 'full' });
     expect(await syncSource(env.deps, source(), { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta' });
     const narrowed = source({ baseDn: `OU=Staff,${AD_BASE}` });
-    const r = await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta' });
+    // narrowing the base drops every object outside OU=Staff (the groups and contacts other
+    // tests added): past the deletion guard on purpose, it is not what this test is about
+    const r = await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta', allowMassDelete: true });
     expect(r).toMatchObject({ mode: 'full', fallback: expect.stringMatching(/settings changed.*baseDn/) });
     expect(await decide('dan.partner@contoso.edu')).toMatchObject({ reason: 'internal-relay' }); // outside the new base
     expect(await syncSource(env.deps, narrowed, { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta', unchanged: true });
