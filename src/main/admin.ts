@@ -7,7 +7,7 @@ import type { Queues } from '../jobqueue/queues.js';
 import { createResolver } from '../resolver/resolver.js';
 import { routingContext } from '../routing/decide.js';
 import { createKeys } from '../store/keys.js';
-import { createRedis } from '../store/redis.js';
+import { connected, createRedis } from '../store/redis.js';
 import { adminToken } from './admin-token.js';
 
 export interface ProcessAdmin {
@@ -27,6 +27,10 @@ export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv
     metrics,
     async listen(opts) {
       const token = adminToken(config, env);
+      // the fail-fast client answers nothing until it has connected: without this wait a
+      // probe in the first milliseconds reads "Redis unavailable" (503) from a healthy
+      // process; a Redis that is really down still lets the admin start and report it
+      await connected(redis, 3000).catch(() => undefined);
       running = await startAdmin(
         {
           config,
