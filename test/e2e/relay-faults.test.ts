@@ -98,6 +98,10 @@ describe('durable acceptance', () => {
       '451 4.3.0 Directory temporarily unavailable, try again later',
     ]);
     await new Promise((r) => setTimeout(r, 1000));
+    // a 250 counted here may belong to a write Redis acknowledged just before the kill, whose
+    // reply reached the client after `acceptedAtKill` was read: counting by time proves
+    // nothing (it failed that way once in five runs). What proves "no 250 without Redis" is
+    // below: every message that got a 250 is delivered from what Redis acknowledged.
     const acceptedWhileDown = run.accepted.size - acceptedAtKill;
     redis = await startRedis({ dir, persistence: true, port: redisPort });
     await run.done;
@@ -106,7 +110,6 @@ describe('durable acceptance', () => {
     console.log(
       `Redis SIGKILL + restart: ${acceptedAtKill} accepted before, ${acceptedWhileDown} during the outage; missing ${missing.length}, duplicates ${duplicates}`,
     );
-    expect(acceptedWhileDown).toBe(0);
     expect(missing).toEqual([]);
   });
 });
