@@ -73,7 +73,9 @@ export async function readLayouts(redis: RedisClient, keys: Keys, ids: readonly 
     if (!json) throw new LegacyLayoutError(`snapshot ${id} has no meta`);
     const shards = (JSON.parse(json) as SnapshotMeta).shards;
     if (shards === undefined)
-      throw new LegacyLayoutError(`snapshot ${id} is in the unsharded layout of an older release; migrate the table`);
+      throw new LegacyLayoutError(
+        `snapshot ${id} is in the unsharded layout of an older release: run "switchyard migrate" (relays and workers also migrate when they start)`,
+      );
     return { id, shards };
   });
 }
