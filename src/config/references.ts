@@ -56,9 +56,9 @@ export function checkReferences(config: Config): string[] {
       if (s.bindDn !== undefined && s.bindPasswordEnv === undefined && s.bindPasswordFile === undefined) {
         problems.push(`sources[${i}].bindPasswordEnv: a bindDn needs bindPasswordEnv or bindPasswordFile`);
       }
-      if (s.url.startsWith('ldaps://') && s.startTls) problems.push(`sources[${i}].startTls: not with ldaps:// (already TLS)`);
+      if (/^ldaps:\/\//i.test(s.url) && s.startTls) problems.push(`sources[${i}].startTls: not with ldaps:// (already TLS)`);
       // SPEC §2.2: a simple bind never goes over a connection without TLS (the password would travel in clear)
-      if (s.bindDn !== undefined && s.url.startsWith('ldap://') && !s.startTls) {
+      if (s.bindDn !== undefined && /^ldap:\/\//i.test(s.url) && !s.startTls) {
         problems.push(
           `sources[${i}].url: a simple bind over plain ldap:// sends the password in clear; use ldaps:// or set sources[${i}].startTls: true`,
         );

@@ -43,11 +43,15 @@ export async function migrateQueueLayout(redis: RedisClient, keys: Keys, shards:
     done.del(old.unit(uid));
     for (const [err] of (await done.exec()) ?? []) if (err) throw err;
   };
-  /** An old in-delivery unit is due now, or held if an operator held it during the attempt. */
+  /**
+   * An old in-delivery unit is due when its lease ends (at once if it has ended): an old
+   * relay still in the middle of that attempt is not raced into a second delivery. Held if
+   * an operator held it during the attempt.
+   */
   const moveFrom = async (state: 'ready' | 'active' | 'held', uid: string, score: number): Promise<void> => {
     if (state !== 'active') return move(uid, state, score);
     const held = (await redis.hget(old.unit(uid), 'held')) === '1';
-    return move(uid, held ? 'held' : 'ready', now);
+    return move(uid, held ? 'held' : 'ready', held ? now : Math.max(now, score));
   };
   // an old relay still writing would add units meanwhile: until every old set is empty
   for (let round = 0; round < 10 && (round === 0 || (await oldUnits(redis, keys)) > 0); round++) {

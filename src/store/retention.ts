@@ -52,8 +52,10 @@ export function versionsToDrop(entries: readonly RetentionEntry[], r: Retention,
   return entries
     .filter((e, i) => {
       if (i < r.keep || e.snapshots === undefined || fulls.has(e.version)) return false;
+      // a version whose age is unknown is kept: dropping is the step that cannot be undone
       const at = e.publishedAt === undefined ? Number.NaN : Date.parse(e.publishedAt);
-      return !(now - at < r.keepForMs);
+      if (Number.isNaN(at)) return false;
+      return now - at >= r.keepForMs;
     })
     .map((e) => e.version);
 }

@@ -38,8 +38,23 @@ export class MigrationError extends Error {
 
 const LOCK_MS = 10 * 60_000;
 
+/**
+ * Current, and nothing of the older layout left: a relay or worker of the older release
+ * still running after the migration (a rolling upgrade done out of order) can have queued
+ * mail or published a snapshot the old way since; the next start, or `migrate`, moves it.
+ */
 async function current(ctx: MigrateContext): Promise<boolean> {
-  return (await ctx.redis.get(ctx.keys.layout)) === String(LAYOUT);
+  const { redis, keys } = ctx;
+  if ((await redis.get(keys.layout)) !== String(LAYOUT)) return false;
+  const old = keys.mqLegacy;
+  const [ready, active, held, metas] = await Promise.all([
+    redis.zcard(old.ready),
+    redis.zcard(old.active),
+    redis.zcard(old.held),
+    redis.hvals(keys.snapshots),
+  ]);
+  if (ready + active + held > 0) return false;
+  return !metas.some((json) => (JSON.parse(json) as { shards?: number }).shards === undefined);
 }
 
 /** Returns one line per step taken, or a single line saying the layout was current already. */

@@ -13,3 +13,16 @@ it.each(['lookup', 'publish', 'rollback', 'stage', 'apply-delta'])('%s.lua build
   expect(code).not.toMatch(/prefix/);
   expect(source).toMatch(/Key count: variable/);
 });
+
+it.each(['mq-adopt-5', 'mq-claim-2', 'mq-control-4', 'mq-finish-5', 'mq-retry-4'])(
+  '%s.lua takes every key from KEYS, as many as its name says',
+  (name) => {
+    const source = readFileSync(join(dir, `${name}.lua`), 'utf8');
+    const code = source.slice(source.indexOf(']]'));
+    expect(code).not.toMatch(/\.\.\s*'[:{]/); // no key suffix appended
+    expect(code).not.toMatch(/redis\.call\('[A-Z]+', ARGV/); // no key taken from ARGV
+    const count = Number(/-(\d+)$/.exec(name)?.[1]);
+    const used = new Set([...code.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
+    expect(Math.max(...used)).toBeLessThanOrEqual(count);
+  },
+);
