@@ -19,6 +19,39 @@ export interface Metrics {
   readonly observer: Observer;
 }
 
+/**
+ * One read shared by every gauge of a scrape: prom-client starts every collect at once, so
+ * the gauges fed by one Redis read share the read in flight (one per scrape, never stale).
+ */
+function sharedRead<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= read().finally(() => {
+      pending = undefined;
+    }));
+}
+
+/** A gauge with one value per source, from rows that a shared read returns. */
+function perSourceGauge<R>(
+  registry: Registry,
+  read: () => Promise<Iterable<readonly [string, R]>>,
+): (name: string, help: string, value: (r: R) => number | null | undefined) => Gauge {
+  return (name, help, value) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['source'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [source, r] of await read()) {
+          const v = value(r);
+          if (v !== undefined && v !== null) this.set({ source }, v);
+        }
+      },
+    });
+}
+
 export function createMetrics(deps: {
   redis: RedisClient;
   keys: Keys;
@@ -70,27 +103,11 @@ export function createMetrics(deps: {
       this.set((await readCurrent(deps.redis, deps.keys))?.version ?? 0);
     },
   });
-  // six gauges read the same runs hash: prom-client starts every collect of a scrape at
-  // once, so they share the read in flight (one HGETALL per scrape, never a stale one)
-  let pending: Promise<Map<string, RunRecord>> | undefined;
-  const readRunsOnce = (): Promise<Map<string, RunRecord>> =>
-    (pending ??= readRuns(deps.redis, deps.keys).finally(() => {
-      pending = undefined;
-    }));
-  const perSource = (name: string, help: string, value: (r: RunRecord) => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['source'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const [source, r] of await readRunsOnce()) {
-          const v = value(r);
-          if (v !== undefined) this.set({ source }, v);
-        }
-      },
-    });
+  // six gauges read the same runs hash: one HGETALL per scrape
+  const perSource = perSourceGauge<RunRecord>(
+    registry,
+    sharedRead(() => readRuns(deps.redis, deps.keys)),
+  );
   perSource('switchyard_sync_last_ok', 'Whether the last sync or import of the source succeeded (1) or failed (0)', (r) => (r.ok ? 1 : 0));
   perSource('switchyard_sync_last_duration_seconds', 'Duration of the last sync or import of the source', (r) => r.durationMs / 1000);
   perSource(
@@ -106,22 +123,10 @@ export function createMetrics(deps: {
     (r) => r.counts?.conflicts,
   );
   // the skipped / held entries of each LDAP source (SPEC §2.2), one HGETALL per scrape
-  let reportsPending: Promise<Map<string, SourceReport>> | undefined;
-  const readReportsOnce = (): Promise<Map<string, SourceReport>> =>
-    (reportsPending ??= readSourceReports(deps.redis, deps.keys).finally(() => {
-      reportsPending = undefined;
-    }));
-  const perReport = (name: string, help: string, value: (r: SourceReport) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['source'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const [source, r] of await readReportsOnce()) this.set({ source }, value(r));
-      },
-    });
+  const perReport = perSourceGauge<SourceReport>(
+    registry,
+    sharedRead(() => readSourceReports(deps.redis, deps.keys)),
+  );
   perReport('switchyard_source_skipped', 'Entries of the source its syncs left out as invalid', (r) => r.skipped.length);
   perReport('switchyard_source_held', 'Objects of the source kept in their last valid form after turning invalid', (r) => r.held.length);
   perReport(
@@ -142,25 +147,10 @@ export function createMetrics(deps: {
   if (deps.sources) {
     const sources = deps.sources;
     // both gauges share one read per scrape, like the runs gauges above
-    let stalePending: Promise<SourceStaleness[]> | undefined;
-    const readStaleOnce = (): Promise<SourceStaleness[]> =>
-      (stalePending ??= readStaleness(deps.redis, deps.keys, { sources }).finally(() => {
-        stalePending = undefined;
-      }));
-    const staleGauge = (name: string, help: string, value: (s: SourceStaleness) => number | null) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['source'],
-        registers: [registry],
-        async collect() {
-          this.reset();
-          for (const s of await readStaleOnce()) {
-            const v = value(s);
-            if (v !== null) this.set({ source: s.source }, v);
-          }
-        },
-      });
+    const staleGauge = perSourceGauge<SourceStaleness>(
+      registry,
+      sharedRead(async () => (await readStaleness(deps.redis, deps.keys, { sources })).map((st) => [st.source, st] as const)),
+    );
     staleGauge('switchyard_source_stale', 'Whether the source is stale: its last success is older than staleAfter (1) or not (0)', (s) =>
       s.stale ? 1 : 0,
     );
