@@ -4,7 +4,6 @@
  * previous overlay plus this delta), which is then published in the same atomic step as
  * a full snapshot. Cost is proportional to the changes, not to the directory.
  */
-import { deletionGuard } from '../routing/guard.js';
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
 import { decodeObject, encodeObject } from '../store/codec.js';
 import { shardKeys } from '../store/keys.js';
@@ -21,7 +20,7 @@ import type { SourceSpec } from './publish-source.js';
 import type { DeltaItem } from '../directory/items.js';
 import { InvalidEntries, splitHeld, storedObjects, storeDeltaReport } from './invalid.js';
 import { DiffCollector } from './dry-run.js';
-import { Tally, type ObjectStatus } from './tally.js';
+import { guardedResult, Tally, type ObjectStatus } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, RowError } from './types.js';
 
 export type { DeltaItem } from '../directory/items.js';
@@ -256,26 +255,8 @@ export async function publishDelta(
     const addresses = (prev?.addresses ?? 0) + tally.addressesAdded - tally.addressesRemoved;
     const { conflicts, newConflicts, newConflicted } = await conflictCounts(deps, ref, id);
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
-    const refusal = opts.allowMassDelete
-      ? undefined
-      : deletionGuard({
-          source: spec.name,
-          previous,
-          removed: tally.removed,
-          threshold: spec.deletionThreshold,
-          previousAddresses: prev?.addresses ?? 0,
-          removedAddresses: tally.addressesRemoved,
-        });
-    const result = {
-      source: spec.name,
-      dryRun: opts.dryRun === true,
-      counts,
-      samples: tally.samples,
-      errors: tally.errors,
-      ...(bad ? { report: bad.report() } : {}),
-      ...(refusal ? { refusal } : {}),
-      durationMs: 0,
-    };
+    const result = guardedResult(spec, opts, tally, counts, { objects: previous, addresses: prev?.addresses ?? 0 }, bad?.report());
+    const refusal = result.refusal;
     if (diff) {
       diff.newConflicts = newConflicted;
       return { ...result, diff: diff.result(), durationMs: performance.now() - started };

@@ -6,7 +6,6 @@
  * staging snapshot so the table is unchanged.
  */
 import { buildObject, type RecipientObject } from '../routing/object.js';
-import { deletionGuard } from '../routing/guard.js';
 import { createSnapshot, readSnapshotMeta, readStateLayout, stageArgs, stageBatch } from '../store/snapshot.js';
 import { hgetallSharded, hlenSharded, hmgetSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
 import { chooseShards } from '../store/shards.js';
@@ -17,7 +16,7 @@ import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
 import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
 import { dryRunDiff, removedObjects } from './full-diff.js';
-import { SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
+import { guardedResult, SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export interface SourceSpec {
@@ -207,26 +206,8 @@ export async function publishSource(
     }
     const newConflicts = newConflictList?.length ?? conflicts;
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
-    const refusal = opts.allowMassDelete
-      ? undefined
-      : deletionGuard({
-          source: spec.name,
-          previous: oldObjects,
-          removed,
-          threshold: spec.deletionThreshold,
-          previousAddresses: oldAddresses,
-          removedAddresses: counts.addressesRemoved,
-        });
-    const result = {
-      source: spec.name,
-      dryRun: opts.dryRun === true,
-      counts,
-      samples: tally.samples,
-      errors: tally.errors,
-      ...(bad ? { report: bad.report() } : {}),
-      ...(refusal !== undefined ? { refusal } : {}),
-      durationMs: 0,
-    };
+    const result = guardedResult(spec, opts, tally, counts, { objects: oldObjects, addresses: oldAddresses }, bad?.report());
+    const refusal = result.refusal;
     if (staged) {
       const diff = await dryRunDiff(deps, id, old, staged, removed, newConflictList ?? []);
       return { ...result, diff, durationMs: performance.now() - started };

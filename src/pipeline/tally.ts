@@ -2,7 +2,8 @@
  * The running counts of one publish, full or delta: one shape for both paths, turned into
  * the result's `Counts` at the end.
  */
-import type { Counts, RowError } from './types.js';
+import { deletionGuard } from '../routing/guard.js';
+import type { Counts, PublishResult, RowError } from './types.js';
 
 const SAMPLES = 10;
 const KEPT_ERRORS = 1000;
@@ -91,3 +92,37 @@ export function sample(list: string[], value: string): void {
 }
 
 export const SAMPLE_SIZE = SAMPLES;
+
+/**
+ * The result of a publish before it commits, full or delta: its counts, samples and errors,
+ * and the deletion guard's verdict on what would go (SPEC §3.3), unless forced.
+ */
+export function guardedResult(
+  spec: { readonly name: string; readonly deletionThreshold: number },
+  opts: { readonly dryRun?: boolean; readonly allowMassDelete?: boolean },
+  tally: Tally,
+  counts: Counts,
+  before: { readonly objects: number; readonly addresses: number },
+  report: PublishResult['report'],
+): PublishResult & { durationMs: number } {
+  const refusal = opts.allowMassDelete
+    ? undefined
+    : deletionGuard({
+        source: spec.name,
+        previous: before.objects,
+        removed: counts.removed,
+        threshold: spec.deletionThreshold,
+        previousAddresses: before.addresses,
+        removedAddresses: counts.addressesRemoved,
+      });
+  return {
+    source: spec.name,
+    dryRun: opts.dryRun === true,
+    counts,
+    samples: tally.samples,
+    errors: tally.errors,
+    ...(report ? { report } : {}),
+    ...(refusal !== undefined ? { refusal } : {}),
+    durationMs: 0,
+  };
+}
