@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
-import { AD_BASE, startSamba, type EmbeddedSamba } from '../../testkit/embedded-samba.js';
+import { AD_BASE, AD_SERVICE_DN, startSamba, type EmbeddedSamba } from '../../testkit/embedded-samba.js';
 
 export interface SeedObject {
   readonly dn: string;
@@ -81,4 +81,20 @@ export async function seededSamba(): Promise<EmbeddedSamba & { cleanup(): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   });
+}
+
+/** The `corp-ad` source config of the tests that sync the seeded DC over LDAPS (password in SY_TEST_AD_PASSWORD). */
+export function adSource(dc: EmbeddedSamba, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'corp-ad',
+    type: 'ldap',
+    url: dc.ldapsUrl,
+    caFile: dc.caFile,
+    bindDn: AD_SERVICE_DN,
+    bindPasswordEnv: 'SY_TEST_AD_PASSWORD',
+    baseDn: AD_BASE,
+    mailboxConnector: 'onprem',
+    priority: 20,
+    ...over,
+  };
 }

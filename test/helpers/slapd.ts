@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSlapd, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
+import { SERVICE_DN, startSlapd, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { FIXTURES } from './env.js';
 
 export async function fixtureSlapd(): Promise<EmbeddedSlapd & { cleanup(): Promise<void> }> {
@@ -14,4 +14,19 @@ export async function fixtureSlapd(): Promise<EmbeddedSlapd & { cleanup(): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   });
+}
+
+/** The AD-mapped `corp-ad` source config of the tests that sync this slapd over LDAPS (password in SY_TEST_LDAP_PASSWORD). */
+export function slapdSource(slapd: EmbeddedSlapd, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'corp-ad',
+    type: 'ldap',
+    url: slapd.ldapsUrl,
+    caFile: slapd.caFile,
+    bindDn: SERVICE_DN,
+    bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+    baseDn: 'dc=contoso,dc=edu',
+    mailboxConnector: 'onprem',
+    ...over,
+  };
 }

@@ -20,9 +20,9 @@ import { routingContext } from '../../src/routing/decide.js';
 import { readPins } from '../../src/store/pins.js';
 import { readWatermark } from '../../src/store/sync-state.js';
 import { readCurrent, readHistory } from '../../src/store/table.js';
-import { AD_BASE, AD_SERVICE_DN } from '../../testkit/embedded-samba.js';
+import { AD_BASE } from '../../testkit/embedded-samba.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
-import { adminClient, seededSamba } from '../helpers/samba.js';
+import { adSource, adminClient, seededSamba } from '../helpers/samba.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
 let dc: Awaited<ReturnType<typeof seededSamba>>;
@@ -35,20 +35,7 @@ beforeAll(async () => {
   env = await testEnv((raw) => {
     // the shortest retention: only the last two versions and corp-ad's last full sync survive the deltas
     raw.table = { versionsKept: 2, keepFor: '0ms' };
-    raw.sources = [
-      {
-        name: 'corp-ad',
-        type: 'ldap',
-        url: dc.ldapsUrl,
-        caFile: dc.caFile,
-        bindDn: AD_SERVICE_DN,
-        bindPasswordEnv: 'SY_TEST_AD_PASSWORD',
-        baseDn: AD_BASE,
-        mailboxConnector: 'onprem',
-        priority: 20,
-        deltaSchedule: '* * * * * *',
-      },
-    ];
+    raw.sources = [adSource(dc, { deltaSchedule: '* * * * * *' })];
   });
 }, 120_000);
 afterAll(async () => {

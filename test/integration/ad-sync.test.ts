@@ -8,12 +8,12 @@ import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { guidFromBytes } from '../../src/directory/guid.js';
-import { AD_BASE, AD_SERVICE_DN } from '../../testkit/embedded-samba.js';
+import { AD_BASE } from '../../testkit/embedded-samba.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
-import { adminClient, seededSamba } from '../helpers/samba.js';
+import { adSource, adminClient, seededSamba } from '../helpers/samba.js';
 import { readSourceReport, readSourceReports } from '../../src/store/source-report.js';
 import { sourceReportsJson } from '../../src/report/source-reports.js';
 import { formatSourceReports } from '../../src/cli/format.js';
@@ -27,17 +27,7 @@ beforeAll(async () => {
   dc = await seededSamba();
   secrets.SY_TEST_AD_PASSWORD = dc.servicePassword;
   env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push({
-      name: 'corp-ad',
-      type: 'ldap',
-      url: dc.ldapsUrl,
-      caFile: dc.caFile,
-      bindDn: AD_SERVICE_DN,
-      bindPasswordEnv: 'SY_TEST_AD_PASSWORD',
-      baseDn: AD_BASE,
-      mailboxConnector: 'onprem',
-      priority: 20,
-    });
+    (raw.sources as unknown[]).push(adSource(dc));
   });
 }, 120_000);
 afterAll(async () => {

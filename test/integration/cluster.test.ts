@@ -13,7 +13,6 @@ import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startRelay } from '../../src/main/relay.js';
 import { startWorker } from '../../src/main/worker.js';
-import { SERVICE_DN } from '../../testkit/embedded-slapd.js';
 import { migrateQueueLayout } from '../../src/mailqueue/migrate.js';
 import { keySlot, waitReplicas } from '../../src/mailqueue/replicas.js';
 import { createQueueStore } from '../../src/mailqueue/store.js';
@@ -27,7 +26,7 @@ import { csvFixture, demoConfigObject, onlySources } from '../helpers/env.js';
 import { allArrive, arrived, sendRun, until } from '../helpers/mail-run.js';
 import { writeOldMessage } from '../helpers/old-queue.js';
 import { startCluster, type ClusterNode, type LocalCluster } from '../helpers/redis-cluster.js';
-import { fixtureSlapd } from '../helpers/slapd.js';
+import { fixtureSlapd, slapdSource } from '../helpers/slapd.js';
 import { message, sendMail, startSink, type Sink } from '../helpers/smtp.js';
 
 let cluster: LocalCluster;
@@ -83,18 +82,7 @@ describe('on a 3-master Redis Cluster', () => {
   });
 
   it('runs an LDAP sync job on a worker (BullMQ on the cluster)', async () => {
-    const config = clusterConfig((raw) =>
-      (raw.sources as unknown[]).push({
-        name: 'corp-ad',
-        type: 'ldap',
-        url: slapd.ldapsUrl,
-        caFile: slapd.caFile,
-        bindDn: SERVICE_DN,
-        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
-        baseDn: 'dc=contoso,dc=edu',
-        mailboxConnector: 'onprem',
-      }),
-    );
+    const config = clusterConfig((raw) => (raw.sources as unknown[]).push(slapdSource(slapd)));
     const keys = createKeys(config.redis.namespace);
     const worker = await startWorker({
       config,

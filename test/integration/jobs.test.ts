@@ -23,7 +23,7 @@ import { readCurrent } from '../../src/store/table.js';
 import { hlenSharded } from '../../src/store/sharded.js';
 import { readLayouts } from '../../src/store/snapshot.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
-import { fixtureSlapd } from '../helpers/slapd.js';
+import { fixtureSlapd, slapdSource } from '../helpers/slapd.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
 let slapd: Awaited<ReturnType<typeof fixtureSlapd>>;
@@ -61,17 +61,7 @@ async function withWorker<T>(
   }
 }
 
-const ldapSource = (over: Record<string, unknown> = {}) => ({
-  name: 'corp-ad',
-  type: 'ldap',
-  url: slapd.ldapsUrl,
-  caFile: slapd.caFile,
-  bindDn: SERVICE_DN,
-  bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
-  baseDn: 'dc=contoso,dc=edu',
-  mailboxConnector: 'onprem',
-  ...over,
-});
+const ldapSource = (over: Record<string, unknown> = {}): Record<string, unknown> => slapdSource(slapd, over);
 const request = (source: string): SyncJobData => ({ source, mode: 'full', trigger: 'request' });
 
 describe('sync jobs', () => {

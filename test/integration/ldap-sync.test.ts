@@ -16,7 +16,7 @@ import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { lookup, readCurrent } from '../../src/store/table.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
-import { fixtureSlapd } from '../helpers/slapd.js';
+import { fixtureSlapd, slapdSource } from '../helpers/slapd.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,31 +29,18 @@ beforeAll(async () => {
   slapd = await fixtureSlapd();
   secrets.SY_TEST_LDAP_PASSWORD = slapd.servicePassword;
   env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push(
-      {
-        name: 'corp-ad',
-        type: 'ldap',
-        url: slapd.ldapsUrl,
-        caFile: slapd.caFile,
-        bindDn: SERVICE_DN,
-        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
-        baseDn: 'dc=contoso,dc=edu',
-        mailboxConnector: 'onprem',
-        priority: 20,
-      },
-      {
-        name: 'people',
-        type: 'ldap',
-        mapping: 'openldap',
-        url: slapd.ldapUrl,
-        startTls: true,
-        caFile: slapd.caFile,
-        bindDn: SERVICE_DN,
-        bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
-        baseDn: 'ou=People,dc=contoso,dc=edu',
-        mailboxConnector: 'onprem',
-      },
-    );
+    (raw.sources as unknown[]).push(slapdSource(slapd, { priority: 20 }), {
+      name: 'people',
+      type: 'ldap',
+      mapping: 'openldap',
+      url: slapd.ldapUrl,
+      startTls: true,
+      caFile: slapd.caFile,
+      bindDn: SERVICE_DN,
+      bindPasswordEnv: 'SY_TEST_LDAP_PASSWORD',
+      baseDn: 'ou=People,dc=contoso,dc=edu',
+      mailboxConnector: 'onprem',
+    });
   });
 });
 afterAll(async () => {
