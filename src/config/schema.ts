@@ -16,6 +16,20 @@ const domainName = z.string().regex(DOMAIN, 'not a domain name (or *.domain)');
 const cron = z.string().regex(CRON, 'not a cron expression (5 or 6 fields)');
 const duration = z.string().regex(DURATION, 'a duration like 250ms, 30s, 5m, 4h, 5d');
 
+const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** A number of bytes, or a size such as 512MB or 2GB (binary units). */
+const byteSize = z.union([
+  z.number().int().min(0),
+  z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*([KMGT]?B)?\s*$/i, 'a number of bytes or a size such as 512MB or 2GB')
+    .transform((v) => {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)?\s*$/i.exec(v);
+      return Math.floor(Number(m?.[1] ?? 0) * (SIZE_UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
+    }),
+]);
+
 /** A secret given by environment variable name or file path, never inline. */
 const secretRef = {
   passwordEnv: z.string().min(1).optional(),
@@ -105,6 +119,12 @@ const relaySchema = z.strictObject({
   trustedNetworks: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).default(['127.0.0.1/32', '::1/128']),
   maxHops: z.number().int().min(1).max(500).default(30),
   maxMessageSize: z.number().int().min(1024).default(36_700_160),
+  /**
+   * Bytes of queued message data per queue shard (SPEC §5): a MAIL whose SIZE= (or, without
+   * it, maxMessageSize) would exceed it gets 452 4.3.1. 0 turns the budget off (not advised:
+   * a long next-hop outage then grows Redis until maxmemory).
+   */
+  queueBudget: byteSize.default(128 * 1024 ** 2),
   maxRecipients: z.number().int().min(1).default(500),
   maxConnections: z.number().int().min(1).default(500),
   maxConnectionsPerIp: z.number().int().min(1).default(50),

@@ -8,7 +8,7 @@ import { headerEnd, rfc5322Date } from '../message/headers.js';
 
 export type { DsnAction, DsnRecipient } from '../mailqueue/types.js';
 
-export interface DsnInput {
+export interface DsnHeaderInput {
   readonly reportingMta: string;
   readonly sender: string;
   readonly envid?: string;
@@ -16,8 +16,22 @@ export interface DsnInput {
   readonly arrived: number;
   readonly queueId: string;
   readonly recipients: readonly DsnRecipient[];
-  readonly original: Buffer;
   readonly now: number;
+}
+
+export interface DsnInput extends DsnHeaderInput {
+  readonly original: Buffer;
+}
+
+/** A DSN around the original message (or its header block), which the caller streams in between. */
+export interface DsnParts {
+  readonly messageId: string;
+  /** Everything before the returned content. */
+  readonly head: string;
+  /** The whole original is returned (message/rfc822); otherwise only its header block. */
+  readonly returnFull: boolean;
+  /** Everything after it; `endsWithLf` says whether the returned content ended with a line break. */
+  tail(endsWithLf: boolean): string;
 }
 
 const SUBJECT: Record<DsnAction, string> = {
@@ -63,7 +77,7 @@ function recipientFields(r: DsnRecipient): string {
   return lines.join('\r\n');
 }
 
-export function buildDsn(input: DsnInput): { messageId: string; body: Buffer } {
+export function dsnParts(input: DsnHeaderInput): DsnParts {
   const action = input.recipients[0]?.action ?? 'failed';
   const boundary = `=_sy_${randomBytes(9).toString('hex')}`;
   const messageId = `<${input.queueId}.${randomBytes(4).toString('hex')}@${input.reportingMta}>`;
@@ -82,7 +96,6 @@ export function buildDsn(input: DsnInput): { messageId: string; body: Buffer } {
     `Arrival-Date: ${rfc5322Date(new Date(input.arrived))}`,
   ].join('\r\n');
   const returnFull = input.ret === 'FULL' && action === 'failed';
-  const original = returnFull ? input.original : input.original.subarray(0, headerEnd(input.original));
   const head = [
     `From: Mail Delivery System <MAILER-DAEMON@${input.reportingMta}>`,
     `To: <${input.sender}>`,
@@ -115,6 +128,16 @@ export function buildDsn(input: DsnInput): { messageId: string; body: Buffer } {
     '',
     '',
   ].join('\r\n');
-  const tail = `${original.length > 0 && original[original.length - 1] !== 0x0a ? '\r\n' : ''}\r\n--${boundary}--\r\n`;
-  return { messageId, body: Buffer.concat([Buffer.from(head, 'utf8'), original, Buffer.from(tail, 'utf8')]) };
+  return { messageId, head, returnFull, tail: (endsWithLf) => `${endsWithLf ? '' : '\r\n'}\r\n--${boundary}--\r\n` };
+}
+
+/** A whole DSN from an original held in memory (tests and small messages). */
+export function buildDsn(input: DsnInput): { messageId: string; body: Buffer } {
+  const parts = dsnParts(input);
+  const original = parts.returnFull ? input.original : input.original.subarray(0, headerEnd(input.original));
+  const endsWithLf = original.length === 0 || original[original.length - 1] === 0x0a;
+  return {
+    messageId: parts.messageId,
+    body: Buffer.concat([Buffer.from(parts.head, 'utf8'), original, Buffer.from(parts.tail(endsWithLf), 'utf8')]),
+  };
 }

@@ -7,11 +7,13 @@ import type { Logger } from '../log/logger.js';
 import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta } from '../mailqueue/types.js';
 import type { Resolver } from '../resolver/resolver.js';
-import { buildDsn, type DsnRecipient } from './dsn.js';
+import { splitAt } from '../mailqueue/body.js';
+import { dsnParts, type DsnParts, type DsnRecipient } from './dsn.js';
+import { headerBytesOf, type Original } from './compose.js';
 
 export interface Notifier {
   /** Queues one DSN for these recipients; throws when the sender's route is not known yet (retry later). */
-  notify(meta: MessageMeta, original: Buffer, recipients: readonly DsnRecipient[]): Promise<void>;
+  notify(meta: MessageMeta, original: Original, recipients: readonly DsnRecipient[]): Promise<void>;
 }
 
 export class NoticeDeferred extends Error {
@@ -39,7 +41,7 @@ export function createNotifier(deps: { resolver: Resolver; store: QueueStore; ho
       }
       const now = Date.now();
       const id = deps.store.newId(now);
-      const { body, messageId } = buildDsn({
+      const parts = dsnParts({
         reportingMta: deps.hostname,
         sender: meta.from,
         ...(meta.envid ? { envid: meta.envid } : {}),
@@ -47,21 +49,23 @@ export function createNotifier(deps: { resolver: Resolver; store: QueueStore; ho
         arrived: meta.arrived,
         queueId: meta.id,
         recipients,
-        original,
         now,
       });
+      const { messageId } = parts;
+      const returned = parts.returnFull ? original.size : headerBytesOf(original);
+      const size = Buffer.byteLength(parts.head) + returned + Buffer.byteLength(parts.tail(false));
       const dsnMeta: MessageMeta = {
         id,
         from: '',
         arrived: now,
         clientIp: '127.0.0.1',
         helo: deps.hostname,
-        size: body.length,
+        size,
         smtputf8: false,
         eightBit: false,
         dsn: true,
       };
-      await deps.store.enqueue(dsnMeta, body, [
+      await deps.store.enqueue(dsnMeta, dsnContent(parts, original), [
         {
           hop: decision.connector,
           rcpts: [{ rcpt: decision.recipient ?? meta.from, orig: meta.from, reason: decision.reason, notify: ['NEVER'] }],
@@ -79,4 +83,21 @@ export function createNotifier(deps: { resolver: Resolver; store: QueueStore; ho
       );
     },
   };
+}
+
+/** The DSN's bytes, streamed: its head, the original (whole, or its header block), its tail. */
+async function* dsnContent(parts: DsnParts, original: Original): AsyncGenerator<Buffer> {
+  yield Buffer.from(parts.head, 'utf8');
+  let last = -1;
+  const stream = original.open();
+  try {
+    const content = parts.returnFull ? stream : (await splitAt(stream, headerBytesOf(original))).head;
+    for await (const chunk of Buffer.isBuffer(content) ? [content] : (content as AsyncIterable<Buffer>)) {
+      if (chunk.length > 0) last = chunk[chunk.length - 1] ?? last;
+      yield chunk;
+    }
+  } finally {
+    stream.destroy();
+  }
+  yield Buffer.from(parts.tail(last === -1 || last === 0x0a), 'utf8');
 }

@@ -6,13 +6,15 @@
  * DKIM-signed for the shared domain (nodemailer's signer).
  */
 import { readFileSync } from 'node:fs';
-import DKIM from 'nodemailer/lib/dkim';
+import MessageParser from 'nodemailer/lib/dkim/message-parser';
+import sign from 'nodemailer/lib/dkim/sign';
+import { BODY_HASH_ALGO } from '../message/body-hash.js';
 import type { ConnectorConfig } from '../config/schema.js';
 import { headerEnd } from '../message/headers.js';
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** The message with `from` replaced by `to` in its From: header (and nowhere else). */
+/** The header block with `from` replaced by `to` in its From: header (and nowhere else). */
 export function rewriteFromHeader(message: Buffer, from: string, to: string): Buffer {
   const end = headerEnd(message);
   const head = message.subarray(0, end).toString('latin1');
@@ -23,24 +25,27 @@ export function rewriteFromHeader(message: Buffer, from: string, to: string): Bu
 }
 
 export interface Signer {
-  sign(message: Buffer): Promise<Buffer>;
+  /**
+   * The DKIM-Signature header line (CRLF-terminated) for a message with this header block
+   * and body hash (relaxed/relaxed, sha256, computed as the body streamed in): the body is
+   * never read again or held for signing.
+   */
+  signatureFor(head: Buffer, bodyHash: string): string;
 }
 
-/** A DKIM signer per connector that has `dkim` configured. */
+/** A DKIM signer per connector that has `dkim` configured (nodemailer's signing function). */
 export function dkimSigners(connectors: readonly ConnectorConfig[]): Map<string, Signer> {
   const out = new Map<string, Signer>();
   for (const c of connectors) {
     if (!c.dkim) continue;
-    const dkim = new DKIM({
-      domainName: c.dkim.domain,
-      keySelector: c.dkim.selector,
-      privateKey: readFileSync(c.dkim.privateKeyFile, 'utf8'),
-    });
+    const options = { domainName: c.dkim.domain, keySelector: c.dkim.selector, privateKey: readFileSync(c.dkim.privateKeyFile, 'utf8') };
     out.set(c.name, {
-      async sign(message) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of dkim.sign(message)) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks);
+      signatureFor(head, bodyHash) {
+        const parser = new MessageParser();
+        parser.rawHeaders = head;
+        const line = sign(parser.parseHeaders(), BODY_HASH_ALGO, bodyHash, options);
+        if (line === false) throw new Error(`DKIM signing for ${c.dkim?.domain ?? '?'} failed: the private key was refused`);
+        return `${line}\r\n`;
       },
     });
   }

@@ -6,11 +6,13 @@
  */
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { QueueStore } from '../mailqueue/store.js';
+import { PENDING_REAP_MS, type QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
+import type { StoredData } from '../mailqueue/body.js';
 import { markerHeader } from '../message/loop-marker.js';
+import { composeMessage, type Original } from './compose.js';
 import { statusFromReply, type DsnRecipient } from './dsn.js';
-import { rewriteFromHeader, type Signer } from './outbound.js';
+import type { Signer } from './outbound.js';
 import { NoticeDeferred, type Notifier } from './notices.js';
 import { backoff, plan, type Outcome } from './outcome.js';
 import type { Pool } from './pool.js';
@@ -68,6 +70,7 @@ export function createRunner(deps: RunnerDeps): Runner {
   let running = false;
   let wakeUp: (() => void) | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let reaper: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
   const idle: (() => void)[] = [];
 
@@ -134,30 +137,38 @@ export function createRunner(deps: RunnerDeps): Runner {
       await store.finish(uid);
       return;
     }
-    const { unit, meta, body } = loaded;
+    const { unit, meta, data } = loaded;
+    const original = originalOf(meta, data);
     const pending = unit.rcpts.filter((r) => r.pendingNotice !== undefined);
     const todo = unit.rcpts.filter((r) => r.pendingNotice === undefined);
-    const outcomes = todo.length > 0 ? await attempt(unit, meta, body, todo) : [];
-    await settle(unit, meta, body, outcomes, pending);
+    const outcomes = todo.length > 0 ? await attempt(unit, meta, original, todo) : [];
+    await settle(unit, meta, original, outcomes, pending);
   }
 
-  async function attempt(unit: UnitRecord, meta: MessageMeta, body: Buffer, rcpts: readonly QueuedRecipient[]): Promise<Outcome[]> {
+  const originalOf = (meta: MessageMeta, data: StoredData): Original => ({
+    size: meta.size,
+    ...(meta.headerBytes !== undefined ? { headerBytes: meta.headerBytes } : {}),
+    ...(data.legacy !== undefined ? { legacy: data.legacy } : {}),
+    open: () => store.open(meta.id, data),
+  });
+
+  async function attempt(unit: UnitRecord, meta: MessageMeta, original: Original, rcpts: readonly QueuedRecipient[]): Promise<Outcome[]> {
     const connector = deps.connectors.get(unit.hop);
     if (connector === undefined) {
       return rcpts.map((rcpt) => ({ kind: 'deferred', rcpt, reply: `451 4.3.5 No connector named "${unit.hop}" in the configuration` }));
     }
-    const rewritten = unit.sender !== undefined ? rewriteFromHeader(body, meta.from, unit.sender) : body;
-    const signer = deps.signers?.get(unit.hop);
-    const content = signer ? await signer.sign(rewritten) : rewritten;
-    const message = Buffer.concat([
-      Buffer.from(
-        markerHeader(
-          deps.hopSecret,
-          rcpts.map((r) => r.rcpt),
-        ),
-      ),
-      content,
-    ]);
+    const marker = markerHeader(
+      deps.hopSecret,
+      rcpts.map((r) => r.rcpt),
+    );
+    const compose = () =>
+      composeMessage(original, {
+        marker,
+        ...(unit.sender !== undefined ? { rewrite: { from: meta.from, to: unit.sender } } : {}),
+        ...(deps.signers?.get(unit.hop) ? { signer: deps.signers.get(unit.hop) } : {}),
+        ...(meta.bodyHash !== undefined ? { bodyHash: meta.bodyHash } : {}),
+        onSkip: (why) => log.warn({ event: 'SY_HEADER_STAGE_SKIPPED', msg_id: meta.id, uid: unit.uid, why }, 'message sent unchanged'),
+      });
     const tx = {
       from: unit.sender ?? meta.from,
       rcpts: rcpts.map((r) => ({
@@ -168,16 +179,20 @@ export function createRunner(deps: RunnerDeps): Runner {
       })),
       ...(meta.ret ? { ret: meta.ret } : {}),
       ...(meta.envid ? { envid: meta.envid } : {}),
-      size: message.length,
       eightBit: meta.eightBit,
     };
     let result: TxResult;
     let host: string;
     try {
-      ({ result, host } = await deps.pool.use(connector, async (client) => ({
-        result: await client.send(tx, message),
-        host: client.target,
-      })));
+      ({ result, host } = await deps.pool.use(connector, async (client) => {
+        // composed per attempt: a retry on another connection or smart host reads the message afresh
+        const message = await compose();
+        try {
+          return { result: await client.send({ ...tx, size: message.size }, message.stream), host: client.target };
+        } finally {
+          message.stream.destroy();
+        }
+      }));
     } catch (err) {
       const e = err instanceof TransactionError ? err : undefined;
       const reply = e?.reply?.trim() || `451 4.4.1 ${err instanceof Error ? err.message : String(err)}`;
@@ -198,13 +213,13 @@ export function createRunner(deps: RunnerDeps): Runner {
   /** Queues one DSN; on failure the recipients stay queued with their notice pending. */
   async function sendNotice(
     meta: MessageMeta,
-    body: Buffer,
+    original: Original,
     entries: DsnRecipient[],
     byFinal: Map<string, QueuedRecipient>,
   ): Promise<QueuedRecipient[]> {
     if (entries.length === 0) return [];
     try {
-      await deps.notifier.notify(meta, body, entries);
+      await deps.notifier.notify(meta, original, entries);
       return [];
     } catch (err) {
       if (!(err instanceof NoticeDeferred))
@@ -219,7 +234,7 @@ export function createRunner(deps: RunnerDeps): Runner {
   async function settle(
     unit: UnitRecord,
     meta: MessageMeta,
-    body: Buffer,
+    original: Original,
     outcomes: readonly Outcome[],
     pending: readonly QueuedRecipient[],
   ): Promise<void> {
@@ -255,7 +270,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     for (const action of ['failed', 'relayed', 'delayed'] as const) {
       const earlier = pending.flatMap((r) => (r.pendingNotice?.action === action ? [r.pendingNotice] : []));
       const fresh = action === 'failed' ? p.failed : action === 'relayed' ? p.relayed : p.delayed;
-      const unsent = await sendNotice(meta, body, [...earlier, ...fresh], byFinal);
+      const unsent = await sendNotice(meta, original, [...earlier, ...fresh], byFinal);
       // a delay notice that could not be sent is simply skipped: the recipient is still queued
       if (action !== 'delayed') stillPending.push(...unsent);
     }
@@ -286,6 +301,16 @@ export function createRunner(deps: RunnerDeps): Runner {
         Math.max(250, Math.floor(options.leaseMs / 3)),
       );
       heartbeat.unref();
+      // pending messages whose relay died between the write and the commit (store.ts)
+      reaper = setInterval(() => {
+        store.reap(Date.now(), PENDING_REAP_MS).then(
+          (n) => {
+            if (n > 0) log.warn({ event: 'SY_QUEUE_REAPED', messages: n }, 'committed messages their relay left pending');
+          },
+          (err: unknown) => log.warn({ event: 'SY_QUEUE_REAP_FAILED', err: String(err) }, 'could not check for abandoned pending messages'),
+        );
+      }, 30_000);
+      reaper.unref();
       loopDone = loop();
     },
     async stop(graceMs) {
@@ -295,6 +320,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       await within(loopDone, graceMs);
       if (inflight.size > 0) await within(new Promise<void>((r) => idle.push(r)), graceMs);
       if (heartbeat) clearInterval(heartbeat);
+      if (reaper) clearInterval(reaper);
     },
     freeSlots: () => (running ? Math.max(0, options.concurrency - inflight.size) : 0),
     adopt(uids) {

@@ -3,6 +3,7 @@
  * with per-recipient RFC 3461 parameters: nodemailer sends the same NOTIFY/ORCPT for every
  * recipient of an envelope, so this connection renders them per recipient instead.
  */
+import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 
@@ -154,7 +155,7 @@ export class SmtpClient {
     return args.length ? ` ${args.join(' ')}` : '';
   }
 
-  send(tx: Transaction, message: Buffer): Promise<TxResult> {
+  send(tx: Transaction, message: Buffer | Readable): Promise<TxResult> {
     this.current = new Map(tx.rcpts.map((r) => [r.address, r]));
     const dsn = { ...(tx.ret ? { ret: tx.ret } : {}), ...(tx.envid ? { envid: tx.envid } : {}) };
     const envelope = {

@@ -34,7 +34,7 @@ export async function migrateQueueLayout(redis: RedisClient, keys: Keys, shards:
         scripts.mqAdopt,
         [k.ready, k.active, k.held, k.unit(uid), k.message(id)],
         // DUMP payloads are binary: ioredis sends Buffers as they are
-        [uid, state, score, unitDump as unknown as string, (messageDump ?? '') as unknown as string],
+        [uid, state, score, unitDump, messageDump ?? ''],
       );
       if (placed === 1) moved++;
     }

@@ -1,37 +1,86 @@
 /**
- * The mail queue in Redis. A message is one hash (meta, body, units left); each next hop
- * it goes to is one delivery unit (a hash) that lives in exactly one of three sorted sets:
- * ready (due time), active (lease expiry) or held. Acceptance writes everything in one
- * MULTI, so Redis has the whole message or nothing before the relay answers 250.
+ * The mail queue in Redis. A message is one hash (meta, units left, chunk count) and its
+ * data, streamed in chunks during DATA (body.ts); each next hop it goes to is one delivery
+ * unit (a hash) that lives in exactly one of three sorted sets: ready (due time), active
+ * (lease expiry) or held.
+ *
+ * Accepted means queued, exactly once (SPEC §5): at the end of DATA the message is written
+ * *pending* (nothing deliverable, mq-put.lua), made durable (WAIT, when replicas are
+ * required), then committed in one step (mq-commit.lua); on any failure before the commit
+ * it is cancelled (mq-cancel.lua), atomically with the commit, so a 4xx never meets a
+ * delivery. A pending message whose relay died before deciding is committed by the reaper:
+ * a duplicate of a message whose sender got no answer, never a loss.
  *
  * The queue is spread over `queue.shards` shards, each under its own hash tag (SPEC §9): a
  * message and its units live in one shard, chosen round-robin at acceptance and carried in
  * the message id (ids.ts), so every operation by id touches one shard only.
  */
+import type { Readable } from 'node:stream';
 import type { Keys, QueueShardKeys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { createClaimPlanner } from './fair.js';
 import { messageOf, newMessageId, shardOf, unitId } from './ids.js';
 import { waitReplicas } from './replicas.js';
+import { CHUNK_BYTES, chunkSink, readData, type ChunkSink, type StoredData } from './body.js';
 import type { MessageMeta, NewUnit, QueuedRecipient, UnitRecord } from './types.js';
 
 export interface QueueStore {
   readonly shards: number;
   /** A new message id, in the next shard of this store's round-robin. */
   newId(now?: number): string;
-  /** Stores a message (id from `newId`) and its units; `claim` puts them straight in active for this relay. */
-  enqueue(meta: MessageMeta, body: Buffer, units: readonly NewUnit[], claim?: { leaseMs: number }): Promise<string[]>;
+  /** Reserves `bytes` of the id's shard budget for a transaction (MAIL); refused when it would not fit. */
+  reserve(id: string, bytes: number, budget: number): Promise<{ granted: boolean; used: number }>;
+  /** Where the relay streams a message's chunks during DATA. */
+  sink(id: string): ChunkSink;
+  /** Writes, makes durable and commits an accepted message — or takes it back (accepted means queued, once). */
+  accept(input: AcceptInput, options: AcceptOptions): Promise<AcceptOutcome>;
+  /** Takes back whatever a transaction left (its reservation and any chunks written); never touches a committed message. */
+  abandon(id: string): Promise<void>;
+  /** Stores a generated message (a DSN) from its content, streamed; no budget. Returns its unit ids. */
+  enqueue(
+    meta: MessageMeta,
+    content: Buffer | AsyncIterable<Buffer>,
+    units: readonly NewUnit[],
+    claim?: { leaseMs: number },
+  ): Promise<string[]>;
+  /** Commits pending messages written more than `olderThanMs` ago whose relay never decided (store.ts, reaper). */
+  reap(now: number, olderThanMs: number): Promise<number>;
   /** Claims up to `limit` due units over all shards, fairly (fair.ts). */
   claim(now: number, leaseMs: number, limit: number): Promise<ClaimResult>;
-  load(uid: string): Promise<{ unit: UnitRecord; meta: MessageMeta; body: Buffer } | undefined>;
+  load(uid: string): Promise<{ unit: UnitRecord; meta: MessageMeta; data: StoredData } | undefined>;
+  /** The message's data as a stream (one chunk in memory at a time). */
+  open(id: string, data: StoredData): Readable;
   extend(uids: readonly string[], until: number): Promise<void>;
   finish(uid: string): Promise<boolean>;
   retry(uid: string, due: number, fields: RetryFields): Promise<boolean>;
   control(uid: string, action: 'hold' | 'release' | 'retry', now: number): Promise<boolean>;
   list(): Promise<QueueEntry[]>;
   depth(): Promise<{ ready: number; active: number; held: number }>;
+  /** Bytes of message data queued, per shard (relay.queueBudget is per shard). */
+  queuedBytes(): Promise<number[]>;
 }
+
+/** One message at the end of DATA, its chunks already written through `sink` (or the only one here). */
+export interface AcceptInput {
+  readonly meta: MessageMeta;
+  readonly units: readonly NewUnit[];
+  /** Chunks written through the sink. */
+  readonly chunks: number;
+  /** The whole data of a message that fit in one chunk (then `chunks` is 0). */
+  readonly onlyChunk?: Buffer;
+}
+
+export interface AcceptOptions {
+  /** relay.queueBudget in bytes (0: none). */
+  readonly budget: number;
+  /** Put the units straight in active for this relay's runner. */
+  readonly claim?: { leaseMs: number };
+}
+
+export type AcceptOutcome =
+  | { readonly ok: true; readonly uids: string[] }
+  | { readonly ok: false; readonly why: 'over-budget' | 'not-durable' | 'unavailable'; readonly detail: string };
 
 export interface ClaimResult {
   /** Units whose lease had run out, returned to ready. */
@@ -111,7 +160,14 @@ export interface QueueStoreOptions {
   /** `queue.shards` (default 16). */
   readonly shards?: number;
   readonly durability?: Durability;
+  /** How long a budget reservation lives without a chunk written (default 2 min). */
+  readonly reservationMs?: number;
 }
+
+export const DEFAULT_RESERVATION_MS = 2 * 60 * 1000;
+
+/** A pending message older than this whose relay never committed or cancelled it is committed by the reaper. */
+export const PENDING_REAP_MS = 2 * 60 * 1000;
 
 export const DEFAULT_SHARDS = 16;
 
@@ -120,6 +176,7 @@ const STATES = ['ready', 'active', 'held'] as const;
 export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueStoreOptions = {}): QueueStore {
   const shards = options.shards ?? DEFAULT_SHARDS;
   const durability = options.durability ?? { replicas: 0, timeoutMs: 0 };
+  const reservationMs = options.reservationMs ?? DEFAULT_RESERVATION_MS;
   const shardKeys = Array.from({ length: shards }, (_, k) => keys.mqShard(k));
   const keysOf = (id: string): QueueShardKeys => keys.mqShard(shardOf(id));
   const setKeys = (uid: string): string[] => {
@@ -138,6 +195,102 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
   /** Runs `fn` on every shard at once (one round trip per node), in shard order. */
   const everyShard = <T>(fn: (k: QueueShardKeys) => Promise<T>): Promise<T[]> => Promise.all(shardKeys.map(fn));
 
+  const unitKeys = (k: QueueShardKeys, id: string, n: number): string[] => Array.from({ length: n }, (_, i) => k.unit(unitId(id, i)));
+  const uidsOf = (id: string, n: number): string[] => Array.from({ length: n }, (_, i) => unitId(id, i));
+
+  async function put(input: AcceptInput, budget: number): Promise<boolean> {
+    const { meta, units } = input;
+    const k = keysOf(meta.id);
+    const messageFields = { meta: JSON.stringify(meta), left: String(units.length), chunks: String(input.onlyChunk ? 1 : input.chunks) };
+    const reply = await runScript(
+      redis,
+      scripts.mqPut,
+      [k.message(meta.id), k.data(meta.id), k.pending, k.bytes, k.reservations, k.reservationSizes, ...unitKeys(k, meta.id, units.length)],
+      [
+        meta.id,
+        Date.now(),
+        budget,
+        meta.size,
+        JSON.stringify(messageFields),
+        input.onlyChunk ?? '',
+        ...units.map((u) => JSON.stringify(unitFields(meta, u))),
+      ],
+    );
+    return reply === 1;
+  }
+
+  async function commit(id: string, n: number, claim: { leaseMs: number } | undefined): Promise<boolean> {
+    const k = keysOf(id);
+    const now = Date.now();
+    const reply = await runScript(
+      redis,
+      scripts.mqCommit,
+      [k.message(id), k.pending, k.ready, k.active],
+      [id, n, claim ? 'active' : 'ready', claim ? now + claim.leaseMs : now],
+    );
+    return reply === 1;
+  }
+
+  /** 'cancelled' (or nothing was there), 'committed', or 'newer' (pending, younger than `olderThan`). */
+  async function cancel(id: string, n: number, olderThan?: number): Promise<'cancelled' | 'committed' | 'newer'> {
+    const k = keysOf(id);
+    const reply = await runScript(
+      redis,
+      scripts.mqCancel,
+      [k.message(id), k.data(id), k.pending, k.bytes, k.reservations, k.reservationSizes, ...unitKeys(k, id, n)],
+      [id, olderThan ?? ''],
+    );
+    return reply === 1 ? 'cancelled' : reply === 0 ? 'committed' : 'newer';
+  }
+
+  async function durable(id: string): Promise<void> {
+    if (durability.replicas <= 0) return;
+    const acked = await waitReplicas(redis, keysOf(id).message(id), durability.replicas, durability.timeoutMs);
+    if (acked < durability.replicas)
+      throw new ReplicationError(
+        `only ${acked} of ${durability.replicas} replicas acknowledged the message within ${durability.timeoutMs} ms`,
+      );
+  }
+
+  /** After an error whose effect is unknown: cancel decides (it is atomic with the commit). */
+  async function settleUnknown(id: string, n: number, err: unknown): Promise<AcceptOutcome> {
+    const detail = err instanceof Error ? err.message : String(err);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const r = await cancel(id, n);
+        if (r === 'committed') return { ok: true, uids: uidsOf(id, n) };
+        return { ok: false, why: err instanceof ReplicationError ? 'not-durable' : 'unavailable', detail };
+      } catch {
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
+    }
+    // Redis unreachable: a pending write, if it happened, is committed by the reaper later
+    // (a possible duplicate of a message answered 4xx: the outage-instant exception of SPEC §5)
+    return { ok: false, why: 'unavailable', detail };
+  }
+
+  async function accept(input: AcceptInput, opts: AcceptOptions): Promise<AcceptOutcome> {
+    const { meta } = input;
+    const n = input.units.length;
+    try {
+      if (!(await put(input, opts.budget)))
+        return { ok: false, why: 'over-budget', detail: `${meta.size} bytes do not fit the queue budget` };
+    } catch (err) {
+      return settleUnknown(meta.id, n, err);
+    }
+    try {
+      await durable(meta.id);
+    } catch (err) {
+      return settleUnknown(meta.id, n, err);
+    }
+    try {
+      if (await commit(meta.id, n, opts.claim)) return { ok: true, uids: uidsOf(meta.id, n) };
+      return { ok: false, why: 'unavailable', detail: 'the pending message was gone at commit' };
+    } catch (err) {
+      return settleUnknown(meta.id, n, err);
+    }
+  }
+
   return {
     shards,
     newId(now = Date.now()) {
@@ -145,27 +298,53 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       next = (next + 1) % shards;
       return newMessageId(shard, now);
     },
-    async enqueue(meta, body, units, claim) {
-      const now = Date.now();
-      const k = keysOf(meta.id);
-      const multi = redis.multi();
-      multi.hset(k.message(meta.id), { meta: JSON.stringify(meta), body, left: String(units.length) });
-      const uids = units.map((u, i) => {
-        const uid = unitId(meta.id, i);
-        multi.hset(k.unit(uid), unitFields(meta, u));
-        if (claim) multi.zadd(k.active, now + claim.leaseMs, uid);
-        else multi.zadd(k.ready, now, uid);
-        return uid;
-      });
-      results(await multi.exec());
-      if (durability.replicas > 0) {
-        const acked = await waitReplicas(redis, k.message(meta.id), durability.replicas, durability.timeoutMs);
-        if (acked < durability.replicas)
-          throw new ReplicationError(
-            `only ${acked} of ${durability.replicas} replicas acknowledged the message within ${durability.timeoutMs} ms`,
-          );
+    async reserve(id, bytes, budget) {
+      const k = keysOf(id);
+      const [granted, used] = (await runScript(
+        redis,
+        scripts.mqReserve,
+        [k.bytes, k.reservations, k.reservationSizes],
+        [id, bytes, budget, Date.now(), reservationMs],
+      )) as [number, number];
+      return { granted: granted === 1, used };
+    },
+    sink: (id) => chunkSink(redis, keysOf(id), id, reservationMs),
+    accept,
+    async abandon(id) {
+      await cancel(id, 0);
+    },
+    async enqueue(meta, content, units, claim) {
+      let chunks = 0;
+      let size = 0;
+      let only: Buffer | undefined;
+      if (Buffer.isBuffer(content) && content.length <= CHUNK_BYTES) {
+        only = content;
+        size = content.length;
+      } else {
+        const sink = chunkSink(redis, keysOf(meta.id), meta.id, reservationMs);
+        for await (const chunk of rechunk(Buffer.isBuffer(content) ? [content] : content)) {
+          size += chunk.length;
+          await sink.write(chunk);
+        }
+        chunks = sink.count;
       }
-      return uids;
+      const outcome = await accept(
+        { meta: { ...meta, size }, units, chunks, ...(only ? { onlyChunk: only } : {}) },
+        { budget: 0, ...(claim ? { claim } : {}) },
+      );
+      if (!outcome.ok) throw outcome.why === 'not-durable' ? new ReplicationError(outcome.detail) : new Error(outcome.detail);
+      return outcome.uids;
+    },
+    async reap(now, olderThanMs) {
+      let reaped = 0;
+      await everyShard(async (k) => {
+        const ids = await redis.zrangebyscore(k.pending, '-inf', now - olderThanMs, 'LIMIT', 0, 50);
+        for (const id of ids) {
+          const left = Number((await redis.hget(k.message(id), 'left')) ?? 0);
+          if (await commit(id, left, undefined)) reaped++;
+        }
+      });
+      return reaped;
     },
     async claim(now, leaseMs, limit) {
       const quota = planner.plan(limit);
@@ -198,13 +377,16 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       const k = keysOf(id);
       const pipe = redis.pipeline();
       pipe.hgetall(k.unit(uid));
-      pipe.hget(k.message(id), 'meta');
+      pipe.hmget(k.message(id), 'meta', 'chunks');
       pipe.hgetBuffer(k.message(id), 'body');
-      const [h, metaJson, body] = results(await pipe.exec()) as [Record<string, string>, string | null, Buffer | null];
+      const [h, [metaJson, chunks], legacy] = results(await pipe.exec()) as [Record<string, string>, (string | null)[], Buffer | null];
       const unit = parseUnit(uid, h);
-      if (unit === undefined || metaJson === null || body === null) return undefined;
-      return { unit, meta: JSON.parse(metaJson) as MessageMeta, body };
+      if (unit === undefined || metaJson === null || metaJson === undefined) return undefined;
+      if (legacy === null && (chunks === null || chunks === undefined)) return undefined;
+      const data: StoredData = legacy !== null ? { chunks: 0, legacy } : { chunks: Number(chunks) };
+      return { unit, meta: JSON.parse(metaJson) as MessageMeta, data };
     },
+    open: (id, data) => readData(redis, keysOf(id), id, data),
     async extend(uids, until) {
       const byShard = new Map<number, string[]>();
       for (const uid of uids) {
@@ -220,7 +402,9 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       );
     },
     async finish(uid) {
-      const reply = await runScript(redis, scripts.mqFinish, [...setKeys(uid), keysOf(uid).message(messageOf(uid))], [uid]);
+      const id = messageOf(uid);
+      const k = keysOf(uid);
+      const reply = await runScript(redis, scripts.mqFinish, [...setKeys(uid), k.message(id), k.data(id), k.bytes], [uid]);
       return reply === 1;
     },
     async retry(uid, due, fields) {
@@ -248,7 +432,32 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       const sum = (i: number): number => counts.reduce((n, c) => n + (c[i] ?? 0), 0);
       return { ready: sum(0), active: sum(1), held: sum(2) };
     },
+    async queuedBytes() {
+      return everyShard(async (k) => Number((await redis.get(k.bytes)) ?? 0));
+    },
   };
+}
+
+/** Re-cuts a stream of buffers into chunks of CHUNK_BYTES (the last one shorter). */
+async function* rechunk(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let have = 0;
+  for await (const piece of source) {
+    let rest = piece;
+    while (have + rest.length >= CHUNK_BYTES) {
+      const take = CHUNK_BYTES - have;
+      parts.push(rest.subarray(0, take));
+      yield Buffer.concat(parts);
+      rest = rest.subarray(take);
+      parts = [];
+      have = 0;
+    }
+    if (rest.length > 0) {
+      parts.push(rest);
+      have += rest.length;
+    }
+  }
+  if (have > 0) yield Buffer.concat(parts);
 }
 
 /** Every unit of one shard with its state (one pipeline for the sets, then hashes by 500). */

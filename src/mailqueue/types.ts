@@ -51,6 +51,10 @@ export interface MessageMeta {
   readonly eightBit: boolean;
   /** A DSN this relay generated (never bounced, never rewritten). */
   readonly dsn?: boolean;
+  /** Bytes of the header block, our Received: line included (absent in messages of earlier releases). */
+  readonly headerBytes?: number;
+  /** DKIM relaxed body hash (sha256, base64) computed while DATA streamed in, when a connector signs. */
+  readonly bodyHash?: string;
 }
 
 /** One message's recipients for one next hop: the unit a delivery attempt handles. */

@@ -1,25 +1,12 @@
 /**
- * Pure scans of a received message: the header block (Received count, our loop markers)
- * and the line discipline RFC 5321/5322 require (CRLF only, no NUL, lines ≤ 998).
+ * Pure scans of a received message's header block (Received count, our loop markers) and
+ * the Received: line this relay adds.
  */
 const CR = 0x0d;
 const LF = 0x0a;
-const MAX_LINE = 998;
 
-export type ContentProblem = 'bareLf' | 'nulByte' | 'lineTooLong';
-
-/** One pass over the message with indexOf; the first problem found, if any. */
-export function checkContent(buf: Buffer): ContentProblem | undefined {
-  if (buf.indexOf(0) >= 0) return 'nulByte';
-  let start = 0;
-  for (;;) {
-    const lf = buf.indexOf(LF, start);
-    if (lf < 0) return buf.length - start > MAX_LINE ? 'lineTooLong' : undefined;
-    if (lf === 0 || buf[lf - 1] !== CR) return 'bareLf';
-    if (lf - 1 - start > MAX_LINE) return 'lineTooLong';
-    start = lf + 1;
-  }
-}
+/** What makes a message unacceptable as SMTP content (stream-scan.ts finds it). */
+export type ContentProblem = 'bareLf' | 'nulByte';
 
 /** Offset just past the blank line that ends the header block (the body's start). */
 export function headerEnd(buf: Buffer): number {

@@ -84,7 +84,21 @@ export function createMetrics(deps: {
     labelNames: ['outcome', 'hop'],
     registers: [registry],
   });
+  const budgetRefusals = new Counter({
+    name: 'switchyard_queue_budget_refusals_total',
+    help: 'MAIL commands answered 452 4.3.1 because the queue budget (relay.queueBudget) was reached',
+    registers: [registry],
+  });
   const store = createQueueStore(deps.redis, deps.keys, deps.queueShards !== undefined ? { shards: deps.queueShards } : {});
+  new Gauge({
+    name: 'switchyard_queue_bytes',
+    help: 'Bytes of message data queued per queue shard (compare with relay.queueBudget)',
+    labelNames: ['shard'],
+    registers: [registry],
+    async collect() {
+      (await store.queuedBytes()).forEach((bytes, shard) => this.set({ shard: String(shard) }, bytes));
+    },
+  });
   new Gauge({
     name: 'switchyard_queue_units',
     help: 'Delivery units in the mail queue by state',
@@ -179,6 +193,7 @@ export function createMetrics(deps: {
       },
       accepted: () => accepted.inc(),
       delivery: (outcome, hop) => deliveries.inc({ outcome, hop }),
+      budgetRefused: () => budgetRefusals.inc(),
     },
   };
 }

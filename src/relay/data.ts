@@ -1,7 +1,9 @@
 /**
- * End of DATA: the one consumer of the message stream, the checks a message must pass
- * (size, line discipline, hop count, our loop marker), the trace header, and durable
- * queueing before the 250. Recipients are split into one delivery unit per next hop.
+ * DATA: the message streamed into the queue (ingest.ts), the checks it must pass (size,
+ * line discipline, hop count, our loop marker, the queue budget), the trace header, and
+ * acceptance — pending, durable, committed — before the 250 (SPEC §5: a 4xx after DATA
+ * means not queued, a 250 means queued, never both). Recipients are split into one
+ * delivery unit per next hop.
  */
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../log/logger.js';
@@ -9,27 +11,9 @@ import type { QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, NewUnit, QueuedRecipient } from '../mailqueue/types.js';
 import { wants } from '../delivery/outcome.js';
 import { queuedReply, relayReplies, renderReply, withDetail, type SmtpReply } from '../routing/replies.js';
-import { checkContent, receivedHeader, scanHeaders } from '../message/headers.js';
+import { receivedHeader, scanHeaders } from '../message/headers.js';
 import { loopedRecipients, MARKER_HEADER } from '../message/loop-marker.js';
-
-/** Reads the whole DATA stream once; resolves undefined when it was over the size limit. */
-export function readMessage(stream: SMTPServerDataStream, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => reject(new Error('data timeout')), timeoutMs);
-    stream.on('data', (chunk: Buffer) => {
-      if (!stream.sizeExceeded) chunks.push(chunk);
-    });
-    stream.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    stream.once('end', () => {
-      clearTimeout(timer);
-      resolve(stream.sizeExceeded ? undefined : Buffer.concat(chunks));
-    });
-  });
-}
+import { ingest } from './ingest.js';
 
 export interface AcceptDeps {
   readonly store: QueueStore;
@@ -44,6 +28,16 @@ export interface AcceptDeps {
   readonly rewritingHops?: ReadonlySet<string>;
   /** The primary address of the object whose targetAddress is `sender`, if any. */
   readonly senderPrimary?: (sender: string) => Promise<string | undefined>;
+  /** relay.queueBudget in bytes, per queue shard (0: none). */
+  readonly queueBudget: number;
+  /** A connector signs with DKIM: hash the body while it streams in. */
+  readonly bodyHash: boolean;
+}
+
+/** One transaction's place in the queue, taken at MAIL: its message id and the bytes reserved. */
+export interface Transaction {
+  readonly id: string;
+  readonly reserved: number;
 }
 
 export type AcceptResult =
@@ -71,31 +65,17 @@ async function outboundSender(
   }
 }
 
-/** Checks, stamps and queues one received message for its routed recipients. */
-export async function acceptMessage(
+/** Streams, checks, stamps and queues one message for its routed recipients. */
+export async function receiveMessage(
   deps: AcceptDeps,
   session: SMTPServerSession,
-  raw: Buffer,
+  stream: SMTPServerDataStream,
+  txn: Transaction,
   routed: readonly Routed[],
+  idle?: { ms: number; onIdle: () => void },
 ): Promise<AcceptResult> {
-  const problem = checkContent(raw);
-  if (problem) return { ok: false, reply: relayReplies[problem] };
-  const scan = scanHeaders(raw, MARKER_HEADER);
-  if (scan.received > deps.maxHops) return { ok: false, reply: withDetail(relayReplies.tooManyHops, `${scan.received} > ${deps.maxHops}`) };
-  const looping =
-    scan.markers.length > 0
-      ? loopedRecipients(
-          deps.hopSecret,
-          scan.markers,
-          routed.map((r) => r.orig),
-        )
-      : new Set<string>();
-  const looped = routed.filter((r) => looping.has(r.orig));
-  const live = routed.filter((r) => !looping.has(r.orig));
-  if (live.length === 0) return { ok: false, reply: relayReplies.loopMarker };
-
   const now = new Date();
-  const id = deps.store.newId(now.getTime());
+  const { id } = txn;
   const env = session.envelope;
   const trace = receivedHeader({
     helo: session.hostNameAppearsAs || 'unknown',
@@ -109,7 +89,51 @@ export async function acceptMessage(
     ...(routed.length === 1 && routed[0] ? { recipient: routed[0].orig } : {}),
     at: now,
   });
-  const body = Buffer.concat([Buffer.from(trace, 'utf8'), raw]);
+  const data = await ingest(stream, {
+    prefix: Buffer.from(trace, 'utf8'),
+    sink: () => deps.store.sink(id),
+    hash: deps.bodyHash,
+    reserved: txn.reserved,
+    ...(idle ? { idleMs: idle.ms, onIdle: idle.onIdle } : {}),
+  });
+  const refuse = async (reply: SmtpReply): Promise<AcceptResult> => {
+    await deps.store.abandon(id).catch(() => undefined); // its chunks also expire on their own
+    return { ok: false, reply };
+  };
+  if (data.tooBig) return refuse(relayReplies.tooBig);
+  if (data.problem) return refuse(relayReplies[data.problem]);
+  if (data.writeError !== undefined) {
+    deps.logger.error(
+      {
+        event: 'SY_QUEUE_WRITE_FAILED',
+        msg_id: id,
+        err: data.writeError instanceof Error ? data.writeError.message : JSON.stringify(data.writeError),
+      },
+      'message not queued; answered 451',
+    );
+    return refuse(relayReplies.queueFailure);
+  }
+  if (data.overReserved) {
+    deps.logger.warn(
+      { event: 'SY_QUEUE_BUDGET', msg_id: id, reserved: txn.reserved, size: data.size },
+      'message larger than its SIZE; 452',
+    );
+    return refuse(relayReplies.queueBudget);
+  }
+  const scan = scanHeaders(data.head, MARKER_HEADER);
+  if (scan.received > deps.maxHops) return refuse(withDetail(relayReplies.tooManyHops, `${scan.received} > ${deps.maxHops}`));
+  const looping =
+    scan.markers.length > 0
+      ? loopedRecipients(
+          deps.hopSecret,
+          scan.markers,
+          routed.map((r) => r.orig),
+        )
+      : new Set<string>();
+  const looped = routed.filter((r) => looping.has(r.orig));
+  const live = routed.filter((r) => !looping.has(r.orig));
+  if (live.length === 0) return refuse(relayReplies.loopMarker);
+
   const ret = env.dsn?.ret;
   const meta: MessageMeta = {
     id,
@@ -119,9 +143,11 @@ export async function acceptMessage(
     arrived: now.getTime(),
     clientIp: session.remoteAddress,
     helo: session.hostNameAppearsAs || '',
-    size: body.length,
+    size: data.size,
     smtputf8: Boolean(env.smtpUtf8),
     eightBit: env.bodyType === '8bitmime',
+    headerBytes: data.headerBytes,
+    ...(data.bodyHash !== undefined ? { bodyHash: data.bodyHash } : {}),
   };
   // recipients seen before get a 5.4.6 DSN through the queue (pendingNotice), not a delivery
   const loopNotices: Routed[] = looped
@@ -148,13 +174,22 @@ export async function acceptMessage(
     [...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from)) })),
   );
   const claim = deps.runner !== undefined && deps.runner.freeSlots() >= units.length;
-  try {
-    const uids = await deps.store.enqueue(meta, body, units, claim ? { leaseMs: deps.leaseMs } : undefined);
-    if (claim) deps.runner?.adopt(uids);
-  } catch (err) {
-    deps.logger.error({ event: 'SY_QUEUE_WRITE_FAILED', msg_id: id, err: String(err) }, 'message not queued; answered 451');
-    return { ok: false, reply: relayReplies.queueFailure };
+  const outcome = await deps.store.accept(
+    { meta, units, chunks: data.chunks, ...(data.onlyChunk ? { onlyChunk: data.onlyChunk } : {}) },
+    { budget: deps.queueBudget, ...(claim ? { claim: { leaseMs: deps.leaseMs } } : {}) },
+  );
+  if (!outcome.ok) {
+    const event = outcome.why === 'over-budget' ? 'SY_QUEUE_BUDGET' : 'SY_QUEUE_WRITE_FAILED';
+    deps.logger.error({ event, msg_id: id, why: outcome.why, err: outcome.detail }, 'message not queued; answered 4xx');
+    const reply =
+      outcome.why === 'over-budget'
+        ? relayReplies.queueBudget
+        : outcome.why === 'not-durable'
+          ? relayReplies.notReplicated
+          : relayReplies.queueFailure;
+    return refuse(reply);
   }
+  if (claim) deps.runner?.adopt(outcome.uids);
   deps.logger.info(
     {
       event: 'SY_MESSAGE_QUEUED',

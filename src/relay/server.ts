@@ -15,7 +15,7 @@ import type { Notify } from '../mailqueue/types.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
 import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
-import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data.js';
+import { receiveMessage, type AcceptDeps, type Routed, type Transaction } from './data.js';
 import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
@@ -58,6 +58,8 @@ export function createRelay(deps: RelayDeps): Relay {
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
   const sessionLog = new Map<string, Logger>();
+  /** The transaction of each session between MAIL and the end of DATA: its message id and reservation. */
+  const txns = new Map<string, Transaction>();
   let draining = false;
   const dataTimeoutMs = parseDuration(rc.dataTimeout);
   const acceptDeps: AcceptDeps = {
@@ -70,6 +72,43 @@ export function createRelay(deps: RelayDeps): Relay {
     ...(deps.runner ? { runner: deps.runner } : {}),
     rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
     ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
+    queueBudget: rc.queueBudget,
+    bodyHash: config.connectors.some((c) => c.dkim !== undefined),
+  };
+  /** A Received: line is stored before the message: reserve room for it too. */
+  const TRACE_ALLOWANCE = 1024;
+
+  /** Ends a transaction that will not be queued: its reservation and any chunks go. */
+  const release = (sessionId: string): void => {
+    const txn = txns.get(sessionId);
+    if (txn === undefined) return;
+    txns.delete(sessionId);
+    deps.store.abandon(txn.id).catch((err: unknown) => {
+      logger.warn({ event: 'SY_QUEUE_RELEASE_FAILED', msg_id: txn.id, err: String(err) }, 'could not release a reservation; it expires');
+    });
+  };
+
+  /** Takes a message id and reserves its size in the queue budget, trying a few shards (SPEC §5). */
+  async function reserve(size: number): Promise<Transaction | undefined> {
+    const bytes = size + TRACE_ALLOWANCE;
+    if (rc.queueBudget <= 0) return { id: deps.store.newId(), reserved: Number.MAX_SAFE_INTEGER };
+    const tries = Math.min(3, deps.store.shards);
+    let used = 0;
+    for (let i = 0; i < tries; i++) {
+      const id = deps.store.newId();
+      const r = await deps.store.reserve(id, bytes, rc.queueBudget);
+      if (r.granted) return { id, reserved: bytes };
+      used = Math.max(used, r.used);
+    }
+    logger.warn({ event: 'SY_QUEUE_BUDGET', size: bytes, used, budget: rc.queueBudget }, 'queue budget reached; MAIL answered 452');
+    observer.budgetRefused();
+    return undefined;
+  }
+
+  /** The connection of a session (to answer and close it outside a command, e.g. a stalled DATA). */
+  const connectionOf = (sessionId: string) => {
+    for (const s of servers) for (const c of s.connections) if (c.id === sessionId) return c;
+    return undefined;
   };
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
   const observer = deps.observer ?? noObserver;
@@ -111,16 +150,30 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onClose(session) {
       sessionLog.delete(session.id);
+      release(session.id);
       if (!counted.delete(session.id)) return;
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
       else perIp.set(session.remoteAddress, n);
     },
-    onMailFrom(address, _session, cb) {
+    onMailFrom(address, session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
       if (unknownParam(address, MAIL_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
       if (address.address !== '' && !parseAddress(address.address).ok) return cb(new SmtpReplyError(relayReplies.senderSyntax));
-      cb();
+      release(session.id); // a MAIL after RSET or after a message: the last transaction is over
+      const args = address.args === false ? {} : (address.args as Record<string, string | undefined>);
+      const declared = args.SIZE !== undefined ? Number(args.SIZE) : undefined;
+      reserve(declared !== undefined && declared > 0 ? declared : rc.maxMessageSize).then(
+        (txn) => {
+          if (txn === undefined) return cb(new SmtpReplyError(relayReplies.queueBudget));
+          txns.set(session.id, txn);
+          cb();
+        },
+        (err: unknown) => {
+          slog(session).error({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot reserve queue space; MAIL answered 451');
+          cb(new SmtpReplyError(relayReplies.queueFailure));
+        },
+      );
     },
     onRcptTo(address, session, cb) {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
@@ -166,18 +219,30 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onData(stream, session, cb) {
       const log = slog(session);
-      readMessage(stream, dataTimeoutMs)
-        .then(async (raw) => {
-          if (raw === undefined)
-            return cb(
-              new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: `Message exceeds the size limit of ${rc.maxMessageSize} bytes` }),
-            );
-          const routed = session.envelope.rcptTo.flatMap((a) => {
-            const r = routes.get(a);
-            return r ? [r] : [];
-          });
-          if (routed.length === 0) return cb(new SmtpReplyError(relayReplies.noRecipients));
-          const result = await acceptMessage({ ...acceptDeps, logger: log }, session, raw, routed);
+      const routed = session.envelope.rcptTo.flatMap((a) => {
+        const r = routes.get(a);
+        return r ? [r] : [];
+      });
+      const txn = txns.get(session.id);
+      txns.delete(session.id);
+      if (txn === undefined || routed.length === 0) {
+        // nothing to queue: read the message to the dot and refuse it
+        stream.on('data', () => undefined);
+        stream.once('end', () => cb(new SmtpReplyError(txn === undefined ? relayReplies.internalError : relayReplies.noRecipients)));
+        if (txn !== undefined) deps.store.abandon(txn.id).catch(() => undefined);
+        return;
+      }
+      const idle = {
+        ms: dataTimeoutMs,
+        onIdle: () => {
+          log.warn({ event: 'SY_DATA_TIMEOUT', msg_id: txn.id, seconds: dataTimeoutMs / 1000 }, 'no data for dataTimeout; 421 and closing');
+          const c = connectionOf(session.id);
+          c?.send(relayReplies.dataTimeout.code, `${relayReplies.dataTimeout.enhanced} ${relayReplies.dataTimeout.text}`);
+          c?.close();
+        },
+      };
+      receiveMessage({ ...acceptDeps, logger: log }, session, stream, txn, routed, idle)
+        .then((result) => {
           if (!result.ok) {
             log.warn({ event: 'SY_DATA_REJECTED', reply: result.reply }, 'message refused at end of DATA');
             return cb(new SmtpReplyError(result.reply));
@@ -186,9 +251,9 @@ export function createRelay(deps: RelayDeps): Relay {
           cb(null, `${result.reply.enhanced} ${result.reply.text}`);
         })
         .catch((err: unknown) => {
-          const timeout = err instanceof Error && err.message === 'data timeout';
-          log.warn({ event: timeout ? 'SY_DATA_TIMEOUT' : 'SY_DATA_ERROR', err: String(err) }, 'DATA failed');
-          cb(new SmtpReplyError(timeout ? relayReplies.dataTimeout : relayReplies.internalError));
+          log.warn({ event: 'SY_DATA_ERROR', msg_id: txn.id, err: String(err) }, 'DATA failed');
+          deps.store.abandon(txn.id).catch(() => undefined);
+          cb(new SmtpReplyError(relayReplies.internalError));
         });
     },
   };

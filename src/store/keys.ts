@@ -15,8 +15,18 @@ export interface QueueShardKeys {
   readonly active: string;
   /** Zset of units on hold (score = when held, ms). */
   readonly held: string;
-  /** Hash of one accepted message (meta, body, units left). */
+  /** Zset of messages written but not yet committed (score = written at, ms); see mq-put.lua. */
+  readonly pending: string;
+  /** String: bytes of message data queued in the shard (relay.queueBudget). */
+  readonly bytes: string;
+  /** Zset of budget reservations of transactions in progress (message id → expiry, ms). */
+  readonly reservations: string;
+  /** Hash: message id → bytes reserved. */
+  readonly reservationSizes: string;
+  /** Hash of one accepted message (meta, units left, chunk count, bytes; `body` in earlier releases). */
   message(id: string): string;
+  /** Hash of one message's data: chunk index → bytes (streamed in during DATA). */
+  data(id: string): string;
   /** Hash of one delivery unit (one message, one next hop, its recipients). */
   unit(uid: string): string;
 }
@@ -115,7 +125,12 @@ function queueKeys(tag: string, shard: number): QueueShardKeys {
     ready: `${tag}:mq:ready`,
     active: `${tag}:mq:active`,
     held: `${tag}:mq:held`,
+    pending: `${tag}:mq:pending`,
+    bytes: `${tag}:mq:bytes`,
+    reservations: `${tag}:mq:resv`,
+    reservationSizes: `${tag}:mq:resv:size`,
     message: (id) => `${tag}:mq:m:${id}`,
+    data: (id) => `${tag}:mq:d:${id}`,
     unit: (uid) => `${tag}:mq:u:${uid}`,
   };
 }

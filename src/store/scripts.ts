@@ -31,7 +31,11 @@ export const scripts = {
   publish: load('publish'),
   rollback: load('rollback'),
   mqClaim: load('mq-claim-2'),
-  mqFinish: load('mq-finish-5'),
+  mqFinish: load('mq-finish-7'),
+  mqReserve: load('mq-reserve-3'),
+  mqPut: load('mq-put'),
+  mqCommit: load('mq-commit-4'),
+  mqCancel: load('mq-cancel'),
   mqRetry: load('mq-retry-4'),
   mqControl: load('mq-control-4'),
   mqAdopt: load('mq-adopt-5'),
@@ -41,7 +45,7 @@ export async function runScript(
   redis: RedisClient,
   script: Script,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
   if (script.keyCount !== undefined && keys.length !== script.keyCount) {
     throw new Error(`${script.name}: expected ${script.keyCount} keys, got ${keys.length}`);

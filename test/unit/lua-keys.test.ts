@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 
 const dir = join(import.meta.dirname, '..', '..', 'src', 'store', 'lua');
 
-it.each(['lookup', 'publish', 'rollback', 'stage', 'apply-delta'])('%s.lua builds no key name and documents its key count', (name) => {
+it.each(['lookup', 'publish', 'rollback', 'stage', 'apply-delta', 'mq-put', 'mq-cancel'])('%s.lua builds no key name and documents its key count', (name) => {
   const source = readFileSync(join(dir, `${name}.lua`), 'utf8');
   const code = source.slice(source.indexOf(']]'));
   expect(code).not.toMatch(/ARGV\[\d+\]\s*\.\./); // no key from an ARGV prefix
@@ -14,7 +14,7 @@ it.each(['lookup', 'publish', 'rollback', 'stage', 'apply-delta'])('%s.lua build
   expect(source).toMatch(/Key count: variable/);
 });
 
-it.each(['mq-adopt-5', 'mq-claim-2', 'mq-control-4', 'mq-finish-5', 'mq-retry-4'])(
+it.each(['mq-adopt-5', 'mq-claim-2', 'mq-control-4', 'mq-finish-7', 'mq-retry-4', 'mq-reserve-3', 'mq-commit-4'])(
   '%s.lua takes every key from KEYS, as many as its name says',
   (name) => {
     const source = readFileSync(join(dir, `${name}.lua`), 'utf8');

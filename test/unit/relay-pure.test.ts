@@ -8,22 +8,47 @@ import { xtext } from '../../src/delivery/smtp-client.js';
 import { selectEntries } from '../../src/mailqueue/select.js';
 import type { QueueEntry } from '../../src/mailqueue/store.js';
 import type { QueuedRecipient } from '../../src/mailqueue/types.js';
-import { checkContent, headerEnd, receivedHeader, scanHeaders } from '../../src/message/headers.js';
+import { headerEnd, receivedHeader, scanHeaders } from '../../src/message/headers.js';
+import { HeaderBlock, LineChecker } from '../../src/message/stream-scan.js';
 import { loopedRecipients, markerHeader, MARKER_HEADER, recipientToken } from '../../src/message/loop-marker.js';
 import { trustedNetworks } from '../../src/relay/trust.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 describe('content checks', () => {
-  it('accepts CRLF text and finds bare LF, NUL and lines over 998', () => {
-    expect(checkContent(b('A: b\r\n\r\nbody\r\n'))).toBeUndefined();
-    expect(checkContent(b('A: b\r\n\r\nbody'))).toBeUndefined();
-    expect(checkContent(b('A: b\n\r\n'))).toBe('bareLf');
-    expect(checkContent(b('\nX'))).toBe('bareLf');
-    expect(checkContent(b('A: b\r\n\r\nx\0y\r\n'))).toBe('nulByte');
-    expect(checkContent(b(`${'a'.repeat(998)}\r\n`))).toBeUndefined();
-    expect(checkContent(b(`${'a'.repeat(999)}\r\n`))).toBe('lineTooLong');
-    expect(checkContent(b(`x\r\n${'a'.repeat(999)}`))).toBe('lineTooLong');
+  it('accepts CRLF text and long lines, finds bare LF and NUL, across chunk boundaries', () => {
+    const check = (...chunks: string[]) => {
+      const c = new LineChecker();
+      for (const chunk of chunks) c.update(b(chunk));
+      return c.problem;
+    };
+    expect(check('A: b\r\n\r\nbody\r\n')).toBeUndefined();
+    expect(check('A: b\r\n\r\nbody')).toBeUndefined();
+    expect(check('A: b\n\r\n')).toBe('bareLf');
+    expect(check('\nX')).toBe('bareLf');
+    expect(check('A: b\r\n\r\nx\0y\r\n')).toBe('nulByte');
+    // lines over 998 characters are passed on unchanged (SPEC §5, as Postfix does)
+    expect(check(`${'a'.repeat(5000)}\r\n`)).toBeUndefined();
+    // CR at the end of one chunk, LF at the start of the next: fine; LF alone at a chunk start: bare
+    expect(check('A: b\r', '\nbody\r\n')).toBeUndefined();
+    expect(check('A: b', '\nbody\r\n')).toBe('bareLf');
+  });
+
+  it('finds the end of the header block across chunks and keeps only its start', () => {
+    const h = new HeaderBlock(8);
+    expect(h.update(b('Subject: x\r'))).toBe(11);
+    expect(h.update(b('\n\r'))).toBe(2);
+    expect(h.update(b('\nbody\r\n'))).toBe(1);
+    expect(h.end).toBe(14);
+    expect(h.head.toString()).toBe('Subject:');
+    expect(h.update(b('more'))).toBe(0);
+    const empty = new HeaderBlock(100);
+    expect(empty.update(b('\r\nbody'))).toBe(2);
+    expect(empty.end).toBe(2);
+    const none = new HeaderBlock(100);
+    none.update(b('no blank line\r\n'));
+    expect(none.end).toBeUndefined();
+    expect(none.total).toBe(15);
   });
 
   it('counts Received headers and collects folded markers in the header block only', () => {
@@ -111,7 +136,9 @@ describe('DSN', () => {
     const full = buildDsn({ ...input, ret: 'FULL' }).body.toString();
     expect(full).toContain('Content-Type: message/rfc822');
     expect(full).toContain('Body text');
-    expect(checkContent(buildDsn(input).body)).toBeUndefined();
+    const lines = new LineChecker();
+    lines.update(buildDsn(input).body);
+    expect(lines.problem).toBeUndefined();
   });
 
   it('takes the status from the reply, or the fallback', () => {

@@ -1,0 +1,101 @@
+/**
+ * A message's data in Redis, streamed: DATA is written in chunks to the message's data
+ * hash (chunk index → bytes) as it arrives, and delivery reads it back one chunk at a time,
+ * so neither side holds a whole message (SPEC §5 "Bounded resources", §8 B6). Messages of
+ * earlier releases keep their data in the message hash's `body` field; they are read whole.
+ */
+import { Readable } from 'node:stream';
+import type { QueueShardKeys } from '../store/keys.js';
+import type { RedisClient } from '../store/redis.js';
+
+/** Bytes per chunk: large enough that Redis and the socket see few commands, small enough to bound memory. */
+export const CHUNK_BYTES = 256 * 1024;
+
+/** How long chunks of a DATA in progress live without a new one (an abandoned transaction's data expires). */
+export const DATA_TTL_MS = 15 * 60 * 1000;
+
+export interface ChunkSink {
+  /** Writes the next chunk (resolves when Redis has it). */
+  write(chunk: Buffer): Promise<void>;
+  /** Chunks written so far. */
+  readonly count: number;
+}
+
+/**
+ * Writes a message's chunks in order during DATA. Each write renews the data's expiry and
+ * the transaction's budget reservation (`reservationMs` from now).
+ */
+export function chunkSink(redis: RedisClient, k: QueueShardKeys, id: string, reservationMs: number): ChunkSink {
+  let count = 0;
+  return {
+    get count() {
+      return count;
+    },
+    async write(chunk) {
+      const index = count++;
+      const res = await redis
+        .multi()
+        .hset(k.data(id), String(index), chunk)
+        .pexpire(k.data(id), DATA_TTL_MS)
+        .zadd(k.reservations, 'XX', Date.now() + reservationMs, id)
+        .exec();
+      if (res === null) throw new Error('Redis transaction aborted');
+      for (const [err] of res) if (err) throw err;
+    },
+  };
+}
+
+/** Where one stored message's data is. */
+export interface StoredData {
+  /** Chunks in the data hash; 0 for a message of an earlier release (`legacy`). */
+  readonly chunks: number;
+  readonly legacy?: Buffer;
+}
+
+/** Reads a stored message's data in order, one chunk in memory at a time (plus the stream's small buffer). */
+export function readData(redis: RedisClient, k: QueueShardKeys, id: string, data: StoredData): Readable {
+  if (data.legacy !== undefined) return Readable.from([data.legacy], { objectMode: false });
+  let next = 0;
+  return new Readable({
+    highWaterMark: CHUNK_BYTES,
+    read() {
+      if (next >= data.chunks) {
+        this.push(null);
+        return;
+      }
+      const index = next++;
+      redis.hgetBuffer(k.data(id), String(index)).then(
+        (chunk) => {
+          if (chunk === null) this.destroy(new Error(`chunk ${index} of message ${id} is missing`));
+          else this.push(chunk);
+        },
+        (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
+  });
+}
+
+/** Reads the first `bytes` of a stream (at least; whole chunks) and returns them with the rest of the stream. */
+export async function splitAt(stream: Readable, bytes: number): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < bytes) {
+    const r = await iterator.next();
+    if (r.done) break;
+    parts.push(r.value);
+    have += r.value.length;
+  }
+  const joined = Buffer.concat(parts);
+  const head = joined.subarray(0, bytes);
+  const spill = joined.subarray(bytes);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (spill.length > 0) yield spill;
+    for (;;) {
+      const r = await iterator.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { head, rest: rest() };
+}

@@ -1,0 +1,131 @@
+/**
+ * DATA, streamed: the message is read once, chunk by chunk, checked as it goes (line
+ * discipline, header block, DKIM body hash) and written to Redis in chunks of CHUNK_BYTES
+ * behind our Received: line, so a relay holds about one chunk per session whatever the
+ * message size (SPEC §5, §8 B6). Consuming waits for each Redis write: a slow Redis slows
+ * the sender (TCP back-pressure) instead of growing memory. Once something is wrong
+ * (too big, over the reservation, Redis failed) the rest is read and dropped, so the SMTP
+ * session stays in step and the reply comes after the final dot.
+ */
+import type { Readable } from 'node:stream';
+import { CHUNK_BYTES, type ChunkSink } from '../mailqueue/body.js';
+import { BodyHasher } from '../message/body-hash.js';
+import type { ContentProblem } from '../message/headers.js';
+import { HeaderBlock, LineChecker } from '../message/stream-scan.js';
+
+/** Header bytes kept for the Received count and loop markers (the rest streams past). */
+export const HEADER_SCAN_BYTES = 256 * 1024;
+
+export interface IngestOptions {
+  /** Our Received: header, stored before the message. */
+  readonly prefix: Buffer;
+  /** Opens the chunk sink at the first full chunk (a message of one chunk never needs it). */
+  readonly sink: () => ChunkSink;
+  /** Compute the DKIM body hash (a connector signs). */
+  readonly hash: boolean;
+  /** Bytes reserved for this message in the queue budget; more is refused at the end. */
+  readonly reserved: number;
+  /** Called when no byte arrived for `idleMs` (the server answers 421 and closes). */
+  readonly onIdle?: () => void;
+  readonly idleMs?: number;
+}
+
+export interface Ingested {
+  /** Stored bytes (prefix included). */
+  readonly size: number;
+  /** Chunks written through the sink (0 when the message is in `onlyChunk`). */
+  readonly chunks: number;
+  readonly onlyChunk?: Buffer;
+  /** Stored header block bytes (prefix included). */
+  readonly headerBytes: number;
+  /** The start of the sender's header block (for the Received count and loop markers). */
+  readonly head: Buffer;
+  readonly bodyHash?: string;
+  readonly problem?: ContentProblem;
+  /** Over the server's size limit (smtp-server sets sizeExceeded). */
+  readonly tooBig: boolean;
+  /** Over the bytes reserved at MAIL. */
+  readonly overReserved: boolean;
+  /** A Redis write failed: nothing usable is stored. */
+  readonly writeError?: unknown;
+}
+
+export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: IngestOptions): Promise<Ingested> {
+  const lines = new LineChecker();
+  const header = new HeaderBlock(HEADER_SCAN_BYTES);
+  const hasher = o.hash ? new BodyHasher() : undefined;
+  let sink: ChunkSink | undefined;
+  let parts: Buffer[] = [o.prefix];
+  let buffered = o.prefix.length;
+  let size = o.prefix.length;
+  let dropping = false;
+  let overReserved = false;
+  let writeError: unknown;
+
+  let idle: NodeJS.Timeout | undefined;
+  const armIdle = (): void => {
+    if (o.onIdle === undefined || o.idleMs === undefined) return;
+    clearTimeout(idle);
+    idle = setTimeout(o.onIdle, o.idleMs);
+    idle.unref();
+  };
+
+  const write = async (chunk: Buffer): Promise<void> => {
+    try {
+      sink ??= o.sink();
+      await sink.write(chunk);
+    } catch (err) {
+      writeError = err;
+      dropping = true;
+    }
+  };
+
+  armIdle();
+  try {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      armIdle();
+      if (stream.sizeExceeded) dropping = true;
+      if (dropping) continue;
+      lines.update(piece);
+      if (lines.problem !== undefined) dropping = true; // refused at the end: store nothing more
+      const inHeader = header.update(piece);
+      if (hasher && inHeader < piece.length) hasher.update(piece.subarray(inHeader));
+      size += piece.length;
+      if (size > o.reserved) {
+        overReserved = true;
+        dropping = true;
+        continue;
+      }
+      parts.push(piece);
+      buffered += piece.length;
+      while (buffered >= CHUNK_BYTES && !dropping) {
+        const all = Buffer.concat(parts, buffered);
+        const rest = all.subarray(CHUNK_BYTES);
+        parts = rest.length > 0 ? [rest] : [];
+        buffered = rest.length;
+        await write(all.subarray(0, CHUNK_BYTES));
+      }
+    }
+  } finally {
+    clearTimeout(idle);
+  }
+  const tooBig = Boolean(stream.sizeExceeded);
+  let onlyChunk: Buffer | undefined;
+  if (!dropping) {
+    if (sink === undefined) onlyChunk = Buffer.concat(parts, buffered);
+    else if (buffered > 0) await write(Buffer.concat(parts, buffered));
+  }
+  const bodyHash = hasher && !dropping ? await hasher.digest() : undefined;
+  return {
+    size,
+    chunks: sink?.count ?? 0,
+    ...(onlyChunk ? { onlyChunk } : {}),
+    headerBytes: o.prefix.length + header.total,
+    head: header.head,
+    ...(bodyHash !== undefined ? { bodyHash } : {}),
+    ...(lines.problem ? { problem: lines.problem } : {}),
+    tooBig,
+    overReserved,
+    ...(writeError !== undefined ? { writeError } : {}),
+  };
+}
