@@ -2,9 +2,13 @@
  * Real SMTP peers for the relay tests: sinks (smtp-server) that stand in for the
  * on-premises, cloud and next-hop systems, and a real SMTP client as the sender.
  */
+import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
+import { BodyHasher } from '../../src/message/body-hash.js';
+import { HeaderBlock } from '../../src/message/stream-scan.js';
 
 export interface Received {
   /** The EHLO name of the system that delivered it. */
@@ -12,8 +16,13 @@ export interface Received {
   readonly from: string;
   readonly mailArgs: Record<string, string>;
   readonly rcpts: readonly { address: string; args: Record<string, string> }[];
+  /** The whole message, or only its header block when the sink keeps hashes (`keep: 'hash'`). */
   readonly data: Buffer;
   readonly text: string;
+  /** With `keep: 'hash'`: bytes received, and sha256 (hex) and DKIM relaxed body hash of the body after the header block. */
+  readonly size?: number;
+  readonly bodySha256?: string;
+  readonly bodyRelaxedHash?: string;
 }
 
 export type PeerReply = { code: number; message: string } | undefined;
@@ -31,6 +40,10 @@ export interface SinkOptions {
   tls?: { key: Buffer; cert: Buffer };
   /** Listen on this port (a next hop that comes back where it was); default a free one. */
   port?: number;
+  /** Keep each message whole (default), or only its header block and body hashes (large-message tests). */
+  keep?: 'data' | 'hash';
+  /** Read DATA at most this fast (a slow next hop; TCP back-pressure reaches the sender). */
+  bytesPerSecond?: number;
 }
 
 export interface Sink {
@@ -71,27 +84,49 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
     },
     onData(stream, session, cb) {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      const hashing = opts.keep === 'hash';
+      const header = new HeaderBlock(64 * 1024);
+      const sha = createHash('sha256');
+      const relaxed = new BodyHasher();
+      let size = 0;
+      stream.on('data', (c: Buffer) => {
+        size += c.length;
+        if (!hashing) chunks.push(c);
+        else {
+          const inHeader = header.update(c);
+          if (inHeader < c.length) {
+            sha.update(c.subarray(inHeader));
+            relaxed.update(c.subarray(inHeader));
+          }
+        }
+        if (opts.bytesPerSecond) {
+          stream.pause();
+          setTimeout(() => stream.resume(), (c.length / opts.bytesPerSecond) * 1000);
+        }
+      });
       stream.on('end', () => {
-        const data = Buffer.concat(chunks);
-        const env = session.envelope;
-        const msg: Received = {
-          helo: session.hostNameAppearsAs,
-          from: env.mailFrom ? env.mailFrom.address : '',
-          mailArgs: env.mailFrom ? argsOf(env.mailFrom) : {},
-          rcpts: env.rcptTo.map((a) => ({ address: a.address, args: argsOf(a) })),
-          data,
-          text: data.toString('utf8'),
-        };
-        const finish = (): void => {
-          const r = opts.dataReply?.(msg);
-          if (r) return cb(replyError(r));
-          messages.push(msg);
-          for (const w of waiters.splice(0)) w();
-          cb(null, 'OK: sunk');
-        };
-        if (opts.delayMs) setTimeout(finish, opts.delayMs);
-        else finish();
+        void (async () => {
+          const data = hashing ? header.head : Buffer.concat(chunks);
+          const env = session.envelope;
+          const msg: Received = {
+            helo: session.hostNameAppearsAs,
+            from: env.mailFrom ? env.mailFrom.address : '',
+            mailArgs: env.mailFrom ? argsOf(env.mailFrom) : {},
+            rcpts: env.rcptTo.map((a) => ({ address: a.address, args: argsOf(a) })),
+            data,
+            text: data.toString('utf8'),
+            ...(hashing ? { size, bodySha256: sha.digest('hex'), bodyRelaxedHash: await relaxed.digest() } : {}),
+          };
+          const finish = (): void => {
+            const r = opts.dataReply?.(msg);
+            if (r) return cb(replyError(r));
+            messages.push(msg);
+            for (const w of waiters.splice(0)) w();
+            cb(null, 'OK: sunk');
+          };
+          if (opts.delayMs) setTimeout(finish, opts.delayMs);
+          else finish();
+        })();
       });
     },
   });
@@ -125,7 +160,9 @@ export interface SendOptions {
   readonly port: number;
   readonly from: string;
   readonly to: readonly string[];
-  readonly body?: string | Buffer;
+  readonly body?: string | Buffer | Readable;
+  /** Declared with MAIL FROM SIZE=. */
+  readonly size?: number;
   readonly localAddress?: string;
   readonly dsn?: { notify?: string; ret?: string; envid?: string; orcpt?: string };
   readonly requireTls?: boolean;
@@ -160,7 +197,7 @@ export async function sendMail(o: SendOptions): Promise<SendResult> {
     });
     return await new Promise<SendResult>((resolve, reject) => {
       conn.send(
-        { from: o.from === '' ? false : o.from, to: [...o.to], ...(o.dsn ? { dsn: o.dsn } : {}) },
+        { from: o.from === '' ? false : o.from, to: [...o.to], ...(o.dsn ? { dsn: o.dsn } : {}), ...(o.size ? { size: o.size } : {}) },
         o.body ?? message('test'),
         (err, info) => {
           if (err) return reject(err);
