@@ -94,6 +94,7 @@ export async function receiveMessage(
     sink: () => deps.store.sink(id),
     hash: deps.bodyHash,
     reserved: txn.reserved,
+    grow: async (bytes) => deps.queueBudget <= 0 || (await deps.store.reserve(id, bytes, deps.queueBudget)).granted,
     ...(idle ? { idleMs: idle.ms, onIdle: idle.onIdle } : {}),
   });
   const refuse = async (reply: SmtpReply): Promise<AcceptResult> => {

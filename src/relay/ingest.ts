@@ -23,8 +23,10 @@ export interface IngestOptions {
   readonly sink: () => ChunkSink;
   /** Compute the DKIM body hash (a connector signs). */
   readonly hash: boolean;
-  /** Bytes reserved for this message in the queue budget; more is refused at the end. */
+  /** Bytes reserved for this message in the queue budget at MAIL (its SIZE=, or the maximum size). */
   readonly reserved: number;
+  /** Asks for a larger reservation when the message outgrows it; refused → 452 at the end. */
+  readonly grow?: (bytes: number) => Promise<boolean>;
   /** Called when no byte arrived for `idleMs` (the server answers 421 and closes). */
   readonly onIdle?: () => void;
   readonly idleMs?: number;
@@ -60,6 +62,7 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
   let size = o.prefix.length;
   let dropping = false;
   let overReserved = false;
+  let reserved = o.reserved;
   let writeError: unknown;
 
   let idle: NodeJS.Timeout | undefined;
@@ -91,10 +94,14 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
       const inHeader = header.update(piece);
       if (hasher && inHeader < piece.length) hasher.update(piece.subarray(inHeader));
       size += piece.length;
-      if (size > o.reserved) {
-        overReserved = true;
-        dropping = true;
-        continue;
+      if (size > reserved) {
+        const want = Math.max(size, reserved * 2);
+        if (o.grow === undefined || !(await o.grow(want).catch(() => false))) {
+          overReserved = true;
+          dropping = true;
+          continue;
+        }
+        reserved = want;
       }
       parts.push(piece);
       buffered += piece.length;

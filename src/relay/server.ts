@@ -163,15 +163,19 @@ export function createRelay(deps: RelayDeps): Relay {
       release(session.id); // a MAIL after RSET or after a message: the last transaction is over
       const args = address.args === false ? {} : (address.args as Record<string, string | undefined>);
       const declared = args.SIZE !== undefined ? Number(args.SIZE) : undefined;
-      reserve(declared !== undefined && declared > 0 ? declared : rc.maxMessageSize).then(
+      const size = declared !== undefined && declared > 0 ? declared : rc.maxMessageSize;
+      reserve(size).then(
         (txn) => {
           if (txn === undefined) return cb(new SmtpReplyError(relayReplies.queueBudget));
           txns.set(session.id, txn);
           cb();
         },
         (err: unknown) => {
-          slog(session).error({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot reserve queue space; MAIL answered 451');
-          cb(new SmtpReplyError(relayReplies.queueFailure));
+          // Redis unreachable: the transaction goes on without a reservation, so each RCPT gets its
+          // own 451 (SPEC §4.6); the budget is checked again at the end of DATA in any case
+          slog(session).warn({ event: 'SY_QUEUE_RESERVE_FAILED', err: String(err) }, 'cannot reserve queue space; going on unreserved');
+          txns.set(session.id, { id: deps.store.newId(), reserved: size + TRACE_ALLOWANCE });
+          cb();
         },
       );
     },
