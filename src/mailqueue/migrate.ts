@@ -99,3 +99,37 @@ async function scan(redis: RedisClient, pattern: string): Promise<string[]> {
   } while (cursor !== '0');
   return found;
 }
+
+/**
+ * Layout 2 → 3: the unit sets were renamed when message data became chunked, so that a
+ * relay of layout 2 still running never claims a message it cannot read (it would drop
+ * it). Moves what is left in the old sets of every shard (mq-rename-6, one shard per
+ * call, atomic per batch); a layout-2 relay that queues more meanwhile leaves it for the
+ * next start or `switchyard migrate`.
+ */
+export async function migrateQueueSets(redis: RedisClient, keys: Keys, shards: number): Promise<{ moved: number }> {
+  let moved = 0;
+  for (let s = 0; s < Math.max(shards, 1); s++) {
+    const k = keys.mqShard(s);
+    for (;;) {
+      const n = Number(
+        await runScript(redis, scripts.mqRename, [k.layout2.ready, k.layout2.active, k.layout2.held, k.ready, k.active, k.held], [500]),
+      );
+      moved += n;
+      if (n === 0) break;
+    }
+  }
+  return { moved };
+}
+
+/** Units left in the sets of layout 2 in any shard. */
+export async function layout2Units(redis: RedisClient, keys: Keys, shards: number): Promise<number> {
+  const counts = await Promise.all(
+    Array.from({ length: Math.max(shards, 1) }, async (_, s) => {
+      const k = keys.mqShard(s).layout2;
+      const [a, b, c] = await Promise.all([redis.zcard(k.ready), redis.zcard(k.active), redis.zcard(k.held)]);
+      return a + b + c;
+    }),
+  );
+  return counts.reduce((x, y) => x + y, 0);
+}

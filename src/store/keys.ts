@@ -29,6 +29,13 @@ export interface QueueShardKeys {
   data(id: string): string;
   /** Hash of one delivery unit (one message, one next hop, its recipients). */
   unit(uid: string): string;
+  /**
+   * The unit sets of layout 2 (`mq:ready|active|held`), whose messages held their data
+   * whole. Layout 3 streams data in chunks and renamed the sets, so a relay of the earlier
+   * release still running during an upgrade never claims (and drops) a message it cannot
+   * read; the migration moves what is left in them (src/mailqueue/migrate.ts).
+   */
+  readonly layout2: { readonly ready: string; readonly active: string; readonly held: string };
 }
 
 export interface Keys {
@@ -101,7 +108,10 @@ export function createKeys(namespace: string): Keys {
     sourceReports: `${prefix}:sync:report`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
-    mqLegacy: queueKeys(prefix, -1),
+    mqLegacy: (() => {
+      const k = queueKeys(prefix, -1);
+      return { ...k, ...k.layout2 }; // layout 1 used the set names layout 2 kept
+    })(),
     hopSecret: `${prefix}:relay:hopsecret`,
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
@@ -122,9 +132,10 @@ function queueKeys(tag: string, shard: number): QueueShardKeys {
   return {
     shard,
     tag,
-    ready: `${tag}:mq:ready`,
-    active: `${tag}:mq:active`,
-    held: `${tag}:mq:held`,
+    ready: `${tag}:mq:due`,
+    active: `${tag}:mq:lease`,
+    held: `${tag}:mq:hold`,
+    layout2: { ready: `${tag}:mq:ready`, active: `${tag}:mq:active`, held: `${tag}:mq:held` },
     pending: `${tag}:mq:pending`,
     bytes: `${tag}:mq:bytes`,
     reservations: `${tag}:mq:resv`,

@@ -39,6 +39,7 @@ export const scripts = {
   mqRetry: load('mq-retry-4'),
   mqControl: load('mq-control-4'),
   mqAdopt: load('mq-adopt-5'),
+  mqRename: load('mq-rename-6'),
 } as const;
 
 export async function runScript(

@@ -8,18 +8,20 @@
  *
  * Layouts: 1 (no `{ns}:layout` key) is the single-tag layout of releases up to issue 4's:
  * unsharded snapshot hashes and one mail queue under `{ns}`. 2 shards the snapshot hashes
- * (src/store/shards.ts) and spreads the mail queue over `queue.shards` tags.
+ * (src/store/shards.ts) and spreads the mail queue over `queue.shards` tags. 3 streams
+ * message data in chunks and renamed the queue's unit sets (a layout-2 relay still running
+ * must not claim a message it cannot read); its step moves units out of the old sets.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/schema.js';
-import { migrateQueueLayout } from '../mailqueue/migrate.js';
+import { layout2Units, migrateQueueLayout, migrateQueueSets } from '../mailqueue/migrate.js';
 import type { Keys } from '../store/keys.js';
 import { migrateTableLayout } from '../store/migrate-table.js';
 import type { RedisClient } from '../store/redis.js';
 
 /** The layout this release writes and reads. */
-export const LAYOUT = 2;
+export const LAYOUT = 3;
 
 export interface MigrateContext {
   readonly redis: RedisClient;
@@ -54,6 +56,7 @@ async function current(ctx: MigrateContext): Promise<boolean> {
     redis.hvals(keys.snapshots),
   ]);
   if (ready + active + held > 0) return false;
+  if ((await layout2Units(redis, keys, ctx.config.queue.shards)) > 0) return false;
   return !metas.some((json) => (JSON.parse(json) as { shards?: number }).shards === undefined);
 }
 
@@ -81,6 +84,12 @@ export async function runMigrations(ctx: MigrateContext, opts: MigrateOptions = 
     );
     const queue = await migrateQueueLayout(redis, keys, config.queue.shards);
     lines.push(queue.moved > 0 ? `mail queue: ${queue.moved} delivery unit(s) moved into the queue shards` : 'mail queue: nothing to move');
+    const sets = await migrateQueueSets(redis, keys, config.queue.shards);
+    lines.push(
+      sets.moved > 0
+        ? `mail queue: ${sets.moved} delivery unit(s) of layout 2 moved to the sets of layout 3`
+        : 'mail queue sets: nothing to move',
+    );
     await redis.set(keys.layout, String(LAYOUT));
     lines.push(`layout is now ${LAYOUT}`);
     return lines;

@@ -13,6 +13,8 @@ import { projectRoot } from '../../src/main/paths.js';
 
 /** The last release with the unsharded layout (one `{ns}` tag for table and queue): issue 4's landing. */
 export const UNSHARDED_RELEASE = '8f231439108a5e3cc69bad82875cf995e5fe6247';
+/** The last release of layout 2 (sharded queue, message data held whole): issues 9 and 10's landing. */
+export const WHOLE_MESSAGE_RELEASE = '42e892282e4de54092acc2ce262979d8fd97a26a';
 
 export interface OldRelease {
   readonly dir: string;
@@ -34,10 +36,8 @@ export function prepareRelease(commit: string = UNSHARDED_RELEASE): OldRelease {
     mkdirSync(staging, { recursive: true });
     execFileSync('sh', ['-c', `git -C "$1" archive "$2" | tar -x -C "$3"`, 'sh', root, commit, staging]);
     symlinkSync(join(root, 'node_modules'), join(staging, 'node_modules'), 'dir');
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: staging,
-      stdio: 'pipe',
-    });
+    // the release's own build script (later releases copy Lua files and bundle the CLI too)
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: staging, stdio: 'pipe' });
     execFileSync('touch', [join(staging, 'dist', '.build-stamp')]);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);

@@ -246,8 +246,11 @@ describe('switchyard CLI', () => {
 
   it('migrate reports what it did, and nothing the second time', async () => {
     const first = await cli(['migrate']);
-    expect(first).toMatchObject({ code: 0, stdout: 'routing table: nothing to convert\nmail queue: nothing to move\nlayout is now 2\n' });
+    expect(first).toMatchObject({
+      code: 0,
+      stdout: 'routing table: nothing to convert\nmail queue: nothing to move\nmail queue sets: nothing to move\nlayout is now 3\n',
+    });
     const second = await cli(['migrate']);
-    expect(second).toMatchObject({ code: 0, stdout: 'layout already current (2)\n' });
+    expect(second).toMatchObject({ code: 0, stdout: 'layout already current (3)\n' });
   });
 });

@@ -51,6 +51,17 @@ describe('deploy files', () => {
     );
   });
 
+  it('redis.conf caps memory well above the default queue budget and keeps replicas through large bursts', () => {
+    const conf = readFileSync(join(deploy, 'redis.conf'), 'utf8');
+    const units: Record<string, number> = { kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+    const m = /^maxmemory (\d+)(kb|mb|gb)$/m.exec(conf);
+    const maxmemory = Number(m?.[1]) * (units[m?.[2] ?? ''] ?? 0);
+    const defaults = parseConfig({}, 'defaults', {});
+    // every queue shard on one server, each full to its budget, is at most 60 % of maxmemory
+    expect(defaults.queue.shards * defaults.relay.queueBudget).toBeLessThanOrEqual(0.6 * maxmemory);
+    expect(conf).toMatch(/^client-output-buffer-limit replica (\d+)gb (\d+)gb \d+$/m);
+  });
+
   it('the container image copies only what ships: no test/, testkit/ (test servers) or bench/, no whole-context COPY', () => {
     const lines = readFileSync(join(deploy, 'Dockerfile'), 'utf8')
       .split('\n')

@@ -14,7 +14,7 @@ it.each(['lookup', 'publish', 'rollback', 'stage', 'apply-delta', 'mq-put', 'mq-
   expect(source).toMatch(/Key count: variable/);
 });
 
-it.each(['mq-adopt-5', 'mq-claim-2', 'mq-control-4', 'mq-finish-7', 'mq-retry-4', 'mq-reserve-3', 'mq-commit-4'])(
+it.each(['mq-adopt-5', 'mq-claim-2', 'mq-control-4', 'mq-finish-7', 'mq-retry-4', 'mq-reserve-3', 'mq-commit-4', 'mq-rename-6'])(
   '%s.lua takes every key from KEYS, as many as its name says',
   (name) => {
     const source = readFileSync(join(dir, `${name}.lua`), 'utf8');

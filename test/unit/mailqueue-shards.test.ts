@@ -82,7 +82,21 @@ describe('cluster slots', () => {
     const keys = createKeys('acme');
     const s = keys.mqShard(3);
     expect(s.tag).toBe('{acme:q3}');
-    const slots = new Set([s.ready, s.active, s.held, s.message('X'), s.unit('X.0')].map(keySlot));
+    const slots = new Set(
+      [
+        s.ready,
+        s.active,
+        s.held,
+        s.pending,
+        s.bytes,
+        s.reservations,
+        s.reservationSizes,
+        s.data('X'),
+        s.message('X'),
+        s.unit('X.0'),
+        s.layout2.ready,
+      ].map(keySlot),
+    );
     expect(slots.size).toBe(1);
     expect(keySlot(keys.mqShard(4).ready)).not.toBe(keySlot(s.ready));
     expect(keys.mqLegacy.ready).toBe('{acme}:mq:ready');
