@@ -5,13 +5,13 @@
  * and its DKIM signature, made from the header block and the body hash stored at DATA,
  * verifies. CI runs 10 messages; `SOAK_MESSAGES=50` (npm run test:soak) runs the full 50.
  */
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/main/embedded-redis.js';
+import { bigMessage } from '../../testkit/big-message.js';
 import { verifyDkim } from '../helpers/dkim-verify.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { spawnRelay, type RelayProcess } from '../helpers/relay-process.js';
@@ -29,37 +29,6 @@ afterEach(async () => {
   await t?.cleanup();
   t = undefined;
 });
-
-/** A message of about `bytes`: headers naming `n`, then base64 lines; sha256 of its body as it is generated. */
-function bigMessage(n: number, bytes: number): { stream: Readable; body: Promise<string>; size: number } {
-  const head = Buffer.from(
-    `From: <sender@example.org>\r\nTo: <ada.lovelace@contoso.edu>\r\nSubject: big ${n}\r\nMessage-ID: <big${n}.${Date.now()}@example.org>\r\nX-Big: ${n}\r\n\r\n`,
-  );
-  const lines = Math.floor((bytes - head.length) / 78);
-  const sha = createHash('sha256');
-  let resolveBody: (hex: string) => void = () => undefined;
-  const body = new Promise<string>((r) => (resolveBody = r));
-  let sent = 0;
-  const stream = new Readable({
-    read() {
-      if (sent === 0) this.push(head);
-      if (sent >= lines) {
-        resolveBody(sha.digest('hex'));
-        this.push(null);
-        return;
-      }
-      const batch = Math.min(800, lines - sent);
-      const text = randomBytes(57 * batch)
-        .toString('base64')
-        .replace(/(.{76})/g, '$1\r\n');
-      const chunk = Buffer.from(text.endsWith('\r\n') ? text : `${text}\r\n`);
-      sha.update(chunk);
-      sent += batch;
-      this.push(chunk);
-    },
-  });
-  return { stream, body, size: head.length + lines * 78 };
-}
 
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
