@@ -73,6 +73,7 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
     hideSTARTTLS: opts.tls === undefined,
     ...(opts.tls ?? {}),
     hideDSN: opts.dsn === false,
+    hideSMTPUTF8: false,
     hideENHANCEDSTATUSCODES: false,
     disableReverseLookup: true,
     size: 50 * 1024 * 1024,

@@ -6,22 +6,36 @@
  * DKIM-signed for the shared domain (nodemailer's signer).
  */
 import { readFileSync } from 'node:fs';
+import addressparser from 'nodemailer/lib/addressparser';
 import MessageParser from 'nodemailer/lib/dkim/message-parser';
 import sign from 'nodemailer/lib/dkim/sign';
 import { BODY_HASH_ALGO } from '../message/body-hash.js';
 import type { ConnectorConfig } from '../config/schema.js';
-import { headerEnd } from '../message/headers.js';
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A display name as RFC 5322 allows it: an atom sequence as is, anything else quoted. */
+const displayName = (name: string): string => (/^[\w !#$%&'*+/=?^`{|}~-]*$/.test(name) ? name : `"${name.replace(/(["\\])/g, '\\$1')}"`);
 
-/** The header block with `from` replaced by `to` in its From: header (and nowhere else). */
-export function rewriteFromHeader(message: Buffer, from: string, to: string): Buffer {
-  const end = headerEnd(message);
-  const head = message.subarray(0, end).toString('latin1');
-  const pattern = new RegExp(`(^From:(?:[^\\r\\n]|\\r\\n[ \\t])*?)${escape(from)}`, 'gim');
-  const rewritten = head.replace(pattern, (_m, prefix: string) => `${prefix}${to}`);
-  if (rewritten === head) return message;
-  return Buffer.concat([Buffer.from(rewritten, 'latin1'), message.subarray(end)]);
+/**
+ * The header block with the mailbox `from` replaced by `to` in its From: field (and
+ * nowhere else), the field parsed with nodemailer's addressparser: the address changes,
+ * a display name that was only the old address goes, other names and mailboxes stay.
+ */
+export function rewriteFromHeader(head: Buffer, from: string, to: string): Buffer {
+  const text = head.toString('latin1');
+  const lower = from.toLowerCase();
+  let changed = false;
+  const rewritten = text.replace(/^From:((?:[^\r\n]|\r\n[ \t])*)\r\n/gim, (field: string, value: string) => {
+    const mailboxes = addressparser(value.replace(/\r\n(?=[ \t])/g, ''), { flatten: true });
+    if (!mailboxes.some((m) => m.address.toLowerCase() === lower)) return field;
+    changed = true;
+    const rendered = mailboxes.map((m) => {
+      const address = m.address.toLowerCase() === lower ? to : m.address;
+      const name = m.name.trim();
+      return name === '' || name.toLowerCase() === lower ? `<${address}>` : `${displayName(name)} <${address}>`;
+    });
+    return `From: ${rendered.join(', ')}\r\n`;
+  });
+  return changed ? Buffer.from(rewritten, 'latin1') : head;
 }
 
 export interface Signer {

@@ -1,7 +1,8 @@
 /**
  * Connections to next hops, reused across messages: per smart host at most
  * `connectionsPerHost` at once, idle ones kept for a few seconds. A connector's smart
- * hosts are tried in order; a host that cannot be reached passes the attempt to the next.
+ * hosts are tried in order; a host that cannot be reached or refuses the connection
+ * (greeting, EHLO, STARTTLS, AUTH) passes the attempt to the next.
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectorConfig } from '../config/schema.js';
@@ -121,8 +122,10 @@ export function createPool(options: PoolOptions): Pool {
           return await onHost(c, hostPort, fn);
         } catch (err) {
           last = err;
-          // only an unreachable host (no SMTP reply at all) moves on to the next smart host
-          if (!(err instanceof TransactionError) || err.code !== undefined || !err.beforeData) throw err;
+          // a host that cannot be reached, or that refuses the connection itself (a 421 or 554
+          // greeting, EHLO, STARTTLS or AUTH failing), passes the attempt to the next smart host;
+          // a reply about this message (MAIL, RCPT, DATA) does not
+          if (!(err instanceof TransactionError) || !(err.atConnect || (err.code === undefined && err.beforeData))) throw err;
         }
       }
       throw last;

@@ -180,6 +180,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       ...(meta.ret ? { ret: meta.ret } : {}),
       ...(meta.envid ? { envid: meta.envid } : {}),
       eightBit: meta.eightBit,
+      smtputf8: meta.smtputf8,
     };
     let result: TxResult;
     let host: string;
@@ -196,7 +197,9 @@ export function createRunner(deps: RunnerDeps): Runner {
     } catch (err) {
       const e = err instanceof TransactionError ? err : undefined;
       const reply = e?.reply?.trim() || `451 4.4.1 ${err instanceof Error ? err.message : String(err)}`;
-      if (e?.permanent) return rcpts.map((rcpt) => ({ kind: 'failed', rcpt, reply, status: statusFromReply(reply, '5.0.0') }));
+      // a smart host that refused the connection itself says nothing about this message: retry later
+      if (e?.permanent && !e.atConnect)
+        return rcpts.map((rcpt) => ({ kind: 'failed', rcpt, reply, status: statusFromReply(reply, '5.0.0') }));
       return rcpts.map((rcpt) => ({ kind: 'deferred', rcpt, reply }));
     }
     const accepted = new Set(result.accepted);
@@ -274,7 +277,15 @@ export function createRunner(deps: RunnerDeps): Runner {
       // a delay notice that could not be sent is simply skipped: the recipient is still queued
       if (action !== 'delayed') stillPending.push(...unsent);
     }
-    const keep = [...p.keep, ...stillPending];
+    // a DSN that still cannot be routed when its message's lifetime is over is given up (SPEC §5)
+    const expired = now >= meta.arrived + options.lifetimeMs;
+    if (expired && stillPending.length > 0) {
+      log.warn(
+        { event: 'SY_DSN_EXPIRED', msg_id: meta.id, uid: unit.uid, recipients: stillPending.map((r) => r.rcpt), sender: meta.from },
+        'DSN given up: it could not be routed within the queue lifetime',
+      );
+    }
+    const keep = [...p.keep, ...(expired ? [] : stillPending)];
     if (keep.length === 0) {
       await store.finish(unit.uid);
       return;

@@ -1,11 +1,14 @@
 /**
  * One SMTP client connection to a next hop (nodemailer's SMTPConnection), promisified,
- * with per-recipient RFC 3461 parameters: nodemailer sends the same NOTIFY/ORCPT for every
- * recipient of an envelope, so this connection renders them per recipient instead.
+ * with per-recipient RFC 3461 parameters (nodemailer sends the same NOTIFY/ORCPT for every
+ * recipient of an envelope, so this connection renders them per recipient instead) and
+ * SMTPUTF8 passed on when the client used it. The nodemailer internals this takes are
+ * checked at start-up (nodemailer-internals.ts).
  */
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { assertNodemailerInternals, internals } from './nodemailer-internals.js';
 
 export interface TxRecipient {
   readonly address: string;
@@ -22,6 +25,8 @@ export interface Transaction {
   readonly envid?: string;
   readonly size: number;
   readonly eightBit: boolean;
+  /** The client used SMTPUTF8: ask the next hop for it too (it must offer it). */
+  readonly smtputf8?: boolean;
 }
 
 export interface TxResult {
@@ -41,6 +46,8 @@ export class TransactionError extends Error {
     readonly reply: string | undefined,
     /** Nothing of the message reached the server: safe to try another connection at once. */
     readonly beforeData: boolean,
+    /** Failed while connecting (connection, greeting, EHLO, STARTTLS, AUTH): another smart host may do better. */
+    readonly atConnect = false,
   ) {
     super(message);
     this.name = 'TransactionError';
@@ -68,13 +75,6 @@ export function xtext(value: string): string {
   );
 }
 
-interface Internals {
-  _recipientQueue: string[];
-  _supportedExtensions: string[];
-  _getDsnRcptToArgs(): string;
-  _destroyed?: boolean;
-}
-
 function tlsOptions(o: ConnectOptions): Partial<ConstructorParameters<typeof SMTPConnection>[0]> {
   const implicit = o.port === 465;
   if (o.tls === 'none') return { ignoreTLS: true, secure: false };
@@ -86,6 +86,8 @@ function tlsOptions(o: ConnectOptions): Partial<ConstructorParameters<typeof SMT
   const tls: ConnectionOptions = o.ca ? { rejectUnauthorized: true, ca: o.ca } : { rejectUnauthorized: false };
   return { secure: implicit, opportunisticTLS: true, tls };
 }
+
+let checked: true | undefined;
 
 export class SmtpClient {
   messages = 0;
@@ -104,10 +106,11 @@ export class SmtpClient {
   }
 
   get usable(): boolean {
-    return !this.closed && !(this.conn as unknown as Internals)._destroyed;
+    return !this.closed;
   }
 
   static async open(o: ConnectOptions): Promise<SmtpClient> {
+    checked ??= (assertNodemailerInternals(), true);
     const conn = new SMTPConnection({
       host: o.host,
       port: o.port,
@@ -119,22 +122,29 @@ export class SmtpClient {
       ...tlsOptions(o),
     });
     const client = new SmtpClient(conn, `${o.host}:${o.port}`);
-    const perRcpt = conn as unknown as Internals;
+    const inner = internals(conn);
     // NOTIFY/ORCPT of the recipient whose RCPT TO is being written (it was queued just before)
-    perRcpt._getDsnRcptToArgs = function dsnArgs(this: Internals): string {
-      const address = this._recipientQueue[this._recipientQueue.length - 1] ?? '';
-      return client.rcptArgs(address, this._supportedExtensions.includes('DSN'));
+    inner._getDsnRcptToArgs = () => {
+      const address = inner._recipientQueue[inner._recipientQueue.length - 1] ?? '';
+      return client.rcptArgs(address, inner._supportedExtensions.includes('DSN'));
+    };
+    // SMTPUTF8 on MAIL FROM when the client used it, even with ASCII addresses (RFC 6531 §3.4)
+    const sendCommand = inner._sendCommand.bind(conn);
+    inner._sendCommand = (str: string, logStr?: string) => {
+      const utf8 =
+        client.smtputf8 && /^MAIL FROM:/i.test(str) && !/ SMTPUTF8\b/i.test(str) && inner._supportedExtensions.includes('SMTPUTF8');
+      sendCommand(utf8 ? `${str} SMTPUTF8` : str, logStr);
     };
     await new Promise<void>((resolve, reject) => {
       conn.once('error', (err: Error & { responseCode?: number; response?: string }) =>
-        reject(new TransactionError(err.message, err.responseCode, err.response, true)),
+        reject(new TransactionError(err.message, err.responseCode, err.response, true, true)),
       );
       conn.connect(() => resolve());
     });
     if (o.auth) {
       await new Promise<void>((resolve, reject) => {
         conn.login(o.auth ?? { user: '', pass: '' }, (err) =>
-          err ? reject(new TransactionError(err.message, err.responseCode, err.response, true)) : resolve(),
+          err ? reject(new TransactionError(err.message, err.responseCode, err.response, true, true)) : resolve(),
         );
       });
     }
@@ -142,6 +152,7 @@ export class SmtpClient {
   }
 
   private current: Map<string, TxRecipient> = new Map();
+  private smtputf8 = false;
 
   private rcptArgs(address: string, dsn: boolean): string {
     const r = this.current.get(address);
@@ -157,6 +168,7 @@ export class SmtpClient {
 
   send(tx: Transaction, message: Buffer | Readable): Promise<TxResult> {
     this.current = new Map(tx.rcpts.map((r) => [r.address, r]));
+    this.smtputf8 = tx.smtputf8 === true;
     const dsn = { ...(tx.ret ? { ret: tx.ret } : {}), ...(tx.envid ? { envid: tx.envid } : {}) };
     const envelope = {
       from: tx.from === '' ? false : tx.from,
@@ -170,7 +182,7 @@ export class SmtpClient {
       this.conn.send(envelope, message, (err, info) => {
         this.messages++;
         if (!err) {
-          const supported = (this.conn as unknown as Internals)._supportedExtensions;
+          const supported = internals(this.conn)._supportedExtensions;
           resolve({
             accepted: info.accepted,
             rejected: rejectedList(info.rejectedErrors ?? []),

@@ -13,6 +13,8 @@ import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
 import { hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
+import { assertSmtpServerInternals } from '../relay/smtp-server-patches.js';
+import { assertNodemailerInternals } from '../delivery/nodemailer-internals.js';
 import { migrateOnStart } from './migrate-on-start.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
@@ -42,6 +44,9 @@ export interface RelayOptions {
 
 export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const { config, log } = opts;
+  // the library internals the relay depends on: fail at start, not at the first delivery
+  assertNodemailerInternals();
+  assertSmtpServerInternals();
   const rc = config.relay;
   const env = opts.env ?? process.env;
   const keys = createKeys(config.redis.namespace);

@@ -69,7 +69,11 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
   const armIdle = (): void => {
     if (o.onIdle === undefined || o.idleMs === undefined) return;
     clearTimeout(idle);
-    idle = setTimeout(o.onIdle, o.idleMs);
+    idle = setTimeout(() => {
+      o.onIdle?.();
+      // the connection is closed: smtp-server abandons the stream without ending it
+      stream.destroy(new Error('data timeout'));
+    }, o.idleMs);
     idle.unref();
   };
 

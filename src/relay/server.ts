@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../config/host-port.js';
@@ -46,9 +46,6 @@ const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
 const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): boolean =>
   address.args !== false && Object.keys(address.args).some((k) => !known.has(k.toUpperCase()));
 
-/** xtext (RFC 3461) to text, for ORCPT as stored. */
-const unxtext = (s: string): string => s.replace(/\+([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-
 export function createRelay(deps: RelayDeps): Relay {
   installSmtpServerPatches();
   const { config, logger } = deps;
@@ -60,6 +57,8 @@ export function createRelay(deps: RelayDeps): Relay {
   const sessionLog = new Map<string, Logger>();
   /** The transaction of each session between MAIL and the end of DATA: its message id and reservation. */
   const txns = new Map<string, Transaction>();
+  /** DATA streams being read, by session: a connection that closes mid-DATA ends its stream (smtp-server leaves it open). */
+  const reading = new Map<string, SMTPServerDataStream>();
   let draining = false;
   const dataTimeoutMs = parseDuration(rc.dataTimeout);
   const acceptDeps: AcceptDeps = {
@@ -151,6 +150,7 @@ export function createRelay(deps: RelayDeps): Relay {
     onClose(session) {
       sessionLog.delete(session.id);
       release(session.id);
+      reading.get(session.id)?.destroy(new Error('connection closed during DATA'));
       if (!counted.delete(session.id)) return;
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
@@ -211,7 +211,8 @@ export function createRelay(deps: RelayDeps): Relay {
             orig: address.address,
             reason: d.reason,
             ...(notify ? { notify } : {}),
-            ...(address.dsn?.orcpt ? { orcpt: unxtext(address.dsn.orcpt) } : {}),
+            // smtp-server has decoded the xtext already (decoding again turned john+2Bde into garbage)
+            ...(address.dsn?.orcpt ? { orcpt: address.dsn.orcpt } : {}),
           });
           cb();
         },
@@ -245,7 +246,9 @@ export function createRelay(deps: RelayDeps): Relay {
           c?.close();
         },
       };
+      reading.set(session.id, stream);
       receiveMessage({ ...acceptDeps, logger: log }, session, stream, txn, routed, idle)
+        .finally(() => reading.delete(session.id))
         .then((result) => {
           if (!result.ok) {
             log.warn({ event: 'SY_DATA_REJECTED', reply: result.reply }, 'message refused at end of DATA');

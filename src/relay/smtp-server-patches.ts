@@ -10,8 +10,17 @@
  *    connection per message from many senders, and 100 ms per message caps a session at
  *    10 messages/s; Postfix's smtpd has no such delay. The delay comes from the server's
  *    `greetingDelayMs` option instead (relay.greetingDelay, default 0).
+ *
+ * smtp-server has no public option for either, so `send` and `init` of its connection are
+ * replaced; `installSmtpServerPatches` first checks that the installed smtp-server is the
+ * tested release and has the members the replacements call, and throws otherwise
+ * (test/unit/library-internals.test.ts keeps that true).
  */
+import { createRequire } from 'node:module';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+/** The smtp-server release these members were read from and tested with. */
+export const TESTED_SMTP_SERVER = '3.21.6';
 
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 const INSTALLED = Symbol.for('switchyard.smtpServerPatches');
@@ -25,9 +34,23 @@ interface ConnectionInternals {
   name: string;
 }
 
+/** Throws, naming what is missing, unless the installed smtp-server is the tested one with these members. */
+export function assertSmtpServerInternals(): void {
+  const version = (createRequire(import.meta.url)('smtp-server/package.json') as { version: string }).version;
+  if (version !== TESTED_SMTP_SERVER)
+    throw new Error(
+      `smtp-server ${version} is installed, but Switchyard replaces internals of ${TESTED_SMTP_SERVER} (src/relay/smtp-server-patches.ts): install the pinned version (npm ci)`,
+    );
+  const proto = SMTPConnection.prototype as unknown as Partial<Record<keyof ConnectionInternals, unknown>>;
+  const missing = (['send', 'init', 'connectionReady', '_setListeners'] as const).filter((m) => typeof proto[m] !== 'function');
+  if (missing.length > 0)
+    throw new Error(`smtp-server ${version}: SMTPConnection lacks ${missing.join(', ')} (src/relay/smtp-server-patches.ts)`);
+}
+
 export function installSmtpServerPatches(): void {
   const proto = SMTPConnection.prototype as unknown as ConnectionInternals & { [INSTALLED]?: true };
   if (proto[INSTALLED]) return;
+  assertSmtpServerInternals();
   const send = proto.send;
   proto.send = function patchedSend(this: ConnectionInternals, code, data, context) {
     const own = typeof data === 'string' && ENHANCED_PREFIX.test(data);

@@ -126,3 +126,24 @@ describe('DKIM from the header block and the stored body hash', () => {
     expect(sent.toString('latin1')).toBe(expected.toString('latin1'));
   });
 });
+
+describe('From: rewriting', () => {
+  const head = (from: string): Buffer => Buffer.from(`Subject: x\r\nFrom: ${from}\r\nTo: bob@example.org\r\n\r\n`, 'latin1');
+  const fromOf = (b: Buffer): string => /^From: (.*)$/m.exec(b.toString('latin1'))?.[1]?.trim() ?? '';
+  it('changes the address, not a display name that repeats it, and keeps everything else', async () => {
+    const { rewriteFromHeader } = await import('../../src/delivery/outbound.js');
+    expect(fromOf(rewriteFromHeader(head('"a@live.contoso.edu" <a@live.contoso.edu>'), 'a@live.contoso.edu', 'a@contoso.edu'))).toBe(
+      '<a@contoso.edu>',
+    );
+    expect(fromOf(rewriteFromHeader(head('Ada Lovelace <ADA@live.contoso.edu>'), 'ada@live.contoso.edu', 'ada@contoso.edu'))).toBe(
+      'Ada Lovelace <ada@contoso.edu>',
+    );
+    expect(fromOf(rewriteFromHeader(head('"Lovelace, Ada"\r\n <ada@live.contoso.edu>'), 'ada@live.contoso.edu', 'ada@contoso.edu'))).toBe(
+      '"Lovelace, Ada" <ada@contoso.edu>',
+    );
+    const other = head('Bob <bob@live.contoso.edu>');
+    expect(rewriteFromHeader(other, 'ada@live.contoso.edu', 'ada@contoso.edu')).toBe(other);
+    const notFrom = Buffer.from('Reply-To: ada@live.contoso.edu\r\nFrom: x@y.z\r\n\r\n', 'latin1');
+    expect(rewriteFromHeader(notFrom, 'ada@live.contoso.edu', 'ada@contoso.edu')).toBe(notFrom);
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * The members of nodemailer's SMTPConnection this project relies on that are not public
+ * API, in one place, checked once at start-up (SPEC: use libraries through their public
+ * API; where a private member must be used, fail loudly when the installed version lacks
+ * it). nodemailer has no public way to give each recipient its own NOTIFY/ORCPT (it sends
+ * the envelope's for all), to say whether the server offered DSN, or to ask for SMTPUTF8
+ * when the addresses are ASCII but the client used it (RFC 6531: headers in UTF-8).
+ * test/unit/library-internals.test.ts fails when an upgrade changes any of this.
+ */
+import { createRequire } from 'node:module';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+/** The nodemailer release these members were read from and tested with. */
+export const TESTED_NODEMAILER = '10.6.0';
+
+export interface ConnectionInternals {
+  /** Recipients whose RCPT TO was sent; the last is the one being written. */
+  _recipientQueue: string[];
+  /** Extensions from the EHLO reply (DSN, SMTPUTF8, …). */
+  _supportedExtensions: string[];
+  /** Renders the RCPT TO parameters (NOTIFY, ORCPT) of the recipient being written. */
+  _getDsnRcptToArgs(): string;
+  /** Writes one command line. */
+  _sendCommand(str: string, logStr?: string): void;
+}
+
+const installed = (): string => (createRequire(import.meta.url)('nodemailer/package.json') as { version: string }).version;
+
+/** Throws, naming what is missing, unless the installed nodemailer is the tested one with these members. */
+export function assertNodemailerInternals(): void {
+  const version = installed();
+  if (version !== TESTED_NODEMAILER)
+    throw new Error(
+      `nodemailer ${version} is installed, but Switchyard relies on internals of ${TESTED_NODEMAILER} (src/delivery/nodemailer-internals.ts): install the pinned version (npm ci)`,
+    );
+  const conn = new SMTPConnection({ host: '127.0.0.1', port: 1 }) as unknown as Partial<ConnectionInternals>;
+  const proto = SMTPConnection.prototype as unknown as Partial<ConnectionInternals>;
+  const missing = [
+    Array.isArray(conn._recipientQueue) ? undefined : '_recipientQueue',
+    Array.isArray(conn._supportedExtensions) ? undefined : '_supportedExtensions',
+    typeof proto._getDsnRcptToArgs === 'function' ? undefined : '_getDsnRcptToArgs',
+    typeof proto._sendCommand === 'function' ? undefined : '_sendCommand',
+  ].filter((m): m is string => m !== undefined);
+  if (missing.length > 0)
+    throw new Error(`nodemailer ${version}: SMTPConnection lacks ${missing.join(', ')} (src/delivery/nodemailer-internals.ts)`);
+}
+
+export const internals = (conn: SMTPConnection): ConnectionInternals => conn as unknown as ConnectionInternals;
