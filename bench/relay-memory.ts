@@ -9,7 +9,7 @@
  * Targets: relay RSS ≤ 300 MB; Redis within maxmemory; nothing lost. The reference is the
  * data itself: the bytes in flight at the peak (messages × size) against the relay's RSS.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -78,10 +78,12 @@ async function runOnce(mb: number): Promise<void> {
   );
   const env = { ...process.env, REDIS_URL: '' };
   await runSwitchyard(['import', csv, '--source', 'corp', '--inline', '--config', configFile], env);
-  const relay = spawn(process.execPath, [join(projectRoot(), 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+  const nodeArgs = (process.env.B6_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const relay = spawn(process.execPath, [...nodeArgs, join(projectRoot(), 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
     env: { ...env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  if (process.env.B6_RELAY_STDOUT) relay.stdout?.pipe(createWriteStream(process.env.B6_RELAY_STDOUT));
   await new Promise<void>((res, rej) => {
     relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
     relay.once('exit', (c) => rej(new Error(`relay exited ${c}`)));

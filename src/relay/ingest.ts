@@ -57,8 +57,10 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
   const header = new HeaderBlock(HEADER_SCAN_BYTES);
   const hasher = o.hash ? new BodyHasher() : undefined;
   let sink: ChunkSink | undefined;
-  let parts: Buffer[] = [o.prefix];
-  let buffered = o.prefix.length;
+  // one chunk buffer per message, filled in place and reused once Redis has it (ioredis
+  // serialises a command when it is sent), so DATA makes no garbage of its own
+  const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, o.prefix.length));
+  let filled = o.prefix.copy(chunk, 0);
   let size = o.prefix.length;
   let dropping = false;
   let overReserved = false;
@@ -77,14 +79,15 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
     idle.unref();
   };
 
-  const write = async (chunk: Buffer): Promise<void> => {
+  const flush = async (): Promise<void> => {
     try {
       sink ??= o.sink();
-      await sink.write(chunk);
+      await sink.write(chunk.subarray(0, filled));
     } catch (err) {
       writeError = err;
       dropping = true;
     }
+    filled = 0;
   };
 
   armIdle();
@@ -107,14 +110,11 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
         }
         reserved = want;
       }
-      parts.push(piece);
-      buffered += piece.length;
-      while (buffered >= CHUNK_BYTES && !dropping) {
-        const all = Buffer.concat(parts, buffered);
-        const rest = all.subarray(CHUNK_BYTES);
-        parts = rest.length > 0 ? [rest] : [];
-        buffered = rest.length;
-        await write(all.subarray(0, CHUNK_BYTES));
+      for (let at = 0; at < piece.length && !dropping;) {
+        const n = piece.copy(chunk, filled, at);
+        filled += n;
+        at += n;
+        if (filled === chunk.length) await flush();
       }
     }
   } finally {
@@ -123,8 +123,8 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
   const tooBig = Boolean(stream.sizeExceeded);
   let onlyChunk: Buffer | undefined;
   if (!dropping) {
-    if (sink === undefined) onlyChunk = Buffer.concat(parts, buffered);
-    else if (buffered > 0) await write(Buffer.concat(parts, buffered));
+    if (sink === undefined) onlyChunk = chunk.subarray(0, filled);
+    else if (filled > 0) await flush();
   }
   const bodyHash = hasher && !dropping ? await hasher.digest() : undefined;
   return {
