@@ -143,8 +143,10 @@ export const configSchema = z.strictObject({
       listen: hostPort.default('127.0.0.1:8025'),
       /** Environment variable holding the bearer token; required when listen is not loopback. */
       tokenEnv: z.string().min(1).optional(),
+      /** Host names (besides IP addresses and localhost) the admin answers to: DNS-rebinding guard. */
+      allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name')).default([]),
     })
-    .default({ listen: '127.0.0.1:8025' }),
+    .default({ listen: '127.0.0.1:8025', allowedHosts: [] }),
   table: z
     .strictObject({
       versionsKept: z.number().int().min(2).max(100).default(5),
