@@ -1,4 +1,6 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
+import { accessSync, constants } from 'node:fs';
+import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { parseDuration } from './duration.js';
 import { splitHostPort } from './host-port.js';
@@ -15,6 +17,44 @@ function duplicates(names: readonly string[], section: string, lower = false): s
     else seen.set(name, i);
   });
   return problems;
+}
+
+/** An address or CIDR block that node's BlockList takes (what the relay builds at start). */
+function cidrProblem(cidr: string): string | undefined {
+  const [addr = '', bits, extra] = cidr.split('/');
+  const family = isIP(addr);
+  if (family === 0 || extra !== undefined) return 'not an IP address or CIDR block';
+  if (bits === undefined) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `prefix length /${bits} out of range (0-${max})`;
+  return undefined;
+}
+
+/** A file start-up reads: it must exist and be readable now, not fail the relay later. */
+function fileProblem(path: string): string | undefined {
+  try {
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+}
+
+/**
+ * Files the relay reads at start (TLS key and certificate, users file): each must be
+ * readable now, so `config check` catches what start-up would fail on. Run by loadConfig
+ * (a configuration read from disk), not by parseConfig (documents checked in isolation).
+ */
+export function checkFiles(config: Config): string[] {
+  const files: [string, string | undefined][] = [
+    ['relay.tls.key', config.relay.tls?.key],
+    ['relay.tls.cert', config.relay.tls?.cert],
+    ['relay.auth.usersFile', config.relay.auth?.usersFile],
+  ];
+  return files.flatMap(([key, path]) => {
+    const p = path === undefined ? undefined : fileProblem(path);
+    return p ? [`${key}: ${p}`] : [];
+  });
 }
 
 export function checkReferences(config: Config): string[] {
@@ -75,6 +115,10 @@ export function checkReferences(config: Config): string[] {
     if (c.auth !== undefined && c.auth.passwordEnv === undefined && c.auth.passwordFile === undefined) {
       problems.push(`connectors[${i}].auth.passwordEnv: AUTH needs passwordEnv or passwordFile`);
     }
+  });
+  config.relay.trustedNetworks.forEach((cidr, i) => {
+    const p = cidrProblem(cidr);
+    if (p) problems.push(`relay.trustedNetworks[${i}]: "${cidr}" ${p}`);
   });
   if (config.relay.auth !== undefined && config.relay.tls === undefined) {
     problems.push('relay.auth: needs relay.tls (passwords are only taken over TLS)');

@@ -11,7 +11,10 @@ const DOMAIN =
 const CIDR = /^(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
 const CRON = /^\s*\S+(?:\s+\S+){4,5}\s*$/;
 
-const hostPort = z.string().regex(HOST_PORT, 'not host:port');
+const hostPort = z
+  .string()
+  .regex(HOST_PORT, 'not host:port')
+  .refine((s) => Number(/:(\d{1,5})$/.exec(s)?.[1] ?? 0) <= 65_535, 'port out of range (0-65535)');
 const domainName = z.string().regex(DOMAIN, 'not a domain name (or *.domain)');
 const cron = z.string().regex(CRON, 'not a cron expression (5 or 6 fields)');
 const duration = z.string().regex(DURATION, 'a duration like 250ms, 30s, 5m, 4h, 5d');

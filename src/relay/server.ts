@@ -17,6 +17,8 @@ import { parseAddress } from '../routing/address.js';
 import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
 import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data.js';
 import { installSmtpServerPatches } from './smtp-server-patches.js';
+import { installStarttlsFirst } from './starttls-first.js';
+import { mailFromProblem, rcptToProblem } from './params.js';
 import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
 import { noObserver, type Observer } from '../log/observer.js';
@@ -51,6 +53,7 @@ const unxtext = (s: string): string => s.replace(/\+([0-9A-Fa-f]{2})/g, (_m, h: 
 
 export function createRelay(deps: RelayDeps): Relay {
   installSmtpServerPatches();
+  installStarttlsFirst();
   const { config, logger } = deps;
   const rc = config.relay;
   const trusted = trustedNetworks(rc.trustedNetworks);
@@ -119,11 +122,15 @@ export function createRelay(deps: RelayDeps): Relay {
     onMailFrom(address, _session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
       if (unknownParam(address, MAIL_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
+      const problem = mailFromProblem(address);
+      if (problem) return cb(new SmtpReplyError(problem));
       if (address.address !== '' && !parseAddress(address.address).ok) return cb(new SmtpReplyError(relayReplies.senderSyntax));
       cb();
     },
     onRcptTo(address, session, cb) {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
+      const problem = rcptToProblem(address, session);
+      if (problem) return cb(new SmtpReplyError(problem));
       const isTrusted = trusted.has(session.remoteAddress) || Boolean(session.user);
       const started = performance.now();
       deps.resolver.resolve([address.address], isTrusted).then(
@@ -230,7 +237,10 @@ export function createRelay(deps: RelayDeps): Relay {
           (s, i) =>
             new Promise<AddressInfo>((resolve, reject) => {
               const { host, port } = splitHostPort(rc.listen[i] ?? '127.0.0.1:25', 25);
-              s.server.once('error', reject);
+              // a start-up failure names its key (the CLI prints it and exits 1)
+              s.server.once('error', (err: NodeJS.ErrnoException) =>
+                reject(new Error(`relay.listen[${i}]: cannot listen on ${rc.listen[i]}: ${err.code ?? err.message}`)),
+              );
               s.listen(port, host, () => resolve(s.server.address() as AddressInfo));
             }),
         ),
