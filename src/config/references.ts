@@ -120,6 +120,12 @@ export function checkReferences(config: Config): string[] {
     const p = cidrProblem(cidr);
     if (p) problems.push(`relay.trustedNetworks[${i}]: "${cidr}" ${p}`);
   });
+  config.relay.proxyProtocol?.from.forEach((cidr, i) => {
+    const p = cidrProblem(cidr);
+    if (p) problems.push(`relay.proxyProtocol.from[${i}]: "${cidr}" ${p}`);
+  });
+  const af = config.relay.authFailures;
+  if (af.slowAfter > af.refuseAfter) problems.push('relay.authFailures.slowAfter: larger than refuseAfter');
   if (config.relay.auth !== undefined && config.relay.tls === undefined) {
     problems.push('relay.auth: needs relay.tls (passwords are only taken over TLS)');
   }

@@ -128,6 +128,26 @@ const relaySchema = z.strictObject({
   tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
   /** SMTP AUTH (PLAIN, LOGIN) over TLS for submitting clients, who may then relay outbound. */
   auth: z.strictObject({ usersFile: z.string().min(1) }).optional(),
+  /**
+   * HAProxy PROXY protocol v1/v2 from these load balancers (addresses or CIDR blocks): their
+   * connections must start with a PROXY header, whose client address the session then uses.
+   */
+  proxyProtocol: z
+    .strictObject({
+      from: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).min(1),
+      headerTimeout: duration.default('5s'),
+    })
+    .optional(),
+  /** Failed AUTH from one address: slowed from slowAfter, refused from refuseAfter for refuseFor (counted in Redis). */
+  authFailures: z
+    .strictObject({
+      slowAfter: z.number().int().min(1).default(3),
+      slowBy: duration.default('1s'),
+      refuseAfter: z.number().int().min(1).default(10),
+      window: duration.default('15m'),
+      refuseFor: duration.default('15m'),
+    })
+    .default({ slowAfter: 3, slowBy: '1s', refuseAfter: 10, window: '15m', refuseFor: '15m' }),
   /** Where postmaster@ an accepted domain goes when the directory does not hold it (SPEC §5). */
   postmaster: z
     .string()

@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
 import { hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
+import { createAuthLimiter } from '../relay/auth-limit.js';
 import { migrateOnStart } from './migrate-on-start.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
@@ -89,6 +90,13 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
+    authLimiter: createAuthLimiter(lookupRedis, keys, {
+      slowAfter: rc.authFailures.slowAfter,
+      refuseAfter: rc.authFailures.refuseAfter,
+      slowByMs: parseDuration(rc.authFailures.slowBy),
+      windowMs: parseDuration(rc.authFailures.window),
+      refuseForMs: parseDuration(rc.authFailures.refuseFor),
+    }),
     async senderPrimary(sender) {
       const parsed = parseAddress(sender);
       if (!parsed.ok) return undefined;

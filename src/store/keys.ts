@@ -60,6 +60,8 @@ export interface Keys {
   readonly mqLegacy: Omit<QueueShardKeys, 'shard'>;
   /** String: the secret the relays sign their hop markers with (created on first start). */
   readonly hopSecret: string;
+  /** String: failed SMTP AUTH attempts from one client address (expires; src/relay/auth-limit.ts). */
+  authFailures(ip: string): string;
   /** String: the data layout this namespace is in (src/upgrade/migrate.ts); absent before layout 2. */
   readonly layout: string;
   /** String: the token of the process migrating the layout. */
@@ -93,6 +95,7 @@ export function createKeys(namespace: string): Keys {
     mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
     mqLegacy: queueKeys(prefix, -1),
     hopSecret: `${prefix}:relay:hopsecret`,
+    authFailures: (ip) => `${prefix}:relay:authfail:${ip}`,
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
     bullPrefix: `${prefix}:bull`,
