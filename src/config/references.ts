@@ -1,5 +1,6 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { parseDuration } from './duration.js';
@@ -51,10 +52,19 @@ export function checkFiles(config: Config): string[] {
     ['relay.tls.cert', config.relay.tls?.cert],
     ['relay.auth.usersFile', config.relay.auth?.usersFile],
   ];
-  return files.flatMap(([key, path]) => {
+  const problems = files.flatMap(([key, path]) => {
     const p = path === undefined ? undefined : fileProblem(path);
     return p ? [`${key}: ${p}`] : [];
   });
+  const tls = config.relay.tls;
+  if (tls && problems.length === 0) {
+    try {
+      createSecureContext({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) });
+    } catch (err) {
+      problems.push(`relay.tls: the key and certificate cannot be used: ${(err as Error).message}`);
+    }
+  }
+  return problems;
 }
 
 export function checkReferences(config: Config): string[] {

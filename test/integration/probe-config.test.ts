@@ -66,6 +66,16 @@ describe('config check catches what start-up would fail on', () => {
     expect(r.stderr).not.toContain('relay.tls.key');
   });
 
+  it('a relay.tls pair that is not a key and certificate', async () => {
+    const key = join(dir, 'garbage.key');
+    const cert = join(dir, 'garbage.crt');
+    writeFileSync(key, 'not a key\n');
+    writeFileSync(cert, 'not a certificate\n');
+    const r = await cli(['config', 'check', '--config', configWith('garbage.yaml', { tls: { key, cert } })]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('garbage.yaml: relay.tls: the key and certificate cannot be used: ');
+  });
+
   it('port 99999', async () => {
     const r = await cli(['config', 'check', '--config', configWith('port.yaml', { listen: ['127.0.0.1:99999'] })]);
     expect(r.code).toBe(1);
