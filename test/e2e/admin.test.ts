@@ -269,7 +269,7 @@ describe('admin HTTP', () => {
     const { main } = await import('../../src/cli/main.js');
     const errors: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => errors.push(String(chunk)) > 0);
+    process.stderr.write = (chunk: string) => errors.push(String(chunk)) > 0;
     try {
       expect(await main(['node', 'switchyard', 'relay', '--config', t.env.configFile, '--admin-listen', '0.0.0.0:8025'])).toBe(1);
     } finally {
