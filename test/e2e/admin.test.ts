@@ -277,6 +277,11 @@ describe('admin HTTP', () => {
     }
     expect(errors.join('')).toContain('admin.tokenEnv: required when the admin listens on 0.0.0.0:8025 (--admin-listen)');
     expect(() => assertAdminListen(t!.env.config, '[::1]:8025', {})).not.toThrow();
+    // admin.listen itself: refused by validation, before anything starts
+    const { parseConfig } = await import('../../src/config/load.js');
+    expect(() => parseConfig({ admin: { listen: '0.0.0.0:8025' } }, 'admin.yaml', {})).toThrow(
+      'admin.tokenEnv: required when admin.listen (0.0.0.0:8025) is not a loopback address',
+    );
   });
 });
 
