@@ -254,6 +254,9 @@ export function createRelay(deps: RelayDeps): Relay {
         })
       : s.server,
   );
+  if (proxy)
+    for (const l of listeners)
+      l.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP listener error'));
   return {
     async listen() {
       return Promise.all(
