@@ -61,3 +61,35 @@ export function pointsAtListener(smartHost: string, listen: readonly string[], o
     return isLoopback(at) && (isLoopback(to) || isWildcard(to));
   });
 }
+
+/**
+ * The same check for smart hosts given by name, on the addresses the name resolves to now
+ * (a name in /etc/hosts or DNS for 127.0.0.1 or this machine). Names that do not resolve are
+ * left alone (delivery retries them); each lookup gives up after `timeoutMs`.
+ */
+export async function selfRoutesByName(
+  connectors: readonly { smartHosts: readonly string[] }[],
+  listen: readonly string[],
+  ownNames: ReadonlySet<string>,
+  timeoutMs = 2000,
+): Promise<string[]> {
+  const { lookup } = await import('node:dns/promises');
+  const problems: string[] = [];
+  await Promise.all(
+    connectors.flatMap((c, i) =>
+      c.smartHosts.map(async (h, j) => {
+        const { host, port } = splitHostPort(h, 25);
+        if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) return;
+        const timeout = new Promise<[]>((resolve) => setTimeout(() => resolve([]), timeoutMs).unref());
+        const found = await Promise.race([lookup(host, { all: true }).catch(() => []), timeout]);
+        const own = found.find((a) => pointsAtListener(`[${a.address}]:${port}`, listen, ownNames));
+        if (own) {
+          problems.push(
+            `connectors[${i}].smartHosts[${j}]: "${h}" resolves to ${own.address}, this relay's own listener (relay.listen); mail would loop`,
+          );
+        }
+      }),
+    ),
+  );
+  return problems;
+}

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
+import { localAddresses, selfRoutesByName } from '../config/self-route.js';
 import { createNotifier } from '../delivery/notices.js';
 import { dkimSigners } from '../delivery/outbound.js';
 import { createPool } from '../delivery/pool.js';
@@ -45,6 +46,9 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const { config, log } = opts;
   const rc = config.relay;
   const env = opts.env ?? process.env;
+  // a smart host whose name resolves to this relay's own listener: refused before anything starts
+  const loops = await selfRoutesByName(config.connectors, rc.listen, new Set([...localAddresses(), rc.hostname.toLowerCase()]));
+  if (loops.length > 0) throw new Error(loops.join('; '));
   const keys = createKeys(config.redis.namespace);
   const lookupRedis = createRedis(config.redis, 'lookup', env);
   const acceptRedis = createRedis(config.redis, 'accept', env);

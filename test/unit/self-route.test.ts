@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { canonicalHost, pointsAtListener } from '../../src/config/self-route.js';
+import { canonicalHost, pointsAtListener, selfRoutesByName } from '../../src/config/self-route.js';
 
 const PORT = 2525;
 const own = new Set<string>(['mx1.contoso.edu']);
@@ -54,5 +54,18 @@ describe('self-route check by resolved address', () => {
     expect(canonicalHost('LOCALHOST.')).toBe('127.0.0.1');
     expect(canonicalHost('[0:0:0:0:0:0:0:1]')).toBe('::1');
     expect(canonicalHost('MX1.Contoso.EDU.')).toBe('mx1.contoso.edu');
+  });
+
+  it('a smart host given by a name is compared by what it resolves to (the resolver, not the spelling)', async () => {
+    const name = 'localhost'; // in every /etc/hosts
+
+    const problems = await selfRoutesByName([{ smartHosts: ['192.0.2.10:25', `${name}:${PORT}`] }], [`0.0.0.0:${PORT}`], own);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(
+      new RegExp(`^connectors\\[0\\]\\.smartHosts\\[1\\]: "${name}:${PORT}" resolves to \\S+, this relay's own listener`),
+    );
+    expect(await selfRoutesByName([{ smartHosts: [`${name}:${PORT + 1}`, 'no-such-host.invalid:25'] }], [`0.0.0.0:${PORT}`], own)).toEqual(
+      [],
+    );
   });
 });
