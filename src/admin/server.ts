@@ -1,11 +1,11 @@
 /**
  * Admin HTTP (SPEC §7): /healthz, /metrics, the BullMQ dashboard under /queues, the status
- * page and its JSON API. Loopback by default; on any other address every route but
- * /healthz needs the bearer token (admin.tokenEnv). `createAdmin` builds the app without
- * listening, so tests can run it in-process.
+ * page and its JSON API. Loopback by default; off loopback a token is required (refused at
+ * start otherwise) and every route but /healthz and the sign-in needs it: the bearer header
+ * or the sign-in cookie (security.ts, with the Host, Origin and JSON checks). `createAdmin`
+ * builds the app without listening, so tests can run it in-process.
  */
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -30,6 +30,8 @@ import { applyRollback, planRollback } from '../pipeline/rollback.js';
 import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
 import { completeness, readStaleness } from '../report/health.js';
 import { statusPage } from './status-page.js';
+import { signInPage } from './signin-page.js';
+import { adminListenProblem, clearedCookieHeader, hostCheck, signIn, stateChangeGuard, tokenGuard } from './security.js';
 
 export interface AdminDeps {
   readonly config: Config;
@@ -46,11 +48,16 @@ export interface AdminDeps {
 
 const CONFLICTS_SHOWN = 200;
 
-function tokenOk(expected: string, req: Request): boolean {
-  const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? (typeof req.query.token === 'string' ? req.query.token : '');
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** The largest JSON body the API reads (a rollback or sign-in is a few bytes). */
+const BODY_LIMIT = '16kb';
+
+/** A body-parser error (413 too large, 400 malformed JSON) is the client's, not a 503. */
+function clientError(err: unknown): { status: number; message: string } | undefined {
+  const e = err as { status?: unknown; type?: unknown; expose?: unknown } | undefined;
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
+  if (e.type === 'entity.too.large') return { status: 413, message: `the body is larger than ${BODY_LIMIT}` };
+  if (e.type === 'entity.parse.failed') return { status: 400, message: 'the body is not valid JSON' };
+  return { status: e.status, message: err instanceof Error ? err.message : 'bad request' };
 }
 
 const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
@@ -61,7 +68,6 @@ export function createAdmin(deps: AdminDeps): express.Express {
   const { redis, keys, config } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '16kb' }));
 
   app.get(
     '/healthz',
@@ -94,11 +100,19 @@ export function createAdmin(deps: AdminDeps): express.Express {
     }),
   );
 
+  app.use(hostCheck(config.admin.allowedHosts));
+  app.use(stateChangeGuard);
+  app.use(express.json({ limit: BODY_LIMIT }));
   if (deps.token !== undefined) {
     const token = deps.token;
-    app.use((req, res, next) =>
-      tokenOk(token, req) ? next() : res.status(401).json({ error: 'a bearer token is required (admin.tokenEnv)' }),
-    );
+    app.get('/signin', (_req, res) => {
+      res.type('html').send(signInPage(config.relay.hostname));
+    });
+    app.post('/api/signin', signIn(token));
+    app.post('/api/signout', (_req, res) => {
+      res.set('set-cookie', clearedCookieHeader).json({ ok: true });
+    });
+    app.use(tokenGuard(token));
   }
 
   app.get(
@@ -185,10 +199,19 @@ export function createAdmin(deps: AdminDeps): express.Express {
   });
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const client = clientError(err);
+    if (client) {
+      res.status(client.status).json({ error: client.message });
+      return;
+    }
     deps.logger.error({ event: 'SY_ADMIN_ERROR', err: String(err) }, 'admin request failed');
     res.status(503).json({ error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
   });
   return app;
+}
+
+export class AdminListenError extends Error {
+  readonly code = 'SY_CONFIG';
 }
 
 export interface RunningAdmin {
@@ -199,6 +222,13 @@ export interface RunningAdmin {
 export async function startAdmin(deps: AdminDeps, listen = deps.config.admin.listen): Promise<RunningAdmin> {
   const app = createAdmin(deps);
   const { host, port } = splitHostPort(listen, 8025);
+  const problem = adminListenProblem(
+    listen,
+    host,
+    deps.token !== undefined,
+    listen === deps.config.admin.listen ? undefined : '--admin-listen',
+  );
+  if (problem) throw new AdminListenError(problem);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
     s.once('error', reject);

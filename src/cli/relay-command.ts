@@ -1,12 +1,13 @@
 /** `switchyard relay`: the SMTP relay and its deliveries until SIGTERM / SIGINT. */
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
-import { processAdmin } from '../main/admin.js';
+import { assertAdminListen, processAdmin } from '../main/admin.js';
 import { startRelay } from '../main/relay.js';
 
 export async function relayCommand(flags: { config: string; adminListen?: string }): Promise<number> {
   const config = loadConfig(flags.config);
   const log = createLogger('relay', process.env.LOG_LEVEL ?? 'info');
+  if (flags.adminListen) assertAdminListen(config, flags.adminListen);
   const admin = flags.adminListen ? processAdmin(config, log) : undefined;
   const relay = await startRelay({ config, log, ...(admin ? { observer: admin.metrics.observer } : {}) });
   const running = admin ? await admin.listen({ listen: flags.adminListen }) : undefined;

@@ -1,12 +1,13 @@
 /** `switchyard worker`: run the job processors and schedules until SIGTERM / SIGINT. */
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
-import { processAdmin } from '../main/admin.js';
+import { assertAdminListen, processAdmin } from '../main/admin.js';
 import { startWorker } from '../main/worker.js';
 
 export async function workerCommand(flags: { config: string; adminListen?: string }): Promise<number> {
   const config = loadConfig(flags.config);
   const log = createLogger('worker', process.env.LOG_LEVEL ?? 'info');
+  if (flags.adminListen) assertAdminListen(config, flags.adminListen);
   const worker = await startWorker({ config, log });
   const admin = flags.adminListen ? processAdmin(config, log) : undefined;
   const running = await admin?.listen({ queues: worker.queues, listen: flags.adminListen });

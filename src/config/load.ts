@@ -7,7 +7,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError, formatPath } from './errors.js';
 
 export { defaultConfigPath } from './path.js';
-import { checkReferences } from './references.js';
+import { checkFiles, checkReferences } from './references.js';
 import { checkSecrets } from './secrets.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -70,7 +70,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
       doc.errors.map((e) => `YAML ${e.linePos?.[0] ? `line ${e.linePos[0].line}: ` : ''}${e.message.split('\n')[0]}`),
     );
   }
-  return parseConfig(doc.toJS(), file, env);
+  const config = parseConfig(doc.toJS(), file, env);
+  const missing = checkFiles(config);
+  if (missing.length > 0) throw new ConfigError(file, missing);
+  return config;
 }
 
 /** The effective configuration with secret references shown but no secret values. */

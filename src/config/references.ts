@@ -1,4 +1,7 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { parseDuration } from './duration.js';
 import { splitHostPort } from './host-port.js';
@@ -14,6 +17,53 @@ function duplicates(names: readonly string[], section: string, lower = false): s
     if (first !== undefined) problems.push(`${section}[${i}].name: "${raw}" is already used by ${section}[${first}]`);
     else seen.set(name, i);
   });
+  return problems;
+}
+
+/** An address or CIDR block that node's BlockList takes (what the relay builds at start). */
+function cidrProblem(cidr: string): string | undefined {
+  const [addr = '', bits, extra] = cidr.split('/');
+  const family = isIP(addr);
+  if (family === 0 || extra !== undefined) return 'not an IP address or CIDR block';
+  if (bits === undefined) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `prefix length /${bits} out of range (0-${max})`;
+  return undefined;
+}
+
+/** A file start-up reads: it must exist and be readable now, not fail the relay later. */
+function fileProblem(path: string): string | undefined {
+  try {
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+}
+
+/**
+ * Files the relay reads at start (TLS key and certificate, users file): each must be
+ * readable now, so `config check` catches what start-up would fail on. Run by loadConfig
+ * (a configuration read from disk), not by parseConfig (documents checked in isolation).
+ */
+export function checkFiles(config: Config): string[] {
+  const files: [string, string | undefined][] = [
+    ['relay.tls.key', config.relay.tls?.key],
+    ['relay.tls.cert', config.relay.tls?.cert],
+    ['relay.auth.usersFile', config.relay.auth?.usersFile],
+  ];
+  const problems = files.flatMap(([key, path]) => {
+    const p = path === undefined ? undefined : fileProblem(path);
+    return p ? [`${key}: ${p}`] : [];
+  });
+  const tls = config.relay.tls;
+  if (tls && problems.length === 0) {
+    try {
+      createSecureContext({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) });
+    } catch (err) {
+      problems.push(`relay.tls: the key and certificate cannot be used: ${(err as Error).message}`);
+    }
+  }
   return problems;
 }
 
@@ -76,6 +126,16 @@ export function checkReferences(config: Config): string[] {
       problems.push(`connectors[${i}].auth.passwordEnv: AUTH needs passwordEnv or passwordFile`);
     }
   });
+  config.relay.trustedNetworks.forEach((cidr, i) => {
+    const p = cidrProblem(cidr);
+    if (p) problems.push(`relay.trustedNetworks[${i}]: "${cidr}" ${p}`);
+  });
+  config.relay.proxyProtocol?.from.forEach((cidr, i) => {
+    const p = cidrProblem(cidr);
+    if (p) problems.push(`relay.proxyProtocol.from[${i}]: "${cidr}" ${p}`);
+  });
+  const af = config.relay.authFailures;
+  if (af.slowAfter > af.refuseAfter) problems.push('relay.authFailures.slowAfter: larger than refuseAfter');
   if (config.relay.auth !== undefined && config.relay.tls === undefined) {
     problems.push('relay.auth: needs relay.tls (passwords are only taken over TLS)');
   }

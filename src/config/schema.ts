@@ -11,7 +11,10 @@ const DOMAIN =
 const CIDR = /^(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
 const CRON = /^\s*\S+(?:\s+\S+){4,5}\s*$/;
 
-const hostPort = z.string().regex(HOST_PORT, 'not host:port');
+const hostPort = z
+  .string()
+  .regex(HOST_PORT, 'not host:port')
+  .refine((s) => Number(/:(\d{1,5})$/.exec(s)?.[1] ?? 0) <= 65_535, 'port out of range (0-65535)');
 const domainName = z.string().regex(DOMAIN, 'not a domain name (or *.domain)');
 const cron = z.string().regex(CRON, 'not a cron expression (5 or 6 fields)');
 const duration = z.string().regex(DURATION, 'a duration like 250ms, 30s, 5m, 4h, 5d');
@@ -145,6 +148,26 @@ const relaySchema = z.strictObject({
   tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
   /** SMTP AUTH (PLAIN, LOGIN) over TLS for submitting clients, who may then relay outbound. */
   auth: z.strictObject({ usersFile: z.string().min(1) }).optional(),
+  /**
+   * HAProxy PROXY protocol v1/v2 from these load balancers (addresses or CIDR blocks): their
+   * connections must start with a PROXY header, whose client address the session then uses.
+   */
+  proxyProtocol: z
+    .strictObject({
+      from: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).min(1),
+      headerTimeout: duration.default('5s'),
+    })
+    .optional(),
+  /** Failed AUTH from one address: slowed from slowAfter, refused from refuseAfter for refuseFor (counted in Redis). */
+  authFailures: z
+    .strictObject({
+      slowAfter: z.number().int().min(1).default(3),
+      slowBy: duration.default('1s'),
+      refuseAfter: z.number().int().min(1).default(10),
+      window: duration.default('15m'),
+      refuseFor: duration.default('15m'),
+    })
+    .default({ slowAfter: 3, slowBy: '1s', refuseAfter: 10, window: '15m', refuseFor: '15m' }),
   /** Where postmaster@ an accepted domain goes when the directory does not hold it (SPEC §5). */
   postmaster: z
     .string()
@@ -163,8 +186,10 @@ export const configSchema = z.strictObject({
       listen: hostPort.default('127.0.0.1:8025'),
       /** Environment variable holding the bearer token; required when listen is not loopback. */
       tokenEnv: z.string().min(1).optional(),
+      /** Host names (besides IP addresses and localhost) the admin answers to: DNS-rebinding guard. */
+      allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name')).default([]),
     })
-    .default({ listen: '127.0.0.1:8025' }),
+    .default({ listen: '127.0.0.1:8025', allowedHosts: [] }),
   table: z
     .strictObject({
       versionsKept: z.number().int().min(2).max(100).default(5),

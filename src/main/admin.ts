@@ -1,7 +1,9 @@
 /** The admin HTTP of a process (up, relay or worker), with its own fail-fast Redis client. */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { startAdmin, type RunningAdmin } from '../admin/server.js';
+import { AdminListenError, startAdmin, type RunningAdmin } from '../admin/server.js';
+import { adminListenProblem } from '../admin/security.js';
+import { splitHostPort } from '../config/host-port.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { Queues } from '../jobqueue/queues.js';
 import { createResolver } from '../resolver/resolver.js';
@@ -15,6 +17,22 @@ export interface ProcessAdmin {
   /** Starts listening (after the parts it reports on exist). */
   listen(opts: { queues?: Queues; listen?: string }): Promise<RunningAdmin>;
   close(): Promise<void>;
+}
+
+/**
+ * Refuses, before anything starts, an admin that would listen off loopback without a token
+ * (`admin.listen` or a command's `--admin-listen`).
+ */
+export function assertAdminListen(config: Config, listen: string | undefined, env: NodeJS.ProcessEnv = process.env): void {
+  const where = listen ?? config.admin.listen;
+  const { host } = splitHostPort(where, 8025);
+  const problem = adminListenProblem(
+    where,
+    host,
+    adminToken(config, env) !== undefined,
+    listen === undefined ? undefined : '--admin-listen',
+  );
+  if (problem) throw new AdminListenError(problem);
 }
 
 export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): ProcessAdmin {

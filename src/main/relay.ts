@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
+import { localAddresses, selfRoutesByName } from '../config/self-route.js';
 import { createNotifier } from '../delivery/notices.js';
 import { dkimSigners } from '../delivery/outbound.js';
 import { createPool } from '../delivery/pool.js';
@@ -15,6 +16,7 @@ import { hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
 import { assertSmtpServerInternals } from '../relay/smtp-server-patches.js';
 import { assertNodemailerInternals } from '../delivery/nodemailer-internals.js';
+import { createAuthLimiter } from '../relay/auth-limit.js';
 import { migrateOnStart } from './migrate-on-start.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
@@ -49,6 +51,9 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   assertSmtpServerInternals();
   const rc = config.relay;
   const env = opts.env ?? process.env;
+  // a smart host whose name resolves to this relay's own listener: refused before anything starts
+  const loops = await selfRoutesByName(config.connectors, rc.listen, new Set([...localAddresses(), rc.hostname.toLowerCase()]));
+  if (loops.length > 0) throw new Error(loops.join('; '));
   const keys = createKeys(config.redis.namespace);
   const lookupRedis = createRedis(config.redis, 'lookup', env);
   const acceptRedis = createRedis(config.redis, 'accept', env);
@@ -94,6 +99,13 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
     ...(opts.observer ? { observer: opts.observer } : {}),
+    authLimiter: createAuthLimiter(lookupRedis, keys, {
+      slowAfter: rc.authFailures.slowAfter,
+      refuseAfter: rc.authFailures.refuseAfter,
+      slowByMs: parseDuration(rc.authFailures.slowBy),
+      windowMs: parseDuration(rc.authFailures.window),
+      refuseForMs: parseDuration(rc.authFailures.refuseFor),
+    }),
     async senderPrimary(sender) {
       const parsed = parseAddress(sender);
       if (!parsed.ok) return undefined;

@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { RunningAdmin } from '../admin/server.js';
-import { processAdmin } from './admin.js';
+import { assertAdminListen, processAdmin } from './admin.js';
 import { startRelay, type RunningRelay } from './relay.js';
 import { startWorker, type WorkerProcess } from './worker.js';
 
@@ -26,6 +26,7 @@ export async function startUp(opts: {
 }): Promise<Up> {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
+  assertAdminListen(config, opts.adminListen, env);
   const admin = processAdmin(config, log, env);
   const worker = await startWorker({ config, log: log.child({ part: 'worker' }), env });
   const relay = await startRelay({

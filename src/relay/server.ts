@@ -4,7 +4,7 @@
  * not listen; `listen()` and `drain()` are explicit so tests run it in-process.
  */
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
@@ -17,8 +17,12 @@ import { parseAddress } from '../routing/address.js';
 import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
 import { receiveMessage, type AcceptDeps, type Routed, type Transaction } from './data.js';
 import { installSmtpServerPatches } from './smtp-server-patches.js';
+import { installStarttlsFirst } from './starttls-first.js';
+import { mailFromProblem, rcptToProblem } from './params.js';
 import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
+import { authRefused, type AuthLimiter } from './auth-limit.js';
+import { proxyListener } from './proxy-protocol.js';
 import { noObserver, type Observer } from '../log/observer.js';
 
 export interface RelayDeps {
@@ -30,6 +34,8 @@ export interface RelayDeps {
   readonly runner?: AcceptDeps['runner'];
   readonly senderPrimary?: AcceptDeps['senderPrimary'];
   readonly observer?: Observer;
+  /** Shared AUTH failure counters (relay.authFailures); absent: no limit. */
+  readonly authLimiter?: AuthLimiter;
 }
 
 export interface Relay {
@@ -48,6 +54,7 @@ const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): b
 
 export function createRelay(deps: RelayDeps): Relay {
   installSmtpServerPatches();
+  installStarttlsFirst();
   const { config, logger } = deps;
   const rc = config.relay;
   const trusted = trustedNetworks(rc.trustedNetworks);
@@ -118,16 +125,22 @@ export function createRelay(deps: RelayDeps): Relay {
       const user = auth.username ?? '';
       if (users === undefined || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN'))
         return cb(new SmtpReplyError(relayReplies.authFailed));
-      verifyPassword(users, user, auth.password ?? '').then(
-        (ok) => {
-          slog(session).info(
-            { event: ok ? 'SY_AUTH_OK' : 'SY_AUTH_FAILED', user, method: auth.method },
-            ok ? 'client authenticated' : 'authentication failed',
-          );
-          cb(ok ? null : new SmtpReplyError(relayReplies.authFailed), ok ? { user } : undefined);
-        },
-        () => cb(new SmtpReplyError(relayReplies.internalError)),
-      );
+      const limiter = deps.authLimiter;
+      const ip = session.remoteAddress;
+      (async () => {
+        if (await limiter?.refused(ip)) {
+          slog(session).warn({ event: 'SY_AUTH_REFUSED', user, method: auth.method }, 'too many failed AUTH attempts; refused');
+          return cb(new SmtpReplyError(authRefused));
+        }
+        const ok = await verifyPassword(users, user, auth.password ?? '');
+        slog(session).info(
+          { event: ok ? 'SY_AUTH_OK' : 'SY_AUTH_FAILED', user, method: auth.method },
+          ok ? 'client authenticated' : 'authentication failed',
+        );
+        if (ok) return cb(null, { user });
+        await limiter?.failed(ip); // slowed down past relay.authFailures.slowAfter
+        cb(new SmtpReplyError(relayReplies.authFailed));
+      })().catch(() => cb(new SmtpReplyError(relayReplies.internalError)));
     },
     onConnect(session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
@@ -159,6 +172,8 @@ export function createRelay(deps: RelayDeps): Relay {
     onMailFrom(address, session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
       if (unknownParam(address, MAIL_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
+      const problem = mailFromProblem(address);
+      if (problem) return cb(new SmtpReplyError(problem));
       if (address.address !== '' && !parseAddress(address.address).ok) return cb(new SmtpReplyError(relayReplies.senderSyntax));
       release(session.id); // a MAIL after RSET or after a message: the last transaction is over
       const args = address.args === false ? {} : (address.args as Record<string, string | undefined>);
@@ -181,6 +196,8 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onRcptTo(address, session, cb) {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
+      const problem = rcptToProblem(address, session);
+      if (problem) return cb(new SmtpReplyError(problem));
       const isTrusted = trusted.has(session.remoteAddress) || Boolean(session.user);
       const started = performance.now();
       deps.resolver.resolve([address.address], isTrusted).then(
@@ -295,15 +312,35 @@ export function createRelay(deps: RelayDeps): Relay {
   );
   for (const s of servers) s.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP server error'));
 
+  // relay.proxyProtocol: our own listeners read the PROXY header, then hand the socket over
+  const proxy = rc.proxyProtocol;
+  const balancers = proxy ? trustedNetworks(proxy.from) : undefined;
+  const listeners: Server[] = servers.map((s) =>
+    proxy && balancers
+      ? proxyListener({
+          fromBalancer: (ip) => balancers.has(ip),
+          headerTimeoutMs: parseDuration(proxy.headerTimeout),
+          serve: (socket, client) => s.connect(socket, client ? { remoteAddress: client.address, remotePort: client.port } : {}),
+          refused: (peer, reason) =>
+            logger.warn({ event: 'SY_PROXY_REFUSED', peer, reason }, 'load balancer connection without a valid PROXY header'),
+        })
+      : s.server,
+  );
+  if (proxy)
+    for (const l of listeners)
+      l.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP listener error'));
   return {
     async listen() {
       return Promise.all(
-        servers.map(
-          (s, i) =>
+        listeners.map(
+          (l, i) =>
             new Promise<AddressInfo>((resolve, reject) => {
               const { host, port } = splitHostPort(rc.listen[i] ?? '127.0.0.1:25', 25);
-              s.server.once('error', reject);
-              s.listen(port, host, () => resolve(s.server.address() as AddressInfo));
+              // a start-up failure names its key (the CLI prints it and exits 1)
+              l.once('error', (err: NodeJS.ErrnoException) =>
+                reject(new Error(`relay.listen[${i}]: cannot listen on ${rc.listen[i]}: ${err.code ?? err.message}`)),
+              );
+              l.listen(port, host, () => resolve(l.address() as AddressInfo));
             }),
         ),
       );
@@ -319,6 +356,7 @@ export function createRelay(deps: RelayDeps): Relay {
       }
       const deadline = Date.now() + graceMs;
       while (Date.now() < deadline && servers.some((s) => s.connections.size > 0)) await new Promise((r) => setTimeout(r, 50));
+      if (proxy) await Promise.all(listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
     connections: () => servers.reduce((n, s) => n + s.connections.size, 0),

@@ -77,6 +77,8 @@ export interface Keys {
   readonly mqLegacy: Omit<QueueShardKeys, 'shard'>;
   /** String: the secret the relays sign their hop markers with (created on first start). */
   readonly hopSecret: string;
+  /** String: failed SMTP AUTH attempts from one client address (expires; src/relay/auth-limit.ts). */
+  authFailures(ip: string): string;
   /** String: the data layout this namespace is in (src/upgrade/migrate.ts); absent before layout 2. */
   readonly layout: string;
   /** String: the token of the process migrating the layout. */
@@ -113,6 +115,7 @@ export function createKeys(namespace: string): Keys {
       return { ...k, ...k.layout2 }; // layout 1 used the set names layout 2 kept
     })(),
     hopSecret: `${prefix}:relay:hopsecret`,
+    authFailures: (ip) => `${prefix}:relay:authfail:${ip}`,
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
     bullPrefix: `${prefix}:bull`,

@@ -5,6 +5,7 @@
  * screenshot kept in test-artifacts/.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -185,15 +186,102 @@ describe('admin HTTP', () => {
     expect(board.text).toMatch(/bull/i);
   });
 
-  it('requires the bearer token when one is configured, except for /healthz', async () => {
+  it('requires the bearer token or the sign-in cookie when a token is configured, never in the URL; /healthz stays open', async () => {
     const u = await startEnv(
       { adjust: (raw) => (raw.admin = { listen: '127.0.0.1:8025', tokenEnv: 'SY_TEST_ADMIN_TOKEN' }) },
       { SY_TEST_ADMIN_TOKEN: 'tok-123' },
     );
     expect((await get(`${u.admin.url}healthz`)).status).toBe(200);
     expect((await get(`${u.admin.url}api/status`)).status).toBe(401);
+    expect((await get(`${u.admin.url}api/status?token=tok-123`)).status).toBe(401);
+    expect((await get(`${u.admin.url}metrics?token=tok-123`)).status).toBe(401);
     expect((await get(`${u.admin.url}metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await get(`${u.admin.url}metrics`, { headers: { authorization: 'Bearer tok-123' } })).status).toBe(200);
+    // a browser asking for the page is sent to the sign-in
+    const page = await fetch(u.admin.url, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/signin');
+    const signin = (token: string) =>
+      fetch(`${u.admin.url}api/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
+    expect((await signin('wrong')).status).toBe(401);
+    const ok = await signin('tok-123');
+    expect(ok.status).toBe(200);
+    const setCookie = ok.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^sy_admin=\d+\.[\w-]+; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict$/);
+    expect(setCookie).not.toContain('tok-123');
+    const cookie = setCookie.split(';')[0] ?? '';
+    expect((await get(`${u.admin.url}api/status`, { headers: { cookie } })).status).toBe(200);
+    expect((await get(`${u.admin.url}queues`, { headers: { cookie } })).status).toBe(200);
+    expect((await get(`${u.admin.url}api/status`, { headers: { cookie: 'sy_admin=99999999999.forged' } })).status).toBe(401);
+  });
+
+  it('refuses cross-origin, non-JSON, rebinding, oversized and malformed requests, and changes nothing', async () => {
+    const u = await startEnv();
+    const url = `${u.admin.url}api/rollback`;
+    const post = (headers: Record<string, string>, body: string | Uint8Array) => fetch(url, { method: 'POST', headers, body });
+    const version = async () =>
+      (JSON.parse((await get(`${u.admin.url}api/status`)).text) as { table: { tableVersion: number } }).table.tableVersion;
+    expect(await version()).toBe(1);
+    const host = new URL(u.admin.url).host;
+    // the probe: a text/plain POST from a page elsewhere
+    expect((await post({ 'content-type': 'text/plain', origin: 'http://evil.example' }, '{}')).status).toBe(403);
+    expect((await post({ 'content-type': 'application/json', origin: 'http://evil.example' }, '{}')).status).toBe(403);
+    expect((await post({ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }, '{}')).status).toBe(403);
+    // a simple (no-preflight) cross-site form, even without Origin
+    expect((await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'to=1')).status).toBe(415);
+    expect((await post({ 'content-type': 'text/plain', origin: `http://${host}` }, '{}')).status).toBe(415);
+    // DNS rebinding: evil.example resolved to 127.0.0.1 is still not this admin's name
+    // (fetch may not set Host: a plain node:http request does)
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const { port } = new URL(u.admin.url);
+      const req = request({ host: '127.0.0.1', port, path: '/api/status', headers: { host: `evil.example:${port}` } }, (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      });
+      req.once('error', reject).end();
+    });
+    expect(rebound).toBe(421);
+    // the probe: a 50 MB body and malformed JSON
+    expect((await post({ 'content-type': 'application/json' }, new Uint8Array(50 * 1024 * 1024).fill(0x20))).status).toBe(413);
+    const malformed = await post({ 'content-type': 'application/json' }, '{"to": 1');
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: 'the body is not valid JSON' });
+    expect(await version()).toBe(1);
+    // same origin, JSON: accepted (and refused by the rollback rules only: one version)
+    expect(
+      (await post({ 'content-type': 'application/json', origin: `http://${host}`, 'sec-fetch-site': 'same-origin' }, '{}')).status,
+    ).toBe(409);
+  });
+
+  it('refuses to start an admin off loopback without a token, for admin.listen and --admin-listen', async () => {
+    t = await relayEnv({ start: false });
+    const { assertAdminListen } = await import('../../src/main/admin.js');
+    expect(() => assertAdminListen(t!.env.config, '0.0.0.0:8025', {})).toThrow(
+      'admin.tokenEnv: required when the admin listens on 0.0.0.0:8025 (--admin-listen), which is not a loopback address',
+    );
+    await expect(
+      startUp({ config: t.env.config, log: createLogger('admin-test', 'silent'), env: {}, adminListen: `0.0.0.0:${await freePort()}` }),
+    ).rejects.toThrow(/admin\.tokenEnv: required/);
+    const { main } = await import('../../src/cli/main.js');
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string) => errors.push(String(chunk)) > 0;
+    try {
+      expect(await main(['node', 'switchyard', 'relay', '--config', t.env.configFile, '--admin-listen', '0.0.0.0:8025'])).toBe(1);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errors.join('')).toContain('admin.tokenEnv: required when the admin listens on 0.0.0.0:8025 (--admin-listen)');
+    expect(() => assertAdminListen(t!.env.config, '[::1]:8025', {})).not.toThrow();
+    // admin.listen itself: refused by validation, before anything starts
+    const { parseConfig } = await import('../../src/config/load.js');
+    expect(() => parseConfig({ admin: { listen: '0.0.0.0:8025' } }, 'admin.yaml', {})).toThrow(
+      'admin.tokenEnv: required when admin.listen (0.0.0.0:8025) is not a loopback address',
+    );
   });
 });
 
@@ -221,6 +309,37 @@ describe('status page in headless Chromium', () => {
       const dir = join(projectRoot(), 'test-artifacts');
       mkdirSync(dir, { recursive: true });
       await page.screenshot({ path: join(dir, 'status-page.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('sign-in in headless Chromium', () => {
+  it('signs in with the token; the status page and the job dashboard work with the cookie', async () => {
+    const u = await startEnv(
+      { adjust: (raw) => (raw.admin = { listen: '127.0.0.1:8025', tokenEnv: 'SY_TEST_ADMIN_TOKEN' }) },
+      { SY_TEST_ADMIN_TOKEN: 'tok-456' },
+    );
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(u.admin.url);
+      expect(new URL(page.url()).pathname).toBe('/signin');
+      await page.fill('#token', 'wrong');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#error:has-text("wrong token")');
+      await page.fill('#token', 'tok-456');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#version:has-text("table version 1")');
+      await page.fill('#address', 'Ada.Ivanov@contoso.edu');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#decision[data-action="route"]');
+      const cookies = await page.context().cookies();
+      expect(cookies.find((c) => c.name === 'sy_admin')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+      await page.goto(`${u.admin.url}queues`);
+      await page.waitForSelector('text=/import/i', { timeout: 15_000 });
+      expect(new URL(page.url()).pathname).toMatch(/^\/queues/);
     } finally {
       await browser.close();
     }

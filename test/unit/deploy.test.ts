@@ -75,3 +75,30 @@ describe('deploy files', () => {
     expect(copied).toEqual(expect.arrayContaining(['src', 'jobs', 'bin']));
   });
 });
+
+describe('admin HTTP in the shipped deployments (SPEC §7)', () => {
+  it('Kubernetes: admin off loopback with tokenEnv from the Secret, probes on /healthz or TCP, Prometheus with the bearer token', () => {
+    const all = readdirSync(join(deploy, 'kubernetes')).flatMap((f) => docs(join(deploy, 'kubernetes', f)));
+    const config = parseConfig(parse(all.find((d) => d.kind === 'ConfigMap')?.data?.['switchyard.yaml'] ?? ''), 'configmap.yaml', {});
+    const tokenEnv = config.admin.tokenEnv ?? '';
+    expect(tokenEnv).not.toBe('');
+    const secret = all.find((d) => d.kind === 'Secret') as { stringData?: Record<string, string> } | undefined;
+    expect(Object.keys(secret?.stringData ?? {})).toContain(tokenEnv);
+    const text = readdirSync(join(deploy, 'kubernetes'))
+      .map((f) => readFileSync(join(deploy, 'kubernetes', f), 'utf8'))
+      .join('\n');
+    expect(text).toMatch(/readinessProbe:\s*#[^\n]*\n\s*httpGet: \{ path: \/healthz, port: admin \}/);
+    // no annotation-based scrape without a token: the scrape config sends the bearer header
+    expect(text).not.toContain('prometheus.io/scrape');
+    const scrape = parse(readFileSync(join(deploy, 'prometheus', 'scrape.yaml'), 'utf8')) as {
+      scrape_configs: { metrics_path: string; authorization: { type: string; credentials_file: string } }[];
+    };
+    expect(scrape.scrape_configs[0]).toMatchObject({ metrics_path: '/metrics', authorization: { type: 'Bearer' } });
+    expect(scrape.scrape_configs[0]?.authorization.credentials_file).toContain(tokenEnv);
+  });
+
+  it('the image and compose start the admin on 0.0.0.0 only with a token named in their configuration', () => {
+    expect(readFileSync(join(deploy, 'Dockerfile'), 'utf8')).toMatch(/admin\.tokenEnv/);
+    expect(readFileSync(join(deploy, 'docker-compose.yml'), 'utf8')).toMatch(/SWITCHYARD_ADMIN_TOKEN/);
+  });
+});
