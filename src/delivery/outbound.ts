@@ -10,17 +10,20 @@ import addressparser from 'nodemailer/lib/addressparser';
 import MessageParser from 'nodemailer/lib/dkim/message-parser';
 import sign from 'nodemailer/lib/dkim/sign';
 import { BODY_HASH_ALGO } from '../message/body-hash.js';
+import { headerEnd } from '../message/headers.js';
 import type { ConnectorConfig } from '../config/schema.js';
 
 /** A display name as RFC 5322 allows it: an atom sequence as is, anything else quoted. */
 const displayName = (name: string): string => (/^[\w !#$%&'*+/=?^`{|}~-]*$/.test(name) ? name : `"${name.replace(/(["\\])/g, '\\$1')}"`);
 
 /**
- * The header block with the mailbox `from` replaced by `to` in its From: field (and
- * nowhere else), the field parsed with nodemailer's addressparser: the address changes,
+ * The message (or its header block) with the mailbox `from` replaced by `to` in its From:
+ * field (and nowhere else: not in other fields, not in the body), the field parsed with nodemailer's addressparser: the address changes,
  * a display name that was only the old address goes, other names and mailboxes stay.
  */
-export function rewriteFromHeader(head: Buffer, from: string, to: string): Buffer {
+export function rewriteFromHeader(message: Buffer, from: string, to: string): Buffer {
+  const end = headerEnd(message);
+  const head = message.subarray(0, end);
   const text = head.toString('latin1');
   const lower = from.toLowerCase();
   let changed = false;
@@ -35,7 +38,7 @@ export function rewriteFromHeader(head: Buffer, from: string, to: string): Buffe
     });
     return `From: ${rendered.join(', ')}\r\n`;
   });
-  return changed ? Buffer.from(rewritten, 'latin1') : head;
+  return changed ? Buffer.concat([Buffer.from(rewritten, 'latin1'), message.subarray(end)]) : message;
 }
 
 export interface Signer {

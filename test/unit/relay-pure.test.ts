@@ -243,9 +243,9 @@ describe('small helpers', () => {
 describe('From: rewriting', () => {
   it('replaces the address in the From: header only, folded lines included', async () => {
     const { rewriteFromHeader } = await import('../../src/delivery/outbound.js');
-    const msg = b('Subject: a@live.x\r\nFrom: "A" \r\n <A@Live.X>\r\nReply-To: a@live.x\r\n\r\nbody a@live.x\r\n');
+    const msg = b('Subject: a@live.x\r\nFrom: "A" \r\n <A@Live.X>\r\nReply-To: a@live.x\r\n\r\nFrom: a@live.x in the body\r\n');
     expect(rewriteFromHeader(msg, 'a@live.x', 'a@x').toString()).toBe(
-      'Subject: a@live.x\r\nFrom: "A" \r\n <a@x>\r\nReply-To: a@live.x\r\n\r\nbody a@live.x\r\n',
+      'Subject: a@live.x\r\nFrom: A <a@x>\r\nReply-To: a@live.x\r\n\r\nFrom: a@live.x in the body\r\n',
     );
     expect(rewriteFromHeader(b('From: b@y\r\n\r\n'), 'a@live.x', 'a@x').toString()).toBe('From: b@y\r\n\r\n');
   });
