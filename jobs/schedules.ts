@@ -15,15 +15,27 @@ export interface Schedules {
   stop(): Promise<void>;
 }
 
-export function startSchedules(config: Config, queues: Queues, log: Logger): Schedules {
-  const tasks = new Map<string, ScheduledTask>();
-  const plan = config.sources.flatMap((source) => [
-    ...(source.schedule !== undefined ? [{ source: source.name, mode: 'full' as const, expression: source.schedule }] : []),
+function schedulePlan(config: Config): { source: string; mode: 'full' | 'delta'; expression: string; key: string }[] {
+  return config.sources.flatMap((source, i) => [
+    ...(source.schedule !== undefined
+      ? [{ source: source.name, mode: 'full' as const, expression: source.schedule, key: `sources[${i}].schedule` }]
+      : []),
     ...(source.type === 'ldap' && source.deltaSchedule !== undefined
-      ? [{ source: source.name, mode: 'delta' as const, expression: source.deltaSchedule }]
+      ? [{ source: source.name, mode: 'delta' as const, expression: source.deltaSchedule, key: `sources[${i}].deltaSchedule` }]
       : []),
   ]);
-  for (const { source, mode, expression } of plan) {
+}
+
+/** Schedules node-cron would refuse, as `key: message` (checked before a reload stops the running ones). */
+export function invalidSchedules(config: Config): string[] {
+  return schedulePlan(config)
+    .filter((p) => !cron.validate(p.expression))
+    .map((p) => `${p.key}: "${p.expression}" is not a valid cron expression`);
+}
+
+export function startSchedules(config: Config, queues: Queues, log: Logger): Schedules {
+  const tasks = new Map<string, ScheduledTask>();
+  for (const { source, mode, expression } of schedulePlan(config)) {
     const task = cron.schedule(
       expression,
       async (ctx) => {

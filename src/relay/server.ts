@@ -18,7 +18,7 @@ import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
 import { acceptMessage, readMessage, type AcceptDeps, type Routed } from './data.js';
 import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { readUsers, verifyPassword } from './auth.js';
-import { trustedNetworks } from './trust.js';
+import { trustedNetworks, type TrustedNetworks } from './trust.js';
 import { noObserver, type Observer } from '../log/observer.js';
 
 export interface RelayDeps {
@@ -35,6 +35,12 @@ export interface RelayDeps {
 export interface Relay {
   /** Starts listening on every `relay.listen` address (port 0 picks a free one). */
   listen(): Promise<AddressInfo[]>;
+  /**
+   * Takes on a reloaded configuration for the sessions that connect from now on (limits,
+   * trusted networks, AUTH users, TLS certificates); a session keeps the settings it started
+   * with. Throws, changing nothing, when a file it names cannot be read.
+   */
+  reconfigure(config: Config): void;
   /** Graceful stop: 421 to new and idle sessions, transactions in progress finish. */
   drain(graceMs: number): Promise<void>;
   connections(): number;
@@ -49,35 +55,70 @@ const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): b
 /** xtext (RFC 3461) to text, for ORCPT as stored. */
 const unxtext = (s: string): string => s.replace(/\+([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
 
+/** What the handlers read from the configuration, derived in one place and swapped as a whole on reload. */
+interface RelaySettings {
+  readonly rc: Config['relay'];
+  readonly trusted: TrustedNetworks;
+  readonly users: ReadonlyMap<string, string> | undefined;
+  readonly tls: { key: Buffer; cert: Buffer } | undefined;
+  readonly dataTimeoutMs: number;
+  readonly acceptDeps: AcceptDeps;
+}
+
+function relaySettings(config: Config, deps: RelayDeps): RelaySettings {
+  const rc = config.relay;
+  return {
+    rc,
+    trusted: trustedNetworks(rc.trustedNetworks),
+    users: rc.auth ? readUsers(rc.auth.usersFile) : undefined,
+    tls: rc.tls ? { key: readFileSync(rc.tls.key), cert: readFileSync(rc.tls.cert) } : undefined,
+    dataTimeoutMs: parseDuration(rc.dataTimeout),
+    acceptDeps: {
+      store: deps.store,
+      hostname: rc.hostname,
+      maxHops: rc.maxHops,
+      hopSecret: deps.hopSecret,
+      logger: deps.logger,
+      leaseMs: parseDuration(rc.deliveryLease),
+      ...(deps.runner ? { runner: deps.runner } : {}),
+      rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
+      ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
+    },
+  };
+}
+
+/** The smtp-server options that follow the settings (applied to new connections). */
+function serverLimits(s: RelaySettings): SMTPServerOptions {
+  return {
+    size: s.rc.maxMessageSize,
+    maxClients: s.rc.maxConnections,
+    maxRecipients: s.rc.maxRecipients,
+    socketTimeout: parseDuration(s.rc.commandTimeout),
+    hideSTARTTLS: s.tls === undefined,
+    ...(s.tls ?? {}),
+  };
+}
+
 export function createRelay(deps: RelayDeps): Relay {
   installSmtpServerPatches();
-  const { config, logger } = deps;
-  const rc = config.relay;
-  const trusted = trustedNetworks(rc.trustedNetworks);
+  const { logger } = deps;
+  const listenOn = deps.config.relay.listen; // fixed for the process: a change needs a restart
+  let current = relaySettings(deps.config, deps);
+  /** The settings each session started with (its transactions finish under them). */
+  const sessionSettings = new Map<string, RelaySettings>();
+  const settingsOf = (session: SMTPServerSession): RelaySettings => sessionSettings.get(session.id) ?? current;
   const routes = new WeakMap<SMTPServerAddress, Routed>();
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
   const sessionLog = new Map<string, Logger>();
   let draining = false;
-  const dataTimeoutMs = parseDuration(rc.dataTimeout);
-  const acceptDeps: AcceptDeps = {
-    store: deps.store,
-    hostname: rc.hostname,
-    maxHops: rc.maxHops,
-    hopSecret: deps.hopSecret,
-    logger,
-    leaseMs: parseDuration(rc.deliveryLease),
-    ...(deps.runner ? { runner: deps.runner } : {}),
-    rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
-    ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
-  };
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
   const observer = deps.observer ?? noObserver;
 
-  const users = rc.auth ? readUsers(rc.auth.usersFile) : undefined;
   const handlers: Partial<SMTPServerOptions> = {
     onAuth(auth, session, cb) {
       const user = auth.username ?? '';
+      const { users } = settingsOf(session);
       if (users === undefined || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN'))
         return cb(new SmtpReplyError(relayReplies.authFailed));
       verifyPassword(users, user, auth.password ?? '').then(
@@ -93,6 +134,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onConnect(session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
+      const { rc, users } = current;
       const n = perIp.get(session.remoteAddress) ?? 0;
       if (n >= rc.maxConnectionsPerIp) {
         logger.warn({ event: 'SY_CONN_LIMIT', ip: session.remoteAddress, open: n }, 'per-IP connection limit reached');
@@ -100,17 +142,19 @@ export function createRelay(deps: RelayDeps): Relay {
       }
       perIp.set(session.remoteAddress, n + 1);
       counted.add(session.id);
+      sessionSettings.set(session.id, current);
       // AUTH is offered only over TLS (RFC 4954 §4: no PLAIN/LOGIN passwords in clear)
       session.disabledCommands = users === undefined || !session.secure ? ['AUTH'] : [];
       sessionLog.set(session.id, logger.child({ session: session.id, ip: session.remoteAddress }));
       cb();
     },
     onSecure(_socket, session, cb) {
-      session.disabledCommands = users === undefined ? ['AUTH'] : [];
+      session.disabledCommands = settingsOf(session).users === undefined ? ['AUTH'] : [];
       cb();
     },
     onClose(session) {
       sessionLog.delete(session.id);
+      sessionSettings.delete(session.id);
       if (!counted.delete(session.id)) return;
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
@@ -124,7 +168,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onRcptTo(address, session, cb) {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
-      const isTrusted = trusted.has(session.remoteAddress) || Boolean(session.user);
+      const isTrusted = settingsOf(session).trusted.has(session.remoteAddress) || Boolean(session.user);
       const started = performance.now();
       deps.resolver.resolve([address.address], isTrusted).then(
         ([d]) => {
@@ -166,6 +210,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onData(stream, session, cb) {
       const log = slog(session);
+      const { rc, acceptDeps, dataTimeoutMs } = settingsOf(session);
       readMessage(stream, dataTimeoutMs)
         .then(async (raw) => {
           if (raw === undefined)
@@ -193,16 +238,13 @@ export function createRelay(deps: RelayDeps): Relay {
     },
   };
 
-  const tls = rc.tls ? { key: readFileSync(rc.tls.key), cert: readFileSync(rc.tls.cert) } : undefined;
-  const servers = rc.listen.map(
+  const rc = current.rc;
+  const servers = listenOn.map(
     () =>
       new SMTPServer({
         name: rc.hostname,
         banner: 'Switchyard ESMTP',
-        size: rc.maxMessageSize,
-        maxClients: rc.maxConnections,
-        maxRecipients: rc.maxRecipients,
-        socketTimeout: parseDuration(rc.commandTimeout),
+        ...serverLimits(current),
         closeTimeout: 30_000,
         greetingDelayMs: parseDuration(rc.greetingDelay),
         hideDSN: false,
@@ -210,12 +252,10 @@ export function createRelay(deps: RelayDeps): Relay {
         hidePIPELINING: false,
         hide8BITMIME: false,
         hideSMTPUTF8: false,
-        hideSTARTTLS: tls === undefined,
-        ...(tls ?? {}),
         authOptional: true,
         authMethods: ['PLAIN', 'LOGIN'],
         allowInsecureAuth: false,
-        disabledCommands: users ? [] : ['AUTH'],
+        disabledCommands: current.users ? [] : ['AUTH'],
         disableReverseLookup: true,
         logger: false,
         ...handlers,
@@ -229,12 +269,18 @@ export function createRelay(deps: RelayDeps): Relay {
         servers.map(
           (s, i) =>
             new Promise<AddressInfo>((resolve, reject) => {
-              const { host, port } = splitHostPort(rc.listen[i] ?? '127.0.0.1:25', 25);
+              const { host, port } = splitHostPort(listenOn[i] ?? '127.0.0.1:25', 25);
               s.server.once('error', reject);
               s.listen(port, host, () => resolve(s.server.address() as AddressInfo));
             }),
         ),
       );
+    },
+    reconfigure(config) {
+      const next = relaySettings(config, deps); // reads the TLS and users files: throws before anything changes
+      current = next;
+      // smtp-server's public way to change options: merged into server.options, read by each new connection
+      for (const s of servers) s.updateSecureContext({ name: next.rc.hostname, ...serverLimits(next) });
     },
     async drain(graceMs) {
       draining = true;
