@@ -15,27 +15,15 @@ export interface Schedules {
   stop(): Promise<void>;
 }
 
-function schedulePlan(config: Config): { source: string; mode: 'full' | 'delta'; expression: string; key: string }[] {
-  return config.sources.flatMap((source, i) => [
-    ...(source.schedule !== undefined
-      ? [{ source: source.name, mode: 'full' as const, expression: source.schedule, key: `sources[${i}].schedule` }]
-      : []),
-    ...(source.type === 'ldap' && source.deltaSchedule !== undefined
-      ? [{ source: source.name, mode: 'delta' as const, expression: source.deltaSchedule, key: `sources[${i}].deltaSchedule` }]
-      : []),
-  ]);
-}
-
-/** Schedules node-cron would refuse, as `key: message` (checked before a reload stops the running ones). */
-export function invalidSchedules(config: Config): string[] {
-  return schedulePlan(config)
-    .filter((p) => !cron.validate(p.expression))
-    .map((p) => `${p.key}: "${p.expression}" is not a valid cron expression`);
-}
-
 export function startSchedules(config: Config, queues: Queues, log: Logger): Schedules {
   const tasks = new Map<string, ScheduledTask>();
-  for (const { source, mode, expression } of schedulePlan(config)) {
+  const plan = config.sources.flatMap((source) => [
+    ...(source.schedule !== undefined ? [{ source: source.name, mode: 'full' as const, expression: source.schedule }] : []),
+    ...(source.type === 'ldap' && source.deltaSchedule !== undefined
+      ? [{ source: source.name, mode: 'delta' as const, expression: source.deltaSchedule }]
+      : []),
+  ]);
+  for (const { source, mode, expression } of plan) {
     const task = cron.schedule(
       expression,
       async (ctx) => {

@@ -63,10 +63,7 @@ export async function startReloader(o: ReloaderOptions): Promise<Reloader> {
     const { changed, restartRequired } = configChanges(running, next);
     if (restartRequired.length > 0) {
       const reason = `restart required: ${restartRequired.join(', ')} changed`;
-      log.error(
-        { event: 'SY_RELOAD_REFUSED', file: o.file, keys: restartRequired, err: reason },
-        'reload refused; running configuration kept',
-      );
+      log.error({ event: 'SY_RELOAD_REFUSED', file: o.file, err: reason }, 'reload refused; running configuration kept');
       return { ok: false, reason };
     }
     try {

@@ -11,7 +11,7 @@ import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
 import { migrateOnStart } from './migrate-on-start.js';
 import { importProcessor } from '../../jobs/import.js';
-import { invalidSchedules, startSchedules, type Schedules } from '../../jobs/schedules.js';
+import { startSchedules, type Schedules } from '../../jobs/schedules.js';
 import { syncProcessor } from '../../jobs/sync.js';
 import type { JobContext } from '../../jobs/context.js';
 
@@ -84,8 +84,6 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
       return schedules;
     },
     async reconfigure(next) {
-      const invalid = invalidSchedules(next);
-      if (invalid.length > 0) throw new Error(invalid.join('; '));
       Object.assign(ctx, publishDeps(redis, keys, next), { config: next });
       const [syncWorker] = workers;
       if (syncWorker) syncWorker.concurrency = Math.max(1, next.sources.length);

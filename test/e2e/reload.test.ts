@@ -140,6 +140,17 @@ describe('SIGHUP', () => {
     relay.proc.kill('SIGHUP');
     const refused = await relay.log.waitFor('SY_RELOAD_REFUSED');
     expect(refused.err).toContain('relay.maxRecipients');
+
+    // a schedule node-cron would refuse (the loader checks it too)
+    writeFileSync(t.env.configFile, good);
+    editConfig(t.env.configFile, (raw) => {
+      raw.relay.trustedNetworks = [];
+      (raw.sources as Record<string, unknown>[])[0]!.schedule = '99 * * * *';
+    });
+    const refusedBefore = relay.log.lines().length;
+    relay.proc.kill('SIGHUP');
+    for (let i = 0; i < 200 && relay.log.lines().length === refusedBefore; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(relay.log.lines().slice(refusedBefore)[0]?.err).toContain('sources[0].schedule: "99 * * * *" is not a valid cron expression');
     // still trusted: the running configuration was kept
     const s = await openSession(port);
     await s.send('EHLO client.example.org');
