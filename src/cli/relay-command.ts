@@ -11,7 +11,7 @@ export async function relayCommand(flags: { config: string; adminListen?: string
   const admin = flags.adminListen ? processAdmin(config, log) : undefined;
   const relay = await startRelay({ config, log, ...(admin ? { observer: admin.metrics.observer } : {}) });
   const running = admin ? await admin.listen({ listen: flags.adminListen }) : undefined;
-  const reloader = await startReloader({ role: 'relay', file: flags.config, config, log, targets: [relay] });
+  const reloader = await startReloader({ role: 'relay', file: flags.config, config, log, targets: admin ? [relay, admin] : [relay] });
   // the first line on stdout says where it listens (scripts and tests wait for it)
   process.stdout.write(
     `relay listening on ${relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}${running ? `; admin ${running.url}` : ''}\n`,

@@ -8,7 +8,7 @@ export async function upCommand(flags: { config: string; adminListen?: string })
   const config = loadConfig(flags.config);
   const log = createLogger('up', process.env.LOG_LEVEL ?? 'info');
   const up = await startUp({ config, log, ...(flags.adminListen ? { adminListen: flags.adminListen } : {}) });
-  const reloader = await startReloader({ role: 'up', file: flags.config, config, log, targets: [up.relay, up.worker] });
+  const reloader = await startReloader({ role: 'up', file: flags.config, config, log, targets: [up] });
   process.stdout.write(
     `relay listening on ${up.relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}\nstatus page ${up.admin.url}\n`,
   );

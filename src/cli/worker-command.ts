@@ -11,7 +11,7 @@ export async function workerCommand(flags: { config: string; adminListen?: strin
   const worker = await startWorker({ config, log });
   const admin = flags.adminListen ? processAdmin(config, log) : undefined;
   const running = await admin?.listen({ queues: worker.queues, listen: flags.adminListen });
-  const reloader = await startReloader({ role: 'worker', file: flags.config, config, log, targets: [worker] });
+  const reloader = await startReloader({ role: 'worker', file: flags.config, config, log, targets: admin ? [worker, admin] : [worker] });
   if (running) log.info({ event: 'SY_ADMIN_LISTENING', url: running.url }, 'admin HTTP listening');
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

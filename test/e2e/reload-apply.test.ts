@@ -1,20 +1,25 @@
 /**
  * What a reload applies beyond domains and trust (SPEC §5), in-process: the TLS certificate
- * and the AUTH users of the next session, and the worker's schedules.
+ * and the AUTH users of the next session, the worker's schedules, and all of it at once in
+ * `switchyard up` (or none of it when the file is refused).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
+import { startReloader } from '../../src/main/reload.js';
+import { startUp } from '../../src/main/up.js';
 import { startWorker } from '../../src/main/worker.js';
 import { hashPassword } from '../../src/relay/auth.js';
 import { makeTestCa } from '../../testkit/embedded-slapd.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
+import { dialogue } from '../helpers/smtp.js';
 
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -116,5 +121,44 @@ describe('reload applies', () => {
     delete raw.sources[0]!.schedule;
     await worker.reconfigure(parseConfig(raw, 'reload', {}));
     expect([...worker.schedules.nextRuns().keys()]).toEqual([]);
+  });
+
+  it('switchyard up: one reload reaches the relay, the worker and the admin, and a refused one none of them', async () => {
+    const env: TestEnv = await testEnv((raw) => {
+      const src = (raw.sources as Record<string, unknown>[])[0]!;
+      src.path = csvFixture('contoso.csv');
+      raw.sources = [src];
+      raw.relay = { listen: ['127.0.0.1:0'], trustedNetworks: ['127.0.0.1/32'] };
+    });
+    cleanups.push(() => env.cleanup());
+    const log = createLogger('reload-test', 'silent');
+    const up = await startUp({ config: env.config, log, adminListen: '127.0.0.1:0' });
+    cleanups.push(() => up.close());
+    const reloader = await startReloader({ role: 'up', file: env.configFile, config: env.config, log, env: {}, targets: [up] });
+    cleanups.push(() => reloader.stop());
+    const port = up.relay.addresses[0]?.port ?? 0;
+    const rcpt = async (): Promise<string | undefined> =>
+      (await dialogue(port, ['EHLO client.example.org', 'MAIL FROM:<a@example.org>', 'RCPT TO:<b@example.org>', 'QUIT']))[3];
+    const edit = (fn: (raw: Record<string, Record<string, unknown>>) => void): void => {
+      const raw = parse(readFileSync(env.configFile, 'utf8')) as Record<string, Record<string, unknown>>;
+      fn(raw);
+      writeFileSync(env.configFile, stringify(raw));
+    };
+    expect(await rcpt()).toMatch(/^250/);
+
+    edit((raw) => {
+      raw.relay!.trustedNetworks = [];
+      raw.relay!.auth = { usersFile: '/nonexistent/users' }; // needs relay.tls: invalid
+    });
+    expect((await reloader.reload()).reason).toMatch(/relay\.auth/);
+    expect(await rcpt()).toMatch(/^250/);
+
+    edit((raw) => {
+      delete raw.relay!.auth;
+      (raw.sources as unknown as Record<string, unknown>[])[0]!.schedule = '0 0 1 1 *';
+    });
+    expect(await reloader.reload()).toEqual({ ok: true, changed: ['sources', 'relay.trustedNetworks'] });
+    expect(await rcpt()).toMatch(/^554 5\.7\.1/);
+    expect([...up.worker.schedules.nextRuns().keys()]).toEqual(['corp:full']);
   });
 });
