@@ -180,6 +180,14 @@ describe('SIGHUP', () => {
 });
 
 describe('switchyard reload', () => {
+  it('with no relay or worker registered: exit 1 and says so', async () => {
+    t = await relayEnv({ start: false, publish: false });
+    const r = await cli(['reload', '--config', t.env.configFile]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`switchyard: no relay or worker is registered in namespace "${t.env.namespace}"\n`);
+  });
+
   it('two relays and a worker: one line each; a bad file → refused; a dead process → no answer', async () => {
     const [p1, p2] = [await freePort(), await freePort()];
     t = await relayEnv({ start: false, relay: { listen: [`127.0.0.1:${p1}`] } });
