@@ -261,6 +261,17 @@ function adminCommands(program: Command, run: Run): void {
     .action((flags: { out: string; force?: boolean }) => run(async () => (await import('./config-init.js')).configInitCommand(flags)));
 
   program
+    .command('reload')
+    .description('ask every relay and worker of the namespace to re-read its configuration (as SIGHUP does)')
+    .addOption(configOption())
+    .action((flags: { config: string }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./reload-command.js')).reloadCommand(flags);
+      }),
+    );
+
+  program
     .command('migrate')
     .description("bring the data in Redis to this version's layout")
     .addOption(configOption())

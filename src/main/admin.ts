@@ -16,6 +16,8 @@ export interface ProcessAdmin {
   readonly metrics: Metrics;
   /** Starts listening (after the parts it reports on exist). */
   listen(opts: { queues?: Queues; listen?: string }): Promise<RunningAdmin>;
+  /** A reloaded configuration's domains and connectors for the status page's address search. */
+  reconfigure(config: Config): void;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv
   const redis = createRedis(config.redis, 'lookup', env);
   redis.on('error', () => undefined); // /healthz reports it
   const metrics = createMetrics({ redis, keys, queueShards: config.queue.shards, sources: config.sources });
+  const resolver = createResolver({ redis, keys, context: routingContext(config) });
   let running: RunningAdmin | undefined;
   return {
     metrics,
@@ -54,7 +57,7 @@ export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv
           config,
           redis,
           keys,
-          resolver: createResolver({ redis, keys, context: routingContext(config) }),
+          resolver,
           metrics,
           logger: log.child({ part: 'admin' }),
           ...(opts.queues ? { queues: opts.queues } : {}),
@@ -63,6 +66,9 @@ export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv
         opts.listen,
       );
       return running;
+    },
+    reconfigure(next) {
+      resolver.setContext(routingContext(next));
     },
     async close() {
       await running?.close();

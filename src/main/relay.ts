@@ -29,6 +29,13 @@ import type { Observer } from '../log/observer.js';
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
   readonly runner: Runner;
+  /**
+   * Applies a reloaded configuration (already validated; `relay.listen` and `redis` unchanged)
+   * to new sessions and deliveries: domains and connectors for decisions and delivery, DKIM
+   * signers, limits, trusted networks, AUTH users, TLS certificates. Throws, changing
+   * nothing, when a file it names (certificate, key, users file) cannot be read.
+   */
+  reconfigure(config: Config): void;
   /** SIGTERM behaviour: drain SMTP sessions, let deliveries in flight finish, disconnect. */
   close(graceMs?: number): Promise<void>;
 }
@@ -67,14 +74,17 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
   const workStore = createQueueStore(workRedis, keys, { shards: config.queue.shards });
   const pool = createPool({ name: rc.hostname, connectionsPerHost: rc.connectionsPerHost, timeoutMs: 30_000 });
+  // the runner reads these maps per delivery; a reload refills them in place
+  const connectors = new Map(config.connectors.map((c) => [c.name, c]));
+  const signers = dkimSigners(config.connectors);
   const delayWarning = rc.delayWarning === 'off' ? undefined : parseDuration(rc.delayWarning);
   const runner = createRunner({
     store: workStore,
     pool,
     notifier: createNotifier({ resolver, store: workStore, hostname: rc.hostname, logger: log.child({ part: 'dsn' }) }),
-    connectors: new Map(config.connectors.map((c) => [c.name, c])),
+    connectors,
     hopSecret: secret,
-    signers: dkimSigners(config.connectors),
+    signers,
     ...(opts.observer ? { observer: opts.observer } : {}),
     logger: log.child({ part: 'delivery' }),
     options: {
@@ -123,6 +133,16 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   return {
     addresses,
     runner,
+    reconfigure(next) {
+      const nextSigners = dkimSigners(next.connectors); // reads key files: may throw, nothing changed yet
+      relay.reconfigure(next); // reads TLS and users files: may throw, nothing changed yet
+      resolver.setContext(routingContext(next));
+      refill(
+        connectors,
+        next.connectors.map((c) => [c.name, c]),
+      );
+      refill(signers, nextSigners);
+    },
     async close(graceMs = 30_000) {
       await relay.drain(graceMs);
       await runner.stop(graceMs);
@@ -133,4 +153,9 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       }
     },
   };
+}
+
+function refill<K, V>(map: Map<K, V>, entries: Iterable<readonly [K, V]>): void {
+  map.clear();
+  for (const [k, v] of entries) map.set(k, v);
 }

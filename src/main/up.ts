@@ -14,6 +14,8 @@ export interface Up {
   readonly relay: RunningRelay;
   readonly worker: WorkerProcess;
   readonly admin: RunningAdmin;
+  /** Applies a reloaded configuration to the relay, the worker and the admin's address search. */
+  reconfigure(config: Config): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,11 @@ export async function startUp(opts: {
     relay,
     worker,
     admin: running,
+    async reconfigure(next) {
+      relay.reconfigure(next); // the part that can refuse (certificate, users file): first
+      await worker.reconfigure(next);
+      admin.reconfigure(next);
+    },
     async close() {
       await relay.close();
       await worker.close();

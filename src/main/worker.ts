@@ -17,7 +17,14 @@ import type { JobContext } from '../../jobs/context.js';
 
 export interface WorkerProcess {
   readonly queues: Queues;
+  /** The running schedules (replaced by a reload). */
   readonly schedules: Schedules;
+  /**
+   * Applies a reloaded configuration (already validated) to jobs that start from now on —
+   * sources, table retention — and rebuilds the schedules; a job in progress finishes
+   * under the configuration it started with.
+   */
+  reconfigure(config: Config): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,7 +51,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const keys = createKeys(config.redis.namespace);
   await migrateOnStart({ redis, keys, config }, log);
   const queues = createQueues(redis, keys, opts.backoffMs);
-  const ctx: JobContext = {
+  // processors read ctx.config when a job starts; a reload assigns a new one
+  const ctx: { -readonly [K in keyof JobContext]: JobContext[K] } = {
     ...publishDeps(redis, keys, config),
     config,
     log,
@@ -68,11 +76,20 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
     );
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const schedules = startSchedules(config, queues, log);
+  let schedules = startSchedules(config, queues, log);
   log.info({ event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE], schedules: [...schedules.nextRuns().keys()] }, 'worker ready');
   return {
     queues,
-    schedules,
+    get schedules() {
+      return schedules;
+    },
+    async reconfigure(next) {
+      Object.assign(ctx, publishDeps(redis, keys, next), { config: next });
+      const [syncWorker] = workers;
+      if (syncWorker) syncWorker.concurrency = Math.max(1, next.sources.length);
+      await schedules.stop();
+      schedules = startSchedules(next, queues, log);
+    },
     async close() {
       await schedules.stop();
       await Promise.all(workers.map((w) => w.close()));

@@ -20,7 +20,7 @@ import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { installStarttlsFirst } from './starttls-first.js';
 import { mailFromProblem, rcptToProblem } from './params.js';
 import { readUsers, verifyPassword } from './auth.js';
-import { trustedNetworks } from './trust.js';
+import { trustedNetworks, type TrustedNetworks } from './trust.js';
 import { authRefused, type AuthLimiter } from './auth-limit.js';
 import { proxyListener } from './proxy-protocol.js';
 import { noObserver, type Observer } from '../log/observer.js';
@@ -41,6 +41,12 @@ export interface RelayDeps {
 export interface Relay {
   /** Starts listening on every `relay.listen` address (port 0 picks a free one). */
   listen(): Promise<AddressInfo[]>;
+  /**
+   * Takes on a reloaded configuration for the sessions that connect from now on (limits,
+   * trusted networks, AUTH users, TLS certificates); a session keeps the settings it started
+   * with. Throws, changing nothing, when a file it names cannot be read.
+   */
+  reconfigure(config: Config): void;
   /** Graceful stop: 421 to new and idle sessions, transactions in progress finish. */
   drain(graceMs: number): Promise<void>;
   connections(): number;
@@ -52,12 +58,61 @@ const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
 const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): boolean =>
   address.args !== false && Object.keys(address.args).some((k) => !known.has(k.toUpperCase()));
 
+/** What the handlers read from the configuration, derived in one place and swapped as a whole on reload. */
+interface RelaySettings {
+  readonly rc: Config['relay'];
+  readonly trusted: TrustedNetworks;
+  readonly users: ReadonlyMap<string, string> | undefined;
+  readonly tls: { key: Buffer; cert: Buffer } | undefined;
+  readonly dataTimeoutMs: number;
+  readonly acceptDeps: AcceptDeps;
+}
+
+function relaySettings(config: Config, deps: RelayDeps): RelaySettings {
+  const rc = config.relay;
+  return {
+    rc,
+    trusted: trustedNetworks(rc.trustedNetworks),
+    users: rc.auth ? readUsers(rc.auth.usersFile) : undefined,
+    tls: rc.tls ? { key: readFileSync(rc.tls.key), cert: readFileSync(rc.tls.cert) } : undefined,
+    dataTimeoutMs: parseDuration(rc.dataTimeout),
+    acceptDeps: {
+      store: deps.store,
+      hostname: rc.hostname,
+      maxHops: rc.maxHops,
+      hopSecret: deps.hopSecret,
+      logger: deps.logger,
+      leaseMs: parseDuration(rc.deliveryLease),
+      ...(deps.runner ? { runner: deps.runner } : {}),
+      rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
+      ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
+      queueBudget: rc.queueBudget,
+      bodyHash: config.connectors.some((c) => c.dkim !== undefined),
+    },
+  };
+}
+
+/** The smtp-server options that follow the settings (applied to new connections). */
+function serverLimits(s: RelaySettings): SMTPServerOptions {
+  return {
+    size: s.rc.maxMessageSize,
+    maxClients: s.rc.maxConnections,
+    maxRecipients: s.rc.maxRecipients,
+    socketTimeout: parseDuration(s.rc.commandTimeout),
+    hideSTARTTLS: s.tls === undefined,
+    ...(s.tls ?? {}),
+  };
+}
+
 export function createRelay(deps: RelayDeps): Relay {
   installSmtpServerPatches();
   installStarttlsFirst();
-  const { config, logger } = deps;
-  const rc = config.relay;
-  const trusted = trustedNetworks(rc.trustedNetworks);
+  const { logger } = deps;
+  const listenOn = deps.config.relay.listen; // fixed for the process: a change needs a restart
+  let current = relaySettings(deps.config, deps);
+  /** The settings each session started with (its transactions finish under them). */
+  const sessionSettings = new Map<string, RelaySettings>();
+  const settingsOf = (session: SMTPServerSession): RelaySettings => sessionSettings.get(session.id) ?? current;
   const routes = new WeakMap<SMTPServerAddress, Routed>();
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
@@ -67,20 +122,6 @@ export function createRelay(deps: RelayDeps): Relay {
   /** DATA streams being read, by session: a connection that closes mid-DATA ends its stream (smtp-server leaves it open). */
   const reading = new Map<string, SMTPServerDataStream>();
   let draining = false;
-  const dataTimeoutMs = parseDuration(rc.dataTimeout);
-  const acceptDeps: AcceptDeps = {
-    store: deps.store,
-    hostname: rc.hostname,
-    maxHops: rc.maxHops,
-    hopSecret: deps.hopSecret,
-    logger,
-    leaseMs: parseDuration(rc.deliveryLease),
-    ...(deps.runner ? { runner: deps.runner } : {}),
-    rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
-    ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
-    queueBudget: rc.queueBudget,
-    bodyHash: config.connectors.some((c) => c.dkim !== undefined),
-  };
   /** A Received: line is stored before the message: reserve room for it too. */
   const TRACE_ALLOWANCE = 1024;
 
@@ -95,7 +136,7 @@ export function createRelay(deps: RelayDeps): Relay {
   };
 
   /** Takes a message id and reserves its size in the queue budget, trying a few shards (SPEC §5). */
-  async function reserve(size: number): Promise<Transaction | undefined> {
+  async function reserve(rc: Config['relay'], size: number): Promise<Transaction | undefined> {
     const bytes = size + TRACE_ALLOWANCE;
     if (rc.queueBudget <= 0) return { id: deps.store.newId(), reserved: Number.MAX_SAFE_INTEGER };
     const tries = Math.min(3, deps.store.shards);
@@ -119,10 +160,10 @@ export function createRelay(deps: RelayDeps): Relay {
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
   const observer = deps.observer ?? noObserver;
 
-  const users = rc.auth ? readUsers(rc.auth.usersFile) : undefined;
   const handlers: Partial<SMTPServerOptions> = {
     onAuth(auth, session, cb) {
       const user = auth.username ?? '';
+      const { users } = settingsOf(session);
       if (users === undefined || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN'))
         return cb(new SmtpReplyError(relayReplies.authFailed));
       const limiter = deps.authLimiter;
@@ -144,6 +185,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onConnect(session, cb) {
       if (draining) return cb(new SmtpReplyError(relayReplies.shuttingDown));
+      const { rc, users } = current;
       const n = perIp.get(session.remoteAddress) ?? 0;
       if (n >= rc.maxConnectionsPerIp) {
         logger.warn({ event: 'SY_CONN_LIMIT', ip: session.remoteAddress, open: n }, 'per-IP connection limit reached');
@@ -151,19 +193,21 @@ export function createRelay(deps: RelayDeps): Relay {
       }
       perIp.set(session.remoteAddress, n + 1);
       counted.add(session.id);
+      sessionSettings.set(session.id, current);
       // AUTH is offered only over TLS (RFC 4954 §4: no PLAIN/LOGIN passwords in clear)
       session.disabledCommands = users === undefined || !session.secure ? ['AUTH'] : [];
       sessionLog.set(session.id, logger.child({ session: session.id, ip: session.remoteAddress }));
       cb();
     },
     onSecure(_socket, session, cb) {
-      session.disabledCommands = users === undefined ? ['AUTH'] : [];
+      session.disabledCommands = settingsOf(session).users === undefined ? ['AUTH'] : [];
       cb();
     },
     onClose(session) {
       sessionLog.delete(session.id);
       release(session.id);
       reading.get(session.id)?.destroy(new Error('connection closed during DATA'));
+      sessionSettings.delete(session.id);
       if (!counted.delete(session.id)) return;
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
@@ -176,10 +220,11 @@ export function createRelay(deps: RelayDeps): Relay {
       if (problem) return cb(new SmtpReplyError(problem));
       if (address.address !== '' && !parseAddress(address.address).ok) return cb(new SmtpReplyError(relayReplies.senderSyntax));
       release(session.id); // a MAIL after RSET or after a message: the last transaction is over
+      const { rc } = settingsOf(session);
       const args = address.args === false ? {} : (address.args as Record<string, string | undefined>);
       const declared = args.SIZE !== undefined ? Number(args.SIZE) : undefined;
       const size = declared !== undefined && declared > 0 ? declared : rc.maxMessageSize;
-      reserve(size).then(
+      reserve(rc, size).then(
         (txn) => {
           if (txn === undefined) return cb(new SmtpReplyError(relayReplies.queueBudget));
           txns.set(session.id, txn);
@@ -198,7 +243,7 @@ export function createRelay(deps: RelayDeps): Relay {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
       const problem = rcptToProblem(address, session);
       if (problem) return cb(new SmtpReplyError(problem));
-      const isTrusted = trusted.has(session.remoteAddress) || Boolean(session.user);
+      const isTrusted = settingsOf(session).trusted.has(session.remoteAddress) || Boolean(session.user);
       const started = performance.now();
       deps.resolver.resolve([address.address], isTrusted).then(
         ([d]) => {
@@ -241,6 +286,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onData(stream, session, cb) {
       const log = slog(session);
+      const { acceptDeps, dataTimeoutMs } = settingsOf(session);
       const routed = session.envelope.rcptTo.flatMap((a) => {
         const r = routes.get(a);
         return r ? [r] : [];
@@ -282,16 +328,13 @@ export function createRelay(deps: RelayDeps): Relay {
     },
   };
 
-  const tls = rc.tls ? { key: readFileSync(rc.tls.key), cert: readFileSync(rc.tls.cert) } : undefined;
-  const servers = rc.listen.map(
+  const rc = current.rc;
+  const servers = listenOn.map(
     () =>
       new SMTPServer({
         name: rc.hostname,
         banner: 'Switchyard ESMTP',
-        size: rc.maxMessageSize,
-        maxClients: rc.maxConnections,
-        maxRecipients: rc.maxRecipients,
-        socketTimeout: parseDuration(rc.commandTimeout),
+        ...serverLimits(current),
         closeTimeout: 30_000,
         greetingDelayMs: parseDuration(rc.greetingDelay),
         hideDSN: false,
@@ -299,12 +342,10 @@ export function createRelay(deps: RelayDeps): Relay {
         hidePIPELINING: false,
         hide8BITMIME: false,
         hideSMTPUTF8: false,
-        hideSTARTTLS: tls === undefined,
-        ...(tls ?? {}),
         authOptional: true,
         authMethods: ['PLAIN', 'LOGIN'],
         allowInsecureAuth: false,
-        disabledCommands: users ? [] : ['AUTH'],
+        disabledCommands: current.users ? [] : ['AUTH'],
         disableReverseLookup: true,
         logger: false,
         ...handlers,
@@ -335,15 +376,21 @@ export function createRelay(deps: RelayDeps): Relay {
         listeners.map(
           (l, i) =>
             new Promise<AddressInfo>((resolve, reject) => {
-              const { host, port } = splitHostPort(rc.listen[i] ?? '127.0.0.1:25', 25);
+              const { host, port } = splitHostPort(listenOn[i] ?? '127.0.0.1:25', 25);
               // a start-up failure names its key (the CLI prints it and exits 1)
               l.once('error', (err: NodeJS.ErrnoException) =>
-                reject(new Error(`relay.listen[${i}]: cannot listen on ${rc.listen[i]}: ${err.code ?? err.message}`)),
+                reject(new Error(`relay.listen[${i}]: cannot listen on ${listenOn[i]}: ${err.code ?? err.message}`)),
               );
               l.listen(port, host, () => resolve(l.address() as AddressInfo));
             }),
         ),
       );
+    },
+    reconfigure(config) {
+      const next = relaySettings(config, deps); // reads the TLS and users files: throws before anything changes
+      current = next;
+      // smtp-server's public way to change options: merged into server.options, read by each new connection
+      for (const s of servers) s.updateSecureContext({ name: next.rc.hostname, ...serverLimits(next) });
     },
     async drain(graceMs) {
       draining = true;

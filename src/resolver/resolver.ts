@@ -9,12 +9,19 @@ import { lookup } from '../store/table.js';
 
 export interface Resolver {
   resolve(addresses: readonly string[], trusted: boolean): Promise<Decision[]>;
+  /** Domains, connectors and sources of a reloaded configuration, for the next decisions. */
+  setContext(context: RoutingContext): void;
 }
 
 export function createResolver(deps: { redis: RedisClient; keys: Keys; context: RoutingContext }): Resolver {
+  let context = deps.context;
   return {
+    setContext(next) {
+      context = next;
+    },
     async resolve(addresses, trusted) {
-      const classified = addresses.map((a) => classify(a, deps.context, trusted));
+      const ctx = context; // one context for the whole call, even if a reload lands meanwhile
+      const classified = addresses.map((a) => classify(a, ctx, trusted));
       const pending = classified.filter((c): c is Extract<Classified, { kind: 'lookup' }> => c.kind === 'lookup');
       const results =
         pending.length > 0
@@ -25,7 +32,7 @@ export function createResolver(deps: { redis: RedisClient; keys: Keys; context: 
             )
           : [];
       let next = 0;
-      return classified.map((c) => (c.kind === 'final' ? c.decision : decide(c, results[next++] ?? { state: 'no-table' }, deps.context)));
+      return classified.map((c) => (c.kind === 'final' ? c.decision : decide(c, results[next++] ?? { state: 'no-table' }, ctx)));
     },
   };
 }

@@ -85,6 +85,12 @@ export interface Keys {
   readonly layoutLock: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
+  /** Zset: running relay and worker processes (`<role> <host>:<pid>`) → heartbeat expiry (ms). */
+  readonly processes: string;
+  /** Pub/sub channel: reload requests (`switchyard reload`) to every registered process. */
+  readonly reloadChannel: string;
+  /** List: the answers of the processes to one reload request. */
+  reloadReplies(request: string): string;
 }
 
 export function createKeys(namespace: string): Keys {
@@ -119,6 +125,9 @@ export function createKeys(namespace: string): Keys {
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
     bullPrefix: `${prefix}:bull`,
+    processes: `${prefix}:ctl:procs`,
+    reloadChannel: `${prefix}:ctl:reload`,
+    reloadReplies: (request) => `${prefix}:ctl:reload:${request}`,
   };
 }
 
