@@ -134,8 +134,8 @@ async function betweenSources(redis: RedisClient, keys: Keys, states: State[]): 
           .map((j, k) => ({ j, rank: j ? (JSON.parse(j) as { r: string }).r : '~', key: hits[k]?.key ?? '' }))
           .sort((x, y) => (x.rank < y.rank ? -1 : x.rank > y.rank ? 1 : 0));
         // SPEC §10: a mirror contact beside its origin is no rival
-        const holders = ranked.map((h) => ({ ...h, ...(h.j ? decodeObject(h.j) : { source: '', id: h.key }) }));
-        const [win, ...lose] = rivals(holders);
+        const parties = ranked.map((h) => ({ ...h, ...(h.j ? decodeObject(h.j) : { source: '', id: h.key }) }));
+        const [win, ...lose] = rivals(parties);
         if (!win || lose.length === 0) continue;
         out.push({
           address: addresses[i] as string,
