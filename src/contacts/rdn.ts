@@ -1,0 +1,92 @@
+/**
+ * RFC 4514 DNs for the contacts: `CN=<displayName>` escaped, under the OU, and ` (n)` added
+ * to a name already taken (case-insensitive, as AD compares RDNs). Pure.
+ */
+
+/** Escapes an attribute value for a DN string (RFC 4514 §2.4). */
+export function escapeRdnValue(value: string): string {
+  let out = value.replace(/[\\"+,;<>=]/g, (c) => `\\${c}`).replace(/\0/g, '\\00');
+  if (out.startsWith(' ') || out.startsWith('#')) out = `\\${out}`;
+  if (out.endsWith(' ') && !out.endsWith('\\ ')) out = `${out.slice(0, -1)}\\ `;
+  return out;
+}
+
+export function contactDn(cn: string, ou: string): string {
+  return `CN=${escapeRdnValue(cn)},${ou}`;
+}
+
+/** AD limits cn to 64 characters; the ` (n)` suffix must fit too. */
+const CN_MAX = 64;
+
+function withSuffix(base: string, n: number): string {
+  if (n === 1) return base.slice(0, CN_MAX);
+  const suffix = ` (${n})`;
+  return `${base.slice(0, CN_MAX - suffix.length)}${suffix}`;
+}
+
+/** The base name of a CN this module made (` (n)` taken off). */
+export function baseName(cn: string): string {
+  return cn.replace(/ \(\d+\)$/, '');
+}
+
+/** Gives each wanted name a free CN: the name itself, else `name (2)`, `name (3)` … */
+export class NameAllocator {
+  private readonly taken = new Set<string>();
+
+  reserve(cn: string): void {
+    this.taken.add(cn.toLowerCase());
+  }
+
+  isFree(cn: string): boolean {
+    return !this.taken.has(cn.toLowerCase());
+  }
+
+  allocate(name: string): string {
+    const base = name.trim() === '' ? 'contact' : name.trim();
+    for (let n = 1; ; n++) {
+      const cn = withSuffix(base, n);
+      if (this.isFree(cn)) {
+        this.reserve(cn);
+        return cn;
+      }
+    }
+  }
+}
+
+/** The value of the first RDN of a DN (unescaped), e.g. the CN of a contact. */
+export function firstRdnValue(dn: string): string {
+  let out = '';
+  let i = dn.indexOf('=') + 1;
+  for (; i < dn.length; i++) {
+    const c = dn[i] as string;
+    if (c === ',' || c === '+') break;
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const next = dn.slice(i + 1, i + 3);
+    if (/^[0-9A-Fa-f]{2}$/.test(next)) {
+      // a run of \XX bytes is UTF-8
+      const bytes: number[] = [];
+      while (dn[i] === '\\' && /^[0-9A-Fa-f]{2}$/.test(dn.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(dn.slice(i + 1, i + 3), 16));
+        i += 3;
+      }
+      i--;
+      out += Buffer.from(bytes).toString('utf8');
+    } else {
+      out += dn[i + 1] ?? '';
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The parent of a DN (everything after the first unescaped comma). */
+export function parentDn(dn: string): string {
+  for (let i = 0; i < dn.length; i++) {
+    if (dn[i] === '\\') i++;
+    else if (dn[i] === ',') return dn.slice(i + 1);
+  }
+  return '';
+}
