@@ -13,7 +13,7 @@ import { deletionGuard } from '../routing/guard.js';
 import { MARKER_ATTRIBUTE } from '../routing/marker.js';
 import type { RecipientObject } from '../routing/object.js';
 import { contactFor, exported, smtpAddresses, type Contact } from './contact.js';
-import { contactAttributes, type PlacedContact } from './formats.js';
+import { contactAttributes, CSVDE_COLUMNS, type PlacedContact } from './formats.js';
 import { managedOrigin, planApply, type ApplyPlan, type ConflictReport, type OuEntry } from './plan.js';
 import { firstRdnValue, parentDn } from './rdn.js';
 
@@ -72,13 +72,7 @@ export async function wantedContacts(batches: AsyncIterable<readonly RecipientOb
   return out;
 }
 
-const OU_ATTRIBUTES = [
-  'objectClass',
-  'cn',
-  ...contactAttributes({ dn: '', cn: '', contact: {} as Contact })
-    .map(([n]) => n)
-    .filter((n) => n !== 'objectClass' && n !== 'cn' && n !== 'name'),
-];
+const OU_ATTRIBUTES = CSVDE_COLUMNS.filter((n) => n !== 'DN' && n !== 'name');
 
 const text = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
