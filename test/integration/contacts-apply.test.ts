@@ -8,7 +8,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startWorker } from '../../src/main/worker.js';
 import { ContactsGuardError, type ApplyResult } from '../../src/contacts/apply.js';
 import { runGalSync, type GalSyncRequest } from '../../src/contacts/run.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
@@ -243,5 +246,38 @@ describe('contacts apply into Samba AD', () => {
     const [d] = await resolver.resolve(['student1@contoso.edu'], false);
     // corp-ad has the higher priority, yet the address routes as its origin says
     expect(d).toMatchObject({ reason: 'mailbox', connector: 'cloud', object: { source: 'students' } });
+  });
+
+  it('runs as a job on the worker: the CLI waits for its result; status --json carries it', async () => {
+    const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: secrets });
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      const args = [
+        '--from',
+        'students',
+        '--to',
+        'corp-ad',
+        '--ou',
+        OU,
+        '--routing-domain',
+        'live.contoso.edu',
+        '--config',
+        env.configFile,
+      ];
+      expect(await main(['node', 'switchyard', 'contacts', 'apply', ...args, '--json'])).toBe(0);
+      expect(await main(['node', 'switchyard', 'status', '--json', '--config', env.configFile])).toBe(0);
+    } finally {
+      spy.mockRestore();
+      await worker.close();
+    }
+    const [applied, status] = out.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(applied).toMatchObject({ queued: true, counts: { added: 0, modified: 0, renamed: 0, deleted: 0, errors: 0, conflicts: 1 } });
+    expect(status?.contacts).toEqual([
+      expect.objectContaining({ from: 'students', to: 'corp-ad', ok: true, conflicts: [expect.objectContaining({ holderDn: HAND_MADE })] }),
+    ]);
   });
 });
