@@ -248,6 +248,27 @@ describe('contacts apply into Samba AD', () => {
     expect(d).toMatchObject({ reason: 'mailbox', connector: 'cloud', object: { source: 'students' } });
   });
 
+  it("the on-premises side's own table (AD only): the contacts route to the other system by target-address", async () => {
+    const onprem = await testEnv((raw) => {
+      raw.sources = [adSource(dc)];
+    });
+    try {
+      await syncSource(onprem.deps, onprem.source('corp-ad'), { env: secrets, mode: 'full' });
+      const resolver = createResolver({ redis: onprem.redis, keys: onprem.keys, context: routingContext(onprem.config) });
+      const [d] = await resolver.resolve(['Student1@contoso.edu'], false);
+      expect(d).toMatchObject({
+        reason: 'target-address',
+        recipient: 'student1@live.contoso.edu',
+        connector: 'cloud',
+        object: { source: 'corp-ad' },
+      });
+      // student 3's address was not duplicated: the hand-made contact holds it alone
+      expect(await listConflicts(onprem.redis, onprem.keys)).toEqual([]);
+    } finally {
+      await onprem.cleanup();
+    }
+  });
+
   it('runs as a job on the worker: the CLI waits for its result; status --json carries it', async () => {
     const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent'), env: secrets });
     const out: string[] = [];
