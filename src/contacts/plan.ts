@@ -7,7 +7,7 @@
 import { MARKER_ATTRIBUTE, parseMarker } from '../routing/marker.js';
 import { smtpAddresses, type Contact } from './contact.js';
 import { contactAttributes, type PlacedContact } from './formats.js';
-import { baseName, contactDn, NameAllocator } from './rdn.js';
+import { baseName, contactDn, NameAllocator, parentDn } from './rdn.js';
 
 /** An entry of the managed OU as read: attribute names lower-cased. */
 export interface OuEntry {
@@ -142,7 +142,7 @@ export function planApply(input: PlanInput): ApplyPlan {
     let cn = entry.cn;
     if (!keepsName(entry.cn, contact.name)) {
       cn = names.allocate(contact.name);
-      dn = contactDn(cn, input.ou);
+      dn = contactDn(cn, parentDn(entry.dn)); // a rename stays in its container (a sub-OU too)
       plan.renames.push({ dn: entry.dn, newCn: cn, newDn: dn });
     }
     const changes = differences(entry, { dn, cn, contact });
