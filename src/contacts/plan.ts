@@ -7,7 +7,7 @@
 import { MARKER_ATTRIBUTE, parseMarker } from '../routing/marker.js';
 import { smtpAddresses, type Contact } from './contact.js';
 import { contactAttributes, type PlacedContact } from './formats.js';
-import { baseName, contactDn, NameAllocator, parentDn } from './rdn.js';
+import { contactDn, isNameFor, NameAllocator, parentDn } from './rdn.js';
 
 /** An entry of the managed OU as read: attribute names lower-cased. */
 export interface OuEntry {
@@ -97,10 +97,6 @@ export function managedOrigin(from: string, attrs: ReadonlyMap<string, readonly 
   return isContact && origin?.source === from ? origin.id.toLowerCase() : undefined;
 }
 
-function keepsName(cn: string, name: string): boolean {
-  return cn === name || (cn !== baseName(cn) && baseName(cn) === name);
-}
-
 export function planApply(input: PlanInput): ApplyPlan {
   const names = new NameAllocator();
   for (const e of input.ouEntries) names.reserve(e.cn);
@@ -140,7 +136,7 @@ export function planApply(input: PlanInput): ApplyPlan {
     }
     let dn = entry.dn;
     let cn = entry.cn;
-    if (!keepsName(entry.cn, contact.name)) {
+    if (!isNameFor(entry.cn, contact.name)) {
       cn = names.allocate(contact.name);
       dn = contactDn(cn, parentDn(entry.dn)); // a rename stays in its container (a sub-OU too)
       plan.renames.push({ dn: entry.dn, newCn: cn, newDn: dn });

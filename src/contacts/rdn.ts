@@ -24,9 +24,15 @@ function withSuffix(base: string, n: number): string {
   return `${base.slice(0, CN_MAX - suffix.length)}${suffix}`;
 }
 
-/** The base name of a CN this module made (` (n)` taken off). */
-export function baseName(cn: string): string {
-  return cn.replace(/ \(\d+\)$/, '');
+/** The wanted name as a CN is made from it (trimmed; `contact` when empty). */
+function baseOf(name: string): string {
+  return name.trim() === '' ? 'contact' : name.trim();
+}
+
+/** Whether `cn` is one of the CNs `name` is given: the name, or `name (n)`, cut to 64 characters as allocate cuts them. */
+export function isNameFor(cn: string, name: string): boolean {
+  const n = / \((\d+)\)$/.exec(cn);
+  return withSuffix(baseOf(name), n ? Number(n[1]) : 1) === cn || withSuffix(baseOf(name), 1) === cn;
 }
 
 /** A 52-bit hash of a name (two FNV-1a passes): a million names cost a Set of numbers, not of strings. */
@@ -60,7 +66,7 @@ export class NameAllocator {
   }
 
   allocate(name: string): string {
-    const base = name.trim() === '' ? 'contact' : name.trim();
+    const base = baseOf(name);
     for (let n = 1; ; n++) {
       const cn = withSuffix(base, n);
       if (this.isFree(cn)) {

@@ -147,6 +147,10 @@ describe('apply plan', () => {
     ]);
     expect(p.renames).toEqual([{ dn: contactDn('Bob', OU), newCn: 'Robert', newDn: contactDn('Robert', OU) }]);
     expect(plan([ada], [written(ada, 'Ada Lovelace (2)')])).toMatchObject({ unchanged: 1, renames: [] });
+    // a name over 64 characters, cut as apply cut it: no rename run after run
+    const long = { ...ada, displayName: 'L'.repeat(80) };
+    expect(plan([long], [written(long, 'L'.repeat(64))])).toMatchObject({ unchanged: 1, renames: [] });
+    expect(plan([long], [written(long, `${'L'.repeat(60)} (2)`)])).toMatchObject({ unchanged: 1, renames: [] });
   });
 
   it('deletes only managed contacts of this direction; never an unmarked one or another direction', () => {
