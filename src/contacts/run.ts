@@ -37,7 +37,7 @@ export interface RunDeps {
   readonly env: NodeJS.ProcessEnv;
 }
 
-export async function runGalSync(deps: RunDeps, req: GalSyncRequest, opts: Omit<ApplyOptions, 'password'>): Promise<ApplyResult> {
+export async function runGalSync(deps: RunDeps, req: GalSyncRequest, opts: Omit<ApplyOptions, 'password'> = {}): Promise<ApplyResult> {
   const started = Date.now();
   const base = { from: req.from, to: req.to, ou: req.ou, dryRun: opts.dryRun === true };
   try {

@@ -159,6 +159,11 @@ describe('contacts apply into Samba AD', () => {
     expect(r.errors[0]?.error).toContain(`insufficient access rights`);
     expect(r.errors[0]?.error).toContain(OU);
     expect((await ouEntries()).size).toBe(2);
+    // an OU that does not exist: refused before any write, naming it
+    const missing = `OU=Nowhere,${AD_BASE}`;
+    await expect(
+      runGalSync({ redis: env.redis, keys: env.keys, config: env.config, env: secrets }, { ...req, ou: missing }),
+    ).rejects.toThrow(`the managed OU ${missing} does not exist`);
   });
 
   it('--dry-run writes nothing', async () => {
