@@ -7,7 +7,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../src/config/schema.js';
 import type { Logger } from '../src/log/logger.js';
-import { syncJobOptions, type Queues, type SyncJobData } from '../src/jobqueue/queues.js';
+import { contactsJobOptions, syncJobOptions, type ContactsJobData, type Queues, type SyncJobData } from '../src/jobqueue/queues.js';
 
 export interface Schedules {
   /** `source:mode` → next scheduled run. */
@@ -35,6 +35,28 @@ export function startSchedules(config: Config, queues: Queues, log: Logger): Sch
       { name: `sync-${source}-${mode}`, noOverlap: true },
     );
     tasks.set(`${source}:${mode}`, task);
+  }
+  // GAL-sync directions (SPEC §10): one `contacts apply` job per slot
+  for (const gal of config.galSync) {
+    if (gal.schedule === undefined) continue;
+    const task = cron.schedule(
+      gal.schedule,
+      async (ctx) => {
+        const slot = new Date(Math.floor(ctx.date.getTime() / 1000) * 1000).toISOString();
+        const data: ContactsJobData = {
+          from: gal.from,
+          to: gal.to,
+          ou: gal.ou,
+          routingDomain: gal.routingDomain,
+          trigger: 'schedule',
+          slot,
+        };
+        const job = await queues.contacts.add('contacts', data, contactsJobOptions(data));
+        log.debug({ event: 'SY_CONTACTS_TICK', from: gal.from, to: gal.to, slot, job: job.id }, 'scheduled contacts apply enqueued');
+      },
+      { name: `contacts-${gal.from}-${gal.to}`, noOverlap: true },
+    );
+    tasks.set(`contacts:${gal.from}>${gal.to}`, task);
   }
   return {
     nextRuns: () => new Map([...tasks].map(([name, t]) => [name, t.getNextRun()])),

@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultConfigPath } from '../config/path.js';
 import { projectRoot } from '../main/paths.js';
 import { requireConfigFile } from './config-file.js';
+import type { ApplyFlags, ExportFlags } from './contacts-command.js';
 import type { ImportFlags } from './import-command.js';
 import type { QueueAction, QueueFlags } from './queue-command.js';
 import type { SyncFlags } from './sync-command.js';
@@ -283,6 +284,46 @@ function adminCommands(program: Command, run: Run): void {
     );
 }
 
+function contactsCommands(program: Command, run: Run): void {
+  const contacts = program
+    .command('contacts')
+    .description('contacts for the other side: the mail contacts each directory needs (GAL sync)');
+  contacts
+    .command('export')
+    .description("write the contacts another directory should hold for a source's mailboxes and groups (csvde or LDIF)")
+    .requiredOption('--from <source>', 'source whose objects are exported (from the table)')
+    .requiredOption('--routing-domain <domain>', "the source's routing domain: where the contacts' targetAddress points")
+    .requiredOption('--ou <dn>', 'the OU the contacts go in')
+    .option('--format <format>', 'csvde (csvde -i -f FILE) or ldif (ldapmodify -f FILE)', 'csvde')
+    .option('--unicode', 'UTF-16LE with BOM (csvde -u)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .addOption(configOption())
+    .action((flags: ExportFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./contacts-command.js')).contactsExportCommand(flags);
+      }),
+    );
+  contacts
+    .command('apply')
+    .description("create, update, rename and delete the managed contacts in an LDAP source's OU")
+    .requiredOption('--from <source>', 'source whose objects get contacts')
+    .requiredOption('--to <ldap-source>', 'LDAP source the contacts are written into')
+    .requiredOption('--ou <dn>', 'the managed OU (nothing outside it is ever written)')
+    .requiredOption('--routing-domain <domain>', "the from source's routing domain: where the contacts' targetAddress points")
+    .option('--dry-run', 'print what would change, write nothing')
+    .option('--allow-mass-delete', 'override the deletion guard')
+    .option('--json', 'print the result as JSON')
+    .option('--inline', 'run in this process even when a worker is listening')
+    .addOption(configOption())
+    .action((flags: ApplyFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./contacts-command.js')).contactsApplyCommand(flags);
+      }),
+    );
+}
+
 function build(run: Run): Command {
   const program = new Command('switchyard')
     .description('Directory-driven SMTP routing for mail systems that share one domain')
@@ -294,6 +335,7 @@ function build(run: Run): Command {
   queueCommands(program, run);
   tableCommands(program, run);
   adminCommands(program, run);
+  contactsCommands(program, run);
   return program;
 }
 

@@ -20,6 +20,8 @@ import {
 import { readSourceReports } from '../store/source-report.js';
 import { sourceReportsJson } from '../report/source-reports.js';
 import { UsageError } from './usage-error.js';
+import { readContactsRuns } from '../store/contacts-runs.js';
+import { formatContactsRuns } from './contacts-format.js';
 
 interface Common {
   readonly config: string;
@@ -47,15 +49,23 @@ export async function statusCommand(flags: Common): Promise<number> {
     const health = completeness(ctx.config, status);
     const stale = await readStaleness(ctx.redis, ctx.keys, ctx.config, status);
     const reports = await readSourceReports(ctx.redis, ctx.keys);
+    const contacts = await readContactsRuns(ctx.redis, ctx.keys);
     print(
       flags.json
-        ? JSON.stringify({ ...statusJson(status, conflicts, health), schedule, ...stalenessJson(stale), ...sourceReportsJson(reports) })
+        ? JSON.stringify({
+            ...statusJson(status, conflicts, health),
+            schedule,
+            ...stalenessJson(stale),
+            ...sourceReportsJson(reports),
+            contacts,
+          })
         : [
             formatStatus(status, conflicts),
             formatCompleteness(status, health),
             formatStaleness(stale),
             formatSchedule(schedule) + pinnedLines(schedule),
             formatSourceReports(reports),
+            ...(contacts.length > 0 ? [formatContactsRuns(contacts)] : []),
           ].join('\n'),
     );
     return 0;

@@ -115,6 +115,16 @@ export function checkReferences(config: Config): string[] {
       }
     }
   });
+  config.galSync.forEach((g, i) => {
+    if (!config.sources.some((s) => s.name === g.from)) problems.push(`galSync[${i}].from: no source named "${g.from}"`);
+    const to = config.sources.find((s) => s.name === g.to);
+    if (to?.type !== 'ldap') problems.push(`galSync[${i}].to: no ldap source named "${g.to}" (contacts are written over LDAP)`);
+    if (g.from === g.to) problems.push(`galSync[${i}].to: the same source as from`);
+    if (g.schedule !== undefined && !cron.validate(g.schedule))
+      problems.push(`galSync[${i}].schedule: "${g.schedule}" is not a valid cron expression`);
+    if (g.bindDn !== undefined && g.bindPasswordEnv === undefined && g.bindPasswordFile === undefined)
+      problems.push(`galSync[${i}].bindPasswordEnv: a bindDn needs bindPasswordEnv or bindPasswordFile`);
+  });
   const ownNames = new Set([...localAddresses(), config.relay.hostname.toLowerCase()]);
   config.connectors.forEach((c, i) => {
     c.smartHosts.forEach((h, j) => {

@@ -116,6 +116,23 @@ const csvdeSourceSchema = z.strictObject({
   path: z.string().min(1).optional(),
 });
 
+/**
+ * One GAL-sync direction (SPEC §10): contacts for the objects of `from` written into the
+ * OU `ou` of the LDAP source `to`, on `schedule`. The write account (bindDn + password by
+ * env or file, never inline) defaults to the target source's own.
+ */
+const galSyncSchema = z.strictObject({
+  from: z.string().min(1),
+  to: z.string().min(1),
+  ou: z.string().min(1),
+  routingDomain: domainName,
+  schedule: cron.optional(),
+  bindDn: z.string().min(1).optional(),
+  bindPasswordEnv: z.string().min(1).optional(),
+  bindPasswordFile: z.string().min(1).optional(),
+  deletionThreshold: z.number().int().min(0).default(500),
+});
+
 const relaySchema = z.strictObject({
   listen: z.array(hostPort).min(1).default(['127.0.0.1:2525']),
   hostname: z.string().min(1).default('localhost'),
@@ -181,6 +198,7 @@ export const configSchema = z.strictObject({
   connectors: z.array(connectorSchema).default([]),
   sources: z.array(z.discriminatedUnion('type', [ldapSourceSchema, csvdeSourceSchema])).default([]),
   relay: relaySchema.default(relaySchema.parse({})),
+  galSync: z.array(galSyncSchema).default([]),
   admin: z
     .strictObject({
       listen: hostPort.default('127.0.0.1:8025'),
@@ -207,3 +225,4 @@ export type ConnectorConfig = Config['connectors'][number];
 export type SourceConfig = Config['sources'][number];
 export type LdapSourceConfig = Extract<SourceConfig, { type: 'ldap' }>;
 export type CsvdeSourceConfig = Extract<SourceConfig, { type: 'csvde' }>;
+export type GalSyncConfig = Config['galSync'][number];

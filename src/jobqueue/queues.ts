@@ -11,6 +11,7 @@ import type { RedisClient } from '../store/redis.js';
 
 export const SYNC_QUEUE = 'sync';
 export const IMPORT_QUEUE = 'import';
+export const CONTACTS_QUEUE = 'contacts';
 
 export interface SyncJobData {
   readonly source: string;
@@ -32,6 +33,18 @@ export interface ImportJobData {
   readonly allowMassDelete?: boolean;
 }
 
+/** A `contacts apply` of one GAL-sync direction (SPEC §10). */
+export interface ContactsJobData {
+  readonly from: string;
+  readonly to: string;
+  readonly ou: string;
+  readonly routingDomain: string;
+  readonly dryRun?: boolean;
+  readonly allowMassDelete?: boolean;
+  readonly trigger: 'schedule' | 'request';
+  readonly slot?: string;
+}
+
 /** Retries with exponential backoff for transient failures; results kept for a day. */
 export function jobDefaults(backoffMs = 5_000): JobsOptions {
   return {
@@ -45,6 +58,7 @@ export function jobDefaults(backoffMs = 5_000): JobsOptions {
 export interface Queues {
   readonly sync: Queue<SyncJobData>;
   readonly import: Queue<ImportJobData>;
+  readonly contacts: Queue<ContactsJobData>;
   close(): Promise<void>;
 }
 
@@ -52,11 +66,13 @@ export function createQueues(connection: RedisClient, keys: Keys, backoffMs?: nu
   const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: jobDefaults(backoffMs) };
   const sync = new Queue<SyncJobData>(SYNC_QUEUE, opts);
   const imp = new Queue<ImportJobData>(IMPORT_QUEUE, opts);
+  const contacts = new Queue<ContactsJobData>(CONTACTS_QUEUE, opts);
   return {
     sync,
     import: imp,
+    contacts,
     async close() {
-      await Promise.all([sync.close(), imp.close()]);
+      await Promise.all([sync.close(), imp.close(), contacts.close()]);
     },
   };
 }
@@ -72,6 +88,13 @@ export function syncJobOptions(data: SyncJobData): JobsOptions {
   if (data.dryRun === true || data.allowMassDelete === true) return {};
   const dedup = { deduplication: { id: `sync-${idPart(data.source)}-${data.mode}`, keepLastIfActive: true } };
   return data.slot !== undefined ? { ...dedup, jobId: `sync-${idPart(data.source)}-${data.mode}-${idPart(data.slot)}` } : dedup;
+}
+
+export function contactsJobOptions(data: ContactsJobData): JobsOptions {
+  if (data.dryRun === true || data.allowMassDelete === true) return {};
+  const id = `contacts-${idPart(data.from)}-${idPart(data.to)}`;
+  const dedup = { deduplication: { id, keepLastIfActive: true } };
+  return data.slot !== undefined ? { ...dedup, jobId: `${id}-${idPart(data.slot)}` } : dedup;
 }
 
 export function createQueueEvents(connection: RedisClient, keys: Keys, queue: string): QueueEvents {

@@ -6,10 +6,11 @@ import { publishDeps } from '../pipeline/deps.js';
 import { Worker } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
+import { CONTACTS_QUEUE, createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
 import { migrateOnStart } from './migrate-on-start.js';
+import { contactsProcessor } from '../../jobs/contacts.js';
 import { importProcessor } from '../../jobs/import.js';
 import { startSchedules, type Schedules } from '../../jobs/schedules.js';
 import { syncProcessor } from '../../jobs/sync.js';
@@ -68,6 +69,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const workers = [
     new Worker(SYNC_QUEUE, syncProcessor(ctx), { ...workerOpts, concurrency: Math.max(1, config.sources.length) }),
     new Worker(IMPORT_QUEUE, importProcessor(ctx), { ...workerOpts, concurrency: 1 }),
+    new Worker(CONTACTS_QUEUE, contactsProcessor(ctx), { ...workerOpts, concurrency: 1 }),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ event: 'SY_WORKER_ERROR', queue: w.name, err: err.message }, 'worker error'));

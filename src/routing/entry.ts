@@ -24,6 +24,8 @@ export interface DirectoryEntry {
   readonly created?: string | undefined;
   /** objectGUID in GUID text form, when the source has it. */
   readonly guid?: string | undefined;
+  /** The GAL-sync marker attribute's value (routing/marker.ts), when the entry has one. */
+  readonly marker?: string | undefined;
   /** Where the entry came from, for error messages (e.g. `students.csv:42`). */
   readonly origin?: string | undefined;
 }

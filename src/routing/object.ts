@@ -5,6 +5,7 @@
  */
 import type { DirectoryEntry } from './entry.js';
 import { parseAddress, stripSmtpPrefix } from './address.js';
+import { parseMarker, type MirrorOrigin } from './marker.js';
 import { quoted } from './printable.js';
 
 /** `group`: a mail-enabled group (distribution or mail-enabled security group). */
@@ -30,6 +31,8 @@ export interface RecipientObject {
   readonly legacyExchangeDN?: string | undefined;
   /** Hidden from address lists (msExchHideFromAddressLists); absent when not hidden. */
   readonly hiddenFromAddressLists?: true | undefined;
+  /** A managed contact (SPEC §10): the object of another source it mirrors, from its marker. */
+  readonly mirrorOf?: MirrorOrigin | undefined;
 }
 
 export type BuildResult = { ok: true; object: RecipientObject } | { ok: false; reason: string } | { ok: 'skip'; reason: string };
@@ -119,6 +122,7 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
       mailNickname: entry.mailNickname,
       legacyExchangeDN: entry.legacyExchangeDN,
       hiddenFromAddressLists: entry.hiddenFromAddressLists === true ? true : undefined,
+      mirrorOf: kind === 'contact' ? parseMarker(entry.marker) : undefined,
     },
   };
 }
@@ -127,12 +131,15 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
  * The conflict rank of an object (SPEC §3.1): a string that sorts the winner first —
  * higher source priority, then mailbox (or group) before mail user (or group with a
  * targetAddress) before contact, then the older
- * object, then DN order. Stored with the object so Redis scripts compare plain strings.
+ * object, then DN order; a mirror contact (SPEC §10) after all of them. Stored with the object so Redis scripts compare plain strings.
  */
 export function rankKey(object: RecipientObject, priority: number): string {
   const prio = String(1_000_000 - Math.max(-999_999, Math.min(999_999, Math.trunc(priority)))).padStart(7, '0');
   const created = object.created !== undefined && object.created !== '' ? object.created : '~';
-  return `${prio}|${kindOrder(object)}|${created}|${object.dn.toLowerCase()}\u0000${object.id}`;
+  // SPEC §10: a mirror never takes an address from its origin, whatever the priorities: it
+  // ranks after every object that is not a mirror ('~' sorts after the digits of `prio`)
+  const mirror = object.mirrorOf !== undefined ? '~' : '';
+  return `${mirror}${prio}|${kindOrder(object)}|${created}|${object.dn.toLowerCase()}\u0000${object.id}`;
 }
 
 /** The key identifying an object within its source (case-insensitive for DNs and GUIDs). */

@@ -26,6 +26,8 @@ interface Stored {
   x?: string;
   /** hidden from address lists */
   h?: true;
+  /** mirror of [source, id] (a GAL-sync contact) */
+  m?: [string, string];
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;
@@ -50,6 +52,7 @@ export function encodeObject(object: RecipientObject, rank: string, lowered = ob
   if (object.mailNickname !== undefined) stored.mn = object.mailNickname;
   if (object.legacyExchangeDN !== undefined) stored.x = object.legacyExchangeDN;
   if (object.hiddenFromAddressLists === true) stored.h = true;
+  if (object.mirrorOf !== undefined) stored.m = [object.mirrorOf.source, object.mirrorOf.id];
   return JSON.stringify(stored);
 }
 
@@ -71,5 +74,6 @@ export function decodeObject(json: string): RecipientObject {
     mailNickname: s.mn,
     legacyExchangeDN: s.x,
     hiddenFromAddressLists: s.h === true ? true : undefined,
+    mirrorOf: s.m === undefined ? undefined : { source: s.m[0], id: s.m[1] },
   };
 }

@@ -63,6 +63,8 @@ export interface Keys {
   readonly runCounts: string;
   /** Hash: source name → ISO time its last successful (not dry) sync or import finished. */
   readonly lastSuccess: string;
+  /** Hash: GAL-sync direction `from>to` → JSON of its last `contacts apply` (src/store/contacts-runs.ts). */
+  readonly contactsRuns: string;
   /** String: the owner of the running sync of a source. */
   sourceLock(source: string): string;
   /** Hash: source name → delta watermark JSON. */
@@ -112,6 +114,7 @@ export function createKeys(namespace: string): Keys {
     runCounts: `${prefix}:runs:count`,
     lastSuccess: `${prefix}:runs:ok`,
     syncState: `${prefix}:sync:state`,
+    contactsRuns: `${prefix}:contacts:last`,
     pins: `${prefix}:sync:pins`,
     sourceReports: `${prefix}:sync:report`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,

@@ -3,6 +3,7 @@
  * history, per-source snapshot counts, and conflicts (inside one source, recorded when
  * the snapshot was staged; between sources, found by comparing their address sets).
  */
+import { rivals } from '../routing/marker.js';
 import { decodeObject } from './codec.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
@@ -132,8 +133,10 @@ async function betweenSources(redis: RedisClient, keys: Keys, states: State[]): 
         const ranked = jsons
           .map((j, k) => ({ j, rank: j ? (JSON.parse(j) as { r: string }).r : '~', key: hits[k]?.key ?? '' }))
           .sort((x, y) => (x.rank < y.rank ? -1 : x.rank > y.rank ? 1 : 0));
-        const [win, ...lose] = ranked;
-        if (!win) continue;
+        // SPEC §10: a mirror contact beside its origin is no rival
+        const parties = ranked.map((h) => ({ ...h, ...(h.j ? decodeObject(h.j) : { source: '', id: h.key }) }));
+        const [win, ...lose] = rivals(parties);
+        if (!win || lose.length === 0) continue;
         out.push({
           address: addresses[i] as string,
           winner: party(win.j, '', win.key),

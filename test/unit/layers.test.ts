@@ -12,7 +12,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/routing'],
   ['src/directory'],
   ['src/store'],
-  ['src/pipeline', 'src/resolver', 'src/message'],
+  ['src/pipeline', 'src/resolver', 'src/message', 'src/contacts'],
   ['src/jobqueue', 'src/mailqueue'],
   ['src/delivery'],
   ['src/relay'],

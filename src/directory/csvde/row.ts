@@ -24,6 +24,7 @@ export interface Header {
   readonly msExchHideFromAddressLists?: number;
   readonly whenCreated?: number;
   readonly objectGUID?: number;
+  readonly adminDescription?: number;
 }
 
 export type HeaderResult = { ok: true; header: Header } | { ok: false; reason: string };
@@ -42,6 +43,7 @@ const COLUMNS = [
   'msExchHideFromAddressLists',
   'whenCreated',
   'objectGUID',
+  'adminDescription',
 ] as const;
 
 export function parseHeader(names: readonly string[]): HeaderResult {
@@ -135,6 +137,7 @@ export function mapRow(header: Header, record: readonly string[], origin: string
       hiddenFromAddressLists: ldapBoolean(column(record, header.msExchHideFromAddressLists)),
       created: column(record, header.whenCreated)?.trim(),
       guid,
+      marker: column(record, header.adminDescription),
       origin,
     },
   };

@@ -5,6 +5,7 @@
  * inetOrgPerson's cn, givenName, sn; it has no mailNickname, legacyExchangeDN or hiding).
  */
 import type { DirectoryEntry } from '../../routing/entry.js';
+import { MARKER_ATTRIBUTE } from '../../routing/marker.js';
 import { guidFromBytes } from '../guid.js';
 import { ldapBoolean } from '../values.js';
 
@@ -52,6 +53,7 @@ export const adMapping: LdapMapping = {
     'whenChanged',
     'uSNChanged',
     'isDeleted',
+    MARKER_ATTRIBUTE,
   ],
   binary: ['objectGUID'],
   // SPEC §1: mail-enabled groups (security or distribution), dynamic distribution lists and
@@ -79,6 +81,7 @@ export const adMapping: LdapMapping = {
         legacyExchangeDN: first(attrs, 'legacyexchangedn'),
         hiddenFromAddressLists: ldapBoolean(first(attrs, 'msexchhidefromaddresslists')),
         created: created(first(attrs, 'whencreated')),
+        marker: first(attrs, MARKER_ATTRIBUTE.toLowerCase()),
         origin: dn,
       },
     };
