@@ -4,12 +4,15 @@
  * unit (a hash) that lives in exactly one of three sorted sets: ready (due time), active
  * (lease expiry) or held.
  *
- * Accepted means queued, exactly once (SPEC §5): at the end of DATA the message is written
- * *pending* (nothing deliverable, mq-put.lua), made durable (WAIT, when replicas are
- * required), then committed in one step (mq-commit.lua); on any failure before the commit
- * it is cancelled (mq-cancel.lua), atomically with the commit, so a 4xx never meets a
+ * Accepted means queued, exactly once (SPEC §5). With `redis.waitReplicas`, the message is
+ * written *pending* at the end of DATA (nothing deliverable, mq-put.lua), made durable
+ * (WAIT), then committed in one step (mq-commit.lua); on any failure before the commit it
+ * is cancelled (mq-cancel.lua), atomically with the commit, so a 4xx never meets a
  * delivery. A pending message whose relay died before deciding is committed by the reaper:
- * a duplicate of a message whose sender got no answer, never a loss.
+ * a duplicate of a message whose sender got no answer, never a loss. Without replicas the
+ * write itself commits; after an error whose effect is unknown (a timeout after Redis ran
+ * it), mq-cancel, sent after it on the same connection, either takes it back (4xx) or finds
+ * it committed (250).
  *
  * The queue is spread over `queue.shards` shards, each under its own hash tag (SPEC §9): a
  * message and its units live in one shard, chosen round-robin at acceptance and carried in
@@ -198,21 +201,37 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
   const unitKeys = (k: QueueShardKeys, id: string, n: number): string[] => Array.from({ length: n }, (_, i) => k.unit(unitId(id, i)));
   const uidsOf = (id: string, n: number): string[] => Array.from({ length: n }, (_, i) => unitId(id, i));
 
-  async function put(input: AcceptInput, budget: number): Promise<boolean> {
+  /** Writes the message pending (`commit` undefined), or deliverable at once (ready, or active when claimed). */
+  async function put(input: AcceptInput, budget: number, commitNow: { claim?: { leaseMs: number } } | undefined): Promise<boolean> {
     const { meta, units } = input;
     const k = keysOf(meta.id);
+    const now = Date.now();
+    const mode = commitNow === undefined ? 'pending' : commitNow.claim ? 'active' : 'ready';
+    const score = commitNow?.claim ? now + commitNow.claim.leaseMs : now;
     const messageFields = { meta: JSON.stringify(meta), left: String(units.length), chunks: String(input.onlyChunk ? 1 : input.chunks) };
     const reply = await runScript(
       redis,
       scripts.mqPut,
-      [k.message(meta.id), k.data(meta.id), k.pending, k.bytes, k.reservations, k.reservationSizes, ...unitKeys(k, meta.id, units.length)],
+      [
+        k.message(meta.id),
+        k.data(meta.id),
+        k.pending,
+        k.bytes,
+        k.reservations,
+        k.reservationSizes,
+        k.ready,
+        k.active,
+        ...unitKeys(k, meta.id, units.length),
+      ],
       [
         meta.id,
-        Date.now(),
+        now,
         budget,
         meta.size,
         JSON.stringify(messageFields),
         input.onlyChunk ?? '',
+        mode,
+        score,
         ...units.map((u) => JSON.stringify(unitFields(meta, u))),
       ],
     );
@@ -272,9 +291,19 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
   async function accept(input: AcceptInput, opts: AcceptOptions): Promise<AcceptOutcome> {
     const { meta } = input;
     const n = input.units.length;
+    const overBudget: AcceptOutcome = { ok: false, why: 'over-budget', detail: `${meta.size} bytes do not fit the queue budget` };
+    if (durability.replicas <= 0) {
+      // nothing to wait for: the write is the commit; after an unknown outcome, cancel decides
+      try {
+        return (await put(input, opts.budget, opts.claim ? { claim: opts.claim } : {}))
+          ? { ok: true, uids: uidsOf(meta.id, n) }
+          : overBudget;
+      } catch (err) {
+        return settleUnknown(meta.id, n, err);
+      }
+    }
     try {
-      if (!(await put(input, opts.budget)))
-        return { ok: false, why: 'over-budget', detail: `${meta.size} bytes do not fit the queue budget` };
+      if (!(await put(input, opts.budget, undefined))) return overBudget;
     } catch (err) {
       return settleUnknown(meta.id, n, err);
     }

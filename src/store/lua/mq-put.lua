@@ -1,19 +1,23 @@
 --[[
-  End of DATA: writes an accepted message as *pending* — its hash, its delivery units and
-  (for a message of one chunk) its data — with nothing deliverable yet. mq-commit makes
-  the units deliverable in one step once the write is durable (Redis WAIT); mq-cancel
-  removes it. A pending message its relay never committed or cancelled is cancelled by
-  the reaper (store.ts), so a 4xx answered after a slow write never becomes a delivery.
+  End of DATA: writes an accepted message — its hash, its delivery units and (for a
+  message of one chunk) its data. With ARGV[7] = 'pending' nothing is deliverable yet:
+  mq-commit makes the units deliverable in one step once the write is durable (Redis
+  WAIT), mq-cancel removes it, and a pending message its relay never decided on is
+  committed by the reaper (store.ts). Without replicas to wait for, the units go straight
+  to the ready (or, claimed, the active) set: the write is the commit, and after an error
+  whose effect is unknown mq-cancel, sent after it on the same connection, finds out.
   The budget is checked again with the real size, and the reservation is released.
 
-  Key count: variable (6 + one per delivery unit).
+  Key count: variable (8 + one per delivery unit).
     KEYS[1] message hash
     KEYS[2] message data hash (chunk index -> bytes)
     KEYS[3] pending zset (message id -> written at, ms)
     KEYS[4] queued bytes of the shard (string counter)
     KEYS[5] reservations zset
     KEYS[6] reservation sizes hash
-    KEYS[7..] unit hashes, in unit order
+    KEYS[7] ready zset
+    KEYS[8] active zset
+    KEYS[9..] unit hashes, in unit order
   Input:
     ARGV[1] message id
     ARGV[2] now (ms)
@@ -21,10 +25,12 @@
     ARGV[4] message size in bytes
     ARGV[5] JSON object of the message hash's fields
     ARGV[6] the message's only chunk ('' when its chunks were written during DATA)
-    ARGV[7..] JSON object of each unit hash's fields, in KEYS order
+    ARGV[7] pending | ready | active: where the units go
+    ARGV[8] score in ready (due) or active (lease expiry), ms
+    ARGV[9..] JSON object of each unit hash's fields, in KEYS order
 
   Output:
-    1 written (pending), 0 over budget (nothing written, the data removed)
+    1 written, 0 over budget (nothing written, the data removed)
 ]]
 local id, now, budget, size = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREM', KEYS[5], id)
@@ -53,7 +59,13 @@ hset(KEYS[1], ARGV[5])
 redis.call('HSET', KEYS[1], 'bytes', size)
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], '0', ARGV[6]) end
 redis.call('PERSIST', KEYS[2])
-for i = 7, #KEYS do hset(KEYS[i], ARGV[i]) end
-redis.call('ZADD', KEYS[3], now, id)
+for i = 9, #KEYS do hset(KEYS[i], ARGV[i]) end
+if ARGV[7] == 'pending' then
+  redis.call('ZADD', KEYS[3], now, id)
+else
+  local target = KEYS[7]
+  if ARGV[7] == 'active' then target = KEYS[8] end
+  for i = 0, #KEYS - 9 do redis.call('ZADD', target, ARGV[8], id .. '.' .. i) end
+end
 redis.call('INCRBY', KEYS[4], size)
 return 1
