@@ -124,7 +124,12 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
         { name: 'legacy', smartHosts: [`127.0.0.1:${sinks.legacy.port}`], tls: 'none' },
       ],
       sources: [{ name: 'directory', type: 'csvde', mailboxConnector: 'onprem' }],
-      relay: { listen: [`127.0.0.1:${relayPort}`], hostname: 'relay.bench.test', trustedNetworks: ['127.0.0.1/32'] },
+      relay: {
+        listen: [`127.0.0.1:${relayPort}`],
+        hostname: 'relay.bench.test',
+        trustedNetworks: ['127.0.0.1/32'],
+        ...(process.env.B3_QUEUE_BUDGET !== undefined ? { queueBudget: process.env.B3_QUEUE_BUDGET } : {}),
+      },
     }),
   );
   const env = { ...process.env, REDIS_URL: '' };
