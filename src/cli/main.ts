@@ -13,6 +13,7 @@ import { requireConfigFile } from './config-file.js';
 import type { ImportFlags } from './import-command.js';
 import type { QueueAction, QueueFlags } from './queue-command.js';
 import type { SyncFlags } from './sync-command.js';
+import type { TraceFlags } from './trace-command.js';
 import { UsageError } from './usage-error.js';
 
 interface CommonFlags {
@@ -156,6 +157,37 @@ function queueCommands(program: Command, run: Run): void {
   }
 }
 
+function traceCommands(program: Command, run: Run): void {
+  program
+    .command('trace')
+    .description('what happened to a message: one timeline per message (received, RCPT decisions, attempts, DSNs, operator actions)')
+    .option('--id <id>', 'queue id (or S… session id)')
+    .option('--message-id <id>', 'Message-ID header')
+    .option('--sender <address>', 'envelope sender')
+    .option('--recipient <address>', 'recipient (refusals at RCPT too)')
+    .option('--since <duration>', 'only messages with events in the last DURATION (e.g. 4h)')
+    .option('--json', 'one JSON timeline per line')
+    .addOption(configOption())
+    .action((flags: TraceFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./trace-command.js')).traceCommand(flags);
+      }),
+    );
+  program
+    .command('audit')
+    .description('operator actions: who, when, what, result')
+    .option('--since <duration>', 'only the last DURATION (e.g. 7d)')
+    .option('--json', 'JSON lines')
+    .addOption(configOption())
+    .action((flags: CommonFlags & { since?: string }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./trace-command.js')).auditCommand(flags);
+      }),
+    );
+}
+
 function tableCommands(program: Command, run: Run): void {
   const table = () => import('./table-commands.js');
   program
@@ -281,6 +313,7 @@ function build(run: Run): Command {
   syncCommands(program, run);
   serveCommands(program, run);
   queueCommands(program, run);
+  traceCommands(program, run);
   tableCommands(program, run);
   adminCommands(program, run);
   return program;

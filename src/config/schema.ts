@@ -132,6 +132,15 @@ const relaySchema = z.strictObject({
     .optional(),
 });
 
+const traceSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  retention: duration.default('7d'),
+  /** Events kept per message or session (the oldest go first). */
+  maxEventsPerMessage: z.number().int().min(10).default(500),
+  /** Trace ids kept per recipient, sender or Message-ID index key and shard (the oldest go first). */
+  maxIndexEntries: z.number().int().min(10).default(10_000),
+});
+
 export const configSchema = z.strictObject({
   redis: redisSchema.default(redisSchema.parse({})),
   domains: z.array(domainSchema).default([]),
@@ -154,6 +163,10 @@ export const configSchema = z.strictObject({
     .default({ versionsKept: 5, keepFor: '24h' }),
   /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */
   queue: z.strictObject({ shards: z.number().int().min(1).max(1296).default(16) }).default({ shards: 16 }),
+  /** Message trace (SPEC §11): kept `retention`, capped per message and per index key. */
+  trace: traceSchema.default(traceSchema.parse({})),
+  /** Audit log of operator actions (SPEC §11): a capped Redis stream. */
+  audit: z.strictObject({ maxEntries: z.number().int().min(100).default(100_000) }).default({ maxEntries: 100_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

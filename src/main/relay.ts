@@ -21,6 +21,9 @@ import { lookup } from '../store/table.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
 import type { Observer } from '../log/observer.js';
+import { traceSettings } from '../trace/cli.js';
+import { withTrace } from '../trace/observer.js';
+import { createTraceWriter } from '../trace/writer.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
@@ -48,10 +51,17 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const lookupRedis = createRedis(config.redis, 'lookup', env);
   const acceptRedis = createRedis(config.redis, 'accept', env);
   const workRedis = createRedis(config.redis, 'worker', env);
-  for (const r of [lookupRedis, acceptRedis, workRedis]) r.on('error', () => undefined); // reported per command
-  // all three before listening: a fail-fast client that is still connecting (a Cluster
+  // trace writes fail fast and are dropped (src/trace/writer.ts), never queued behind an outage
+  const traceRedis = config.trace.enabled ? createRedis(config.redis, 'accept', env) : undefined;
+  const clients = [lookupRedis, acceptRedis, workRedis, ...(traceRedis ? [traceRedis] : [])];
+  for (const r of clients) r.on('error', () => undefined); // reported per command
+  // all of them before listening: a fail-fast client that is still connecting (a Cluster
   // still loading its slot map) would turn the first messages into 451s
-  await Promise.all([workRedis, lookupRedis, acceptRedis].map((r) => connected(r, 10_000)));
+  await Promise.all(clients.map((r) => connected(r, 10_000)));
+  const tracer = traceRedis
+    ? createTraceWriter({ redis: traceRedis, keys, settings: traceSettings(config), logger: log.child({ part: 'trace' }) })
+    : undefined;
+  const observer = withTrace(opts.observer, tracer);
   await migrateOnStart({ redis: workRedis, keys, config }, log);
   const secret = await hopSecret(workRedis, keys);
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
@@ -65,7 +75,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     connectors: new Map(config.connectors.map((c) => [c.name, c])),
     hopSecret: secret,
     signers: dkimSigners(config.connectors),
-    ...(opts.observer ? { observer: opts.observer } : {}),
+    observer,
     logger: log.child({ part: 'delivery' }),
     options: {
       concurrency: rc.deliveryConcurrency,
@@ -88,7 +98,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     hopSecret: secret,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
-    ...(opts.observer ? { observer: opts.observer } : {}),
+    observer,
     async senderPrimary(sender) {
       const parsed = parseAddress(sender);
       if (!parsed.ok) return undefined;
@@ -110,7 +120,8 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       await relay.drain(graceMs);
       await runner.stop(graceMs);
       pool.close();
-      for (const r of [lookupRedis, acceptRedis, workRedis]) {
+      await tracer?.close();
+      for (const r of clients) {
         if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
         else r.disconnect();
       }

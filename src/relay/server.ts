@@ -20,6 +20,7 @@ import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { readUsers, verifyPassword } from './auth.js';
 import { trustedNetworks } from './trust.js';
 import { noObserver, type Observer } from '../log/observer.js';
+import { rcptEvent, receivedEvent, sessionEndEvent } from '../trace/events.js';
 
 export interface RelayDeps {
   readonly config: Config;
@@ -111,6 +112,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onClose(session) {
       sessionLog.delete(session.id);
+      observer.trace?.(sessionEndEvent(session));
       if (!counted.delete(session.id)) return;
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
@@ -132,6 +134,7 @@ export function createRelay(deps: RelayDeps): Relay {
           const seconds = (performance.now() - started) / 1000;
           const ms = Math.round(seconds * 1_000_000) / 1000;
           observer.decision(d.reason, d.action, seconds);
+          observer.trace?.(rcptEvent(session, d));
           slog(session).info(
             {
               event: 'SY_RCPT',
@@ -183,6 +186,7 @@ export function createRelay(deps: RelayDeps): Relay {
             return cb(new SmtpReplyError(result.reply));
           }
           observer.accepted();
+          observer.trace?.(receivedEvent(session, result.id, raw, routed));
           cb(null, `${result.reply.enhanced} ${result.reply.text}`);
         })
         .catch((err: unknown) => {

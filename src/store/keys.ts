@@ -19,6 +19,10 @@ export interface QueueShardKeys {
   message(id: string): string;
   /** Hash of one delivery unit (one message, one next hop, its recipients). */
   unit(uid: string): string;
+  /** List: the trace events (JSON) of one message or SMTP session whose trace id names this shard. */
+  traceTimeline(id: string): string;
+  /** Zset: trace ids (score = time, ms) of the messages and sessions of this shard with this recipient (r), sender (s) or Message-ID (m). */
+  traceIndex(kind: 'r' | 's' | 'm', value: string): string;
 }
 
 export interface Keys {
@@ -64,6 +68,8 @@ export interface Keys {
   readonly layout: string;
   /** String: the token of the process migrating the layout. */
   readonly layoutLock: string;
+  /** Stream: the audit log of operator actions (src/audit/). */
+  readonly audit: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
 }
@@ -95,6 +101,7 @@ export function createKeys(namespace: string): Keys {
     hopSecret: `${prefix}:relay:hopsecret`,
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
+    audit: `${prefix}:audit`,
     bullPrefix: `${prefix}:bull`,
   };
 }
@@ -117,5 +124,7 @@ function queueKeys(tag: string, shard: number): QueueShardKeys {
     held: `${tag}:mq:held`,
     message: (id) => `${tag}:mq:m:${id}`,
     unit: (uid) => `${tag}:mq:u:${uid}`,
+    traceTimeline: (id) => `${tag}:tr:t:${id}`,
+    traceIndex: (kind, value) => `${tag}:tr:i:${kind}:${value}`,
   };
 }

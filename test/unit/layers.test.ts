@@ -13,7 +13,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/directory'],
   ['src/store'],
   ['src/pipeline', 'src/resolver', 'src/message'],
-  ['src/jobqueue', 'src/mailqueue'],
+  ['src/jobqueue', 'src/mailqueue', 'src/trace', 'src/audit'],
   ['src/delivery'],
   ['src/relay'],
   ['src/metrics', 'src/report', 'src/admin', 'src/upgrade'],
