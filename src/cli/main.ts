@@ -14,6 +14,7 @@ import type { ImportFlags } from './import-command.js';
 import type { QueueAction, QueueFlags } from './queue-command.js';
 import type { SyncFlags } from './sync-command.js';
 import type { TraceFlags } from './trace-command.js';
+import type { MailflowFlags } from './mailflow-command.js';
 import { UsageError } from './usage-error.js';
 
 interface CommonFlags {
@@ -188,6 +189,24 @@ function traceCommands(program: Command, run: Run): void {
     );
 }
 
+function testCommands(program: Command, run: Run): void {
+  const test = program.command('test').description('prove the configuration against the live systems');
+  test
+    .command('mailflow')
+    .description('check every mail path: configuration, next hops, recipient callouts, and with --send probe messages traced to their hop')
+    .option('--send', 'send one probe per path to mailflow.probeRecipients and follow it by trace')
+    .option('--sample <n>', 'recipients per connector for the callouts (default mailflow.sample)')
+    .option('--all', 'every routed recipient (rate-limited)')
+    .option('--json', 'the report as JSON')
+    .addOption(configOption())
+    .action((flags: MailflowFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./mailflow-command.js')).mailflowCommand(flags);
+      }),
+    );
+}
+
 function tableCommands(program: Command, run: Run): void {
   const table = () => import('./table-commands.js');
   program
@@ -314,6 +333,7 @@ function build(run: Run): Command {
   serveCommands(program, run);
   queueCommands(program, run);
   traceCommands(program, run);
+  testCommands(program, run);
   tableCommands(program, run);
   adminCommands(program, run);
   return program;

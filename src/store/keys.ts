@@ -70,6 +70,8 @@ export interface Keys {
   readonly layoutLock: string;
   /** Stream: the audit log of operator actions (src/audit/). */
   readonly audit: string;
+  /** String: JSON of the last `test mailflow` report (src/mailflow/run.ts). */
+  readonly mailflowLast: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
 }
@@ -102,6 +104,7 @@ export function createKeys(namespace: string): Keys {
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
     audit: `${prefix}:audit`,
+    mailflowLast: `${prefix}:mailflow:last`,
     bullPrefix: `${prefix}:bull`,
   };
 }

@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/jobqueue', 'src/mailqueue', 'src/trace', 'src/audit'],
   ['src/delivery'],
   ['src/relay'],
-  ['src/metrics', 'src/report', 'src/admin', 'src/upgrade'],
+  ['src/metrics', 'src/report', 'src/admin', 'src/upgrade', 'src/mailflow'],
   ['jobs'],
   ['src/main'],
   ['src/cli'],
