@@ -11,6 +11,12 @@ import type { RedisClient } from '../store/redis.js';
 
 export const SYNC_QUEUE = 'sync';
 export const IMPORT_QUEUE = 'import';
+export const MAILFLOW_QUEUE = 'mailflow';
+
+/** A scheduled `test mailflow` run (SPEC §11): never --send, results in Redis and metrics. */
+export interface MailflowJobData {
+  readonly slot: string;
+}
 
 export interface SyncJobData {
   readonly source: string;
@@ -45,6 +51,7 @@ export function jobDefaults(backoffMs = 5_000): JobsOptions {
 export interface Queues {
   readonly sync: Queue<SyncJobData>;
   readonly import: Queue<ImportJobData>;
+  readonly mailflow: Queue<MailflowJobData>;
   close(): Promise<void>;
 }
 
@@ -52,11 +59,14 @@ export function createQueues(connection: RedisClient, keys: Keys, backoffMs?: nu
   const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: jobDefaults(backoffMs) };
   const sync = new Queue<SyncJobData>(SYNC_QUEUE, opts);
   const imp = new Queue<ImportJobData>(IMPORT_QUEUE, opts);
+  // a missed check is simply run at the next slot: no retries
+  const mailflow = new Queue<MailflowJobData>(MAILFLOW_QUEUE, { ...opts, defaultJobOptions: { ...opts.defaultJobOptions, attempts: 1 } });
   return {
     sync,
     import: imp,
+    mailflow,
     async close() {
-      await Promise.all([sync.close(), imp.close()]);
+      await Promise.all([sync.close(), imp.close(), mailflow.close()]);
     },
   };
 }

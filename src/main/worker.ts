@@ -6,13 +6,14 @@ import { publishDeps } from '../pipeline/deps.js';
 import { Worker } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
+import { createQueues, IMPORT_QUEUE, MAILFLOW_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
 import { migrateOnStart } from './migrate-on-start.js';
 import { importProcessor } from '../../jobs/import.js';
 import { startSchedules, type Schedules } from '../../jobs/schedules.js';
 import { syncProcessor } from '../../jobs/sync.js';
+import { mailflowProcessor } from '../../jobs/mailflow.js';
 import type { JobContext } from '../../jobs/context.js';
 
 export interface WorkerProcess {
@@ -60,6 +61,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const workers = [
     new Worker(SYNC_QUEUE, syncProcessor(ctx), { ...workerOpts, concurrency: Math.max(1, config.sources.length) }),
     new Worker(IMPORT_QUEUE, importProcessor(ctx), { ...workerOpts, concurrency: 1 }),
+    new Worker(MAILFLOW_QUEUE, mailflowProcessor(ctx), { ...workerOpts, concurrency: 1 }),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ event: 'SY_WORKER_ERROR', queue: w.name, err: err.message }, 'worker error'));
@@ -69,7 +71,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const schedules = startSchedules(config, queues, log);
-  log.info({ event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE], schedules: [...schedules.nextRuns().keys()] }, 'worker ready');
+  log.info(
+    { event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE, MAILFLOW_QUEUE], schedules: [...schedules.nextRuns().keys()] },
+    'worker ready',
+  );
   return {
     queues,
     schedules,

@@ -11,6 +11,9 @@ import { createLogger } from '../../src/log/logger.js';
 import { freePort } from '../../src/main/embedded-redis.js';
 import { projectRoot } from '../../src/main/paths.js';
 import { startRelay, type RunningRelay } from '../../src/main/relay.js';
+import { startWorker } from '../../src/main/worker.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { lastMailflow } from '../../src/mailflow/run.js';
 import type { Check } from '../../src/mailflow/check.js';
 import { relayEnv, type RelayEnv, type RelayEnvOptions } from '../helpers/relay.js';
 
@@ -176,5 +179,29 @@ describe('test mailflow', () => {
       'static target remote.domain: no route (451 4.4.0 to senders)',
       'static outbound: none: trusted clients cannot send out',
     ]);
+  });
+
+  it('runs on mailflow.schedule as a BullMQ job in the worker, its results in switchyard_mailflow_check', async () => {
+    goneFromCloud.clear();
+    t = await setup({ adjust: (raw) => void ((raw.mailflow as Record<string, unknown>).schedule = '* * * * * *') });
+    const worker = await startWorker({ config: t.env.config, log: createLogger('worker', 'silent') });
+    try {
+      let report = await lastMailflow(t.env.redis, t.env.keys);
+      for (let i = 0; i < 150 && report === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        report = await lastMailflow(t.env.redis, t.env.keys);
+      }
+      expect(report?.ok).toBe(true);
+      expect(report?.checks.some((c) => c.stage === 'send')).toBe(false); // a schedule never sends
+    } finally {
+      await worker.close();
+    }
+    // the next hop goes down: the CLI run's report replaces the scheduled one in the metrics
+    await t.sinks.legacy.close();
+    expect((await mailflow()).code).toBe(1);
+    const text = await createMetrics({ redis: t.env.redis, keys: t.env.keys }).registry.metrics();
+    expect(text).toContain('switchyard_mailflow_check{stage="static",path="outbound"} 1');
+    expect(text).toMatch(/switchyard_mailflow_check\{stage="nexthop",path="connector legacy 127\.0\.0\.1:\d+"\} 0/);
+    expect(text).toMatch(/switchyard_mailflow_check\{stage="nexthop",path="connector onprem 127\.0\.0\.1:\d+"\} 1/);
   });
 });
