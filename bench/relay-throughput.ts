@@ -6,6 +6,7 @@
  * ../shared/peers/postfix (Postfix routing from LDAP maps) in the same run, when it exists.
  *
  *   npm run bench:relay [-- --messages 10000 --peer-flavour ldap|lmdb --skip-peer]
+ *   npm run bench:relay -- --trace-compare   (trace off, then on, in one run: issue 14's ≤ 10 %)
  * Target: ≥ 1.0× Postfix.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -96,8 +97,8 @@ async function startSmtpSink(name: string, dir: string): Promise<SinkProc> {
   };
 }
 
-async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Promise<Map<number, Measured>> {
-  const work = join(tmpdir(), `switchyard-b3-${process.pid}-${appendfsync}`);
+async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always', trace = true): Promise<Map<number, Measured>> {
+  const work = join(tmpdir(), `switchyard-b3-${process.pid}-${appendfsync}-${trace ? 'trace' : 'notrace'}`);
   mkdirSync(work, { recursive: true });
   const redis = await startRedis({ dir: join(work, 'redis'), persistence: true, appendfsync });
   const sinks = {
@@ -125,6 +126,7 @@ async function runOurs(dir: Directory, appendfsync: 'everysec' | 'always'): Prom
       ],
       sources: [{ name: 'directory', type: 'csvde', mailboxConnector: 'onprem' }],
       relay: { listen: [`127.0.0.1:${relayPort}`], hostname: 'relay.bench.test', trustedNetworks: ['127.0.0.1/32'] },
+      trace: { enabled: trace },
     }),
   );
   const env = { ...process.env, REDIS_URL: '' };
@@ -236,6 +238,22 @@ console.log(
   `B3: ${MESSAGES} messages of ${SIZE} bytes, ${SESSIONS} sessions (smtp-source), directory of ${DIRECTORY} recipients, 5 % unknown, half contacts`,
 );
 const dir = makeDirectory(DIRECTORY);
+if (process.argv.includes('--trace-compare')) {
+  // issue 14: message trace must cost B3 at most 10 %; both runs in this one process, same machine state
+  console.log('Switchyard relay, everysec, trace.enabled: false:');
+  const off = await runOurs(dir, 'everysec', false);
+  console.log('Switchyard relay, everysec, trace.enabled: true:');
+  const on = await runOurs(dir, 'everysec', true);
+  for (const rcpts of RCPTS) {
+    const a = off.get(rcpts);
+    const b = on.get(rcpts);
+    const cost = a && b ? ((1 - b.msgsPerS / a.msgsPerS) * 100).toFixed(1) : '?';
+    console.log(
+      `B3 r=${rcpts}: trace off ${a?.msgsPerS.toFixed(1)} msg/s, trace on ${b?.msgsPerS.toFixed(1)} msg/s: trace costs ${cost} % (target ≤ 10 %)`,
+    );
+  }
+  process.exit(0);
+}
 console.log('Postfix peer (reference):');
 const peer = await runPeer();
 if (typeof peer === 'string') console.log(`  ${peer}`);
