@@ -30,6 +30,7 @@ import { applyRollback, planRollback } from '../pipeline/rollback.js';
 import { decisionJson, stalenessJson, statusJson } from '../report/json.js';
 import { completeness, readStaleness } from '../report/health.js';
 import { statusPage } from './status-page.js';
+import { traceRoutes } from './trace-routes.js';
 
 export interface AdminDeps {
   readonly config: Config;
@@ -172,6 +173,8 @@ export function createAdmin(deps: AdminDeps): express.Express {
       }
     }),
   );
+
+  traceRoutes(app, { redis, keys, config });
 
   if (deps.queues) {
     const board = new ExpressAdapter();

@@ -24,6 +24,7 @@ import type { Observer } from '../log/observer.js';
 import { traceSettings } from '../trace/cli.js';
 import { withTrace } from '../trace/observer.js';
 import { createTraceWriter } from '../trace/writer.js';
+import { startDepthSampler } from '../trace/stats.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
@@ -110,6 +111,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       return target.ok && target.address.key === parsed.address.key ? obj.primary : undefined;
     },
   });
+  const stopSampler = traceRedis ? startDepthSampler(traceRedis, keys, () => workStore.depth()) : undefined;
   const addresses = await relay.listen();
   if (deliver) runner.start();
   log.info({ event: 'SY_RELAY_LISTENING', listen: addresses.map((a) => `${a.address}:${a.port}`) }, 'relay listening');
@@ -120,6 +122,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       await relay.drain(graceMs);
       await runner.stop(graceMs);
       pool.close();
+      stopSampler?.();
       await tracer?.close();
       for (const r of clients) {
         if (r.status === 'ready') await r.quit().catch(() => r.disconnect());

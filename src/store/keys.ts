@@ -70,6 +70,8 @@ export interface Keys {
   readonly layoutLock: string;
   /** Stream: the audit log of operator actions (src/audit/). */
   readonly audit: string;
+  /** Hash per hour (epoch hours): `<minute>|<connector>|<accepted|delivered|deferred|bounced>` → count, and `<minute>|queue|<state>` → depth; every relay adds to it. */
+  stats(hour: number): string;
   /** String: JSON of the last `test mailflow` report (src/mailflow/run.ts). */
   readonly mailflowLast: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
@@ -105,6 +107,7 @@ export function createKeys(namespace: string): Keys {
     layoutLock: `${prefix}:layout:lock`,
     audit: `${prefix}:audit`,
     mailflowLast: `${prefix}:mailflow:last`,
+    stats: (hour) => `${prefix}:stats:${hour}`,
     bullPrefix: `${prefix}:bull`,
   };
 }

@@ -35,6 +35,7 @@ export const scripts = {
   mqRetry: load('mq-retry-4'),
   mqControl: load('mq-control-4'),
   mqAdopt: load('mq-adopt-5'),
+  traceWrite: load('trace-write'),
 } as const;
 
 export async function runScript(

@@ -9,6 +9,8 @@ import type { TraceEvent } from '../log/observer.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { indexValue, sessionTraceId, storedEvent, traceShard, type StoredEvent, type TraceSettings } from './record.js';
+import { countsOf, writeCounts } from './stats.js';
+import { runScript, scripts } from '../store/scripts.js';
 
 export interface TraceWriter {
   trace(event: TraceEvent): void;
@@ -28,6 +30,9 @@ export interface TraceWriterDeps {
   readonly batch?: number;
 }
 
+/** Share of index writes that also trim the key (past the retention, over the cap). */
+const TRIM_SHARE = 1 / 16;
+
 /** Refusals kept per session before its record is written (a dictionary attack is not kept in memory). */
 const SESSION_BUFFER = 200;
 
@@ -46,6 +51,7 @@ export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
   const flushMs = deps.flushMs ?? 50;
   const batch = deps.batch ?? 2000;
   let pending = new Map<number, Pending>();
+  let counters = new Map<string, number>();
   let count = 0;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
@@ -98,6 +104,7 @@ export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
   }
 
   function trace(e: TraceEvent): void {
+    for (const [hour, field] of countsOf(e)) counters.set(`${hour}/${field}`, (counters.get(`${hour}/${field}`) ?? 0) + 1);
     switch (e.kind) {
       case 'rcpt': {
         const s = sessionOf(e.session, e.at);
@@ -110,7 +117,8 @@ export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
         if (s) s.rcpts = [];
         const index: [kind: 'r' | 's' | 'm', value: string][] = [['s', e.from]];
         if (e.messageId !== undefined) index.push(['m', e.messageId]);
-        for (const r of e.rcpts) index.push(['r', r.orig], ['r', r.rcpt]);
+        // by the address the sender used (a contact's target is in the timeline, not indexed: one key less per contact)
+        for (const r of e.rcpts) index.push(['r', r.orig]);
         for (const d of decisions) if (d.kind === 'rcpt') index.push(['r', d.rcpt]);
         push(e.id, [...decisions, storedEvent(e)], index, e.at);
         return;
@@ -126,33 +134,33 @@ export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
     }
   }
 
-  async function write(batchOf: Map<number, Pending>): Promise<void> {
+  async function write(batchOf: Map<number, Pending>, counts: Map<string, number>): Promise<void> {
     const now = Date.now();
     const ttl = settings.retentionMs;
-    await Promise.all(
-      [...batchOf].map(async ([, p]) => {
-        const pipe = deps.redis.pipeline();
+    await Promise.all([
+      writeCounts(deps.redis, keys, counts),
+      ...[...batchOf].map(async ([shard, p]) => {
+        const qk = keys.mqShard(shard);
+        const names: string[] = [];
+        const args: (string | number)[] = [ttl, settings.maxEventsPerMessage, settings.maxIndexEntries, now - ttl, p.events.size];
         for (const [id, events] of p.events) {
-          const key = keys.mqShard(traceShard(id)).traceTimeline(id);
-          pipe.rpush(key, ...events);
-          pipe.ltrim(key, -settings.maxEventsPerMessage, -1);
-          pipe.pexpire(key, ttl);
+          names.push(qk.traceTimeline(id));
+          args.push(events.length, ...events);
         }
-        const touched = new Set<string>();
+        const byKey = new Map<string, (string | number)[]>();
         for (const ix of p.index) {
-          pipe.zadd(ix.key, ix.at, ix.id);
-          touched.add(ix.key);
+          const list = byKey.get(ix.key) ?? [];
+          list.push(ix.at, ix.id);
+          byKey.set(ix.key, list);
         }
-        for (const key of touched) {
-          pipe.zremrangebyscore(key, '-inf', `(${now - ttl}`);
-          pipe.zremrangebyrank(key, 0, -settings.maxIndexEntries - 1);
-          pipe.pexpire(key, ttl);
+        for (const [key, pairs] of byKey) {
+          names.push(key);
+          // the reader ignores what is past the retention; trimming on a sample of writes keeps keys bounded
+          args.push(Math.random() < TRIM_SHARE ? 1 : 0, pairs.length / 2, ...pairs);
         }
-        const results = await pipe.exec();
-        const failed = results?.find(([err]) => err !== null);
-        if (failed?.[0]) throw failed[0];
+        await runScript(deps.redis, scripts.traceWrite, names, args);
       }),
-    );
+    ]);
   }
 
   function flush(): Promise<void> {
@@ -160,11 +168,13 @@ export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
     timer = undefined;
     if (count === 0) return inFlight;
     const taken = pending;
+    const counts = counters;
     const n = count;
     pending = new Map();
+    counters = new Map();
     count = 0;
     inFlight = inFlight.then(() =>
-      write(taken).catch((err: unknown) =>
+      write(taken, counts).catch((err: unknown) =>
         deps.logger.warn({ event: 'SY_TRACE_WRITE_FAILED', events: n, err: String(err) }, 'trace events not written; dropped'),
       ),
     );
