@@ -1,8 +1,8 @@
 /**
  * The trace writer: an Observer's `trace` that never waits on Redis. Events are buffered
- * and flushed every few ms (or when many are pending) in one pipeline per queue shard, so
- * the SMTP replies and deliveries never wait on trace writes; a failed flush is logged and
- * dropped (trace is a record, not the queue).
+ * and flushed every 250 ms (or when 2,000 are pending) in one `trace-write.lua` call per queue
+ * shard, so the SMTP replies and deliveries never wait on trace writes; a failed flush is
+ * logged and dropped (trace is a record, not the queue: a crash loses at most one interval).
  */
 import type { Logger } from '../log/logger.js';
 import type { TraceEvent } from '../log/observer.js';
@@ -48,7 +48,7 @@ interface SessionState {
 
 export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
   const { keys, settings } = deps;
-  const flushMs = deps.flushMs ?? 50;
+  const flushMs = deps.flushMs ?? 250;
   const batch = deps.batch ?? 2000;
   let pending = new Map<number, Pending>();
   let counters = new Map<string, number>();
