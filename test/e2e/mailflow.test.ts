@@ -1,8 +1,8 @@
 /**
  * `switchyard test mailflow` (SPEC §11, issue 14) through the built CLI against the relay
- * and real SMTP next hops with recipient maps. The next hops are the project's SMTP sinks
- * (test/helpers/smtp.ts), each answering RCPT from its own recipient map, not Postfix
- * instances: see the report of issue 14.
+ * and real SMTP next hops with recipient maps: the project's SMTP sinks (test/helpers/smtp.ts),
+ * each answering RCPT from its own map, so that every failure can be staged one at a time.
+ * The same stages against private Postfix instances: mailflow-postfix.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
