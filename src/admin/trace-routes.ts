@@ -14,6 +14,9 @@ import { traceSettings } from '../trace/cli.js';
 import { searchTrace, type TraceQuery } from '../trace/search.js';
 import { readSeries } from '../trace/stats.js';
 
+/** Who the audit log names for an action taken on the status page (no per-user sign-in yet: the admin token or loopback). */
+export const ADMIN_OPERATOR = 'admin:http';
+
 const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
   fn(req, res).catch(next);
 };
