@@ -187,6 +187,19 @@ describe('message trace', () => {
     expect((await cli(['audit', '--since', '1h'])).stdout).toMatch(/os:\S+ {2}queue-delete {2}\w+ {2}→ 1 of 1 unit\(s\) changed/);
   });
 
+  it('a bounce and the DSN sent for it are in the timeline', async () => {
+    t = await relayEnv({ sinks: { onprem: { rcptReply: () => ({ code: 550, message: '5.1.1 mailbox gone' }) } } });
+    const sent = await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu'] });
+    const id = /queued as (\w+)/.exec(sent.response)?.[1] ?? '';
+    await t.sinks.internet.waitFor(1); // the DSN to sender@example.org
+    const [tl] = await until(
+      () => timelines(['--id', id]),
+      (v) => (v[0]?.events ?? []).some((e) => e.kind === 'dsn'),
+    );
+    expect(steps(tl?.events ?? [])).toEqual(['rcpt ada.lovelace@contoso.edu route', 'received', 'bounced ada.lovelace@contoso.edu', 'dsn']);
+    expect((await cli(['trace', '--id', id])).stdout).toMatch(/dsn {7}failed notice to the sender for <ada\.lovelace@contoso\.edu>/);
+  });
+
   it('events older than trace.retention are gone', async () => {
     t = await relayEnv({ adjust: (raw) => void (raw.trace = { retention: '1500ms' }) });
     const sent = await sendMail({ port: t.port, from: 'sender@example.org', to: ['ada.lovelace@contoso.edu'] });
