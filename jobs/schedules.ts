@@ -1,6 +1,6 @@
 /**
  * node-cron schedules: each source's `schedule` (full sync) and, for LDAP sources,
- * `deltaSchedule` (delta sync). A tick only enqueues, with
+ * `deltaSchedule` (delta sync); `mailflow.schedule` (`test mailflow`). A tick only enqueues, with
  * a job id derived from the slot's scheduled time, so the schedulers of several workers
  * add the same job once and a slot never runs twice.
  */
@@ -57,6 +57,19 @@ export function startSchedules(config: Config, queues: Queues, log: Logger): Sch
       { name: `contacts-${gal.from}-${gal.to}`, noOverlap: true },
     );
     tasks.set(`contacts:${gal.from}>${gal.to}`, task);
+  }
+  const mailflow = config.mailflow.schedule;
+  if (mailflow !== undefined) {
+    const task = cron.schedule(
+      mailflow,
+      async (ctx) => {
+        const slot = new Date(Math.floor(ctx.date.getTime() / 1000) * 1000).toISOString();
+        const job = await queues.mailflow.add('mailflow', { slot }, { jobId: `mailflow-${slot.replace(/[^A-Za-z0-9_.-]/g, '_')}` });
+        log.debug({ event: 'SY_SCHEDULE_TICK', queue: 'mailflow', slot, job: job.id }, 'scheduled mail-flow test enqueued');
+      },
+      { name: 'mailflow', noOverlap: true },
+    );
+    tasks.set('mailflow', task);
   }
   return {
     nextRuns: () => new Map([...tasks].map(([name, t]) => [name, t.getNextRun()])),

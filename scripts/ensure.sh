@@ -27,9 +27,11 @@ command -v ldbmodify >/dev/null 2>&1 || need_pkgs+=(ldb-tools)
 { command -v ip || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; } >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # the status page is tested in a real headless browser (playwright-core drives it)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# `test mailflow` is tested against private Postfix next hops (testkit/embedded-postfix.ts)
+{ command -v postfix || [ -x /usr/sbin/postfix ]; } >/dev/null 2>&1 || need_pkgs+=(postfix)
 fi
 if [ "$level" = bench ]; then
-  command -v smtp-source >/dev/null 2>&1 || need_pkgs+=(postfix)
+  { command -v smtp-source || [ -x /usr/sbin/smtp-source ]; } >/dev/null 2>&1 || [[ " ${need_pkgs[*]} " == *" postfix "* ]] || need_pkgs+=(postfix)
   [ -f /usr/lib/postfix/postfix-ldap.so ] || need_pkgs+=(postfix-ldap)
   [ -f /usr/lib/postfix/postfix-lmdb.so ] || need_pkgs+=(postfix-lmdb)
 fi

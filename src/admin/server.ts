@@ -32,6 +32,8 @@ import { completeness, readStaleness } from '../report/health.js';
 import { statusPage } from './status-page.js';
 import { signInPage } from './signin-page.js';
 import { adminListenProblem, clearedCookieHeader, hostCheck, signIn, stateChangeGuard, tokenGuard } from './security.js';
+import { ADMIN_OPERATOR, traceRoutes } from './trace-routes.js';
+import { audited } from '../audit/log.js';
 
 export interface AdminDeps {
   readonly config: Config;
@@ -174,7 +176,16 @@ export function createAdmin(deps: AdminDeps): express.Express {
       try {
         // the same rules as `switchyard rollback`: refusals, pins, watermarks dropped
         const plan = await planRollback(redis, keys, config, { ...(to !== undefined ? { to } : {}), ...(source ? { source } : {}) });
-        const r = await applyRollback(redis, keys, config, plan);
+        const r = await audited(
+          redis,
+          keys,
+          config.audit.maxEntries,
+          ADMIN_OPERATOR,
+          'rollback',
+          `${source ? `source ${source}` : 'table'} to version ${to ?? 'previous'}`,
+          () => applyRollback(redis, keys, config, plan),
+          (v) => `published version ${v.version}`,
+        );
         deps.logger.warn(
           { event: 'SY_ROLLBACK', version: r.version, restored: r.restored, source, pinned: r.pinned, via: 'admin' },
           'table rolled back',
@@ -186,6 +197,8 @@ export function createAdmin(deps: AdminDeps): express.Express {
       }
     }),
   );
+
+  traceRoutes(app, { redis, keys, config });
 
   if (deps.queues) {
     const board = new ExpressAdapter();

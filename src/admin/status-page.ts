@@ -1,4 +1,6 @@
-/** The status page: one HTML document that reads /api/status and /api/resolve. */
+import { tracePanelsHtml, tracePanelsScript } from './trace-panel.js';
+
+/** The status page: one HTML document that reads /api/status and /api/resolve (and the trace routes). */
 export function statusPage(hostname: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Switchyard — ${hostname}</title>
@@ -25,6 +27,7 @@ export function statusPage(hostname: string): string {
  <section><h2>Mail queue</h2><table id="queue"><tbody></tbody></table></section>
  <section><h2>Skipped and held entries</h2><table id="entries"><thead><tr><th>source</th><th>entry</th><th>reason</th></tr></thead><tbody></tbody></table><div id="entry-counts"></div></section>
  <section><h2>Conflicts</h2><table id="conflicts"><thead><tr><th>address</th><th>winner</th><th>quarantined</th></tr></thead><tbody></tbody></table></section>
+${tracePanelsHtml}
 </main>
 <script>
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
@@ -68,6 +71,7 @@ document.getElementById('history').addEventListener('click', async (e) => {
 });
 refresh().catch((err) => { document.getElementById('version').textContent = 'status unavailable: ' + err.message; });
 setInterval(() => refresh().catch(() => undefined), 5000);
+${tracePanelsScript}
 </script>
 </body></html>`;
 }

@@ -97,6 +97,10 @@ export async function importCommand(file: string, flags: ImportFlags): Promise<n
       );
     if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
     const result = (await viaWorker(ctx, source, file, flags)) ?? (await inline(ctx, source, file, flags));
+    if (flags.allowMassDelete === true)
+      await (
+        await import('../audit/log.js')
+      ).recordMassDelete(ctx.redis, ctx.keys, ctx.config.audit.maxEntries, `import ${source.name} ${file}`, result);
     log.info(
       { event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun },
       'import finished',

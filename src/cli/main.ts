@@ -14,6 +14,8 @@ import type { ApplyFlags, ExportFlags } from './contacts-command.js';
 import type { ImportFlags } from './import-command.js';
 import type { QueueAction, QueueFlags } from './queue-command.js';
 import type { SyncFlags } from './sync-command.js';
+import type { TraceFlags } from './trace-command.js';
+import type { MailflowFlags } from './mailflow-command.js';
 import { UsageError } from './usage-error.js';
 
 interface CommonFlags {
@@ -155,6 +157,55 @@ function queueCommands(program: Command, run: Run): void {
         }),
       );
   }
+}
+
+function traceCommands(program: Command, run: Run): void {
+  program
+    .command('trace')
+    .description('what happened to a message: one timeline per message (received, RCPT decisions, attempts, DSNs, operator actions)')
+    .option('--id <id>', 'queue id (or S… session id)')
+    .option('--message-id <id>', 'Message-ID header')
+    .option('--sender <address>', 'envelope sender')
+    .option('--recipient <address>', 'recipient (refusals at RCPT too)')
+    .option('--since <duration>', 'only messages with events in the last DURATION (e.g. 4h)')
+    .option('--json', 'one JSON timeline per line')
+    .addOption(configOption())
+    .action((flags: TraceFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./trace-command.js')).traceCommand(flags);
+      }),
+    );
+  program
+    .command('audit')
+    .description('operator actions: who, when, what, result')
+    .option('--since <duration>', 'only the last DURATION (e.g. 7d)')
+    .option('--json', 'JSON lines')
+    .addOption(configOption())
+    .action((flags: CommonFlags & { since?: string }, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./trace-command.js')).auditCommand(flags);
+      }),
+    );
+}
+
+function testCommands(program: Command, run: Run): void {
+  const test = program.command('test').description('prove the configuration against the live systems');
+  test
+    .command('mailflow')
+    .description('check every mail path: configuration, next hops, recipient callouts, and with --send probe messages traced to their hop')
+    .option('--send', 'send one probe per path to mailflow.probeRecipients and follow it by trace')
+    .option('--sample <n>', 'recipients per connector for the callouts (default mailflow.sample)')
+    .option('--all', 'every routed recipient (rate-limited)')
+    .option('--json', 'the report as JSON')
+    .addOption(configOption())
+    .action((flags: MailflowFlags, cmd: Command) =>
+      run(async () => {
+        configured(cmd, flags);
+        return (await import('./mailflow-command.js')).mailflowCommand(flags);
+      }),
+    );
 }
 
 function tableCommands(program: Command, run: Run): void {
@@ -333,6 +384,8 @@ function build(run: Run): Command {
   syncCommands(program, run);
   serveCommands(program, run);
   queueCommands(program, run);
+  traceCommands(program, run);
+  testCommands(program, run);
   tableCommands(program, run);
   adminCommands(program, run);
   contactsCommands(program, run);

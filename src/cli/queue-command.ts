@@ -5,6 +5,7 @@
  */
 import { createQueueStore, type QueueEntry } from '../mailqueue/store.js';
 import { isEmptySelector, selectEntries, type Selector } from '../mailqueue/select.js';
+import { operatorEvent } from '../trace/events.js';
 import { openContext } from './context.js';
 import { UsageError } from './usage-error.js';
 
@@ -47,10 +48,27 @@ export async function queueCommand(action: QueueAction, ids: readonly string[], 
     }
     let changed = 0;
     const now = Date.now();
+    const { operatorTrace } = await import('../trace/cli.js');
+    const { recordAudit, osOperator } = await import('../audit/log.js');
+    const tracer = operatorTrace(ctx);
     for (const e of entries) {
       const ok = action === 'delete' ? await store.finish(e.uid) : await store.control(e.uid, action, now);
+      tracer.trace(operatorEvent(e, action, osOperator(), ok));
       if (ok) changed++;
     }
+    await tracer.close();
+    const what = [
+      ...ids,
+      ...(flags.recipient ? [`--recipient ${flags.recipient}`] : []),
+      ...(flags.hop ? [`--hop ${flags.hop}`] : []),
+      ...(flags.all ? ['--all'] : []),
+    ].join(' ');
+    await recordAudit(ctx.redis, ctx.keys, ctx.config.audit.maxEntries, {
+      who: osOperator(),
+      action: `queue-${action}`,
+      what,
+      result: `${changed} of ${entries.length} unit(s) changed`,
+    });
     const verb = { hold: 'held', release: 'released', retry: 'due now', delete: 'deleted' }[action];
     if (flags.json) process.stdout.write(`${JSON.stringify({ action, matched: entries.length, changed })}\n`);
     else process.stdout.write(`${changed} of ${entries.length} matching unit(s) ${verb}\n`);

@@ -104,6 +104,10 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
         } else {
           result = await syncInline(ctx, source, mode, flags);
         }
+        if (flags.allowMassDelete === true)
+          await (
+            await import('../audit/log.js')
+          ).recordMassDelete(ctx.redis, ctx.keys, ctx.config.audit.maxEntries, `sync ${source.name}`, result);
         const how = `${result.mode} sync${queued ? ' (worker)' : ''}${result.fallback && mode === 'delta' ? ` (instead of delta: ${result.fallback})` : ''}`;
         process.stdout.write(flags.json ? `${JSON.stringify({ queued, ...result })}\n` : `${how}: ${formatPublish(result)}\n`);
       }

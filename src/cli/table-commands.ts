@@ -126,7 +126,18 @@ export async function rollbackCommand(flags: RollbackFlags): Promise<number> {
         return 1;
       }
     }
-    const r = await applyRollback(ctx.redis, ctx.keys, ctx.config, plan);
+    const { audited, osOperator } = await import('../audit/log.js');
+    const what = `${plan.source ? `source ${plan.source}` : 'table'} to version ${flags.to ?? 'previous'}`;
+    const r = await audited(
+      ctx.redis,
+      ctx.keys,
+      ctx.config.audit.maxEntries,
+      osOperator(),
+      'rollback',
+      what,
+      () => applyRollback(ctx.redis, ctx.keys, ctx.config, plan),
+      (v) => `published version ${v.version}`,
+    );
     print(
       flags.json
         ? JSON.stringify({ ...r, changes: plan.changes })
@@ -146,7 +157,17 @@ export async function resumeCommand(name: string, flags: Common): Promise<number
     const { unpin } = await import('../store/pins.js');
     // the rollback dropped the watermark: the sync below (and any delta after it) is a full one
     await ctx.redis.hdel(ctx.keys.syncState, name);
-    return unpin(ctx.redis, ctx.keys, name);
+    const { audited, osOperator } = await import('../audit/log.js');
+    return audited(
+      ctx.redis,
+      ctx.keys,
+      ctx.config.audit.maxEntries,
+      osOperator(),
+      'resume',
+      `source ${name}`,
+      () => unpin(ctx.redis, ctx.keys, name),
+      (was) => (was ? 'unpinned; full sync started' : 'was not pinned; full sync started'),
+    );
   });
   if (!flags.json) print(known ? `source ${name} unpinned; running a full sync` : `source ${name} was not pinned; running a full sync`);
   const { syncCommand } = await import('./sync-command.js');
@@ -156,7 +177,18 @@ export async function resumeCommand(name: string, flags: Common): Promise<number
 export async function sourceRemoveCommand(name: string, flags: Common & { allowMassDelete?: boolean }): Promise<number> {
   return withContext({ configPath: flags.config }, async (ctx) => {
     const { removeSource } = await import('../pipeline/remove-source.js');
-    const r = await removeSource(ctx.redis, ctx.keys, ctx.config, name, { allowMassDelete: flags.allowMassDelete === true });
+    const { audited, osOperator } = await import('../audit/log.js');
+    const what = `source ${name}${flags.allowMassDelete === true ? ' (--allow-mass-delete)' : ''}`;
+    const r = await audited(
+      ctx.redis,
+      ctx.keys,
+      ctx.config.audit.maxEntries,
+      osOperator(),
+      'source-remove',
+      what,
+      () => removeSource(ctx.redis, ctx.keys, ctx.config, name, { allowMassDelete: flags.allowMassDelete === true }),
+      (v) => `published version ${v.version}, ${v.objects} objects removed`,
+    );
     print(
       flags.json
         ? JSON.stringify(r)

@@ -192,6 +192,32 @@ const relaySchema = z.strictObject({
     .optional(),
 });
 
+const traceSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  retention: duration.default('7d'),
+  /** Events kept per message or session (the oldest go first). */
+  maxEventsPerMessage: z.number().int().min(10).default(500),
+  /** Trace ids kept per recipient, sender or Message-ID index key and shard (the oldest go first). */
+  maxIndexEntries: z.number().int().min(10).default(10_000),
+});
+
+const mailflowSchema = z.strictObject({
+  /** Recipients `test mailflow --send` may send a probe message to (one per path); none: stage 4 is skipped. */
+  probeRecipients: z.array(z.string().regex(/^[^@\s]+@[^@\s]+$/, 'an address like probe@contoso.edu')).default([]),
+  /** Envelope sender of the probes (default postmaster@relay.hostname). */
+  from: z
+    .string()
+    .regex(/^[^@\s]+@[^@\s]+$/, 'an address like postmaster@contoso.edu')
+    .optional(),
+  /** Recipients asked per connector by the callout stage (`--sample N` overrides). */
+  sample: z.number().int().min(0).default(5),
+  /** Callouts per second at most, per next hop. */
+  calloutRate: z.number().min(0.1).max(100).default(5),
+  timeout: duration.default('30s'),
+  /** Run `test mailflow` (without --send) on this schedule in the worker; results in metrics. */
+  schedule: cron.optional(),
+});
+
 export const configSchema = z.strictObject({
   redis: redisSchema.default(redisSchema.parse({})),
   domains: z.array(domainSchema).default([]),
@@ -217,6 +243,12 @@ export const configSchema = z.strictObject({
     .default({ versionsKept: 5, keepFor: '24h' }),
   /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */
   queue: z.strictObject({ shards: z.number().int().min(1).max(1296).default(16) }).default({ shards: 16 }),
+  /** Message trace (SPEC §11): kept `retention`, capped per message and per index key. */
+  trace: traceSchema.default(traceSchema.parse({})),
+  /** Audit log of operator actions (SPEC §11): a capped Redis stream. */
+  /** `switchyard test mailflow` (SPEC §11). */
+  mailflow: mailflowSchema.default(mailflowSchema.parse({})),
+  audit: z.strictObject({ maxEntries: z.number().int().min(100).default(100_000) }).default({ maxEntries: 100_000 }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -18,6 +18,7 @@ import { backoff, plan, type Outcome } from './outcome.js';
 import type { Pool } from './pool.js';
 import { TransactionError, type TxResult } from './smtp-client.js';
 import { noObserver, type Observer } from '../log/observer.js';
+import { attemptEvent, dsnEvent, retryEvent } from '../trace/events.js';
 
 export interface RunnerOptions {
   readonly concurrency: number;
@@ -223,6 +224,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (entries.length === 0) return [];
     try {
       await deps.notifier.notify(meta, original, entries);
+      observer.trace?.(dsnEvent(meta, entries));
       return [];
     } catch (err) {
       if (!(err instanceof NoticeDeferred))
@@ -243,6 +245,7 @@ export function createRunner(deps: RunnerDeps): Runner {
   ): Promise<void> {
     const now = Date.now();
     const attempts = unit.attempts + 1;
+    if (outcomes.length > 0) observer.trace?.(attemptEvent(meta, unit, outcomes, attempts));
     for (const o of outcomes) {
       const fields = {
         event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED',
@@ -291,6 +294,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       return;
     }
     const due = now + backoff(attempts, options.retryFirstMs, options.retryMaxMs);
+    observer.trace?.(retryEvent(meta, unit, keep, due));
     await store.retry(unit.uid, due, {
       rcpts: keep,
       attempts,

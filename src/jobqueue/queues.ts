@@ -12,6 +12,12 @@ import type { RedisClient } from '../store/redis.js';
 export const SYNC_QUEUE = 'sync';
 export const IMPORT_QUEUE = 'import';
 export const CONTACTS_QUEUE = 'contacts';
+export const MAILFLOW_QUEUE = 'mailflow';
+
+/** A scheduled `test mailflow` run (SPEC §11): never --send, results in Redis and metrics. */
+export interface MailflowJobData {
+  readonly slot: string;
+}
 
 export interface SyncJobData {
   readonly source: string;
@@ -59,6 +65,7 @@ export interface Queues {
   readonly sync: Queue<SyncJobData>;
   readonly import: Queue<ImportJobData>;
   readonly contacts: Queue<ContactsJobData>;
+  readonly mailflow: Queue<MailflowJobData>;
   close(): Promise<void>;
 }
 
@@ -67,12 +74,15 @@ export function createQueues(connection: RedisClient, keys: Keys, backoffMs?: nu
   const sync = new Queue<SyncJobData>(SYNC_QUEUE, opts);
   const imp = new Queue<ImportJobData>(IMPORT_QUEUE, opts);
   const contacts = new Queue<ContactsJobData>(CONTACTS_QUEUE, opts);
+  // a missed check is simply run at the next slot: no retries
+  const mailflow = new Queue<MailflowJobData>(MAILFLOW_QUEUE, { ...opts, defaultJobOptions: { ...opts.defaultJobOptions, attempts: 1 } });
   return {
     sync,
     import: imp,
     contacts,
+    mailflow,
     async close() {
-      await Promise.all([sync.close(), imp.close(), contacts.close()]);
+      await Promise.all([sync.close(), imp.close(), contacts.close(), mailflow.close()]);
     },
   };
 }

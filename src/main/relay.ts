@@ -25,6 +25,10 @@ import { lookup } from '../store/table.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
 import type { Observer } from '../log/observer.js';
+import { traceSettings } from '../trace/cli.js';
+import { withTrace } from '../trace/observer.js';
+import { createTraceWriter } from '../trace/writer.js';
+import { startDepthSampler } from '../trace/stats.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
@@ -65,10 +69,17 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const lookupRedis = createRedis(config.redis, 'lookup', env);
   const acceptRedis = createRedis(config.redis, 'accept', env);
   const workRedis = createRedis(config.redis, 'worker', env);
-  for (const r of [lookupRedis, acceptRedis, workRedis]) r.on('error', () => undefined); // reported per command
-  // all three before listening: a fail-fast client that is still connecting (a Cluster
+  // trace writes fail fast and are dropped (src/trace/writer.ts), never queued behind an outage
+  const traceRedis = config.trace.enabled ? createRedis(config.redis, 'accept', env) : undefined;
+  const clients = [lookupRedis, acceptRedis, workRedis, ...(traceRedis ? [traceRedis] : [])];
+  for (const r of clients) r.on('error', () => undefined); // reported per command
+  // all of them before listening: a fail-fast client that is still connecting (a Cluster
   // still loading its slot map) would turn the first messages into 451s
-  await Promise.all([workRedis, lookupRedis, acceptRedis].map((r) => connected(r, 10_000)));
+  await Promise.all(clients.map((r) => connected(r, 10_000)));
+  const tracer = traceRedis
+    ? createTraceWriter({ redis: traceRedis, keys, settings: traceSettings(config), logger: log.child({ part: 'trace' }) })
+    : undefined;
+  const observer = withTrace(opts.observer, tracer);
   await migrateOnStart({ redis: workRedis, keys, config }, log);
   const secret = await hopSecret(workRedis, keys);
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
@@ -85,7 +96,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     connectors,
     hopSecret: secret,
     signers,
-    ...(opts.observer ? { observer: opts.observer } : {}),
+    observer,
     logger: log.child({ part: 'delivery' }),
     options: {
       concurrency: rc.deliveryConcurrency,
@@ -108,7 +119,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     hopSecret: secret,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
-    ...(opts.observer ? { observer: opts.observer } : {}),
+    observer,
     authLimiter: createAuthLimiter(lookupRedis, keys, {
       slowAfter: rc.authFailures.slowAfter,
       refuseAfter: rc.authFailures.refuseAfter,
@@ -127,6 +138,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       return target.ok && target.address.key === parsed.address.key ? obj.primary : undefined;
     },
   });
+  const stopSampler = traceRedis ? startDepthSampler(traceRedis, keys, () => workStore.depth()) : undefined;
   const addresses = await relay.listen();
   if (deliver) runner.start();
   log.info({ event: 'SY_RELAY_LISTENING', listen: addresses.map((a) => `${a.address}:${a.port}`) }, 'relay listening');
@@ -147,7 +159,9 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       await relay.drain(graceMs);
       await runner.stop(graceMs);
       pool.close();
-      for (const r of [lookupRedis, acceptRedis, workRedis]) {
+      stopSampler?.();
+      await tracer?.close();
+      for (const r of clients) {
         if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
         else r.disconnect();
       }

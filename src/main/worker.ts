@@ -6,7 +6,7 @@ import { publishDeps } from '../pipeline/deps.js';
 import { Worker } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { CONTACTS_QUEUE, createQueues, IMPORT_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
+import { CONTACTS_QUEUE, createQueues, IMPORT_QUEUE, MAILFLOW_QUEUE, SYNC_QUEUE, type Queues } from '../jobqueue/queues.js';
 import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
 import { migrateOnStart } from './migrate-on-start.js';
@@ -14,6 +14,7 @@ import { contactsProcessor } from '../../jobs/contacts.js';
 import { importProcessor } from '../../jobs/import.js';
 import { startSchedules, type Schedules } from '../../jobs/schedules.js';
 import { syncProcessor } from '../../jobs/sync.js';
+import { mailflowProcessor } from '../../jobs/mailflow.js';
 import type { JobContext } from '../../jobs/context.js';
 
 export interface WorkerProcess {
@@ -70,6 +71,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
     new Worker(SYNC_QUEUE, syncProcessor(ctx), { ...workerOpts, concurrency: Math.max(1, config.sources.length) }),
     new Worker(IMPORT_QUEUE, importProcessor(ctx), { ...workerOpts, concurrency: 1 }),
     new Worker(CONTACTS_QUEUE, contactsProcessor(ctx), { ...workerOpts, concurrency: 1 }),
+    new Worker(MAILFLOW_QUEUE, mailflowProcessor(ctx), { ...workerOpts, concurrency: 1 }),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ event: 'SY_WORKER_ERROR', queue: w.name, err: err.message }, 'worker error'));
@@ -79,7 +81,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   let schedules = startSchedules(config, queues, log);
-  log.info({ event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE], schedules: [...schedules.nextRuns().keys()] }, 'worker ready');
+  log.info(
+    { event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE, MAILFLOW_QUEUE], schedules: [...schedules.nextRuns().keys()] },
+    'worker ready',
+  );
   return {
     queues,
     get schedules() {

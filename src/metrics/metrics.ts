@@ -13,6 +13,7 @@ import { readSourceReports, type SourceReport } from '../store/source-report.js'
 import type { Observer } from '../log/observer.js';
 import type { Config } from '../config/schema.js';
 import { readStaleness, type SourceStaleness } from '../report/health.js';
+import { lastMailflow } from '../mailflow/run.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -115,6 +116,17 @@ export function createMetrics(deps: {
     registers: [registry],
     async collect() {
       this.set((await readCurrent(deps.redis, deps.keys))?.version ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_mailflow_check',
+    help: 'The last `test mailflow` run: 1 when the check of a path held, 0 when it failed (skipped checks absent)',
+    labelNames: ['stage', 'path'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const c of (await lastMailflow(deps.redis, deps.keys))?.checks ?? [])
+        if (c.ok !== null) this.set({ stage: c.stage, path: c.path }, c.ok ? 1 : 0);
     },
   });
   // six gauges read the same runs hash: one HGETALL per scrape

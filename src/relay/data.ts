@@ -41,7 +41,15 @@ export interface Transaction {
 }
 
 export type AcceptResult =
-  { readonly ok: true; readonly reply: SmtpReply; readonly id: string } | { readonly ok: false; readonly reply: SmtpReply };
+  | {
+      readonly ok: true;
+      readonly reply: SmtpReply;
+      readonly id: string;
+      /** The start of the sender's header block and the stored size (for message trace). */
+      readonly head: Buffer;
+      readonly size: number;
+    }
+  | { readonly ok: false; readonly reply: SmtpReply };
 
 export interface Routed extends QueuedRecipient {
   readonly hop: string;
@@ -202,5 +210,5 @@ export async function receiveMessage(
     },
     'message queued',
   );
-  return { ok: true, reply: queuedReply(id), id };
+  return { ok: true, reply: queuedReply(id), id, head: data.head, size: data.size };
 }

@@ -24,6 +24,7 @@ import { trustedNetworks, type TrustedNetworks } from './trust.js';
 import { authRefused, type AuthLimiter } from './auth-limit.js';
 import { proxyListener } from './proxy-protocol.js';
 import { noObserver, type Observer } from '../log/observer.js';
+import { rcptEvent, receivedEvent, sessionEndEvent } from '../trace/events.js';
 
 export interface RelayDeps {
   readonly config: Config;
@@ -208,6 +209,7 @@ export function createRelay(deps: RelayDeps): Relay {
       release(session.id);
       reading.get(session.id)?.destroy(new Error('connection closed during DATA'));
       sessionSettings.delete(session.id);
+      observer.trace?.(sessionEndEvent(session));
       if (!counted.delete(session.id)) return;
       const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
       if (n <= 0) perIp.delete(session.remoteAddress);
@@ -251,6 +253,7 @@ export function createRelay(deps: RelayDeps): Relay {
           const seconds = (performance.now() - started) / 1000;
           const ms = Math.round(seconds * 1_000_000) / 1000;
           observer.decision(d.reason, d.action, seconds);
+          observer.trace?.(rcptEvent(session, d));
           slog(session).info(
             {
               event: 'SY_RCPT',
@@ -318,6 +321,7 @@ export function createRelay(deps: RelayDeps): Relay {
             return cb(new SmtpReplyError(result.reply));
           }
           observer.accepted();
+          observer.trace?.(receivedEvent(session, result.id, result, routed));
           cb(null, `${result.reply.enhanced} ${result.reply.text}`);
         })
         .catch((err: unknown) => {

@@ -36,6 +36,10 @@ export interface QueueShardKeys {
    * read; the migration moves what is left in them (src/mailqueue/migrate.ts).
    */
   readonly layout2: { readonly ready: string; readonly active: string; readonly held: string };
+  /** List: the trace events (JSON) of one message or SMTP session whose trace id names this shard. */
+  traceTimeline(id: string): string;
+  /** Zset: trace ids (score = time, ms) of the messages and sessions of this shard with this recipient (r), sender (s) or Message-ID (m). */
+  traceIndex(kind: 'r' | 's' | 'm', value: string): string;
 }
 
 export interface Keys {
@@ -85,6 +89,12 @@ export interface Keys {
   readonly layout: string;
   /** String: the token of the process migrating the layout. */
   readonly layoutLock: string;
+  /** Stream: the audit log of operator actions (src/audit/). */
+  readonly audit: string;
+  /** Hash per hour (epoch hours): `<minute>|<connector>|<accepted|delivered|deferred|bounced>` → count, and `<minute>|queue|<state>` → depth; every relay adds to it. */
+  stats(hour: number): string;
+  /** String: JSON of the last `test mailflow` report (src/mailflow/run.ts). */
+  readonly mailflowLast: string;
   /** BullMQ's own prefix (never ioredis keyPrefix): its keys carry the same hash tag. */
   readonly bullPrefix: string;
   /** Zset: running relay and worker processes (`<role> <host>:<pid>`) → heartbeat expiry (ms). */
@@ -127,6 +137,9 @@ export function createKeys(namespace: string): Keys {
     authFailures: (ip) => `${prefix}:relay:authfail:${ip}`,
     layout: `${prefix}:layout`,
     layoutLock: `${prefix}:layout:lock`,
+    audit: `${prefix}:audit`,
+    mailflowLast: `${prefix}:mailflow:last`,
+    stats: (hour) => `${prefix}:stats:${hour}`,
     bullPrefix: `${prefix}:bull`,
     processes: `${prefix}:ctl:procs`,
     reloadChannel: `${prefix}:ctl:reload`,
@@ -158,5 +171,7 @@ function queueKeys(tag: string, shard: number): QueueShardKeys {
     message: (id) => `${tag}:mq:m:${id}`,
     data: (id) => `${tag}:mq:d:${id}`,
     unit: (uid) => `${tag}:mq:u:${uid}`,
+    traceTimeline: (id) => `${tag}:tr:t:${id}`,
+    traceIndex: (kind, value) => `${tag}:tr:i:${kind}:${value}`,
   };
 }

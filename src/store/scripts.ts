@@ -40,6 +40,7 @@ export const scripts = {
   mqControl: load('mq-control-4'),
   mqAdopt: load('mq-adopt-5'),
   mqRename: load('mq-rename-6'),
+  traceWrite: load('trace-write'),
 } as const;
 
 export async function runScript(

@@ -174,6 +174,21 @@ describe('admin HTTP', () => {
     });
     const back = await rollback({ source: 'students' });
     expect(await back.json()).toMatchObject({ version: 4, restored: 2, pinned: ['students'] });
+    // the audit log names the status page as who (SPEC §11); the refused one never ran
+    const audit = JSON.parse((await get(`${u.admin.url}api/audit`)).text) as {
+      who: string;
+      action: string;
+      what: string;
+      result: string;
+    }[];
+    expect(audit).toEqual([
+      expect.objectContaining({
+        who: 'admin:http',
+        action: 'rollback',
+        what: 'source students to version previous',
+        result: 'published version 4',
+      }),
+    ]);
     expect(JSON.parse((await get(`${u.admin.url}api/resolve?address=s100007@contoso.edu`)).text)).toMatchObject({
       action: 'route',
       reason: 'mailbox',

@@ -131,6 +131,15 @@ describe('switchyard CLI', () => {
     const s100000 = JSON.parse((await cli(['resolve', '--json', 's100000@contoso.edu'])).stdout) as Record<string, unknown>;
     expect(s100000).toMatchObject({ tableVersion: 4 });
     expect((await cli(['rollback', '--yes', '--to', '99'])).stderr).toMatch(/^switchyard: version 99 is not kept \(kept: 4, 3, 2, 1\)\n$/);
+    // the audit log (SPEC §11): the applied rollback with who and its result; the refused and unconfirmed ones never ran
+    const audit = (await cli(['audit', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    expect(audit).toEqual([
+      expect.objectContaining({ action: 'rollback', what: 'source students to version previous', result: 'published version 4' }),
+    ]);
+    expect(audit[0]?.who).toMatch(/^os:./);
   });
 
   it('exit 1 with the line for a bad file, nothing published', async () => {
@@ -152,6 +161,9 @@ describe('switchyard CLI', () => {
     const gone = await cli(['source', 'remove', 'alumni']);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/^switchyard: source alumni is not in the table/);
+    const audit = (await cli(['audit'])).stdout;
+    expect(audit).toMatch(/os:\S+ {2}source-remove {2}source students {2}→ failed: refused: source students is still configured/);
+    expect(audit).toMatch(/source-remove {2}source alumni {2}→ failed: source alumni is not in the table/);
     expect((await cli(['resume', 'alumni'])).code).toBe(2);
   });
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startRelay } from '../../src/main/relay.js';
+import { searchTrace } from '../../src/trace/search.js';
 import { startWorker } from '../../src/main/worker.js';
 import { migrateQueueLayout } from '../../src/mailqueue/migrate.js';
 import { keySlot, waitReplicas } from '../../src/mailqueue/replicas.js';
@@ -137,6 +138,21 @@ describe('on a 3-master Redis Cluster', () => {
       const store = createQueueStore(client, keys);
       for (let i = 0; i < 50 && (await store.depth()).active > 0; i++) await new Promise((res) => setTimeout(res, 100));
       expect(await store.depth()).toEqual({ ready: 0, active: 0, held: 0 });
+      // message trace on the Cluster: one trace-write.lua call per queue shard tag, found by recipient across shards
+      const id = /queued as (\w+)/.exec(r.response)?.[1] ?? '';
+      const settings = { shards: config.queue.shards, retentionMs: 86_400_000 };
+      let found = await searchTrace(client, keys, settings, { recipient: 'ada.ivanov@contoso.edu' });
+      for (let i = 0; i < 50 && found[0]?.events.filter((e) => e.kind === 'attempt').length !== 3; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        found = await searchTrace(client, keys, settings, { recipient: 'ada.ivanov@contoso.edu' });
+      }
+      expect(found.map((t) => t.id)).toEqual([id]);
+      expect(
+        found[0]?.events
+          .filter((e) => e.kind === 'attempt')
+          .map((e) => (e.kind === 'attempt' ? e.hop : ''))
+          .sort(),
+      ).toEqual(['cloud', 'legacy', 'onprem']);
     } finally {
       await relay.close(2000);
       await Promise.all(sinks.map((s) => s.close()));
