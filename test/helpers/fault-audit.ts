@@ -185,6 +185,45 @@ export async function pendingLeft(redis: RedisClient, keys: Keys, shards = DEFAU
   return counts.reduce((n, c) => n + c, 0);
 }
 
+export interface PendingMessage {
+  readonly queueId: string;
+  readonly seq?: number;
+  readonly attempt?: number;
+  /** What the sender of the attempt that wrote it was told. */
+  readonly outcome?: Outcome;
+  readonly reply?: string;
+}
+
+/**
+ * The pending messages, each matched to the attempt that wrote it: one left pending by a
+ * relay that answered 4xx becomes a delivery of a 4xx'd message when the reaper commits it.
+ */
+export async function pendingMessages(
+  runs: readonly Run[],
+  redis: RedisClient,
+  keys: Keys,
+  shards = DEFAULT_SHARDS,
+): Promise<PendingMessage[]> {
+  const found = await Promise.all(
+    Array.from({ length: shards }, async (_, k) => {
+      const shard = keys.mqShard(k);
+      const ids = await redis.zrange(shard.pending, 0, -1);
+      return Promise.all(ids.map(async (id) => ({ id, head: (await redis.hgetBuffer(shard.data(id), '0'))?.toString('utf8') ?? '' })));
+    }),
+  );
+  return found.flat().map(({ id, head }) => {
+    const [run, seq, attempt] = ['X-Run', 'X-Seq', 'X-Attempt'].map((h) => header(head, h));
+    const a = runs.flatMap((r) => r.attempts).find((x) => x.run === run && String(x.seq) === seq && String(x.attempt) === attempt);
+    return {
+      queueId: id,
+      ...(seq !== undefined ? { seq: Number(seq) } : {}),
+      ...(attempt !== undefined ? { attempt: Number(attempt) } : {}),
+      ...(a ? { outcome: a.outcome } : {}),
+      ...(a?.reply !== undefined || a?.error !== undefined ? { reply: a.reply ?? a.error } : {}),
+    };
+  });
+}
+
 /** One line for the log, and one JSON line in $FAULT_REPORT for the soak runner (test/soak/run.ts). */
 export function report(label: string, a: Audit, extra: Record<string, number | string> = {}): void {
   const details = Object.entries(extra)

@@ -33,6 +33,8 @@ interface FaultLine {
   readonly test: string;
   readonly duplicates: number;
   readonly lost: number;
+  /** Messages left pending (answered 4xx or not at all): the reaper commits them after PENDING_REAP_MS. */
+  readonly pendingLeft?: number;
   readonly [k: string]: unknown;
 }
 
@@ -142,7 +144,7 @@ async function runOnce(target: Target, run: number): Promise<TestRun[]> {
 }
 
 function table(results: readonly TestRun[]): string {
-  const rows = new Map<string, { runs: number; passed: number; failed: number; duplicates?: number; lost?: number }>();
+  const rows = new Map<string, { runs: number; passed: number; failed: number; duplicates?: number; lost?: number; pending?: number }>();
   for (const r of results) {
     const key = `${basename(r.file)} › ${r.test}`;
     const row = rows.get(key) ?? { runs: 0, passed: 0, failed: 0 };
@@ -152,10 +154,11 @@ function table(results: readonly TestRun[]): string {
     if (r.fault) {
       row.duplicates = (row.duplicates ?? 0) + r.fault.duplicates;
       row.lost = (row.lost ?? 0) + r.fault.lost;
+      row.pending = (row.pending ?? 0) + (r.fault.pendingLeft ?? 0);
     }
     rows.set(key, row);
   }
-  const head = ['test', 'runs', 'passed', 'failed', 'duplicates seen', 'lost seen'];
+  const head = ['test', 'runs', 'passed', 'failed', 'duplicates seen', 'lost seen', 'left pending'];
   const body = [...rows].map(([test, r]) => [
     test.length > 110 ? `${test.slice(0, 107)}...` : test,
     String(r.runs),
@@ -163,6 +166,7 @@ function table(results: readonly TestRun[]): string {
     String(r.failed),
     r.duplicates === undefined ? '-' : String(r.duplicates),
     r.lost === undefined ? '-' : String(r.lost),
+    r.pending === undefined ? '-' : String(r.pending),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]?.length ?? 0)));
   const line = (cells: readonly string[]): string =>
@@ -184,5 +188,9 @@ else if (values.only === undefined || MEMORY_TEST.includes(values.only)) {
   results.push(...(await runOnce({ file: MEMORY_TEST, env: { SOAK_MESSAGES: values['memory-messages'] } }, 1)));
   save();
 }
-console.log(`\n${table(results)}\n\nper-run results: ${resultsFile} (logs in ${workDir}/)`);
+console.log(
+  `\n${table(results)}\n\nduplicates seen: extra copies of a message its sender got a 250 for (fault-audit.ts); left pending: ` +
+    `messages written but never committed (answered 4xx, or not at all), which the reaper delivers after 2 minutes\n` +
+    `per-run results: ${resultsFile} (logs in ${workDir}/)`,
+);
 process.exitCode = results.every((r) => r.status === 'passed') ? 0 : 1;
