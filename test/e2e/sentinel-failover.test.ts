@@ -62,7 +62,10 @@ describe('Sentinel failover', () => {
       const a = await settle([run], sinks, { drained: queueDrained(admin, keys) });
       const newMaster = await sentinel.currentMaster();
       const pending = await pendingMessages([run], admin, keys);
-      report(`sentinel failover ${oldMaster} → ${newMaster}`, a, { pendingLeft: pending.length });
+      report(`sentinel failover ${oldMaster} → ${newMaster}`, a, {
+        pendingLeft: pending.length,
+        pendingAnswers: pending.map((p) => `seq ${p.seq}: ${p.reply}`).join(' | '),
+      });
       expect(newMaster).not.toBe(oldMaster);
       expect(a.attempts.refused).toBe(0);
       expect(run.attempts.filter((x) => x.reply !== undefined && !/^[24]/.test(x.reply))).toEqual([]);

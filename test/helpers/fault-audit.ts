@@ -227,6 +227,7 @@ export async function pendingMessages(
 /** One line for the log, and one JSON line in $FAULT_REPORT for the soak runner (test/soak/run.ts). */
 export function report(label: string, a: Audit, extra: Record<string, number | string> = {}): void {
   const details = Object.entries(extra)
+    .filter(([, v]) => v !== '')
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   console.log(

@@ -240,6 +240,7 @@ describe('on a 3-master Redis Cluster', () => {
       report(`cluster failover of 127.0.0.1:${victim.port} (replica 127.0.0.1:${promoted.port} took over)`, a, {
         deliveredAtKill,
         pendingLeft: pending.length,
+        pendingAnswers: pending.map((p) => `seq ${p.seq}: ${p.reply}`).join(' | '),
         lookupsRouted: lookups.route,
         lookupsDeferred: lookups.deferred,
         lookupsOther: lookups.other,
