@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // the soak loop (npm run test:soak) runs vitest itself, outside CI
+    exclude: [...configDefaults.exclude, 'test/soak/**'],
     globalSetup: ['test/helpers/global-redis.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -42,11 +42,19 @@ export interface SinkOptions {
   keep?: 'data' | 'hash';
   /** Read DATA at most this fast (a slow next hop; TCP back-pressure reaches the sender). */
   bytesPerSecond?: number;
+  /**
+   * Answer the end of DATA only once this settles (a next hop that hangs until the test lets
+   * it answer). The message counts as received then, even if its sender is gone by then: it
+   * had the whole message, as a real MTA that commits before it replies.
+   */
+  gate?: Promise<void>;
 }
 
 export interface Sink {
   readonly port: number;
   readonly messages: Received[];
+  /** Transactions whose whole message is in and whose reply waits (on `gate` or `delayMs`). */
+  readonly waiting: number;
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
 }
@@ -61,6 +69,7 @@ function replyError(r: NonNullable<PeerReply>): Error {
 export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
   const messages: Received[] = [];
   const waiters: (() => void)[] = [];
+  let waiting = 0;
   const server = new SMTPServer({
     logger: false,
     authOptional: opts.auth === undefined,
@@ -123,8 +132,14 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
             for (const w of waiters.splice(0)) w();
             cb(null, 'OK: sunk');
           };
-          if (opts.delayMs) setTimeout(finish, opts.delayMs);
-          else finish();
+          waiting++;
+          const answer = (): void => {
+            waiting--;
+            finish();
+          };
+          await opts.gate;
+          if (opts.delayMs) setTimeout(answer, opts.delayMs);
+          else answer();
         })();
       });
     },
@@ -136,6 +151,9 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
   return {
     port,
     messages,
+    get waiting() {
+      return waiting;
+    },
     async waitFor(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count) {

@@ -169,6 +169,12 @@ export interface QueueStoreOptions {
 
 export const DEFAULT_RESERVATION_MS = 2 * 60 * 1000;
 
+/**
+ * How long the reply to the end of DATA waits for Redis to tell whether a write whose reply
+ * was lost happened (a Redis restart, a failover) before answering 4xx anyway.
+ */
+export const SETTLE_UNKNOWN_MS = 10_000;
+
 /** A pending message older than this whose relay never committed or cancelled it is committed by the reaper. */
 export const PENDING_REAP_MS = 2 * 60 * 1000;
 
@@ -271,20 +277,26 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       );
   }
 
-  /** After an error whose effect is unknown: cancel decides (it is atomic with the commit). */
+  /**
+   * After an error whose effect is unknown: cancel decides (it is atomic with the commit). It
+   * is retried through a Redis restart or failover (SETTLE_UNKNOWN_MS) before the 4xx: a 4xx
+   * given while a write whose reply was lost may stand would let the reaper deliver it.
+   */
   async function settleUnknown(id: string, n: number, err: unknown): Promise<AcceptOutcome> {
     const detail = err instanceof Error ? err.message : String(err);
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const deadline = Date.now() + SETTLE_UNKNOWN_MS;
+    for (let attempt = 1; ; attempt++) {
       try {
         const r = await cancel(id, n);
         if (r === 'committed') return { ok: true, uids: uidsOf(id, n) };
         return { ok: false, why: err instanceof ReplicationError ? 'not-durable' : 'unavailable', detail };
       } catch {
-        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        if (Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 200 * attempt)));
       }
     }
-    // Redis unreachable: a pending write, if it happened, is committed by the reaper later
-    // (a possible duplicate of a message answered 4xx: the outage-instant exception of SPEC §5)
+    // Redis unreachable all along: a pending write, if it happened, is committed by the reaper
+    // later (a possible duplicate of a message answered 4xx: the outage-instant exception of SPEC §5)
     return { ok: false, why: 'unavailable', detail };
   }
 

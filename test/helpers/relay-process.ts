@@ -1,6 +1,8 @@
 /** `switchyard relay` in a process of its own (the built CLI), for tests that kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { projectRoot } from '../../src/main/paths.js';
 
 export interface RelayProcess {
@@ -50,4 +52,17 @@ export async function spawnRelay(
       await exited;
     },
   };
+}
+
+/**
+ * The test's config file with another listener and hostname, for a second relay or one
+ * restarted after a kill: the hostname is its EHLO name at the next hops, so a sink can
+ * tell which relay delivered each copy.
+ */
+export function relayVariant(configFile: string, hostname: string, port: number): string {
+  const raw = parse(readFileSync(configFile, 'utf8')) as { relay: Record<string, unknown> };
+  raw.relay = { ...raw.relay, listen: [`127.0.0.1:${port}`], hostname };
+  const file = join(dirname(configFile), `${hostname}.yaml`);
+  writeFileSync(file, stringify(raw));
+  return file;
 }
