@@ -11,7 +11,7 @@ import type { ApplyResult } from '../contacts/apply.js';
 import { runGalSync } from '../contacts/run.js';
 import { contactsJobOptions, createQueues, type ContactsJobData } from '../jobqueue/queues.js';
 import { sourceObjects } from '../store/source-objects.js';
-import { formatApply } from './contacts-format.js';
+import { formatApply, formatCounts } from './contacts-format.js';
 import { withContext } from './context.js';
 import { createProgress } from './progress.js';
 import { waitForJob, workersListening } from './queued.js';
@@ -102,6 +102,16 @@ export async function contactsApplyCommand(flags: ApplyFlags): Promise<number> {
       }
     } finally {
       await queues.close();
+    }
+    if (!result.dryRun) {
+      // an operator action (SPEC §11): who applied which direction, and what it wrote
+      const { recordAudit, osOperator } = await import('../audit/log.js');
+      await recordAudit(ctx.redis, ctx.keys, ctx.config.audit.maxEntries, {
+        who: osOperator(),
+        action: 'contacts-apply',
+        what: `${flags.from} → ${flags.to} in ${flags.ou}${flags.allowMassDelete === true ? ' (--allow-mass-delete)' : ''}`,
+        result: formatCounts(result.counts),
+      }).catch((err: unknown) => process.stderr.write(`switchyard: audit entry not written: ${String(err)}\n`));
     }
     if (flags.json) process.stdout.write(`${JSON.stringify({ queued, ...result })}\n`);
     else {

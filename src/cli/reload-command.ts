@@ -18,6 +18,13 @@ export async function reloadCommand(flags: { config: string }): Promise<number> 
       process.stdout.write(`${a.process} ${line}\n`);
     }
     const failed = answers.filter((a) => a.outcome !== 'reloaded').length;
+    const { recordAudit, osOperator } = await import('../audit/log.js');
+    await recordAudit(redis, keys, config.audit.maxEntries, {
+      who: osOperator(),
+      action: 'reload',
+      what: `namespace ${config.redis.namespace}`,
+      result: answers.map((a) => `${a.process} ${a.outcome === 'refused' ? `refused: ${a.reason ?? '?'}` : a.outcome}`).join('; '),
+    }).catch((err: unknown) => process.stderr.write(`switchyard: audit entry not written: ${String(err)}\n`));
     if (failed > 0) process.stderr.write(`switchyard: ${failed} of ${answers.length} processes did not reload\n`);
     return failed > 0 ? 1 : 0;
   });

@@ -5,6 +5,7 @@
  * process's parts (relay, worker) for new sessions, deliveries and jobs.
  */
 import { hostname } from 'node:os';
+import { recordAudit } from '../audit/log.js';
 import { configChanges } from '../config/changes.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -85,11 +86,20 @@ export async function startReloader(o: ReloaderOptions): Promise<Reloader> {
     return result;
   };
 
-  const onHup = (): void => void reload();
-  process.on('SIGHUP', onHup);
-
   const keys = createKeys(o.config.redis.namespace);
   const redis = createRedis(o.config.redis, 'worker', env);
+  // a SIGHUP is an operator action too (SPEC §11); who sent the signal cannot be known
+  const onHup = (): void =>
+    void reload().then((r) =>
+      recordAudit(redis, keys, running.audit.maxEntries, {
+        who: `signal:SIGHUP ${o.role} ${hostname()}:${process.pid}`,
+        action: 'reload',
+        what: o.file,
+        result: r.ok ? `reloaded: ${r.changed?.join(', ') || 'nothing changed'}` : `refused: ${r.reason ?? '?'}`,
+      }).catch((err: unknown) => log.warn({ event: 'SY_CONTROL_ERROR', err: firstLine(err) }, 'audit entry of a reload not written')),
+    );
+  process.on('SIGHUP', onHup);
+
   const subscriber = createRedis(o.config.redis, 'worker', env);
   const onError = (err: unknown): void => log.warn({ event: 'SY_CONTROL_ERROR', err: firstLine(err) }, 'control channel error');
   for (const r of [redis, subscriber]) r.on('error', () => undefined); // reported per command

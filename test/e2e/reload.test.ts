@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { readAudit } from '../../src/audit/log.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../src/main/embedded-redis.js';
@@ -239,5 +240,11 @@ describe('switchyard reload', () => {
       [`relay ${host}:${r1.proc.pid} no answer`, `relay ${host}:${r2.proc.pid} reloaded`, `worker ${host}:${worker.pid} reloaded`].sort(),
     );
     expect(dead.ms).toBeLessThan(15_000);
+    // each `switchyard reload` is in the audit log with its outcome per process (SPEC §11)
+    const audit = (await readAudit(t.env.redis, t.env.keys)).filter((e) => e.action === 'reload');
+    expect(audit).toHaveLength(3);
+    expect(audit[0]?.who).toMatch(/^os:/);
+    expect(audit[1]?.result).toMatch(/refused: .*relay\.maxConnections/);
+    expect(audit[2]?.result).toContain(`relay ${host}:${r1.proc.pid} no answer`);
   });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readAudit } from '../../src/audit/log.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -305,5 +306,12 @@ describe('contacts apply into Samba AD', () => {
     expect(status?.contacts).toEqual([
       expect.objectContaining({ from: 'students', to: 'corp-ad', ok: true, conflicts: [expect.objectContaining({ holderDn: HAND_MADE })] }),
     ]);
+    // an operator action (SPEC §11): in the audit log with who and the result
+    const audit = (await readAudit(env.redis, env.keys)).filter((e) => e.action === 'contacts-apply');
+    expect(audit.at(-1)).toMatchObject({
+      what: `students → corp-ad in ${OU}`,
+      result: expect.stringMatching(/^0 added, 0 modified, 0 renamed, 0 deleted, \d+ unchanged, 1 conflicts, 0 errors$/),
+    });
+    expect(audit.at(-1)?.who).toMatch(/^os:/);
   });
 });
