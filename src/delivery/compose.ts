@@ -22,6 +22,8 @@ export interface Original {
   readonly headerBytes?: number;
   /** The whole data of a message of an earlier release. */
   readonly legacy?: Buffer;
+  /** The whole data when it is one chunk (already read with the message): sent without a stream. */
+  readonly whole?: Buffer;
   /** A fresh stream of the stored data. */
   open(): Readable;
 }
@@ -52,13 +54,23 @@ export async function bodyOf(original: Original): Promise<AsyncIterable<Buffer>>
   return (await splitAt(original.open(), headerBytesOf(original))).rest;
 }
 
-export async function composeMessage(original: Original, o: ComposeOptions): Promise<{ stream: Readable; size: number }> {
+export async function composeMessage(original: Original, o: ComposeOptions): Promise<{ body: Buffer | Readable; size: number }> {
   const marker = Buffer.from(o.marker, 'latin1');
   const staged = o.rewrite !== undefined || o.signer !== undefined;
   const hb = headerBytesOf(original);
+  const whole = original.whole ?? original.legacy;
+  if (whole !== undefined) {
+    // one chunk at most (or a message of an earlier release, read whole): no stream needed
+    if (!staged) return { body: Buffer.concat([marker, whole]), size: marker.length + whole.length };
+    const head = o.rewrite ? rewriteFromHeader(whole.subarray(0, hb), o.rewrite.from, o.rewrite.to) : whole.subarray(0, hb);
+    const bodyHash = o.signer ? (o.bodyHash ?? (await bodyHashOf([whole.subarray(hb)]))) : undefined;
+    const signature = o.signer && bodyHash !== undefined ? Buffer.from(o.signer.signatureFor(head, bodyHash), 'latin1') : Buffer.alloc(0);
+    const body = Buffer.concat([marker, signature, head, whole.subarray(hb)]);
+    return { body, size: body.length };
+  }
   if (!staged || hb > MAX_HEADER_STAGE_BYTES) {
     if (staged) o.onSkip?.(`header block of ${hb} bytes is over ${MAX_HEADER_STAGE_BYTES}`);
-    return { stream: Readable.from(concat([marker], original.open())), size: marker.length + original.size };
+    return { body: Readable.from(concat([marker], original.open())), size: marker.length + original.size };
   }
   const { head, rest } = await splitAt(original.open(), hb);
   const newHead = o.rewrite ? rewriteFromHeader(head, o.rewrite.from, o.rewrite.to) : head;
@@ -68,7 +80,7 @@ export async function composeMessage(original: Original, o: ComposeOptions): Pro
     signature = Buffer.from(o.signer.signatureFor(newHead, bodyHash), 'latin1');
   }
   return {
-    stream: Readable.from(concat([marker, signature, newHead], rest)),
+    body: Readable.from(concat([marker, signature, newHead], rest)),
     size: marker.length + signature.length + newHead.length + (original.size - hb),
   };
 }

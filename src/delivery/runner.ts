@@ -150,6 +150,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     size: meta.size,
     ...(meta.headerBytes !== undefined ? { headerBytes: meta.headerBytes } : {}),
     ...(data.legacy !== undefined ? { legacy: data.legacy } : {}),
+    ...(data.chunks === 1 && data.first !== undefined ? { whole: data.first } : {}),
     open: () => store.open(meta.id, data),
   });
 
@@ -190,9 +191,9 @@ export function createRunner(deps: RunnerDeps): Runner {
         // composed per attempt: a retry on another connection or smart host reads the message afresh
         const message = await compose();
         try {
-          return { result: await client.send({ ...tx, size: message.size }, message.stream), host: client.target };
+          return { result: await client.send({ ...tx, size: message.size }, message.body), host: client.target };
         } finally {
-          message.stream.destroy();
+          if (!Buffer.isBuffer(message.body)) message.body.destroy();
         }
       }));
     } catch (err) {

@@ -49,6 +49,8 @@ export interface StoredData {
   /** Chunks in the data hash; 0 for a message of an earlier release (`legacy`). */
   readonly chunks: number;
   readonly legacy?: Buffer;
+  /** Chunk 0, read with the message (most messages are one chunk: no second round trip). */
+  readonly first?: Buffer;
 }
 
 /** Reads a stored message's data in order, one chunk in memory at a time (plus the stream's small buffer). */
@@ -63,6 +65,10 @@ export function readData(redis: RedisClient, k: QueueShardKeys, id: string, data
         return;
       }
       const index = next++;
+      if (index === 0 && data.first !== undefined) {
+        this.push(data.first);
+        return;
+      }
       redis.hgetBuffer(k.data(id), String(index)).then(
         (chunk) => {
           if (chunk === null) this.destroy(new Error(`chunk ${index} of message ${id} is missing`));

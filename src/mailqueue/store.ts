@@ -420,11 +420,17 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       pipe.hgetall(k.unit(uid));
       pipe.hmget(k.message(id), 'meta', 'chunks');
       pipe.hgetBuffer(k.message(id), 'body');
-      const [h, [metaJson, chunks], legacy] = results(await pipe.exec()) as [Record<string, string>, (string | null)[], Buffer | null];
+      pipe.hgetBuffer(k.data(id), '0');
+      const [h, [metaJson, chunks], legacy, first] = results(await pipe.exec()) as [
+        Record<string, string>,
+        (string | null)[],
+        Buffer | null,
+        Buffer | null,
+      ];
       const unit = parseUnit(uid, h);
       if (unit === undefined || metaJson === null || metaJson === undefined) return undefined;
       if (legacy === null && (chunks === null || chunks === undefined)) return undefined;
-      const data: StoredData = legacy !== null ? { chunks: 0, legacy } : { chunks: Number(chunks) };
+      const data: StoredData = legacy !== null ? { chunks: 0, legacy } : { chunks: Number(chunks), ...(first !== null ? { first } : {}) };
       return { unit, meta: JSON.parse(metaJson) as MessageMeta, data };
     },
     open: (id, data) => readData(redis, keysOf(id), id, data),

@@ -26,7 +26,7 @@ export class BodyHasher {
 }
 
 /** The body hash of a whole stream of body bytes (messages stored without one). */
-export async function bodyHashOf(body: AsyncIterable<Buffer>): Promise<string> {
+export async function bodyHashOf(body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<string> {
   const h = new BodyHasher();
   for await (const chunk of body) h.update(chunk);
   return h.digest();

@@ -58,8 +58,10 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
   const hasher = o.hash ? new BodyHasher() : undefined;
   let sink: ChunkSink | undefined;
   // one chunk buffer per message, filled in place and reused once Redis has it (ioredis
-  // serialises a command when it is sent), so DATA makes no garbage of its own
-  const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, o.prefix.length));
+  // serialises a command when it is sent), so DATA makes no garbage of its own; it starts
+  // small and doubles up to CHUNK_BYTES, so a 10 KB message does not cost a 256 KB buffer
+  const full = Math.max(CHUNK_BYTES, o.prefix.length);
+  let chunk = Buffer.allocUnsafe(Math.min(full, Math.max(16 * 1024, o.prefix.length)));
   let filled = o.prefix.copy(chunk, 0);
   let size = o.prefix.length;
   let dropping = false;
@@ -70,7 +72,10 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
   let idle: NodeJS.Timeout | undefined;
   const armIdle = (): void => {
     if (o.onIdle === undefined || o.idleMs === undefined) return;
-    clearTimeout(idle);
+    if (idle !== undefined) {
+      idle.refresh(); // re-armed in place: no timer allocated per piece
+      return;
+    }
     idle = setTimeout(() => {
       o.onIdle?.();
       // the connection is closed: smtp-server abandons the stream without ending it
@@ -111,10 +116,15 @@ export async function ingest(stream: Readable & { sizeExceeded?: boolean }, o: I
         reserved = want;
       }
       for (let at = 0; at < piece.length && !dropping;) {
+        if (filled === chunk.length && chunk.length < full) {
+          const bigger = Buffer.allocUnsafe(Math.min(full, chunk.length * 2));
+          chunk.copy(bigger, 0, 0, filled);
+          chunk = bigger;
+        }
         const n = piece.copy(chunk, filled, at);
         filled += n;
         at += n;
-        if (filled === chunk.length) await flush();
+        if (filled === full) await flush();
       }
     }
   } finally {
