@@ -9,11 +9,8 @@
 import type { Contact } from './contact.js';
 import { MARKER_ATTRIBUTE } from '../routing/marker.js';
 
-export const CSVDE_COLUMNS = [
-  'DN',
-  'objectClass',
-  'cn',
-  'name',
+/** The attributes of a contact that carry its content (compared by apply; cn and name follow the RDN). */
+export const CONTENT_ATTRIBUTES = [
   'displayName',
   'givenName',
   'sn',
@@ -22,8 +19,9 @@ export const CSVDE_COLUMNS = [
   'mail',
   'targetAddress',
   'msExchHideFromAddressLists',
-  MARKER_ATTRIBUTE,
 ] as const;
+
+export const CSVDE_COLUMNS = ['DN', 'objectClass', 'cn', 'name', ...CONTENT_ATTRIBUTES, MARKER_ATTRIBUTE] as const;
 
 /** A contact with its place in the target directory. */
 export interface PlacedContact {

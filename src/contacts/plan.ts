@@ -6,7 +6,7 @@
  */
 import { MARKER_ATTRIBUTE, parseMarker } from '../routing/marker.js';
 import { smtpAddresses, type Contact } from './contact.js';
-import { contactAttributes, type PlacedContact } from './formats.js';
+import { contactAttributes, CONTENT_ATTRIBUTES, type PlacedContact } from './formats.js';
 import { contactDn, isNameFor, NameAllocator, parentDn } from './rdn.js';
 
 /** An entry of the managed OU as read: attribute names lower-cased. */
@@ -61,16 +61,7 @@ export interface PlanInput {
 }
 
 /** The attributes apply keeps equal (the RDN-bound cn and name are handled by renames). */
-const COMPARED = [
-  'displayName',
-  'givenName',
-  'sn',
-  'mailNickname',
-  'proxyAddresses',
-  'mail',
-  'targetAddress',
-  'msExchHideFromAddressLists',
-];
+const COMPARED = CONTENT_ATTRIBUTES;
 
 const sorted = (v: readonly string[]): string => [...v].sort().join('\n');
 

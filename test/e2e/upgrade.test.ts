@@ -41,6 +41,20 @@ afterEach(async () => {
   env = undefined;
 });
 
+/** Waits until nothing is left in the mail queue (every unit delivered or gone). */
+async function queueEmpties(e: TestEnv): Promise<void> {
+  const store = createQueueStore(e.redis, e.keys, { shards: e.config.queue.shards });
+  await expect
+    .poll(
+      async () => {
+        const d = await store.depth();
+        return d.ready + d.active + d.held;
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(0);
+}
+
 function cli(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'switchyard.js'), ...args], {
     encoding: 'utf8',
@@ -97,16 +111,7 @@ describe('upgrade in place from the unsharded release', () => {
     expect(resolveLines((a) => cli(a).stdout, configFile)).toEqual(before);
     const atOnprem = await onprem.waitFor(MESSAGES, 30_000);
     const atCloud = await cloud.waitFor(MESSAGES / 2, 30_000);
-    const store = createQueueStore(env.redis, env.keys, { shards: env.config.queue.shards });
-    await expect
-      .poll(
-        async () => {
-          const d = await store.depth();
-          return d.ready + d.active + d.held;
-        },
-        { timeout: 10_000 },
-      )
-      .toBe(0);
+    await queueEmpties(env);
     expect(onprem.messages).toHaveLength(MESSAGES); // exactly once: nothing more arrives once the queue is empty
     expect(cloud.messages).toHaveLength(MESSAGES / 2);
     expect(await env.redis.get(env.keys.layout)).toBe('3');
@@ -188,15 +193,6 @@ describe('upgrade in place from the whole-message release (layout 2), its relay 
     await oldRelay.kill('SIGTERM');
     const again = cli(['migrate', '--config', configFile]);
     expect(again.code, again.stderr).toBe(0);
-    const store = createQueueStore(env.redis, env.keys, { shards: env.config.queue.shards });
-    await expect
-      .poll(
-        async () => {
-          const d = await store.depth();
-          return d.ready + d.active + d.held;
-        },
-        { timeout: 10_000 },
-      )
-      .toBe(0);
+    await queueEmpties(env);
   }, 240_000);
 });
