@@ -229,6 +229,11 @@ export function createRelay(deps: RelayDeps): Relay {
       reserve(rc, size).then(
         (txn) => {
           if (txn === undefined) return cb(new SmtpReplyError(relayReplies.queueBudget));
+          if (!sessionLog.has(session.id)) {
+            // the client left while the reservation was made: give it back at once
+            deps.store.abandon(txn.id).catch(() => undefined);
+            return;
+          }
           txns.set(session.id, txn);
           cb();
         },
@@ -236,7 +241,7 @@ export function createRelay(deps: RelayDeps): Relay {
           // Redis unreachable: the transaction goes on without a reservation, so each RCPT gets its
           // own 451 (SPEC §4.6); the budget is checked again at the end of DATA in any case
           slog(session).warn({ event: 'SY_QUEUE_RESERVE_FAILED', err: String(err) }, 'cannot reserve queue space; going on unreserved');
-          txns.set(session.id, { id: deps.store.newId(), reserved: size + TRACE_ALLOWANCE });
+          if (sessionLog.has(session.id)) txns.set(session.id, { id: deps.store.newId(), reserved: size + TRACE_ALLOWANCE });
           cb();
         },
       );
