@@ -4,20 +4,17 @@
  * each answering RCPT from its own map, so that every failure can be staged one at a time.
  * The same stages against private Postfix instances: mailflow-postfix.test.ts.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { freePort } from '../../src/main/embedded-redis.js';
-import { projectRoot } from '../../src/main/paths.js';
 import { startRelay, type RunningRelay } from '../../src/main/relay.js';
 import { startWorker } from '../../src/main/worker.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { lastMailflow } from '../../src/mailflow/run.js';
 import type { Check } from '../../src/mailflow/check.js';
+import { runCli } from '../helpers/cli.js';
 import { relayEnv, type RelayEnv, type RelayEnvOptions } from '../helpers/relay.js';
 
-const BIN = join(projectRoot(), 'bin', 'switchyard.js');
 let t: RelayEnv | undefined;
 let other: RunningRelay | undefined;
 afterEach(async () => {
@@ -32,16 +29,7 @@ interface Report {
   checks: Check[];
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--config', t?.env.configFile ?? ''],
-      { env: { ...process.env, REDIS_URL: '' } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, t?.env.configFile ?? '');
 
 async function mailflow(...args: string[]): Promise<{ code: number; report: Report; text: string }> {
   const json = await cli(['test', 'mailflow', '--json', ...args]);

@@ -2,31 +2,19 @@
  * `switchyard queue list|hold|release|retry|delete` on a queue that a next-hop outage
  * filled (SPEC §5 queue operations), through the built CLI.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shardOf } from '../../src/mailqueue/ids.js';
-import { projectRoot } from '../../src/main/paths.js';
+import { runCli } from '../helpers/cli.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { sendMail } from '../helpers/smtp.js';
 
-const BIN = join(projectRoot(), 'bin', 'switchyard.js');
 let t: RelayEnv | undefined;
 afterEach(async () => {
   await t?.cleanup();
   t = undefined;
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--config', t?.env.configFile ?? ''],
-      { env: { ...process.env, REDIS_URL: '' } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, t?.env.configFile ?? '');
 
 describe('queue operations', () => {
   it('lists, holds, releases, retries and deletes by id, recipient and next hop', async () => {

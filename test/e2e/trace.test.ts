@@ -2,31 +2,19 @@
  * Message trace and the audit log (SPEC §11, issue 14): what `switchyard trace` and
  * `switchyard audit` print after real SMTP traffic through the relay, through the built CLI.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../src/main/paths.js';
 import { traceShard } from '../../src/trace/record.js';
+import { runCli } from '../helpers/cli.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { dialogue, message, sendMail } from '../helpers/smtp.js';
 
-const BIN = join(projectRoot(), 'bin', 'switchyard.js');
 let t: RelayEnv | undefined;
 afterEach(async () => {
   await t?.cleanup();
   t = undefined;
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args, '--config', t?.env.configFile ?? ''],
-      { env: { ...process.env, REDIS_URL: '' } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, t?.env.configFile ?? '');
 
 interface Event {
   kind: string;
