@@ -6,7 +6,7 @@
  * next hop's socket (SPEC §5, §8 B6).
  */
 import { Readable } from 'node:stream';
-import { splitAt } from '../mailqueue/body.js';
+import { CHUNK_BYTES, splitAt } from '../mailqueue/body.js';
 import { bodyHashOf } from '../message/body-hash.js';
 import { headerEnd } from '../message/headers.js';
 import { rewriteFromHeader, type Signer } from './outbound.js';
@@ -44,6 +44,12 @@ export function headerBytesOf(original: Original): number {
   return original.legacy !== undefined ? headerEnd(original.legacy) : 0;
 }
 
+/**
+ * A byte stream of the parts: `Readable.from` would default to object mode, where its buffer
+ * holds 16 chunks (4 MB of 256 KB chunks per delivery to a slow next hop), not 256 KB.
+ */
+const byteStream = (parts: AsyncIterable<Buffer>): Readable => Readable.from(parts, { objectMode: false, highWaterMark: CHUNK_BYTES });
+
 async function* concat(first: readonly Buffer[], rest: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   for (const b of first) if (b.length > 0) yield b;
   yield* rest;
@@ -70,7 +76,7 @@ export async function composeMessage(original: Original, o: ComposeOptions): Pro
   }
   if (!staged || hb > MAX_HEADER_STAGE_BYTES) {
     if (staged) o.onSkip?.(`header block of ${hb} bytes is over ${MAX_HEADER_STAGE_BYTES}`);
-    return { body: Readable.from(concat([marker], original.open())), size: marker.length + original.size };
+    return { body: byteStream(concat([marker], original.open())), size: marker.length + original.size };
   }
   const { head, rest } = await splitAt(original.open(), hb);
   const newHead = o.rewrite ? rewriteFromHeader(head, o.rewrite.from, o.rewrite.to) : head;
@@ -80,7 +86,7 @@ export async function composeMessage(original: Original, o: ComposeOptions): Pro
     signature = Buffer.from(o.signer.signatureFor(newHead, bodyHash), 'latin1');
   }
   return {
-    body: Readable.from(concat([marker, signature, newHead], rest)),
+    body: byteStream(concat([marker, signature, newHead], rest)),
     size: marker.length + signature.length + newHead.length + (original.size - hb),
   };
 }
