@@ -104,3 +104,25 @@ export async function splitAt(stream: Readable, bytes: number): Promise<{ head: 
   }
   return { head, rest: rest() };
 }
+
+/** Re-cuts a stream of buffers into chunks of CHUNK_BYTES (the last one shorter). */
+export async function* rechunk(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let have = 0;
+  for await (const piece of source) {
+    let rest = piece;
+    while (have + rest.length >= CHUNK_BYTES) {
+      const take = CHUNK_BYTES - have;
+      parts.push(rest.subarray(0, take));
+      yield Buffer.concat(parts);
+      rest = rest.subarray(take);
+      parts = [];
+      have = 0;
+    }
+    if (rest.length > 0) {
+      parts.push(rest);
+      have += rest.length;
+    }
+  }
+  if (have > 0) yield Buffer.concat(parts);
+}

@@ -12,16 +12,7 @@
  *   the `utf-8` address type (RFC 6533).
  */
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
-import type { SmtpReply } from '../routing/replies.js';
-
-export const paramReplies = {
-  senderNotUtf8: { code: 501, enhanced: '5.1.7', text: 'Bad sender address syntax: not UTF-8' },
-  recipientNotUtf8: { code: 501, enhanced: '5.1.3', text: 'Bad recipient address syntax: not UTF-8' },
-  needsSmtpUtf8: { code: 553, enhanced: '5.6.7', text: 'Non-ASCII address requires the SMTPUTF8 parameter (RFC 6531)' },
-  envidTooLong: { code: 501, enhanced: '5.5.4', text: 'ENVID longer than 100 characters (RFC 3461 section 4.4)' },
-  envidSyntax: { code: 501, enhanced: '5.5.4', text: 'ENVID is not valid xtext (RFC 3461 section 4.4)' },
-  orcptSyntax: { code: 501, enhanced: '5.5.4', text: 'ORCPT is not addr-type;xtext (RFC 3461 section 4.2)' },
-} as const satisfies Record<string, SmtpReply>;
+import { relayReplies as paramReplies, type SmtpReply } from '../routing/replies.js';
 
 const REPLACEMENT = '\uFFFD';
 const NON_ASCII = /[^\p{ASCII}]/u;

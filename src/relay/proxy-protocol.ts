@@ -12,6 +12,10 @@
  * unknown SMTP command (refused), and its claimed address is never used.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { SMTPServer } from 'smtp-server';
+import { parseDuration } from '../config/duration.js';
+import type { Logger } from '../log/logger.js';
+import { trustedNetworks } from './trust.js';
 
 export interface ProxiedAddress {
   readonly address: string;
@@ -135,4 +139,25 @@ export function proxyListener(o: ProxyListenerOptions): Server {
     socket.once('close', () => clearTimeout(timer));
     socket.resume();
   });
+}
+
+/** The listeners of a relay behind load balancers: one PROXY-reading listener per SMTP server (relay.proxyProtocol). */
+export function proxyListeners(
+  servers: readonly SMTPServer[],
+  proxy: { readonly from: readonly string[]; readonly headerTimeout: string },
+  logger: Logger,
+): Server[] {
+  const balancers = trustedNetworks(proxy.from);
+  const listeners = servers.map((s) =>
+    proxyListener({
+      fromBalancer: (ip) => balancers.has(ip),
+      headerTimeoutMs: parseDuration(proxy.headerTimeout),
+      serve: (socket, client) => s.connect(socket, client ? { remoteAddress: client.address, remotePort: client.port } : {}),
+      refused: (peer, reason) =>
+        logger.warn({ event: 'SY_PROXY_REFUSED', peer, reason }, 'load balancer connection without a valid PROXY header'),
+    }),
+  );
+  for (const l of listeners)
+    l.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP listener error'));
+  return listeners;
 }

@@ -3,10 +3,8 @@
  * the live routing table, durable acceptance at end of DATA. Built by a factory that does
  * not listen; `listen()` and `drain()` are explicit so tests run it in-process.
  */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { parseDuration } from '../config/duration.js';
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../config/host-port.js';
 import type { Logger } from '../log/logger.js';
@@ -15,14 +13,15 @@ import type { Notify } from '../mailqueue/types.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
 import { relayReplies, replies, SmtpReplyError } from '../routing/replies.js';
-import { receiveMessage, type AcceptDeps, type Routed, type Transaction } from './data.js';
+import { receiveMessage, type AcceptDeps, type Routed } from './data.js';
+import { relaySettings, serverLimits, serverOptions, type RelaySettings } from './settings.js';
+import { Transactions } from './transactions.js';
 import { installSmtpServerPatches } from './smtp-server-patches.js';
 import { installStarttlsFirst } from './starttls-first.js';
 import { mailFromProblem, rcptToProblem } from './params.js';
-import { readUsers, verifyPassword } from './auth.js';
-import { trustedNetworks, type TrustedNetworks } from './trust.js';
+import { verifyPassword } from './auth.js';
 import { authRefused, type AuthLimiter } from './auth-limit.js';
-import { proxyListener } from './proxy-protocol.js';
+import { proxyListeners } from './proxy-protocol.js';
 import { noObserver, type Observer } from '../log/observer.js';
 import { rcptEvent, receivedEvent, sessionEndEvent } from '../trace/events.js';
 
@@ -59,52 +58,6 @@ const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
 const unknownParam = (address: SMTPServerAddress, known: ReadonlySet<string>): boolean =>
   address.args !== false && Object.keys(address.args).some((k) => !known.has(k.toUpperCase()));
 
-/** What the handlers read from the configuration, derived in one place and swapped as a whole on reload. */
-interface RelaySettings {
-  readonly rc: Config['relay'];
-  readonly trusted: TrustedNetworks;
-  readonly users: ReadonlyMap<string, string> | undefined;
-  readonly tls: { key: Buffer; cert: Buffer } | undefined;
-  readonly dataTimeoutMs: number;
-  readonly acceptDeps: AcceptDeps;
-}
-
-function relaySettings(config: Config, deps: RelayDeps): RelaySettings {
-  const rc = config.relay;
-  return {
-    rc,
-    trusted: trustedNetworks(rc.trustedNetworks),
-    users: rc.auth ? readUsers(rc.auth.usersFile) : undefined,
-    tls: rc.tls ? { key: readFileSync(rc.tls.key), cert: readFileSync(rc.tls.cert) } : undefined,
-    dataTimeoutMs: parseDuration(rc.dataTimeout),
-    acceptDeps: {
-      store: deps.store,
-      hostname: rc.hostname,
-      maxHops: rc.maxHops,
-      hopSecret: deps.hopSecret,
-      logger: deps.logger,
-      leaseMs: parseDuration(rc.deliveryLease),
-      ...(deps.runner ? { runner: deps.runner } : {}),
-      rewritingHops: new Set(config.connectors.filter((c) => c.rewriteOutboundSender).map((c) => c.name)),
-      ...(deps.senderPrimary ? { senderPrimary: deps.senderPrimary } : {}),
-      queueBudget: rc.queueBudget,
-      bodyHash: config.connectors.some((c) => c.dkim !== undefined),
-    },
-  };
-}
-
-/** The smtp-server options that follow the settings (applied to new connections). */
-function serverLimits(s: RelaySettings): SMTPServerOptions {
-  return {
-    size: s.rc.maxMessageSize,
-    maxClients: s.rc.maxConnections,
-    maxRecipients: s.rc.maxRecipients,
-    socketTimeout: parseDuration(s.rc.commandTimeout),
-    hideSTARTTLS: s.tls === undefined,
-    ...(s.tls ?? {}),
-  };
-}
-
 export function createRelay(deps: RelayDeps): Relay {
   installSmtpServerPatches();
   installStarttlsFirst();
@@ -118,41 +71,9 @@ export function createRelay(deps: RelayDeps): Relay {
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
   const sessionLog = new Map<string, Logger>();
-  /** The transaction of each session between MAIL and the end of DATA: its message id and reservation. */
-  const txns = new Map<string, Transaction>();
   /** DATA streams being read, by session: a connection that closes mid-DATA ends its stream (smtp-server leaves it open). */
   const reading = new Map<string, SMTPServerDataStream>();
   let draining = false;
-  /** A Received: line is stored before the message: reserve room for it too. */
-  const TRACE_ALLOWANCE = 1024;
-
-  /** Ends a transaction that will not be queued: its reservation and any chunks go. */
-  const release = (sessionId: string): void => {
-    const txn = txns.get(sessionId);
-    if (txn === undefined) return;
-    txns.delete(sessionId);
-    deps.store.abandon(txn.id).catch((err: unknown) => {
-      logger.warn({ event: 'SY_QUEUE_RELEASE_FAILED', msg_id: txn.id, err: String(err) }, 'could not release a reservation; it expires');
-    });
-  };
-
-  /** Takes a message id and reserves its size in the queue budget, trying a few shards (SPEC §5). */
-  async function reserve(rc: Config['relay'], size: number): Promise<Transaction | undefined> {
-    const bytes = size + TRACE_ALLOWANCE;
-    if (rc.queueBudget <= 0) return { id: deps.store.newId(), reserved: Number.MAX_SAFE_INTEGER };
-    const tries = Math.min(3, deps.store.shards);
-    let used = 0;
-    for (let i = 0; i < tries; i++) {
-      const id = deps.store.newId();
-      const r = await deps.store.reserve(id, bytes, rc.queueBudget);
-      if (r.granted) return { id, reserved: bytes };
-      used = Math.max(used, r.used);
-    }
-    logger.warn({ event: 'SY_QUEUE_BUDGET', size: bytes, used, budget: rc.queueBudget }, 'queue budget reached; MAIL answered 452');
-    observer.budgetRefused();
-    return undefined;
-  }
-
   /** The connection of a session (to answer and close it outside a command, e.g. a stalled DATA). */
   const connectionOf = (sessionId: string) => {
     for (const s of servers) for (const c of s.connections) if (c.id === sessionId) return c;
@@ -160,6 +81,7 @@ export function createRelay(deps: RelayDeps): Relay {
   };
   const slog = (session: SMTPServerSession): Logger => sessionLog.get(session.id) ?? logger;
   const observer = deps.observer ?? noObserver;
+  const txns = new Transactions(deps.store, logger, observer);
 
   const handlers: Partial<SMTPServerOptions> = {
     onAuth(auth, session, cb) {
@@ -206,7 +128,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     onClose(session) {
       sessionLog.delete(session.id);
-      release(session.id);
+      txns.release(session.id);
       reading.get(session.id)?.destroy(new Error('connection closed during DATA'));
       sessionSettings.delete(session.id);
       observer.trace?.(sessionEndEvent(session));
@@ -221,30 +143,16 @@ export function createRelay(deps: RelayDeps): Relay {
       const problem = mailFromProblem(address);
       if (problem) return cb(new SmtpReplyError(problem));
       if (address.address !== '' && !parseAddress(address.address).ok) return cb(new SmtpReplyError(relayReplies.senderSyntax));
-      release(session.id); // a MAIL after RSET or after a message: the last transaction is over
       const { rc } = settingsOf(session);
       const args = address.args === false ? {} : (address.args as Record<string, string | undefined>);
       const declared = args.SIZE !== undefined ? Number(args.SIZE) : undefined;
       const size = declared !== undefined && declared > 0 ? declared : rc.maxMessageSize;
-      reserve(rc, size).then(
-        (txn) => {
-          if (txn === undefined) return cb(new SmtpReplyError(relayReplies.queueBudget));
-          if (!sessionLog.has(session.id)) {
-            // the client left while the reservation was made: give it back at once
-            deps.store.abandon(txn.id).catch(() => undefined);
-            return;
-          }
-          txns.set(session.id, txn);
-          cb();
-        },
-        (err: unknown) => {
-          // Redis unreachable: the transaction goes on without a reservation, so each RCPT gets its
-          // own 451 (SPEC §4.6); the budget is checked again at the end of DATA in any case
-          slog(session).warn({ event: 'SY_QUEUE_RESERVE_FAILED', err: String(err) }, 'cannot reserve queue space; going on unreserved');
-          if (sessionLog.has(session.id)) txns.set(session.id, { id: deps.store.newId(), reserved: size + TRACE_ALLOWANCE });
-          cb();
-        },
-      );
+      void txns
+        .begin(session.id, rc, size, () => sessionLog.has(session.id))
+        .then((outcome) => {
+          if (outcome === 'full') cb(new SmtpReplyError(relayReplies.queueBudget));
+          else if (outcome !== 'gone') cb();
+        });
     },
     onRcptTo(address, session, cb) {
       if (unknownParam(address, RCPT_PARAMS)) return cb(new SmtpReplyError(relayReplies.unknownParameter));
@@ -299,8 +207,7 @@ export function createRelay(deps: RelayDeps): Relay {
         const r = routes.get(a);
         return r ? [r] : [];
       });
-      const txn = txns.get(session.id);
-      txns.delete(session.id);
+      const txn = txns.take(session.id);
       if (txn === undefined || routed.length === 0) {
         // nothing to queue: read the message to the dot and refuse it
         stream.on('data', () => undefined);
@@ -337,48 +244,11 @@ export function createRelay(deps: RelayDeps): Relay {
     },
   };
 
-  const rc = current.rc;
-  const servers = listenOn.map(
-    () =>
-      new SMTPServer({
-        name: rc.hostname,
-        banner: 'Switchyard ESMTP',
-        ...serverLimits(current),
-        closeTimeout: 30_000,
-        greetingDelayMs: parseDuration(rc.greetingDelay),
-        hideDSN: false,
-        hideENHANCEDSTATUSCODES: false,
-        hidePIPELINING: false,
-        hide8BITMIME: false,
-        hideSMTPUTF8: false,
-        authOptional: true,
-        authMethods: ['PLAIN', 'LOGIN'],
-        allowInsecureAuth: false,
-        disabledCommands: current.users ? [] : ['AUTH'],
-        disableReverseLookup: true,
-        logger: false,
-        ...handlers,
-      } as SMTPServerOptions & { greetingDelayMs: number }),
-  );
+  const servers = listenOn.map(() => new SMTPServer({ ...serverOptions(current), ...handlers }));
   for (const s of servers) s.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP server error'));
-
   // relay.proxyProtocol: our own listeners read the PROXY header, then hand the socket over
-  const proxy = rc.proxyProtocol;
-  const balancers = proxy ? trustedNetworks(proxy.from) : undefined;
-  const listeners: Server[] = servers.map((s) =>
-    proxy && balancers
-      ? proxyListener({
-          fromBalancer: (ip) => balancers.has(ip),
-          headerTimeoutMs: parseDuration(proxy.headerTimeout),
-          serve: (socket, client) => s.connect(socket, client ? { remoteAddress: client.address, remotePort: client.port } : {}),
-          refused: (peer, reason) =>
-            logger.warn({ event: 'SY_PROXY_REFUSED', peer, reason }, 'load balancer connection without a valid PROXY header'),
-        })
-      : s.server,
-  );
-  if (proxy)
-    for (const l of listeners)
-      l.on('error', (err) => logger.error({ event: 'SY_SMTP_SERVER_ERROR', err: String(err) }, 'SMTP listener error'));
+  const proxy = current.rc.proxyProtocol;
+  const listeners: Server[] = proxy ? proxyListeners(servers, proxy, logger) : servers.map((s) => s.server);
   return {
     async listen() {
       return Promise.all(

@@ -47,6 +47,13 @@ export const relayReplies = {
   shuttingDown: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
   authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   internalError: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
+  // MAIL FROM / RCPT TO parameter checks (src/relay/params.ts)
+  senderNotUtf8: { code: 501, enhanced: '5.1.7', text: 'Bad sender address syntax: not UTF-8' },
+  recipientNotUtf8: { code: 501, enhanced: '5.1.3', text: 'Bad recipient address syntax: not UTF-8' },
+  needsSmtpUtf8: { code: 553, enhanced: '5.6.7', text: 'Non-ASCII address requires the SMTPUTF8 parameter (RFC 6531)' },
+  envidTooLong: { code: 501, enhanced: '5.5.4', text: 'ENVID longer than 100 characters (RFC 3461 section 4.4)' },
+  envidSyntax: { code: 501, enhanced: '5.5.4', text: 'ENVID is not valid xtext (RFC 3461 section 4.4)' },
+  orcptSyntax: { code: 501, enhanced: '5.5.4', text: 'ORCPT is not addr-type;xtext (RFC 3461 section 4.2)' },
 } as const satisfies Record<string, SmtpReply>;
 
 export function renderReply(reply: SmtpReply): string {
