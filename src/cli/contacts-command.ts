@@ -27,14 +27,9 @@ export interface ExportFlags {
   readonly out?: string;
 }
 
-export interface ApplyFlags {
+/** The direction and options of the job, plus the command's own flags. */
+export interface ApplyFlags extends Omit<ContactsJobData, 'trigger' | 'slot'> {
   readonly config: string;
-  readonly from: string;
-  readonly to: string;
-  readonly ou: string;
-  readonly routingDomain: string;
-  readonly dryRun?: boolean;
-  readonly allowMassDelete?: boolean;
   readonly json?: boolean;
   readonly inline?: boolean;
 }
