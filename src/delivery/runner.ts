@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { PENDING_REAP_MS, type QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
 import type { StoredData } from '../mailqueue/body.js';
+import type { LoadedUnit } from '../mailqueue/acceptance.js';
 import { markerHeader } from '../message/loop-marker.js';
 import { composeMessage, type Original } from './compose.js';
 import { statusFromReply, type DsnRecipient } from './dsn.js';
@@ -49,8 +50,8 @@ export interface Runner {
   stop(graceMs: number): Promise<void>;
   /** Slots free for units this relay claims at acceptance. */
   freeSlots(): number;
-  /** Delivers units already claimed for this runner (by the relay at acceptance). */
-  adopt(uids: readonly string[]): void;
+  /** Delivers units already claimed for this runner (by the relay at acceptance), with their records when at hand. */
+  adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void;
   wake(): void;
 }
 
@@ -81,10 +82,10 @@ export function createRunner(deps: RunnerDeps): Runner {
     w?.();
   };
 
-  function launch(uid: string): void {
+  function launch(uid: string, loaded?: LoadedUnit): void {
     if (inflight.has(uid)) return;
     inflight.add(uid);
-    void deliverUnit(uid)
+    void deliverUnit(uid, loaded)
       .catch((err: unknown) =>
         log.error(
           { event: 'SY_DELIVERY_ERROR', uid, err },
@@ -132,8 +133,8 @@ export function createRunner(deps: RunnerDeps): Runner {
     }
   }
 
-  async function deliverUnit(uid: string): Promise<void> {
-    const loaded = await store.load(uid);
+  async function deliverUnit(uid: string, preloaded?: LoadedUnit): Promise<void> {
+    const loaded = preloaded ?? (await store.load(uid));
     if (loaded === undefined) {
       await store.finish(uid);
       return;
@@ -339,8 +340,12 @@ export function createRunner(deps: RunnerDeps): Runner {
       if (reaper) clearInterval(reaper);
     },
     freeSlots: () => (running ? Math.max(0, options.concurrency - inflight.size) : 0),
-    adopt(uids) {
-      for (const uid of uids) launch(uid);
+    adopt(uids, loaded) {
+      for (const uid of uids)
+        launch(
+          uid,
+          loaded?.find((l) => l.unit.uid === uid),
+        );
     },
     wake,
   };

@@ -8,7 +8,9 @@ import type { RedisClient } from '../store/redis.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { unitId } from './ids.js';
 import { waitReplicas } from './replicas.js';
-import type { MessageMeta, NewUnit } from './types.js';
+import type { StoredData } from './body.js';
+import { parseUnit } from './units.js';
+import type { MessageMeta, NewUnit, UnitRecord } from './types.js';
 
 /** One message at the end of DATA, its chunks already written through `sink` (or the only one here). */
 export interface AcceptInput {
@@ -59,6 +61,28 @@ export function unitFields(meta: MessageMeta, unit: NewUnit): Record<string, str
     held: '0',
     ...(unit.sender !== undefined ? { sender: unit.sender } : {}),
   };
+}
+
+/** A unit as `QueueStore.load` reads it back: its record, its message's meta and where its data is. */
+export interface LoadedUnit {
+  readonly unit: UnitRecord;
+  readonly meta: MessageMeta;
+  readonly data: StoredData;
+}
+
+/**
+ * The units of a message just written and claimed by this relay, as `load` would read them
+ * (through the same field encoding), so its runner starts without a round trip to read back
+ * what it wrote. Only a message of one chunk carries its data; a longer one streams from Redis.
+ */
+export function acceptedUnits(input: AcceptInput, uids: readonly string[]): LoadedUnit[] {
+  const meta = JSON.parse(JSON.stringify(input.meta)) as MessageMeta;
+  const data: StoredData = input.onlyChunk ? { chunks: 1, first: input.onlyChunk } : { chunks: input.chunks };
+  return input.units.flatMap((u, i) => {
+    const uid = uids[i];
+    const unit = uid === undefined ? undefined : parseUnit(uid, unitFields(input.meta, u));
+    return unit === undefined ? [] : [{ unit, meta, data }];
+  });
 }
 
 export interface Acceptance {

@@ -8,6 +8,7 @@
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../log/logger.js';
 import type { QueueStore } from '../mailqueue/store.js';
+import { acceptedUnits, type LoadedUnit } from '../mailqueue/acceptance.js';
 import type { MessageMeta, NewUnit, QueuedRecipient } from '../mailqueue/types.js';
 import { wants } from '../delivery/outcome.js';
 import { queuedReply, relayReplies, renderReply, withDetail, type SmtpReply } from '../routing/replies.js';
@@ -22,7 +23,7 @@ export interface AcceptDeps {
   readonly hopSecret: string;
   readonly logger: Logger;
   /** How many units this relay's runner can take now, and the hand-over. */
-  readonly runner?: { freeSlots(): number; adopt(uids: readonly string[]): void };
+  readonly runner?: { freeSlots(): number; adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void };
   readonly leaseMs: number;
   /** Connectors that rewrite a targetAddress sender to the object's primary address. */
   readonly rewritingHops?: ReadonlySet<string>;
@@ -183,10 +184,8 @@ export async function receiveMessage(
     [...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from)) })),
   );
   const claim = deps.runner !== undefined && deps.runner.freeSlots() >= units.length;
-  const outcome = await deps.store.accept(
-    { meta, units, chunks: data.chunks, ...(data.onlyChunk ? { onlyChunk: data.onlyChunk } : {}) },
-    { budget: deps.queueBudget, ...(claim ? { claim: { leaseMs: deps.leaseMs } } : {}) },
-  );
+  const input = { meta, units, chunks: data.chunks, ...(data.onlyChunk ? { onlyChunk: data.onlyChunk } : {}) };
+  const outcome = await deps.store.accept(input, { budget: deps.queueBudget, ...(claim ? { claim: { leaseMs: deps.leaseMs } } : {}) });
   if (!outcome.ok) {
     const event = outcome.why === 'over-budget' ? 'SY_QUEUE_BUDGET' : 'SY_QUEUE_WRITE_FAILED';
     deps.logger.error({ event, msg_id: id, why: outcome.why, err: outcome.detail }, 'message not queued; answered 4xx');
@@ -198,7 +197,7 @@ export async function receiveMessage(
           : relayReplies.queueFailure;
     return refuse(reply);
   }
-  if (claim) deps.runner?.adopt(outcome.uids);
+  if (claim) deps.runner?.adopt(outcome.uids, acceptedUnits(input, outcome.uids));
   deps.logger.info(
     {
       event: 'SY_MESSAGE_QUEUED',
