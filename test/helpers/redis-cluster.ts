@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
-import { startRedis, type EmbeddedRedis } from '../../src/main/embedded-redis.js';
+import { freePort, startRedis, type EmbeddedRedis } from '../../src/main/embedded-redis.js';
 
 const run = promisify(execFile);
 
@@ -80,9 +80,23 @@ export async function startCluster(masters = 3, replicasEach = 1): Promise<Local
     'cluster-node-timeout 2000',
     'cluster-require-full-coverage no',
   ];
-  const servers: EmbeddedRedis[] = await Promise.all(
-    Array.from({ length: masters * (1 + replicasEach) }, (_, i) => startRedis({ dir: join(dir, `n${i}`), extraConfig })),
-  );
+  // Each node's cluster bus port is chosen too: Redis's default (port + 10,000) is out of range
+  // for ports above 55,535 — a third of Linux's ephemeral range — or may be taken.
+  const busPorts = new Map<number, number>();
+  const startNode = async (i: number): Promise<EmbeddedRedis> => {
+    for (let attempt = 1; ; attempt++) {
+      const [port, bus] = [await freePort(), await freePort()];
+      try {
+        const server = await startRedis({ dir: join(dir, `n${i}`), port, extraConfig: [...extraConfig, `cluster-port ${bus}`] });
+        busPorts.set(port, bus);
+        return server;
+      } catch (err) {
+        // a port taken between choosing it and the server binding it: choose again
+        if (attempt >= 3) throw err;
+      }
+    }
+  };
+  const servers: EmbeddedRedis[] = await Promise.all(Array.from({ length: masters * (1 + replicasEach) }, (_, i) => startNode(i)));
   const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
   await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicasEach), '--cluster-yes']);
   const live = (): EmbeddedRedis[] => servers.filter((s) => s.process.exitCode === null && s.process.signalCode === null);
@@ -123,7 +137,7 @@ export async function startCluster(masters = 3, replicasEach = 1): Promise<Local
       const i = servers.findIndex((s) => s.port === port);
       const old = servers[i];
       if (old === undefined) throw new Error(`no node on port ${port}`);
-      servers[i] = await startRedis({ dir: old.dir, port, extraConfig });
+      servers[i] = await startRedis({ dir: old.dir, port, extraConfig: [...extraConfig, `cluster-port ${busPorts.get(port) ?? 0}`] });
       await until(`127.0.0.1:${port} back as a replica`, timeoutMs, async () => {
         const me = (await topology()).find((n) => n.port === port);
         if (me?.role !== 'replica') return undefined;
