@@ -21,7 +21,7 @@ import { migrateOnStart } from './migrate-on-start.js';
 import { createResolver } from '../resolver/resolver.js';
 import { parseAddress } from '../routing/address.js';
 import { routingContext } from '../routing/decide.js';
-import { lookup } from '../store/table.js';
+import { lookupTargets } from '../store/target-lookup.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
 import type { Observer } from '../log/observer.js';
@@ -127,15 +127,14 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       windowMs: parseDuration(rc.authFailures.window),
       refuseForMs: parseDuration(rc.authFailures.refuseFor),
     }),
+    // the object whose targetAddress the sender is: the target index first, then (a table
+    // of an earlier release) the object holding the address as its own target
     async senderPrimary(sender) {
       const parsed = parseAddress(sender);
       if (!parsed.ok) return undefined;
-      const [found] = await lookup(lookupRedis, keys, [parsed.address.key]);
+      const [found] = await lookupTargets(lookupRedis, keys, [parsed.address.key]);
       if (found?.state === 'unavailable') throw new Error(found.error);
-      const obj = found?.state === 'ok' ? found.object : undefined;
-      if (obj?.target === undefined || obj.primary === undefined) return undefined;
-      const target = parseAddress(obj.target); // bare: buildObject stripped SMTP: (routing/address.ts)
-      return target.ok && target.address.key === parsed.address.key ? obj.primary : undefined;
+      return found?.state === 'ok' ? found.object?.primary : undefined;
     },
   });
   const stopSampler = traceRedis ? startDepthSampler(traceRedis, keys, () => workStore.depth()) : undefined;

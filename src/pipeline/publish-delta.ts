@@ -12,6 +12,7 @@ import { addressShard, chooseShards, objectRef, refKey, refShard } from '../stor
 import { formatRef, topId } from '../store/ref.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { addressArgs, createSnapshot, readSnapshotMeta, readStateLayout } from '../store/snapshot.js';
+import { storedTarget, targetArgs, targetFieldShard } from '../store/targets.js';
 import { commitSnapshot } from './commit.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
@@ -86,8 +87,8 @@ function storedAddresses(json: string | null | undefined): string[] {
 }
 
 /**
- * The apply-delta arguments of a batch. Each change carries the addresses it touches
- * (those its object had before and has now) with their hints; "before" is read here,
+ * The apply-delta arguments of a batch. Each change carries the targets and the addresses
+ * it touches (those its object had before and has now) with their hints; "before" is read here,
  * which is safe because only this run writes the overlay, one batch at a time.
  */
 async function changeArgs(
@@ -104,7 +105,10 @@ async function changeArgs(
   const before = new Map(refs.map((r, i) => [r, over[i] ?? base[i] ?? '']));
   const args: string[] = [String(batchId)];
   for (const c of changes) {
-    const touched = new Set(storedAddresses(before.get(c.ref)));
+    const old = before.get(c.ref);
+    const touched = new Set(storedAddresses(old));
+    const target = c.op === 'U' ? storedTarget(c.json) : '';
+    const targets = new Set([storedTarget(old), target]);
     if (c.op === 'U') {
       for (const a of c.lowered) touched.add(a);
       args.push('U', c.ref, c.json, c.rank);
@@ -113,6 +117,8 @@ async function changeArgs(
       args.push('D', c.ref);
       before.set(c.ref, '');
     }
+    targets.delete('');
+    args.push(target, String(targets.size), ...[...targets].flatMap(targetArgs));
     args.push(String(touched.size), ...addressArgs([...touched]));
   }
   return args;
@@ -149,20 +155,25 @@ async function conflictCounts(
 async function copyOverlay(deps: PublishDeps, from: SnapshotLayout, to: SnapshotLayout): Promise<void> {
   if (from.shards === to.shards) {
     const m = deps.redis.multi();
-    for (const hash of ['obj', 'addr', 'conf'] as const) {
+    for (const hash of ['obj', 'addr', 'conf', 'tgt'] as const) {
       const dst = shardKeys(deps.keys, to.id, hash, to.shards);
       shardKeys(deps.keys, from.id, hash, from.shards).forEach((k, i) => m.copy(k, dst[i] as string));
     }
     await m.exec();
     return;
   }
-  for (const hash of ['obj', 'addr', 'conf'] as const) {
+  for (const hash of ['obj', 'addr', 'conf', 'tgt'] as const) {
     const dst = shardKeys(deps.keys, to.id, hash, to.shards);
     for await (const flat of hscanSharded(deps.redis, deps.keys, from, hash, 1000)) {
       const m = deps.redis.multi();
       for (let i = 0; i < flat.length; i += 2) {
         const field = flat[i] as string;
-        const shard = hash === 'obj' ? refShard(field, to.shards) : addressShard(field, to.shards);
+        const shard =
+          hash === 'obj'
+            ? refShard(field, to.shards)
+            : hash === 'tgt'
+              ? targetFieldShard(field, to.shards)
+              : addressShard(field, to.shards);
         m.hset(dst[shard] as string, field, flat[i + 1] as string);
       }
       await m.exec();
@@ -208,8 +219,8 @@ export async function publishDelta(
   const state = { base: ref.base, overlay: id };
   const scriptKeys = [
     keys.snapshotBatches(id.id),
-    ...(['obj', 'addr', 'conf'] as const).flatMap((h) => shardKeys(keys, ref.base.id, h, ref.base.shards)),
-    ...(['obj', 'addr', 'conf'] as const).flatMap((h) => shardKeys(keys, id.id, h, id.shards)),
+    ...(['obj', 'addr', 'conf', 'tgt'] as const).flatMap((h) => shardKeys(keys, ref.base.id, h, ref.base.shards)),
+    ...(['obj', 'addr', 'conf', 'tgt'] as const).flatMap((h) => shardKeys(keys, id.id, h, id.shards)),
   ];
   let batchId = 0;
   const tally = new Tally();

@@ -57,6 +57,12 @@ export interface Keys {
   snapshotAddresses(id: string, shard: number): string;
   /** Hash, one per shard: lower-cased address → {"w": winner ref, "l": [loser refs]}. */
   snapshotConflicts(id: string, shard: number): string;
+  /**
+   * Hash, one per shard: lower-cased targetAddress → ref of the object whose target it is
+   * (the lowest rank when several share it), and `>` + target → JSON array of the others'
+   * refs (only when there are others); src/store/targets.ts.
+   */
+  snapshotTargets(id: string, shard: number): string;
   /** The unsharded hashes of the previous release's layout (read by the migration only). */
   legacySnapshotHash(id: string, kind: 'obj' | 'addr' | 'conf'): string;
   /** Hash: batch id → reply, so a resent batch script changes nothing. */
@@ -118,6 +124,7 @@ export function createKeys(namespace: string): Keys {
     snapshotObjects: (id, shard) => `${prefix}:snap:${id}:obj:${shard}`,
     snapshotAddresses: (id, shard) => `${prefix}:snap:${id}:addr:${shard}`,
     snapshotConflicts: (id, shard) => `${prefix}:snap:${id}:conf:${shard}`,
+    snapshotTargets: (id, shard) => `${prefix}:snap:${id}:tgt:${shard}`,
     legacySnapshotHash: (id, kind) => `${prefix}:snap:${id}:${kind}`,
     snapshotBatches: (id) => `${prefix}:snap:${id}:batches`,
     lastRuns: `${prefix}:runs:last`,
@@ -147,13 +154,19 @@ export function createKeys(namespace: string): Keys {
   };
 }
 
-export type SnapshotHash = 'obj' | 'addr' | 'conf';
+export type SnapshotHash = 'obj' | 'addr' | 'conf' | 'tgt';
+
+const SHARD_KEY: Record<SnapshotHash, (keys: Keys, id: string, shard: number) => string> = {
+  obj: (k, id, s) => k.snapshotObjects(id, s),
+  addr: (k, id, s) => k.snapshotAddresses(id, s),
+  conf: (k, id, s) => k.snapshotConflicts(id, s),
+  tgt: (k, id, s) => k.snapshotTargets(id, s),
+};
 
 /** Every shard key of one of a snapshot's hashes, shard 0 first. */
 export function shardKeys(keys: Keys, id: string, hash: SnapshotHash, shards: number): string[] {
-  return Array.from({ length: shards }, (_, i) =>
-    hash === 'obj' ? keys.snapshotObjects(id, i) : hash === 'addr' ? keys.snapshotAddresses(id, i) : keys.snapshotConflicts(id, i),
-  );
+  const key = SHARD_KEY[hash];
+  return Array.from({ length: shards }, (_, i) => key(keys, id, i));
 }
 
 function queueKeys(tag: string, shard: number): QueueShardKeys {

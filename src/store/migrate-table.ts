@@ -33,8 +33,11 @@ export interface MigrationOptions {
 
 const SCAN_COUNT = 1000;
 
+/** The hashes the unsharded layout had (it had no target index). */
+type LegacyHash = Exclude<SnapshotHash, 'tgt'>;
+
 /** An entry of the old layout in the new one: object keys become refs; "" (overlay tombstone) stays. */
-function convert(hash: SnapshotHash, field: string, value: string): [string, string] {
+function convert(hash: LegacyHash, field: string, value: string): [string, string] {
   if (hash === 'obj') return [objectRef(field), value];
   if (value === '') return [field, value];
   if (hash === 'addr') return [field, objectRef(value)];
@@ -42,7 +45,7 @@ function convert(hash: SnapshotHash, field: string, value: string): [string, str
   return [field, JSON.stringify({ w: objectRef(c.w), l: c.l.map(objectRef) })];
 }
 
-async function convertHash(redis: RedisClient, keys: Keys, id: string, hash: SnapshotHash, shards: number): Promise<number> {
+async function convertHash(redis: RedisClient, keys: Keys, id: string, hash: LegacyHash, shards: number): Promise<number> {
   const targets = shardKeys(keys, id, hash, shards);
   let cursor = '0';
   let written = 0;

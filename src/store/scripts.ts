@@ -28,6 +28,7 @@ export const scripts = {
   stage: load('stage'),
   applyDelta: load('apply-delta'),
   lookup: load('lookup'),
+  targetLookup: load('target-lookup'),
   publish: load('publish'),
   rollback: load('rollback'),
   mqClaim: load('mq-claim-2'),

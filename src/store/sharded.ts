@@ -5,6 +5,7 @@
 import { shardKeys, type Keys, type SnapshotHash } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { addressShard, refShard } from './shards.js';
+import { targetFieldShard } from './targets.js';
 
 /** A snapshot and the number of shards its hashes have. */
 export interface SnapshotLayout {
@@ -19,10 +20,11 @@ export interface StateLayout {
 }
 
 function shardOf(hash: SnapshotHash, field: string, shards: number): number {
-  return hash === 'obj' ? refShard(field, shards) : addressShard(field, shards);
+  if (hash === 'obj') return refShard(field, shards);
+  return hash === 'tgt' ? targetFieldShard(field, shards) : addressShard(field, shards);
 }
 
-/** HMGET across shards: `fields` are object refs for 'obj', lower-cased addresses otherwise. */
+/** HMGET across shards: `fields` are object refs for 'obj', lower-cased addresses (or targets, for 'tgt') otherwise. */
 export async function hmgetSharded(
   redis: RedisClient,
   keys: Keys,
@@ -81,12 +83,13 @@ export async function* hscanSharded(
   }
 }
 
-/** Every key of a snapshot (its shards and its batches hash). */
+/** Every key of a snapshot (its shards, its target index's shards and its batches hash). */
 export function snapshotKeys(keys: Keys, snap: SnapshotLayout): string[] {
   return [
     ...shardKeys(keys, snap.id, 'obj', snap.shards),
     ...shardKeys(keys, snap.id, 'addr', snap.shards),
     ...shardKeys(keys, snap.id, 'conf', snap.shards),
+    ...shardKeys(keys, snap.id, 'tgt', snap.shards),
     keys.snapshotBatches(snap.id),
   ];
 }

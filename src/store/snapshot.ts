@@ -14,6 +14,7 @@ import { parseRef } from './ref.js';
 import { runScript, scripts } from './scripts.js';
 import { snapshotKeys, type SnapshotLayout, type StateLayout } from './sharded.js';
 import { hintOf, MAX_SHARDS, objectRef } from './shards.js';
+import { targetArgs } from './targets.js';
 
 export interface SnapshotMeta {
   readonly source: string;
@@ -94,11 +95,15 @@ export function addressArgs(lowered: readonly string[]): string[] {
   return out;
 }
 
-/** One object as script arguments: ref, stored JSON, rank, address count, (hint, lower-cased address) pairs. */
+/**
+ * One object as stage arguments: ref, stored JSON, rank, target hint and lower-cased target
+ * ('' for none), address count, (hint, lower-cased address) pairs.
+ */
 export function objectArgs(o: RecipientObject, priority: number): string[] {
   const rank = rankKey(o, priority);
   const lowered = o.addresses.map((a) => a.toLowerCase());
-  return [objectRef(objectKey(o)), encodeObject(o, rank, lowered), rank, String(lowered.length), ...addressArgs(lowered)];
+  const target = targetArgs(o.target?.toLowerCase() ?? '');
+  return [objectRef(objectKey(o)), encodeObject(o, rank, lowered), rank, ...target, String(lowered.length), ...addressArgs(lowered)];
 }
 
 /** Encodes one batch as the stage script's arguments; `batchId` is unique within the snapshot. */
@@ -123,6 +128,7 @@ export async function stageBatch(
     ...shardKeys(keys, snap.id, 'obj', snap.shards),
     ...shardKeys(keys, snap.id, 'addr', snap.shards),
     ...shardKeys(keys, snap.id, 'conf', snap.shards),
+    ...shardKeys(keys, snap.id, 'tgt', snap.shards),
     ...(base ? [...shardKeys(keys, base.id, 'obj', base.shards), ...shardKeys(keys, base.id, 'addr', base.shards)] : []),
     ...(overlay ? [...shardKeys(keys, overlay.id, 'obj', overlay.shards), ...shardKeys(keys, overlay.id, 'addr', overlay.shards)] : []),
   ];

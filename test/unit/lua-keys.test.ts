@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 
 const dir = join(import.meta.dirname, '..', '..', 'src', 'store', 'lua');
 
-it.each(['lookup', 'publish', 'rollback', 'stage', 'apply-delta', 'mq-put', 'mq-cancel', 'trace-write'])(
+it.each(['lookup', 'target-lookup', 'publish', 'rollback', 'stage', 'apply-delta', 'mq-put', 'mq-cancel', 'trace-write'])(
   '%s.lua builds no key name and documents its key count',
   (name) => {
     const source = readFileSync(join(dir, `${name}.lua`), 'utf8');

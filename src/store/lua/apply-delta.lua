@@ -9,18 +9,24 @@
   h % N of a snapshot of N shards; an object's ref "<hint>:<key>" carries its hint. The
   addresses a change touches (those its object had before, read by the client since the
   overlay is written by one client one batch at a time, and those it has now) come with
-  their hints, so the script never hashes.
+  their hints, so the script never hashes. The targetAddress index (src/store/targets.ts)
+  is re-decided the same way for the targets a change touches (the one its object had
+  before and the one it has now): candidates are the holder, the others listed under
+  ">" .. target and the changed object, kept while they still have that target; the
+  lowest rank holds it. A base of an earlier release has no index: its keys are empty.
 
-  Key count: variable, 1 + 3NB + 3NO.
+  Key count: variable, 1 + 4NB + 4NO.
 
   Input:
     KEYS[1] overlay batches (batch id -> the reply it got: a resent batch changes nothing)
-    KEYS[2 ..] the base's NB object shards, NB address shards, NB conflict shards,
-            then the overlay's NO object shards, NO address shards, NO conflict shards
+    KEYS[2 ..] the base's NB object shards, NB address shards, NB conflict shards, NB
+            target shards, then the overlay's NO object, address, conflict and target shards
     ARGV[1] batch id
     ARGV[2] NB   ARGV[3] NO
     ARGV[4..] per change: op ('U' upsert or 'D' delete), ref, then for U: json, rank;
-      then the count m of touched addresses and m pairs (address hint, lower-cased address)
+      then the object's lower-cased target now ('' for none), the count k of touched
+      targets and k pairs (target hint, lower-cased target); then the count m of touched
+      addresses and m pairs (address hint, lower-cased address)
 
   Output:
     { status, addressesAdded, addressesRemoved, {conflicted addresses} }
@@ -31,8 +37,8 @@ local replay = redis.call('HGET', batches, batchId)
 if replay then return cjson.decode(replay) end
 
 local NB, NO = tonumber(ARGV[2]), tonumber(ARGV[3])
-local bObj, bAddr, bConf = 2, 2 + NB, 2 + 2 * NB
-local oObj, oAddr, oConf = 2 + 3 * NB, 2 + 3 * NB + NO, 2 + 3 * NB + 2 * NO
+local bObj, bAddr, bConf, bTgt = 2, 2 + NB, 2 + 2 * NB, 2 + 3 * NB
+local oObj, oAddr, oConf, oTgt = 2 + 4 * NB, 2 + 4 * NB + NO, 2 + 4 * NB + 2 * NO, 2 + 4 * NB + 3 * NO
 
 local function refHint(ref)
   return tonumber(string.match(ref, '^(%d+):'))
@@ -114,6 +120,43 @@ local function settle(hint, address, holder, candidates)
   end
 end
 
+-- Whether an object other than the changed one still has `target`: Lua lowers A-Z only,
+-- so a stored target with other bytes counts as still held (a change to that object
+-- re-decides its own targets, with the exact form from the client).
+local function hasTarget(key, target)
+  local o = object(key)
+  if not o or not o.t then return false end
+  local t = string.lower(o.t)
+  return t == target or string.find(t, '[\128-\255]') ~= nil
+end
+
+local function redecideTarget(hint, target, changed, changedTarget)
+  local holder = effective(oTgt, bTgt, hint, target)
+  local others = effective(oTgt, bTgt, hint, '>' .. target)
+  local candidates, seen = {}, {}
+  local function consider(key)
+    if key == '' or seen[key] then return end
+    seen[key] = true
+    local has
+    if key == changed then has = changedTarget == target else has = hasTarget(key, target) end
+    if has then candidates[#candidates + 1] = key end
+  end
+  consider(holder)
+  if others ~= '' then for _, k in ipairs(cjson.decode(others)) do consider(k) end end
+  consider(changed)
+  table.sort(candidates, function(x, y) return object(x).r < object(y).r end)
+  local winner = candidates[1] or ''
+  local tgtKey = shard(oTgt, NO, hint)
+  if winner ~= holder then redis.call('HSET', tgtKey, target, winner) end
+  if #candidates > 1 then
+    local rest = {}
+    for c = 2, #candidates do rest[#rest + 1] = candidates[c] end
+    redis.call('HSET', tgtKey, '>' .. target, cjson.encode(rest))
+  elseif others ~= '' then
+    redis.call('HSET', tgtKey, '>' .. target, '')
+  end
+end
+
 local status = {}
 local i = 4
 while i <= #ARGV do
@@ -141,10 +184,16 @@ while i <= #ARGV do
       redis.call('HSET', shard(oObj, NO, keyHint), key, json)
     end
   end
+  local nowTarget, k = ARGV[i], tonumber(ARGV[i + 1])
+  local firstTarget = i + 2
+  i = i + 2 + 2 * k
   local m = tonumber(ARGV[i])
   local first = i + 1
   i = i + 1 + 2 * m
   if changed then
+    for t = firstTarget, firstTarget + 2 * k - 1, 2 do
+      redecideTarget(tonumber(ARGV[t]), ARGV[t + 1], key, nowTarget)
+    end
     for a = first, first + 2 * m - 1, 2 do
       local hint, address = tonumber(ARGV[a]), ARGV[a + 1]
       local holder, candidates = redecide(hint, address)

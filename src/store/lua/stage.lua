@@ -1,17 +1,20 @@
 --[[
   Writes one batch of recipient objects into a staging snapshot, resolving address
   conflicts inside the snapshot by rank and classifying each object against the state it
-  replaces (the source's currently published base snapshot, with its overlay on top).
+  replaces (the source's currently published base snapshot, with its overlay on top),
+  and indexing each object under its targetAddress (the lowest rank keeps a target several
+  objects share; the others are listed under ">" .. target, for deltas to re-decide).
   Every hash is split in shards (src/store/shards.ts): a field with hint h lives in shard
   h % N of a snapshot of N shards; an object's ref "<hint>:<key>" carries its hint.
 
-  Key count: variable, 1 + 3N + 2NB + 2NO.
+  Key count: variable, 1 + 4N + 2NB + 2NO.
 
   Input:
     KEYS[1] batches hash of the new snapshot (batch id -> the reply it got)
     KEYS[2 ..] the new snapshot's N object shards (ref -> object JSON, JSON has "r": rank),
             then its N address shards (lower-cased address -> ref), then its N conflict
-            shards (lower-cased address -> {"w": winner ref, "l": [loser refs]})
+            shards (lower-cased address -> {"w": winner ref, "l": [loser refs]}), then its
+            N target shards (lower-cased target -> ref; ">" .. target -> [other refs])
     then the old base's NB object shards and NB address shards
     then the old overlay's NO object shards ("" marks a deleted object) and NO address
             shards ("" marks an address nobody holds)
@@ -19,8 +22,8 @@
     ARGV[1] batch id: a batch sent again (a reply lost to a Redis restart, then resent by
             the client) gets the reply of its first run and changes nothing
     ARGV[2] N   ARGV[3] NB (0: no old state)   ARGV[4] NO (0: no old overlay)
-    ARGV[5..] per object: ref, json, rank, address count n, then n pairs (address hint,
-            lower-cased address)
+    ARGV[5..] per object: ref, json, rank, target hint, lower-cased target ('' for none),
+            address count n, then n pairs (address hint, lower-cased address)
 
   Output:
     { status, addressesNew, addressesKept, {conflicted addresses} }
@@ -31,9 +34,9 @@ local replay = redis.call('HGET', batches, batchId)
 if replay then return cjson.decode(replay) end
 
 local N, NB, NO = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local newObj, newAddr, newConf = 2, 2 + N, 2 + 2 * N
-local oldObj, oldAddr = 2 + 3 * N, 2 + 3 * N + NB
-local oldOObj, oldOAddr = 2 + 3 * N + 2 * NB, 2 + 3 * N + 2 * NB + NO
+local newObj, newAddr, newConf, newTgt = 2, 2 + N, 2 + 2 * N, 2 + 3 * N
+local oldObj, oldAddr = 2 + 4 * N, 2 + 4 * N + NB
+local oldOObj, oldOAddr = 2 + 4 * N + 2 * NB, 2 + 4 * N + 2 * NB + NO
 local hasOld = NB > 0
 
 local function refHint(ref)
@@ -73,10 +76,26 @@ local function recordConflict(confKey, address, winner, loser)
   conflicted[#conflicted + 1] = address
 end
 
+-- Indexes `ref` under its target: the lowest rank holds it, the others are listed.
+local function indexTarget(ref, rank, thint, target)
+  local tgtKey = KEYS[newTgt + thint % N]
+  if redis.call('HSETNX', tgtKey, target, ref) == 1 then return end
+  local holder = redis.call('HGET', tgtKey, target)
+  local loser = ref
+  if rank < (rankOf(holder) or '~') then
+    redis.call('HSET', tgtKey, target, ref)
+    loser = holder
+  end
+  local others = redis.call('HGET', tgtKey, '>' .. target)
+  local list = others and cjson.decode(others) or {}
+  list[#list + 1] = loser
+  redis.call('HSET', tgtKey, '>' .. target, cjson.encode(list))
+end
+
 local i = 5
 while i <= #ARGV do
-  local ref, json, rank, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  i = i + 4
+  local ref, json, rank, thint, target, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], tonumber(ARGV[i + 5])
+  i = i + 6
   local hint = refHint(ref)
   if redis.call('HSETNX', KEYS[newObj + hint % N], ref, json) == 0 then
     status[#status + 1] = 'D'
@@ -89,6 +108,7 @@ while i <= #ARGV do
       elseif old == json then status[#status + 1] = 'U'
       else status[#status + 1] = 'C' end
     end
+    if target ~= '' then indexTarget(ref, rank, thint, target) end
     for a = i, i + 2 * n - 1, 2 do
       local ahint, address = tonumber(ARGV[a]), ARGV[a + 1]
       local addrKey = KEYS[newAddr + ahint % N]
