@@ -41,6 +41,16 @@ export function rewriteFromHeader(message: Buffer, from: string, to: string): Bu
   return changed ? Buffer.concat([Buffer.from(rewritten, 'latin1'), message.subarray(end)]) : message;
 }
 
+/** The addresses of the From: field(s) of a header block (addressparser, folded lines joined). */
+export function fromAddresses(head: Buffer): string[] {
+  const text = head.subarray(0, headerEnd(head)).toString('latin1');
+  const out: string[] = [];
+  for (const m of text.matchAll(/^From:((?:[^\r\n]|\r\n[ \t])*)\r\n/gim)) {
+    for (const box of addressparser((m[1] ?? '').replace(/\r\n(?=[ \t])/g, ''), { flatten: true })) if (box.address) out.push(box.address);
+  }
+  return out;
+}
+
 export interface Signer {
   /**
    * The DKIM-Signature header line (CRLF-terminated) for a message with this header block

@@ -167,7 +167,11 @@ export function createRunner(deps: RunnerDeps): Runner {
     const compose = () =>
       composeMessage(original, {
         marker,
-        ...(unit.sender !== undefined ? { rewrite: { from: meta.from, to: unit.sender } } : {}),
+        ...(unit.headerRewrite !== undefined
+          ? { rewrite: unit.headerRewrite }
+          : unit.sender !== undefined
+            ? { rewrite: { from: meta.from, to: unit.sender } }
+            : {}),
         ...(deps.signers?.get(unit.hop) ? { signer: deps.signers.get(unit.hop) } : {}),
         ...(meta.bodyHash !== undefined ? { bodyHash: meta.bodyHash } : {}),
         onSkip: (why) => log.warn({ event: 'SY_HEADER_STAGE_SKIPPED', msg_id: meta.id, uid: unit.uid, why }, 'message sent unchanged'),

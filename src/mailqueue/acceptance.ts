@@ -60,6 +60,7 @@ export function unitFields(meta: MessageMeta, unit: NewUnit): Record<string, str
     warned: '0',
     held: '0',
     ...(unit.sender !== undefined ? { sender: unit.sender } : {}),
+    ...(unit.headerRewrite !== undefined ? { hfrom: unit.headerRewrite.from, hto: unit.headerRewrite.to } : {}),
   };
 }
 

@@ -71,10 +71,13 @@ export interface UnitRecord {
   readonly held: boolean;
   /** The envelope sender and From: this unit leaves with (outbound sender rewriting). */
   readonly sender?: string;
+  /** A From: address other than the envelope sender's, rewritten to its object's primary address. */
+  readonly headerRewrite?: { readonly from: string; readonly to: string };
 }
 
 export interface NewUnit {
   readonly hop: string;
   readonly rcpts: readonly QueuedRecipient[];
   readonly sender?: string;
+  readonly headerRewrite?: { readonly from: string; readonly to: string };
 }

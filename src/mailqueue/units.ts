@@ -23,6 +23,7 @@ export function parseUnit(uid: string, h: Record<string, string>): UnitRecord | 
     warned: h.warned === '1',
     held: h.held === '1',
     ...(h.sender !== undefined ? { sender: h.sender } : {}),
+    ...(h.hfrom !== undefined && h.hto !== undefined ? { headerRewrite: { from: h.hfrom, to: h.hto } } : {}),
   };
 }
 

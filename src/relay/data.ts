@@ -11,6 +11,7 @@ import type { QueueStore } from '../mailqueue/store.js';
 import { acceptedUnits, type LoadedUnit } from '../mailqueue/acceptance.js';
 import type { MessageMeta, NewUnit, QueuedRecipient } from '../mailqueue/types.js';
 import { wants } from '../delivery/outcome.js';
+import { fromAddresses } from '../delivery/outbound.js';
 import { queuedReply, relayReplies, renderReply, withDetail, type SmtpReply } from '../routing/replies.js';
 import { receivedHeader, scanHeaders } from '../message/headers.js';
 import { loopedRecipients, MARKER_HEADER } from '../message/loop-marker.js';
@@ -56,17 +57,32 @@ export interface Routed extends QueuedRecipient {
   readonly hop: string;
 }
 
-/** A unit leaving for non-accepted domains through a rewriting connector: its new sender. */
+/**
+ * A unit leaving for non-accepted domains through a rewriting connector (SPEC §5): its new
+ * envelope sender when that is an object's targetAddress, and the From: rewrite — of the
+ * envelope sender's address in From:, or of a From: address that is itself a targetAddress.
+ */
 async function outboundSender(
   deps: AcceptDeps,
   hop: string,
   rcpts: readonly QueuedRecipient[],
   from: string,
-): Promise<{ sender?: string }> {
-  if (from === '' || !deps.rewritingHops?.has(hop) || !deps.senderPrimary || !rcpts.some((r) => r.reason === 'outbound')) return {};
+  head: Buffer,
+): Promise<Pick<NewUnit, 'sender' | 'headerRewrite'>> {
+  const lookup = deps.senderPrimary;
+  if (!deps.rewritingHops?.has(hop) || !lookup || !rcpts.some((r) => r.reason === 'outbound')) return {};
+  const primaryOf = async (address: string): Promise<string | undefined> => {
+    const primary = await lookup(address);
+    return primary !== undefined && primary.toLowerCase() !== address.toLowerCase() ? primary : undefined;
+  };
   try {
-    const primary = await deps.senderPrimary(from);
-    return primary !== undefined && primary.toLowerCase() !== from.toLowerCase() ? { sender: primary } : {};
+    const sender = from === '' ? undefined : await primaryOf(from);
+    const other = fromAddresses(head).find((a) => a.toLowerCase() !== from.toLowerCase());
+    const headerTo = other === undefined ? undefined : await primaryOf(other);
+    return {
+      ...(sender !== undefined ? { sender } : {}),
+      ...(other !== undefined && headerTo !== undefined ? { headerRewrite: { from: other, to: headerTo } } : {}),
+    };
   } catch (err) {
     // the directory is unavailable: the message goes out unchanged rather than not at all
     deps.logger.warn({ event: 'SY_SENDER_REWRITE_SKIPPED', from, err: String(err) }, 'sender not rewritten: directory lookup failed');
@@ -181,7 +197,7 @@ export async function receiveMessage(
     byHop.set(hop, list);
   }
   const units: NewUnit[] = await Promise.all(
-    [...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from)) })),
+    [...byHop].map(async ([hop, rcpts]) => ({ hop, rcpts, ...(await outboundSender(deps, hop, rcpts, meta.from, data.head)) })),
   );
   const claim = deps.runner !== undefined && deps.runner.freeSlots() >= units.length;
   const input = { meta, units, chunks: data.chunks, ...(data.onlyChunk ? { onlyChunk: data.onlyChunk } : {}) };

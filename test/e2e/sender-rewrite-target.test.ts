@@ -58,10 +58,10 @@ async function rewritingRelay(): Promise<{ env: RelayEnv; publicKey: KeyObject; 
   return { env, publicKey, csv };
 }
 
-async function sendAs(env: RelayEnv, address: string, subject: string): Promise<Received> {
+async function sendAs(env: RelayEnv, address: string, subject: string, envelope = address): Promise<Received> {
   const before = env.sinks.internet.messages.length;
   const body = `From: "Alice" <${address}>\r\nTo: <friend@example.org>\r\nSubject: ${subject}\r\n\r\nHello from ${address}.\r\n`;
-  await sendMail({ port: env.port, from: address, to: ['friend@example.org'], body });
+  await sendMail({ port: env.port, from: envelope, to: ['friend@example.org'], body });
   const all = await env.sinks.internet.waitFor(before + 1);
   return all[before] as Received;
 }
@@ -83,6 +83,16 @@ describe('outbound sender rewriting through the target index', () => {
     expect(out.from).toBe('alice@contoso.edu');
     expect(out.text).toMatch(/^From: "?Alice"? <alice@contoso\.edu>\r$/m);
     expect(out.text).not.toContain('live.contoso.edu');
+    expectSigned(out, r.publicKey);
+  });
+
+  it('rewrites a From: that is a target when the envelope sender is another address (a list or bounce address), and signs', async () => {
+    const r = await rewritingRelay();
+    t = r.env;
+    const out = await sendAs(t, 'alice@live.contoso.edu', 'from only', 'bounces@example.org');
+    expect(out.from).toBe('bounces@example.org'); // not a target: the envelope stays
+    expect(out.text).toMatch(/^From: "?Alice"? <alice@contoso\.edu>\r$/m);
+    expect(out.text).not.toContain('alice@live.contoso.edu');
     expectSigned(out, r.publicKey);
   });
 
