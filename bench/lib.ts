@@ -35,14 +35,15 @@ export function run(
   });
 }
 
-/** Runs the `switchyard` CLI in a child process that reports its peak RSS (MB). */
+/** Runs the `switchyard` CLI (this checkout's, or `bin`) in a child process that reports its peak RSS (MB). */
 export async function runSwitchyard(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   nice?: number,
+  bin?: string,
 ): Promise<RunResult & { seconds: number; rssMb: number }> {
   const root = projectRoot();
-  const node = [process.execPath, '-r', join(root, 'bench', 'report-rss.cjs'), join(root, 'bin', 'switchyard.js'), ...args];
+  const node = [process.execPath, '-r', join(root, 'bench', 'report-rss.cjs'), bin ?? join(root, 'bin', 'switchyard.js'), ...args];
   const [cmd, ...rest] = nice === undefined ? node : ['nice', '-n', String(nice), ...node];
   const [r, seconds] = await timed(() => run(cmd ?? process.execPath, rest, { env }));
   if (r.code !== 0) throw new Error(`switchyard ${args[0]} failed: ${r.stderr}`);

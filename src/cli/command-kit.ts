@@ -20,6 +20,18 @@ export function configOption(): Option {
   return new Option('--config <file>', 'configuration file').default(defaultConfigPath(), '$SWITCHYARD_CONFIG or ./switchyard.yaml');
 }
 
+/**
+ * The first SIGTERM or SIGINT from now on: how a long-running command (`relay`, `worker`,
+ * `up`) is told to stop. Taken before start-up, so a signal during it still stops cleanly
+ * (with the log flushed) once start-up is over.
+ */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+}
+
 /** Stops with where it looked unless the command's configuration file exists. */
 export function configured(cmd: Command, flags: { config: string }): void {
   requireConfigFile(flags.config, cmd.getOptionValueSource('config') === 'cli');

@@ -1,19 +1,22 @@
-/** `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete] [--inline]` */
+/**
+ * `switchyard import FILE --source NAME [--dry-run] [--skip-invalid] [--allow-mass-delete] [--inline]`
+ * BullMQ (with its own ioredis) and pino load only when they are used: a queued import, an
+ * info line that LOG_LEVEL lets through. Most of a small import's fixed cost was loading them.
+ */
 import { publishDeps } from '../pipeline/deps.js';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CsvdeSourceConfig } from '../config/schema.js';
-import { createLogger } from '../log/logger.js';
+import { levelEnabled } from '../log/levels.js';
 import { InvalidInputError } from '../pipeline/errors.js';
 import { importCsvde } from '../pipeline/import-csvde.js';
 import type { PublishResult } from '../pipeline/types.js';
-import { createQueues } from '../jobqueue/queues.js';
 import { recordRun } from '../store/runs.js';
 import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';
 import { createProgress } from './progress.js';
-import { waitForJob, workersListening } from './queued.js';
 import { UsageError } from './usage-error.js';
+import { mayHaveWorkers } from './worker-presence.js';
 
 export interface ImportFlags {
   readonly config: string;
@@ -31,9 +34,11 @@ function options(flags: ImportFlags): { dryRun: boolean; skipInvalid: boolean; a
 
 /** Through the import queue; the worker reads the file, so it gets an absolute path. */
 async function viaWorker(ctx: Context, source: CsvdeSourceConfig, file: string, flags: ImportFlags): Promise<PublishResult | undefined> {
+  if (flags.inline === true || !(await mayHaveWorkers(ctx.redis, ctx.keys))) return undefined;
+  const [{ createQueues }, { waitForJob, workersListening }] = await Promise.all([import('../jobqueue/queues.js'), import('./queued.js')]);
   const queues = createQueues(ctx.redis, ctx.keys);
   try {
-    if (flags.inline === true || !(await workersListening(queues.import))) return undefined;
+    if (!(await workersListening(queues.import))) return undefined;
     const job = await queues.import.add('import', { source: source.name, file: resolve(file), ...options(flags) });
     return await waitForJob(ctx, queues.import, job, `import ${source.name} (job ${job.id})`);
   } finally {
@@ -88,7 +93,6 @@ async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, fla
 }
 
 export async function importCommand(file: string, flags: ImportFlags): Promise<number> {
-  const log = createLogger('import');
   return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
     const source = ctx.config.sources.find((s) => s.name === flags.source);
     if (!source)
@@ -101,10 +105,13 @@ export async function importCommand(file: string, flags: ImportFlags): Promise<n
       await (
         await import('../audit/log.js')
       ).recordMassDelete(ctx.redis, ctx.keys, ctx.config.audit.maxEntries, `import ${source.name} ${file}`, result);
-    log.info(
-      { event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun },
-      'import finished',
-    );
+    if (levelEnabled(process.env.LOG_LEVEL ?? 'warn', 'info'))
+      (await import('../log/logger.js'))
+        .createLogger('import')
+        .info(
+          { event: 'SY_IMPORT_DONE', source: source.name, version: result.version, counts: result.counts, dryRun: result.dryRun },
+          'import finished',
+        );
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${formatPublish(result)}\n`);
     for (const e of result.errors.slice(0, 50)) process.stderr.write(`${e.origin}: ${e.reason} (skipped)\n`);
     return 0;

@@ -252,21 +252,25 @@ export function createRunner(deps: RunnerDeps): Runner {
     const now = Date.now();
     const attempts = unit.attempts + 1;
     if (outcomes.length > 0) observer.trace?.(attemptEvent(meta, unit, outcomes, attempts));
-    for (const o of outcomes) {
+    for (const o of outcomes) observer.delivery(o.kind === 'failed' ? 'bounced' : o.kind, unit.hop);
+    // one line per outcome of the attempt, with its recipients (each one's reply is in the message trace)
+    for (const kind of ['delivered', 'deferred', 'failed'] as const) {
+      const these = outcomes.filter((o) => o.kind === kind);
+      const first = these[0];
+      if (first === undefined) continue;
       const fields = {
-        event: o.kind === 'delivered' ? 'SY_DELIVERED' : o.kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED',
+        event: kind === 'delivered' ? 'SY_DELIVERED' : kind === 'failed' ? 'SY_BOUNCED' : 'SY_DEFERRED',
         msg_id: meta.id,
         uid: unit.uid,
         hop: unit.hop,
-        host: 'host' in o ? o.host : undefined,
-        rcpt: o.rcpt.rcpt,
-        orig: o.rcpt.orig,
-        reply: o.reply,
+        host: first.host,
+        rcpts: these.map((o) => o.rcpt.rcpt),
+        reply: first.reply,
+        ...(these.some((o) => o.reply !== first.reply) ? { replies: these.map((o) => o.reply) } : {}),
         attempt: attempts,
       };
-      observer.delivery(o.kind === 'failed' ? 'bounced' : o.kind, unit.hop);
-      if (o.kind === 'failed') log.warn(fields, 'bounced');
-      else log.info(fields, o.kind);
+      if (kind === 'failed') log.warn(fields, 'bounced');
+      else log.info(fields, kind);
     }
     const p = plan({
       outcomes,

@@ -1,6 +1,8 @@
 /**
  * Structured JSON logs (pino) with stable event codes (docs/log-events.md) and secrets
- * redacted. CLI commands log to stderr at `warn` unless LOG_LEVEL says otherwise.
+ * redacted. CLI commands log to stderr at `warn` unless LOG_LEVEL says otherwise, through
+ * pino's synchronous destination (a short command writes a few lines); the long-running
+ * processes use the asynchronous one of service.ts.
  */
 import { pino, type Logger } from 'pino';
 

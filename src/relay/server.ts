@@ -167,7 +167,8 @@ export function createRelay(deps: RelayDeps): Relay {
           const ms = Math.round(seconds * 1_000_000) / 1000;
           observer.decision(d.reason, d.action, seconds);
           observer.trace?.(rcptEvent(session, d));
-          slog(session).info(
+          // a routed recipient is logged at debug (the message trace has it, SY_MESSAGE_QUEUED names its hop); a refusal at info
+          slog(session)[d.action === 'route' ? 'debug' : 'info'](
             {
               event: 'SY_RCPT',
               rcpt: d.address,

@@ -50,4 +50,9 @@ describe('CLI start-up imports', () => {
       expect(loaded.has(heavy), heavy).toBe(false);
     }
   });
+
+  it('import loads neither BullMQ nor pino up front (a queued import and an info line load them when used)', () => {
+    const loaded = packagesLoaded('src/cli/import-command.ts');
+    for (const heavy of ['bullmq', 'pino', 'express', 'smtp-server', 'nodemailer', 'ldapts']) expect(loaded.has(heavy), heavy).toBe(false);
+  });
 });
