@@ -57,6 +57,7 @@ export function syncProcessor(ctx: JobContext) {
           event: 'SY_SYNC_DONE',
           ran: result.mode,
           fallback: result.fallback,
+          partitions: result.partitions,
           version: result.version,
           counts: result.counts,
           durationMs: result.durationMs,

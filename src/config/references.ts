@@ -106,6 +106,8 @@ export function checkReferences(config: Config): string[] {
       if (s.bindDn !== undefined && s.bindPasswordEnv === undefined && s.bindPasswordFile === undefined) {
         problems.push(`sources[${i}].bindPasswordEnv: a bindDn needs bindPasswordEnv or bindPasswordFile`);
       }
+      if (s.partitions?.by === 'usn' && s.mapping !== 'ad')
+        problems.push(`sources[${i}].partitions.by: usn needs mapping: ad (uSNChanged and highestCommittedUSN); use by: filters`);
       if (/^ldaps:\/\//i.test(s.url) && s.startTls) problems.push(`sources[${i}].startTls: not with ldaps:// (already TLS)`);
       // SPEC §2.2: a simple bind never goes over a connection without TLS (the password would travel in clear)
       if (s.bindDn !== undefined && /^ldap:\/\//i.test(s.url) && !s.startTls) {

@@ -94,6 +94,27 @@ const sourceCommon = {
   staleAfter: duration.optional(),
 };
 
+/** A filter in parentheses, balanced (RFC 4515 form): checked here so a typo names its key. */
+const ldapFilter = z
+  .string()
+  .regex(/^\(.*\)$/s, 'an LDAP filter in parentheses, like (department=Sales)')
+  .refine((f) => {
+    let depth = 0;
+    for (const c of f.replace(/\\[0-9a-fA-F]{2}/g, '')) {
+      depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+      if (depth < 0) return false;
+    }
+    return depth === 0;
+  }, 'unbalanced parentheses');
+/** Parallel searches of a full sync over disjoint parts of the scope (off when absent). */
+const partitionConnections = z.number().int().min(2).max(8).default(4);
+const ldapPartitionsSchema = z.discriminatedUnion('by', [
+  /** AD: uSNChanged ranges split from the rootDSE's highestCommittedUSN, one per connection. */
+  z.strictObject({ by: z.literal('usn'), connections: partitionConnections }),
+  /** Any directory: these filters (ANDed with the source's filter) and the remainder none of them matches. */
+  z.strictObject({ by: z.literal('filters'), filters: z.array(ldapFilter).min(1).max(16), connections: partitionConnections }),
+]);
+
 const ldapSourceSchema = z.strictObject({
   ...sourceCommon,
   type: z.literal('ldap'),
@@ -108,6 +129,7 @@ const ldapSourceSchema = z.strictObject({
   filter: z.string().min(1).optional(),
   mapping: z.enum(['ad', 'openldap']).default('ad'),
   deltaSchedule: cron.optional(),
+  partitions: ldapPartitionsSchema.optional(),
 });
 
 const csvdeSourceSchema = z.strictObject({

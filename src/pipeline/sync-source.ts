@@ -8,7 +8,7 @@ import type { LdapSourceConfig, SourceConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
 import { readLdapDelta } from '../directory/ldap/delta.js';
 import { WatermarkInvalidError } from '../directory/ldap/errors.js';
-import { readLdap, type LdapSession } from '../directory/ldap/reader.js';
+import { readLdap, type LdapSession, type PartitionReport } from '../directory/ldap/reader.js';
 import { modifyTimestampTracker, readAdWatermark, settingsFingerprint, type Watermark } from '../directory/ldap/watermark.js';
 import { readWatermark, writeWatermark } from '../store/sync-state.js';
 import { importCsvde } from './import-csvde.js';
@@ -24,7 +24,12 @@ export type SyncOptions = Omit<PublishOptions, 'cause' | 'origin'> & {
   readonly mode?: SyncMode;
 };
 
-export type SyncResult = PublishResult & { readonly mode: SyncMode; readonly fallback?: string };
+export type SyncResult = PublishResult & {
+  readonly mode: SyncMode;
+  readonly fallback?: string;
+  /** A full LDAP read: how many searches it ran in parallel parts, or why one search (partitions configured). */
+  readonly partitions?: PartitionReport;
+};
 
 export class SourceNotSyncableError extends Error {
   readonly code = 'SY_NOT_SYNCABLE';
@@ -35,6 +40,8 @@ const specOf = (s: SourceConfig): SourceSpec => ({ name: s.name, priority: s.pri
 async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: string | undefined, opts: SyncOptions): Promise<SyncResult> {
   let watermark: Watermark | undefined;
   const tracker = source.mapping === 'openldap' ? modifyTimestampTracker() : undefined;
+  let partitions: PartitionReport | undefined;
+  const onPartitions = (r: PartitionReport): void => void (partitions = r);
   const beforeSearch = async (s: LdapSession): Promise<void> => {
     if (source.mapping !== 'ad') return;
     s.step('read rootDSE');
@@ -45,7 +52,7 @@ async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: s
   const result = await publishSource(
     deps,
     specOf(source),
-    readLdap(source, { password, beforeSearch, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }),
+    readLdap(source, { password, beforeSearch, onPartitions, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }),
     {
       ...opts,
       holdInvalid: true, // a bad entry never stops an LDAP sync (SPEC §2.2)
@@ -55,7 +62,7 @@ async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: s
   );
   const next = watermark ?? tracker?.watermark();
   if (!opts.dryRun) await writeWatermark(deps.redis, deps.keys, source.name, next && { ...next, fingerprint: settingsFingerprint(source) });
-  return { ...result, mode: 'full' };
+  return { ...result, mode: 'full', ...(source.partitions && partitions ? { partitions } : {}) };
 }
 
 export async function syncSource(deps: PublishDeps, source: SourceConfig, opts: SyncOptions = {}): Promise<SyncResult> {

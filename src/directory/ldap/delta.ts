@@ -13,7 +13,7 @@ import { guidFromBytes } from '../guid.js';
 import { mailEnabledSkip } from '../mail-enabled.js';
 import { WatermarkInvalidError } from './errors.js';
 import { searchFilter } from './mapping.js';
-import { ldapSession, searchEntries, type LdapReadOptions } from './reader.js';
+import { ldapSession, searchEntries, type LdapReadOptions } from './session.js';
 import { modifyTimestampTracker, readAdWatermark, ShowDeletedControl, type Watermark } from './watermark.js';
 
 function upsertItem(entry: DirectoryEntry): DeltaItem {

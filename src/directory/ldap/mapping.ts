@@ -26,7 +26,11 @@ export interface LdapMapping {
 
 const text = (attrs: LdapAttributes, name: string): string[] =>
   (attrs.get(name) ?? []).map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
-const first = (attrs: LdapAttributes, name: string): string | undefined => text(attrs, name)[0];
+/** The first value as text, without copying the others (one call per attribute and entry: GC). */
+const first = (attrs: LdapAttributes, name: string): string | undefined => {
+  const v = attrs.get(name)?.[0];
+  return v === undefined || typeof v === 'string' ? v : v.toString('utf8');
+};
 
 /** AD generalized time `20230101120000.0Z` or `20230101120000Z`, kept sortable. */
 function created(value: string | undefined): string | undefined {
