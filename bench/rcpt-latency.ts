@@ -28,7 +28,7 @@ import { freePort, startRedis } from '../src/main/embedded-redis.js';
 import { projectRoot } from '../src/main/paths.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
 import { runSwitchyard, timed } from './lib.js';
-import { configureProbe, probeReport, shippedRedisConfig } from './redis-probe.js';
+import { configureProbe, CpuWait, probeReport, shippedRedisConfig } from './redis-probe.js';
 
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 333_334; // 3 addresses each: 1,000,002 addresses
@@ -219,16 +219,21 @@ await new Promise<void>((res, rej) => {
 const addressOf = (i: number): string => [`u${i}@contoso.edu`, `u${i}@alias.contoso.edu`, `u${i}@mail.contoso.edu`][i % 3] ?? '';
 try {
   await configureProbe(admin, SLOW_US, 1);
+  const cpu = new CpuWait({ relay: relay.pid ?? 0, Redis: redis.process.pid ?? 0 });
+  cpu.start();
   const idleFrom = Date.now();
   const idleUntil = idleFrom + 5000;
   const idleSample = await sample(relayPort, addressOf, () => Date.now() > idleUntil);
   await new Promise((r) => setTimeout(r, 300)); // the relay's log lines reach the file
   const idle = report('idle, back to back (reference)', idleSample, idleFrom, Date.now());
+  console.log(`    ${cpu.report()}`);
   for (const line of await probeReport(admin, SLOW_US)) console.log(`    ${line}`);
+  cpu.start();
   const idleOpenFrom = Date.now();
   const idleOpenSample = await sample(relayPort, addressOf, () => Date.now() > idleOpenFrom + 5000, RATE);
   await new Promise((r) => setTimeout(r, 300));
   const idleOpen = report(`idle, ${RATE} RCPT/s (reference)`, idleOpenSample, idleOpenFrom, Date.now());
+  console.log(`    ${cpu.report()}`);
   for (const line of await probeReport(admin, SLOW_US)) console.log(`    ${line}`);
   // the worker runs the sync; as a background job it may run at a lower CPU priority than
   // the relay (deploy: Nice=10), so the re-import is measured both ways
@@ -243,6 +248,7 @@ try {
   for (const [label, file, nice, rate] of phases) {
     let done = false;
     const from = Date.now();
+    cpu.start();
     const importRun = timed(() =>
       runSwitchyard(['import', file, '--source', 'corp', '--inline', '--config', configFile], env, nice),
     ).finally(() => (done = true));
@@ -250,6 +256,7 @@ try {
     const to = Date.now();
     await new Promise((r) => setTimeout(r, 300));
     const during = report(label, phaseSample, from, to);
+    console.log(`    ${cpu.report()}`);
     const [result, seconds] = await importRun;
     version++;
     if (!result.stdout.includes(`published table version ${version}`))

@@ -92,3 +92,35 @@ export async function probeReport(admin: Redis, slowerThanUs: number): Promise<s
   await resetProbe(admin);
   return lines;
 }
+
+/** A process's main thread from /proc/<pid>/schedstat: ns on a CPU, ns runnable but waiting for one. */
+function schedstat(pid: number): [number, number] {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return [run ?? 0, wait ?? 0];
+}
+
+/**
+ * CPU contention per phase: how long the relay's and Redis's main threads ran, and how long
+ * they were ready to run but waited for a core (ms per second of the phase).
+ */
+export class CpuWait {
+  private from = new Map<string, [number, number]>();
+  private at = 0;
+  constructor(private readonly pids: Record<string, number>) {}
+
+  start(): void {
+    this.at = performance.now();
+    for (const [name, pid] of Object.entries(this.pids)) this.from.set(name, schedstat(pid));
+  }
+
+  report(): string {
+    const seconds = (performance.now() - this.at) / 1000;
+    const parts = Object.entries(this.pids).map(([name, pid]) => {
+      const [run, wait] = schedstat(pid);
+      const [run0, wait0] = this.from.get(name) ?? [0, 0];
+      const perS = (ns: number): string => (ns / 1e6 / seconds).toFixed(0);
+      return `${name} ran ${perS(run - run0)} ms/s, waited for a core ${perS(wait - wait0)} ms/s`;
+    });
+    return `CPU (main threads): ${parts.join('; ')}`;
+  }
+}
