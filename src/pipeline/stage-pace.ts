@@ -22,9 +22,9 @@ export const STAGE_BATCH = setting('SWITCHYARD_STAGE_BATCH', 20);
 /**
  * Staging scripts sent and not yet answered, at most: a lookup waits for at most this many.
  * One made B1's first import 1.7× slower (52 s against 30.5 s, 2026-12-01): the worker then
- * builds the next batch while Redis idles, and Redis idles while it does. Two kept B1's
- * ratio (1.73×, four 1.83×, against 1.96× for main in that session): the next batch is
- * built while one runs.
+ * builds the next batch while Redis idles, and Redis idles while it does. With two, the next
+ * batch is built while one runs; its B1 cost against main was not settled on the loaded
+ * machine (1.73× against 1.96×, then 2.88× against 2.58×: docs/benchmarks.md).
  */
 export const STAGE_IN_FLIGHT = setting('SWITCHYARD_STAGE_IN_FLIGHT', 2);
 
