@@ -24,7 +24,7 @@ export const STAGE_BATCH = setting('SWITCHYARD_STAGE_BATCH', 20);
  * One made B1's first import 1.7× slower (52 s against 30.5 s, 2026-12-01): the worker then
  * builds the next batch while Redis idles, and Redis idles while it does. With two, the next
  * batch is built while one runs; its B1 cost against main was not settled on the loaded
- * machine (1.73× against 1.96×, then 2.88× against 2.58×: docs/benchmarks.md).
+ * machine (pairs 1.73×/1.96×, 2.88×/2.58×, 1.68×/1.71×: docs/benchmarks.md).
  */
 export const STAGE_IN_FLIGHT = setting('SWITCHYARD_STAGE_IN_FLIGHT', 2);
 
