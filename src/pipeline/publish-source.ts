@@ -17,6 +17,7 @@ import { DeletionGuardError, InvalidInputError } from './errors.js';
 import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
 import { dryRunDiff, removedObjects } from './full-diff.js';
 import { guardedResult, SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
+import { STAGE_BATCH as BATCH, STAGE_IN_FLIGHT as IN_FLIGHT, Window } from './stage-pace.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export interface SourceSpec {
@@ -25,16 +26,7 @@ export interface SourceSpec {
   readonly deletionThreshold: number;
 }
 
-/**
- * Objects per staging script. Redis runs one script at a time, so a relay's RCPT lookup
- * waits for the batch in progress: 1000 objects held lookups up to ~15 ms (B4). A script
- * costs ~13 µs of Redis time per object plus ~0.1 ms (measured on the loaded 2-core
- * development machine, sharded or not): 100 objects took ~1.5 ms there, 50 ~0.8 ms, for
- * ~10 % more Redis time in all. More batches in flight keep Redis busy meanwhile.
- */
-const BATCH = Number(process.env.SWITCHYARD_STAGE_BATCH ?? 50);
-const IN_FLIGHT = Number(process.env.SWITCHYARD_STAGE_IN_FLIGHT ?? 8);
-/** Stages every entry of `items` into snapshot `id`, a few batches in flight at once. */
+/** Stages every entry of `items` into snapshot `id`, at most IN_FLIGHT batches in flight at once. */
 async function stageAll(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -46,43 +38,43 @@ async function stageAll(
   bad: InvalidEntries | undefined,
   staged?: { added: RecipientObject[]; changed: RecipientObject[] },
 ): Promise<number> {
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Window(IN_FLIGHT);
   let failure: Error | undefined;
   let batch: RecipientObject[] = [];
   let origins: string[] = [];
   let batchId = 0;
 
-  const flush = (): void => {
+  const flush = (): Promise<void> => {
     const objects = batch;
     const where = origins;
     batch = [];
     origins = [];
-    const p = stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
-      .then((r) => {
-        for (let i = 0; i < r.status.length; i++) {
-          const o = objects[i] as RecipientObject;
-          const status = r.status[i];
-          if (status === 'A' || status === 'C' || status === 'U') {
-            tally.record(status, o.dn);
-            if (status === 'A') staged?.added.push(o);
-            if (status === 'C') staged?.changed.push(o);
-          } else {
-            const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
-            tally.error({ origin: where[i] ?? o.dn, reason });
-            bad?.add(o.id, o.dn, reason, false);
+    return inFlight.run(() =>
+      stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
+        .then((r) => {
+          for (let i = 0; i < r.status.length; i++) {
+            const o = objects[i] as RecipientObject;
+            const status = r.status[i];
+            if (status === 'A' || status === 'C' || status === 'U') {
+              tally.record(status, o.dn);
+              if (status === 'A') staged?.added.push(o);
+              if (status === 'C') staged?.changed.push(o);
+            } else {
+              const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
+              tally.error({ origin: where[i] ?? o.dn, reason });
+              bad?.add(o.id, o.dn, reason, false);
+            }
           }
-        }
-        tally.addressesAdded += r.addressesNew;
-        tally.addressesKept += r.addressesKept;
-        tally.conflicted(r.conflicted);
-        tally.written += objects.length;
-        opts.onProgress?.({ read: tally.read, written: tally.written });
-      })
-      .catch((err: unknown) => {
-        failure ??= err instanceof Error ? err : new Error(String(err));
-      })
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
+          tally.addressesAdded += r.addressesNew;
+          tally.addressesKept += r.addressesKept;
+          tally.conflicted(r.conflicted);
+          tally.written += objects.length;
+          opts.onProgress?.({ read: tally.read, written: tally.written });
+        })
+        .catch((err: unknown) => {
+          failure ??= err instanceof Error ? err : new Error(String(err));
+        }),
+    );
   };
 
   for await (const chunk of items) {
@@ -98,7 +90,7 @@ async function stageAll(
       if (built.ok === true) {
         batch.push(built.object);
         origins.push(item.entry.origin ?? item.entry.dn);
-        if (batch.length >= BATCH) flush();
+        if (batch.length >= BATCH) await flush();
       } else if (built.ok === 'skip') {
         tally.skipped++;
         if (bad) bad.notMailEnabled++;
@@ -107,10 +99,9 @@ async function stageAll(
         bad?.add(item.entry.id, item.entry.dn, built.reason);
       }
     }
-    while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
   }
-  if (batch.length > 0 && failure === undefined) flush();
-  await Promise.all(inFlight);
+  if (batch.length > 0 && failure === undefined) await flush();
+  await inFlight.drain();
   if (failure !== undefined) throw failure;
   return batchId;
 }
