@@ -12,7 +12,7 @@ import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { parseRef } from './ref.js';
 import { runScript, scripts } from './scripts.js';
-import { snapshotKeys, type SnapshotLayout, type StateLayout } from './sharded.js';
+import type { SnapshotLayout, StateLayout } from './sharded.js';
 import { hintOf, MAX_SHARDS, objectRef } from './shards.js';
 import { targetArgs } from './targets.js';
 
@@ -144,18 +144,4 @@ export async function stageBatch(
 
 export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: string, meta: SnapshotMeta): Promise<void> {
   await redis.hset(keys.snapshots, id, JSON.stringify(meta));
-}
-
-/** Keys UNLINKed per command: each shard is freed by Redis's lazy-free thread, a few at a time. */
-const UNLINK_STEP = 8;
-
-/** Deletes a snapshot's keys (every shard, and the unsharded hashes of an older release) and its meta. */
-export async function deleteSnapshot(redis: RedisClient, keys: Keys, id: string, meta?: SnapshotMeta): Promise<void> {
-  const m = meta ?? (await readSnapshotMeta(redis, keys, id));
-  // a migrated snapshot may still have the unsharded hashes of the previous release
-  const legacy = [keys.legacySnapshotHash(id, 'obj'), keys.legacySnapshotHash(id, 'addr'), keys.legacySnapshotHash(id, 'conf')];
-  const all =
-    m?.shards !== undefined ? [...snapshotKeys(keys, { id, shards: m.shards }), ...legacy] : [...legacy, keys.snapshotBatches(id)];
-  for (let i = 0; i < all.length; i += UNLINK_STEP) await redis.unlink(...all.slice(i, i + UNLINK_STEP));
-  await redis.hdel(keys.snapshots, id);
 }
