@@ -35,9 +35,13 @@ async function unavailable(): Promise<string | undefined> {
 async function measure(work: string, messages: number, flavour: Flavour, rcpts: number): Promise<Measured> {
   const r = await run('bash', [join(PEER, 'run.sh'), work, String(messages), String(SESSIONS), String(rcpts), '--size', String(SIZE)]);
   const m = /([\d.]+) msg\/s end-to-end \((\d+) accepted msgs in ([\d.]+) s/.exec(r.stdout);
-  if (r.code !== 0 || !m) throw new Error(`peer run (${flavour}, r=${rcpts}) failed: ${r.stdout.slice(-600)} ${r.stderr.slice(-400)}`);
   const file = /result: (\S+)/.exec(r.stdout)?.[1];
-  const json = file ? (JSON.parse(readFileSync(file, 'utf8')) as PeerRunJson) : undefined;
+  const json = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PeerRunJson) : undefined;
+  if (r.code !== 0 || !m) {
+    // the work dir is purged at teardown: keep the peer's own findings in the error
+    const problems = JSON.stringify(json?.problems?.slice(0, 3) ?? []);
+    throw new Error(`peer run (${flavour}, r=${rcpts}) failed: ${r.stdout.slice(-600)} ${r.stderr.slice(-400)} problems: ${problems}`);
+  }
   const pct = json?.cpu_pct_of_machine;
   const note = pct ? `machine busy ${pct.machine_busy} %, foreign ${pct.foreign_total} %` : undefined;
   return {
@@ -52,6 +56,7 @@ async function measure(work: string, messages: number, flavour: Flavour, rcpts: 
 interface PeerRunJson {
   readonly cpu_ms_per_msg_postfix_plus_slapd: number;
   readonly cpu_pct_of_machine: { readonly machine_busy: number; readonly foreign_total: number };
+  readonly problems?: readonly unknown[];
 }
 
 export async function runPeer(messages: number): Promise<PeerResults | string> {
