@@ -1,0 +1,142 @@
+/**
+ * B3 against Switchyard: a private Redis (AOF), the 10,000-entry directory imported, one
+ * `switchyard relay` process with three smtp-sink next hops, the load of b3-load.ts; msg/s
+ * end to end = accepted messages ÷ time until the queue is empty and every sink got its share.
+ * B3_PROFILE=1 runs the relay with --cpu-prof (bench/data/profiles/); B3_STRACE=S attaches
+ * `strace -c -f` to the relay for S seconds during the 1-recipient load.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { freePort, startRedis } from '../src/main/embedded-redis.js';
+import { projectRoot } from '../src/main/paths.js';
+import { createKeys } from '../src/store/keys.js';
+import { createQueueStore } from '../src/mailqueue/store.js';
+import { run, runSwitchyard } from './lib.js';
+import { cpuSeconds, drive, RCPTS, SESSIONS, sleep, startSmtpSink, type Results } from './b3-load.js';
+import { csvdeOf, DOMAIN, loadPlan, TARGET_DOMAIN, type Directory, type Expected } from './relay-plan.js';
+
+export interface RelayRun {
+  readonly appendfsync: 'everysec' | 'always';
+  readonly trace: boolean;
+}
+
+const root = projectRoot();
+export const PROFILE_DIR = join(root, 'bench', 'data', 'profiles');
+
+function relayConfig(redisUrl: string, relayPort: number, sinks: Record<string, number>, trace: boolean): string {
+  return stringify({
+    redis: { url: redisUrl, namespace: 'b3' },
+    domains: [
+      { name: DOMAIN, type: 'authoritative' },
+      { name: TARGET_DOMAIN, type: 'externalRelay', connector: 'cloud' },
+    ],
+    connectors: [
+      { name: 'onprem', smartHosts: [`127.0.0.1:${sinks.onprem}`], tls: 'none' },
+      { name: 'cloud', addressSpaces: [TARGET_DOMAIN], smartHosts: [`127.0.0.1:${sinks.cloud}`], tls: 'none' },
+      { name: 'legacy', smartHosts: [`127.0.0.1:${sinks.legacy}`], tls: 'none' },
+    ],
+    sources: [{ name: 'directory', type: 'csvde', mailboxConnector: 'onprem' }],
+    relay: {
+      listen: [`127.0.0.1:${relayPort}`],
+      hostname: 'relay.bench.test',
+      trustedNetworks: ['127.0.0.1/32'],
+      ...(process.env.B3_QUEUE_BUDGET !== undefined ? { queueBudget: process.env.B3_QUEUE_BUDGET } : {}),
+    },
+    trace: { enabled: trace },
+  });
+}
+
+/** `strace -c -f` on the relay for `seconds`, started `delayMs` into the load; the summary's top lines. */
+async function straceRelay(pid: number, seconds: number, delayMs: number, work: string): Promise<string> {
+  await sleep(delayMs);
+  const out = join(work, 'strace.txt');
+  const r = await run('timeout', ['-s', 'INT', String(seconds), 'strace', '-c', '-f', '-o', out, '-p', String(pid)]);
+  try {
+    return readFileSync(out, 'utf8').split('\n').slice(0, 22).join('\n');
+  } catch {
+    return `strace gave nothing (exit ${r.code}): ${r.stderr.slice(-300)}`;
+  }
+}
+
+export async function runOurs(dir: Directory, messages: number, opts: RelayRun): Promise<Results> {
+  const { appendfsync, trace } = opts;
+  const work = join(tmpdir(), `switchyard-b3-${process.pid}-${appendfsync}-${trace ? 'trace' : 'notrace'}`);
+  mkdirSync(work, { recursive: true });
+  const redis = await startRedis({ dir: join(work, 'redis'), persistence: true, appendfsync });
+  const sinks = {
+    onprem: await startSmtpSink('onprem', work),
+    cloud: await startSmtpSink('cloud', work),
+    legacy: await startSmtpSink('legacy', work),
+  };
+  const relayPort = await freePort();
+  const csv = join(work, 'directory.csv');
+  writeFileSync(csv, csvdeOf(dir));
+  const configFile = join(work, 'switchyard.yaml');
+  const ports = { onprem: sinks.onprem.port, cloud: sinks.cloud.port, legacy: sinks.legacy.port };
+  writeFileSync(configFile, relayConfig(redis.url, relayPort, ports, trace));
+  const env = { ...process.env, REDIS_URL: '' };
+  await runSwitchyard(['import', csv, '--source', 'directory', '--inline', '--config', configFile], env);
+  const logFile = join(work, 'relay.log');
+  const profile = process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  const relay = spawn(process.execPath, [...profile, join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+    env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
+    stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
+  });
+  await new Promise<void>((res, rej) => {
+    relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
+    relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${logFile}`)));
+  });
+  const client = new Redis(redis.url);
+  const queue = createQueueStore(client, createKeys('b3'));
+  const results: Results = new Map();
+  const label = `switchyard (${appendfsync}, trace ${trace ? 'on' : 'off'})`;
+  try {
+    for (const rcpts of RCPTS) {
+      const { workers, expected } = loadPlan(dir, messages, SESSIONS, rcpts);
+      const before = { onprem: sinks.onprem.count(), cloud: sinks.cloud.count() };
+      const cpu0 = { relay: cpuSeconds(relay.pid), redis: cpuSeconds(redis.process.pid) };
+      const straceSeconds = Number(process.env.B3_STRACE ?? 0);
+      const strace = rcpts === 1 && straceSeconds > 0 && relay.pid ? straceRelay(relay.pid, straceSeconds, 1000, work) : undefined;
+      const t0 = performance.now();
+      await drive(relayPort, workers, rcpts);
+      const injected = (performance.now() - t0) / 1000;
+      for (;;) {
+        const { ready, active, held } = await queue.depth();
+        if (ready + active + held === 0) break;
+        await sleep(20);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = { relay: cpuSeconds(relay.pid) - cpu0.relay, redis: cpuSeconds(redis.process.pid) - cpu0.redis };
+      await sleep(300); // let the sinks' counters flush
+      const got = { onprem: sinks.onprem.count() - before.onprem, cloud: sinks.cloud.count() - before.cloud };
+      checkSinks(expected, got, sinks.legacy.count());
+      const cpuMsPerMsg = (1000 * (cpu.relay + cpu.redis)) / expected.accepted;
+      // the relay is one Node.js thread: near 100 % of a core, it is the bottleneck
+      const split = `relay ${((1000 * cpu.relay) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.relay) / seconds).toFixed(0)} % of one core), Redis ${((1000 * cpu.redis) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.redis) / seconds).toFixed(0)} %)`;
+      const m = { msgsPerS: expected.accepted / seconds, seconds, accepted: expected.accepted, cpuMsPerMsg };
+      results.set(rcpts, m);
+      console.log(
+        `  ${label} r=${rcpts}: ${m.msgsPerS.toFixed(1)} msg/s end to end (${expected.accepted} accepted of ${expected.offered} in ${seconds.toFixed(2)} s; injection done at ${injected.toFixed(2)} s; ${expected.rejectedRcpts} RCPTs rejected 550 5.1.1); CPU: ${split}`,
+      );
+      if (strace) console.log(`  strace -c -f of the relay for ${straceSeconds} s during r=1:\n${await strace}`);
+    }
+  } finally {
+    client.disconnect();
+    relay.kill('SIGTERM');
+    await new Promise((r) => relay.once('exit', r));
+    for (const s of Object.values(sinks)) s.proc.kill('SIGTERM');
+    await redis.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return results;
+}
+
+function checkSinks(expected: Expected, got: { onprem: number; cloud: number }, legacy: number): void {
+  if (got.onprem !== expected.onprem || got.cloud !== expected.cloud || legacy !== 0) {
+    throw new Error(`sinks got onprem ${got.onprem}/${expected.onprem}, cloud ${got.cloud}/${expected.cloud}, next hop ${legacy}/0`);
+  }
+}
