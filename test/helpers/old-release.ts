@@ -6,7 +6,7 @@
  * with its own tsconfig. A repository without that commit fails the test: never a skip.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/main/paths.js';
@@ -21,6 +21,28 @@ export interface OldRelease {
   readonly bin: string;
   /** Runs a CLI command of the old release; returns stdout, throws with stderr on a non-zero exit. */
   cli(args: readonly string[]): string;
+}
+
+/**
+ * The cached build runs with this checkout's packages: a cache made by another checkout (a
+ * worktree since removed) links to packages that may be gone, so the link is renewed.
+ */
+function linkPackages(dir: string, packages: string): void {
+  const link = join(dir, 'node_modules');
+  let current: string | undefined;
+  try {
+    current = readlinkSync(link);
+  } catch {
+    current = undefined;
+  }
+  if (current === packages) return;
+  rmSync(link, { force: true });
+  try {
+    symlinkSync(packages, link, 'dir');
+  } catch (err) {
+    // another test file renewed it at the same moment
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 export function prepareRelease(commit: string = UNSHARDED_RELEASE): OldRelease {
@@ -42,6 +64,7 @@ export function prepareRelease(commit: string = UNSHARDED_RELEASE): OldRelease {
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
   }
+  linkPackages(dir, join(root, 'node_modules'));
   const bin = join(dir, 'bin', 'switchyard.js');
   return {
     dir,
