@@ -96,7 +96,15 @@ export async function startCluster(masters = 3, replicasEach = 1): Promise<Local
       }
     }
   };
-  const servers: EmbeddedRedis[] = await Promise.all(Array.from({ length: masters * (1 + replicasEach) }, (_, i) => startNode(i)));
+  const started = await Promise.allSettled(Array.from({ length: masters * (1 + replicasEach) }, (_, i) => startNode(i)));
+  const servers: EmbeddedRedis[] = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // no node outlives a cluster that could not start
+    await Promise.all(servers.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
   const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
   await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicasEach), '--cluster-yes']);
   const live = (): EmbeddedRedis[] => servers.filter((s) => s.process.exitCode === null && s.process.signalCode === null);
