@@ -6,11 +6,11 @@
  * A lookup therefore reads one version only (SPEC §3.2).
  */
 import { decodeObject } from './codec.js';
-import { shardKeys, type Keys } from './keys.js';
+import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { runScript, scripts } from './scripts.js';
 import { readLayouts } from './snapshot.js';
-import type { SnapshotLayout, StateLayout } from './sharded.js';
+import { lookupStates, type SnapshotLayout, type StateLayout } from './sharded.js';
 import { addressShard } from './shards.js';
 import { parseRef } from './ref.js';
 import type { LookupResult } from '../routing/decide.js';
@@ -61,18 +61,11 @@ export async function loadVersionLayout(redis: RedisClient, keys: Keys, version:
     refs.flatMap((r) => (r.overlay ? [r.base, r.overlay] : [r.base])),
   );
   if (!layouts) return undefined;
-  let next = 0;
-  const states: StateLayout[] = refs.map((r) => {
-    const base = layouts[next++];
-    if (!base) throw new Error('layout: missing snapshot');
-    const overlay = r.overlay ? layouts[next++] : undefined;
-    return overlay ? { base, overlay } : { base };
-  });
-  const objectKeys = states.flatMap((st) => [
-    ...shardKeys(keys, st.base.id, 'obj', st.base.shards),
-    ...(st.overlay ? shardKeys(keys, st.overlay.id, 'obj', st.overlay.shards) : []),
-  ]);
-  const stateArgs = [states.length, ...states.flatMap((st) => [st.base.shards, st.overlay?.shards ?? 0])];
+  const { states, objectKeys, stateArgs } = lookupStates(
+    keys,
+    refs.map((r) => r.overlay !== undefined),
+    layouts,
+  );
   return { version, sources, states, objectKeys, stateArgs };
 }
 

@@ -19,6 +19,31 @@ export interface StateLayout {
   readonly overlay?: SnapshotLayout;
 }
 
+/**
+ * A version's source states for a lookup script: from the layouts of its states' snapshots
+ * (in state order, each base followed by its overlay when it has one), the states, every
+ * object shard key the script reads, and the script's per-state arguments (S, then NB, NO).
+ */
+export function lookupStates(
+  keys: Keys,
+  hasOverlay: readonly boolean[],
+  layouts: readonly SnapshotLayout[],
+): { states: StateLayout[]; objectKeys: string[]; stateArgs: number[] } {
+  let next = 0;
+  const states: StateLayout[] = hasOverlay.map((overlaid) => {
+    const base = layouts[next++];
+    if (!base) throw new Error('layout: missing snapshot');
+    const overlay = overlaid ? layouts[next++] : undefined;
+    return overlay ? { base, overlay } : { base };
+  });
+  const objectKeys = states.flatMap((st) => [
+    ...shardKeys(keys, st.base.id, 'obj', st.base.shards),
+    ...(st.overlay ? shardKeys(keys, st.overlay.id, 'obj', st.overlay.shards) : []),
+  ]);
+  const stateArgs = [states.length, ...states.flatMap((st) => [st.base.shards, st.overlay?.shards ?? 0])];
+  return { states, objectKeys, stateArgs };
+}
+
 function shardOf(hash: SnapshotHash, field: string, shards: number): number {
   if (hash === 'obj') return refShard(field, shards);
   return hash === 'tgt' ? targetFieldShard(field, shards) : addressShard(field, shards);

@@ -8,11 +8,11 @@
  * the address whose own target it is.
  */
 import { decodeObject } from './codec.js';
-import { shardKeys, type Keys } from './keys.js';
+import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { parseRef } from './ref.js';
 import { runScript, scripts } from './scripts.js';
-import type { StateLayout } from './sharded.js';
+import { lookupStates, type StateLayout } from './sharded.js';
 import { addressShard } from './shards.js';
 import { readLayouts } from './snapshot.js';
 import type { RecipientObject } from '../routing/object.js';
@@ -50,18 +50,11 @@ async function loadLayout(redis: RedisClient, keys: Keys, version: string): Prom
     keys,
     refs.flatMap((r) => (r.overlay ? [r.base, r.overlay] : [r.base])),
   );
-  let next = 0;
-  const states: StateLayout[] = refs.map((r) => {
-    const base = layouts[next++];
-    if (!base) throw new Error('target lookup: missing snapshot layout');
-    const overlay = r.overlay ? layouts[next++] : undefined;
-    return overlay ? { base, overlay } : { base };
-  });
-  const objectKeys = states.flatMap((st) => [
-    ...shardKeys(keys, st.base.id, 'obj', st.base.shards),
-    ...(st.overlay ? shardKeys(keys, st.overlay.id, 'obj', st.overlay.shards) : []),
-  ]);
-  const stateArgs = [states.length, ...states.flatMap((st) => [st.base.shards, st.overlay?.shards ?? 0])];
+  const { states, objectKeys, stateArgs } = lookupStates(
+    keys,
+    refs.map((r) => r.overlay !== undefined),
+    layouts,
+  );
   return { version, states, objectKeys, stateArgs };
 }
 
