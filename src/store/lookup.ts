@@ -8,7 +8,7 @@
 import { decodeObject } from './codec.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { runScript, scripts } from './scripts.js';
+import { runScript, scripts, type Script } from './scripts.js';
 import { readLayouts } from './snapshot.js';
 import { lookupStates, type SnapshotLayout, type StateLayout } from './sharded.js';
 import { addressShard } from './shards.js';
@@ -33,6 +33,7 @@ const cache = new WeakMap<Keys, VersionLayout>();
 
 /** A version of the table changes under the lookup more often than this: answer 451. */
 const ATTEMPTS = 4;
+export const MOVING = 'the table version changed during every attempt of the lookup';
 
 /** Snapshot layouts of a version; undefined when a snapshot went with the version (dropped meanwhile). */
 async function loadLayouts(redis: RedisClient, keys: Keys, version: string, ids: string[]): Promise<SnapshotLayout[] | undefined> {
@@ -81,30 +82,58 @@ function callArgs(keys: Keys, layout: VersionLayout | undefined, addresses: read
   return { k, a: [layout.version, ...layout.stateArgs, ...addresses] };
 }
 
+/** What a lookup script said of the current version (`moving`: it changed during every attempt). */
+export type VersionReply =
+  | {
+      readonly state: 'ok';
+      readonly version: number;
+      readonly layout: VersionLayout | undefined;
+      readonly values: readonly (string | null)[];
+    }
+  | { readonly state: 'no-table' }
+  | { readonly state: 'moving' };
+
+/**
+ * Runs a lookup script on the current version: its keys named from the cached layout of the
+ * version last seen; when the script answers STALE, the current version's layout is loaded
+ * and the script asked again (bounded). Throws what Redis throws.
+ */
+export async function onCurrentVersion(
+  redis: RedisClient,
+  keys: Keys,
+  script: Script,
+  call: (layout: VersionLayout | undefined) => { k: string[]; a: (string | number)[] },
+): Promise<VersionReply> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const layout = cache.get(keys);
+    const { k, a } = call(layout);
+    const reply = (await runScript(redis, script, k, a)) as (string | null)[];
+    const head = reply[0];
+    if (head === null || head === undefined) return { state: 'no-table' };
+    if (head === 'STALE') {
+      const next = await loadVersionLayout(redis, keys, String(reply[1]));
+      if (next) cache.set(keys, next);
+      continue;
+    }
+    return { state: 'ok', version: Number(head), layout, values: reply.slice(1) };
+  }
+  return { state: 'moving' };
+}
+
 /** Looks up lower-cased addresses in the current version, one round trip for all (while the version holds). */
 export async function lookup(redis: RedisClient, keys: Keys, addressKeys: readonly string[]): Promise<LookupResult[]> {
   const fail = (error: string): LookupResult[] => addressKeys.map(() => ({ state: 'unavailable', error }));
   try {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const layout = cache.get(keys);
-      const { k, a } = callArgs(keys, layout, addressKeys);
-      const reply = (await runScript(redis, scripts.lookup, k, a)) as (string | null)[];
-      const head = reply[0];
-      if (head === null || head === undefined) return addressKeys.map(() => ({ state: 'no-table' }));
-      if (head === 'STALE') {
-        const next = await loadVersionLayout(redis, keys, String(reply[1]));
-        if (next) cache.set(keys, next);
-        continue;
-      }
-      const version = Number(head);
-      const sources = layout?.sources ?? [];
-      return addressKeys.map((_, i) => {
-        const json = reply[i + 1];
-        const object: RecipientObject | undefined = json ? decodeObject(json) : undefined;
-        return object ? { state: 'ok', version, sources, object } : { state: 'ok', version, sources };
-      });
-    }
-    return fail('the table version changed during every attempt of the lookup');
+    const r = await onCurrentVersion(redis, keys, scripts.lookup, (layout) => callArgs(keys, layout, addressKeys));
+    if (r.state === 'no-table') return addressKeys.map(() => ({ state: 'no-table' }));
+    if (r.state === 'moving') return fail(MOVING);
+    const { version } = r;
+    const sources = r.layout?.sources ?? [];
+    return addressKeys.map((_, i) => {
+      const json = r.values[i];
+      const object: RecipientObject | undefined = json ? decodeObject(json) : undefined;
+      return object ? { state: 'ok', version, sources, object } : { state: 'ok', version, sources };
+    });
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
