@@ -96,20 +96,23 @@ export function addressArgs(lowered: readonly string[]): string[] {
 }
 
 /**
- * One object as stage arguments: ref, stored JSON, rank, target hint and lower-cased target
- * ('' for none), address count, (hint, lower-cased address) pairs.
+ * One object as stage arguments, appended to `out`: ref, stored JSON, c = 2 × address count
+ * + 1 when it has a target, then (c odd) the target's hint and lower-cased target, then the
+ * (hint, lower-cased address) pairs. The rank travels in the JSON only (stage.lua decodes it
+ * when a conflict needs it), and an object without a target sends no empty arguments.
  */
-export function objectArgs(o: RecipientObject, priority: number): string[] {
-  const rank = rankKey(o, priority);
+export function pushObjectArgs(out: string[], o: RecipientObject, priority: number): void {
   const lowered = o.addresses.map((a) => a.toLowerCase());
-  const target = targetArgs(o.target?.toLowerCase() ?? '');
-  return [objectRef(objectKey(o)), encodeObject(o, rank, lowered), rank, ...target, String(lowered.length), ...addressArgs(lowered)];
+  const target = o.target?.toLowerCase() ?? '';
+  out.push(objectRef(objectKey(o)), encodeObject(o, rankKey(o, priority), lowered), String(2 * lowered.length + (target ? 1 : 0)));
+  if (target) out.push(...targetArgs(target));
+  for (const a of lowered) out.push(String(hintOf(a)), a);
 }
 
 /** Encodes one batch as the stage script's arguments; `batchId` is unique within the snapshot. */
 export function stageArgs(batchId: number, objects: readonly RecipientObject[], priority: number): string[] {
   const args: string[] = [String(batchId)];
-  for (const o of objects) args.push(...objectArgs(o, priority));
+  for (const o of objects) pushObjectArgs(args, o, priority);
   return args;
 }
 

@@ -6,6 +6,11 @@
   objects share; the others are listed under ">" .. target, for deltas to re-decide).
   Every hash is split in shards (src/store/shards.ts): a field with hint h lives in shard
   h % N of a snapshot of N shards; an object's ref "<hint>:<key>" carries its hint.
+  Cost (B4, issue 15): the common path is one HSETNX per object, address and target, and
+  one HGET of the object in the old state. An address of an object whose stored addresses
+  are the ones it had in the old state is counted as kept without reading it there (a
+  published state holds every address a live object of it claims); a rank is decoded from
+  the object's JSON only when a conflict or a shared target needs it.
 
   Key count: variable, 1 + 4N + 2NB + 2NO.
 
@@ -22,8 +27,9 @@
     ARGV[1] batch id: a batch sent again (a reply lost to a Redis restart, then resent by
             the client) gets the reply of its first run and changes nothing
     ARGV[2] N   ARGV[3] NB (0: no old state)   ARGV[4] NO (0: no old overlay)
-    ARGV[5..] per object: ref, json, rank, target hint, lower-cased target ('' for none),
-            address count n, then n pairs (address hint, lower-cased address)
+    ARGV[5..] per object: ref, json, c = 2 x (address count) + (1 if it has a target),
+            then, when c is odd, the target's hint and the lower-cased target, then the
+            address pairs (address hint, lower-cased address)
 
   Output:
     { status, addressesNew, addressesKept, {conflicted addresses} }
@@ -52,6 +58,26 @@ local function oldValue(overlay, base, hint, field)
   return redis.call('HGET', KEYS[base + hint % NB], field)
 end
 
+-- The stored addresses of an object's JSON (its "a" array, as written), or nil when they
+-- cannot be compared as text: no "a" array where the encoder puts it, or lower-cased forms
+-- ("l") that Lua's string.lower would not give. No JSON string holds ',"' unescaped, so
+-- these markers are found only where they are keys.
+local function storedAddresses(json)
+  if string.find(json, ',"l":[', 1, true) then return nil end
+  local from = string.find(json, ',"a":[', 1, true)
+  if not from then return nil end
+  local to = string.find(json, '],"r":', from, true)
+  return to and string.sub(json, from, to)
+end
+
+-- Whether every address of the new object is one its old version had: the JSON is the same,
+-- or the address arrays are the same text.
+local function sameAddresses(old, json)
+  if old == json then return true end
+  local a = storedAddresses(json)
+  return a ~= nil and a == storedAddresses(old)
+end
+
 local status = {}
 local addrNew, addrKept = 0, 0
 local conflicted = {}
@@ -76,13 +102,13 @@ local function recordConflict(confKey, address, winner, loser)
   conflicted[#conflicted + 1] = address
 end
 
--- Indexes `ref` under its target: the lowest rank holds it, the others are listed.
-local function indexTarget(ref, rank, thint, target)
+-- Indexes `ref` (stored as `json`) under its target: the lowest rank holds it, the others are listed.
+local function indexTarget(ref, json, thint, target)
   local tgtKey = KEYS[newTgt + thint % N]
   if redis.call('HSETNX', tgtKey, target, ref) == 1 then return end
   local holder = redis.call('HGET', tgtKey, target)
   local loser = ref
-  if rank < (rankOf(holder) or '~') then
+  if cjson.decode(json).r < (rankOf(holder) or '~') then
     redis.call('HSET', tgtKey, target, ref)
     loser = holder
   end
@@ -94,12 +120,20 @@ end
 
 local i = 5
 while i <= #ARGV do
-  local ref, json, rank, thint, target, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], tonumber(ARGV[i + 5])
-  i = i + 6
+  local ref, json, c = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local thint, target
+  i = i + 3
+  if c % 2 == 1 then
+    thint, target = tonumber(ARGV[i]), ARGV[i + 1]
+    i = i + 2
+  end
+  local n = (c - c % 2) / 2
   local hint = refHint(ref)
   if redis.call('HSETNX', KEYS[newObj + hint % N], ref, json) == 0 then
     status[#status + 1] = 'D'
   else
+    local rank -- decoded from the JSON when a conflict first needs it
+    local kept = false
     if not hasOld then
       status[#status + 1] = 'A'
     else
@@ -107,13 +141,14 @@ while i <= #ARGV do
       if not old then status[#status + 1] = 'A'
       elseif old == json then status[#status + 1] = 'U'
       else status[#status + 1] = 'C' end
+      kept = old and sameAddresses(old, json)
     end
-    if target ~= '' then indexTarget(ref, rank, thint, target) end
+    if target then indexTarget(ref, json, thint, target) end
     for a = i, i + 2 * n - 1, 2 do
       local ahint, address = tonumber(ARGV[a]), ARGV[a + 1]
       local addrKey = KEYS[newAddr + ahint % N]
       if redis.call('HSETNX', addrKey, address, ref) == 1 then
-        if hasOld and oldValue(oldOAddr, oldAddr, ahint, address) then
+        if kept or (hasOld and oldValue(oldOAddr, oldAddr, ahint, address)) then
           addrKept = addrKept + 1
         else
           addrNew = addrNew + 1
@@ -122,6 +157,7 @@ while i <= #ARGV do
         local holder = redis.call('HGET', addrKey, address)
         if holder ~= ref then
           local confKey = KEYS[newConf + ahint % N]
+          rank = rank or cjson.decode(json).r
           if rank < (rankOf(holder) or '~') then
             redis.call('HSET', addrKey, address, ref)
             recordConflict(confKey, address, ref, holder)

@@ -1,0 +1,142 @@
+-- stage.lua as it was before issue 15 item 2 (one HGET per address of the old state, every
+-- argument per object): the reference test/integration/stage-equivalence.test.ts compares with.
+--[[
+  Writes one batch of recipient objects into a staging snapshot, resolving address
+  conflicts inside the snapshot by rank and classifying each object against the state it
+  replaces (the source's currently published base snapshot, with its overlay on top),
+  and indexing each object under its targetAddress (the lowest rank keeps a target several
+  objects share; the others are listed under ">" .. target, for deltas to re-decide).
+  Every hash is split in shards (src/store/shards.ts): a field with hint h lives in shard
+  h % N of a snapshot of N shards; an object's ref "<hint>:<key>" carries its hint.
+
+  Key count: variable, 1 + 4N + 2NB + 2NO.
+
+  Input:
+    KEYS[1] batches hash of the new snapshot (batch id -> the reply it got)
+    KEYS[2 ..] the new snapshot's N object shards (ref -> object JSON, JSON has "r": rank),
+            then its N address shards (lower-cased address -> ref), then its N conflict
+            shards (lower-cased address -> {"w": winner ref, "l": [loser refs]}), then its
+            N target shards (lower-cased target -> ref; ">" .. target -> [other refs])
+    then the old base's NB object shards and NB address shards
+    then the old overlay's NO object shards ("" marks a deleted object) and NO address
+            shards ("" marks an address nobody holds)
+
+    ARGV[1] batch id: a batch sent again (a reply lost to a Redis restart, then resent by
+            the client) gets the reply of its first run and changes nothing
+    ARGV[2] N   ARGV[3] NB (0: no old state)   ARGV[4] NO (0: no old overlay)
+    ARGV[5..] per object: ref, json, rank, target hint, lower-cased target ('' for none),
+            address count n, then n pairs (address hint, lower-cased address)
+
+  Output:
+    { status, addressesNew, addressesKept, {conflicted addresses} }
+    status has one character per object: A added, C changed, U unchanged, D duplicate key
+]]
+local batches, batchId = KEYS[1], ARGV[1]
+local replay = redis.call('HGET', batches, batchId)
+if replay then return cjson.decode(replay) end
+
+local N, NB, NO = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local newObj, newAddr, newConf, newTgt = 2, 2 + N, 2 + 2 * N, 2 + 3 * N
+local oldObj, oldAddr = 2 + 4 * N, 2 + 4 * N + NB
+local oldOObj, oldOAddr = 2 + 4 * N + 2 * NB, 2 + 4 * N + 2 * NB + NO
+local hasOld = NB > 0
+
+local function refHint(ref)
+  return tonumber(string.match(ref, '^(%d+):'))
+end
+
+-- The published state this snapshot replaces: its base with its overlay (if any) on top.
+local function oldValue(overlay, base, hint, field)
+  if NO > 0 then
+    local v = redis.call('HGET', KEYS[overlay + hint % NO], field)
+    if v then return v ~= '' and v or false end
+  end
+  return redis.call('HGET', KEYS[base + hint % NB], field)
+end
+
+local status = {}
+local addrNew, addrKept = 0, 0
+local conflicted = {}
+
+local function rankOf(ref)
+  local json = redis.call('HGET', KEYS[newObj + refHint(ref) % N], ref)
+  if not json then return nil end
+  return cjson.decode(json).r
+end
+
+local function recordConflict(confKey, address, winner, loser)
+  local current = redis.call('HGET', confKey, address)
+  local entry = current and cjson.decode(current) or { l = {} }
+  entry.w = winner
+  local losers = {}
+  for _, l in ipairs(entry.l) do
+    if l ~= winner and l ~= loser then losers[#losers + 1] = l end
+  end
+  losers[#losers + 1] = loser
+  entry.l = losers
+  redis.call('HSET', confKey, address, cjson.encode(entry))
+  conflicted[#conflicted + 1] = address
+end
+
+-- Indexes `ref` under its target: the lowest rank holds it, the others are listed.
+local function indexTarget(ref, rank, thint, target)
+  local tgtKey = KEYS[newTgt + thint % N]
+  if redis.call('HSETNX', tgtKey, target, ref) == 1 then return end
+  local holder = redis.call('HGET', tgtKey, target)
+  local loser = ref
+  if rank < (rankOf(holder) or '~') then
+    redis.call('HSET', tgtKey, target, ref)
+    loser = holder
+  end
+  local others = redis.call('HGET', tgtKey, '>' .. target)
+  local list = others and cjson.decode(others) or {}
+  list[#list + 1] = loser
+  redis.call('HSET', tgtKey, '>' .. target, cjson.encode(list))
+end
+
+local i = 5
+while i <= #ARGV do
+  local ref, json, rank, thint, target, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], tonumber(ARGV[i + 5])
+  i = i + 6
+  local hint = refHint(ref)
+  if redis.call('HSETNX', KEYS[newObj + hint % N], ref, json) == 0 then
+    status[#status + 1] = 'D'
+  else
+    if not hasOld then
+      status[#status + 1] = 'A'
+    else
+      local old = oldValue(oldOObj, oldObj, hint, ref)
+      if not old then status[#status + 1] = 'A'
+      elseif old == json then status[#status + 1] = 'U'
+      else status[#status + 1] = 'C' end
+    end
+    if target ~= '' then indexTarget(ref, rank, thint, target) end
+    for a = i, i + 2 * n - 1, 2 do
+      local ahint, address = tonumber(ARGV[a]), ARGV[a + 1]
+      local addrKey = KEYS[newAddr + ahint % N]
+      if redis.call('HSETNX', addrKey, address, ref) == 1 then
+        if hasOld and oldValue(oldOAddr, oldAddr, ahint, address) then
+          addrKept = addrKept + 1
+        else
+          addrNew = addrNew + 1
+        end
+      else
+        local holder = redis.call('HGET', addrKey, address)
+        if holder ~= ref then
+          local confKey = KEYS[newConf + ahint % N]
+          if rank < (rankOf(holder) or '~') then
+            redis.call('HSET', addrKey, address, ref)
+            recordConflict(confKey, address, ref, holder)
+          else
+            recordConflict(confKey, address, holder, ref)
+          end
+        end
+      end
+    end
+  end
+  i = i + 2 * n
+end
+
+local reply = { table.concat(status), addrNew, addrKept, conflicted }
+redis.call('HSET', batches, batchId, cjson.encode(reply))
+return reply
