@@ -2,8 +2,10 @@
  * What naming every object shard costs a lookup (B4, issue 15): the lookup script run by a
  * client against a private Redis holding one snapshot of N shards, once with every object
  * shard in KEYS (as shipped) and once with a script that is given only the one object shard
- * the address needs (found beforehand, for this measurement only). Prints Redis time per call
- * (INFO commandstats) and the client round trip, back to back on one connection.
+ * the address needs (found beforehand, for this measurement only), and once with the shipped
+ * script given only that shard as a state of one object shard (the same script work, fewer
+ * keys: what the key count alone costs). Prints Redis time per call (INFO commandstats) and
+ * the client round trip, back to back on one connection.
  *
  *   npm run build && node dist/bench/lookup-keys.js [--addresses 200000] [--calls 20000]
  */
@@ -62,7 +64,26 @@ return {v, redis.call('HGET', KEYS[2], ref)}`;
         ),
     ],
     [
-      'only the needed object shard in KEYS',
+      'shipped script, only the needed object shard in KEYS',
+      (a) => {
+        const i = Number(a.slice(1, a.indexOf('@')));
+        const obj = keys.snapshotObjects(id, refShard(objectRef(`o${i}`), SHARDS));
+        return redis.evalsha(
+          scripts.lookup.sha,
+          3,
+          keys.current,
+          obj,
+          keys.snapshotAddresses(id, addressShard(a, SHARDS)),
+          '1',
+          1,
+          1,
+          0,
+          a,
+        );
+      },
+    ],
+    [
+      'a minimal script, only the needed object shard in KEYS',
       async (a) => {
         const i = Number(a.slice(1, a.indexOf('@')));
         const obj = keys.snapshotObjects(id, refShard(objectRef(`o${i}`), SHARDS));

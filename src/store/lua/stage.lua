@@ -58,24 +58,25 @@ local function oldValue(overlay, base, hint, field)
   return redis.call('HGET', KEYS[base + hint % NB], field)
 end
 
--- The stored addresses of an object's JSON (its "a" array, as written), or nil when they
--- cannot be compared as text: no "a" array where the encoder puts it, or lower-cased forms
--- ("l") that Lua's string.lower would not give. No JSON string holds ',"' unescaped, so
--- these markers are found only where they are keys.
-local function storedAddresses(json)
-  if string.find(json, ',"l":[', 1, true) then return nil end
+-- The "a" array of an object's JSON (its addresses as written) with the comma before it, or
+-- nil when its addresses cannot be compared as text: no "a" array followed by "r" where the
+-- encoder puts them, or lower-cased forms ("l", after "r") that Lua's string.lower would not
+-- give. No JSON string holds ',"' unescaped, so these markers are found only where they are keys.
+local function addressArray(json)
   local from = string.find(json, ',"a":[', 1, true)
   if not from then return nil end
   local to = string.find(json, '],"r":', from, true)
-  return to and string.sub(json, from, to)
+  if not to or string.find(json, ',"l":[', to, true) then return nil end
+  return string.sub(json, from, to)
 end
 
--- Whether every address of the new object is one its old version had: the JSON is the same,
--- or the address arrays are the same text.
+-- Whether the new object's addresses are the ones its old version had: the same JSON, or the
+-- same "a" array (found in the old JSON, it can only be its "a" array; the old JSON then has
+-- no "l" either, since "l" follows from "a").
 local function sameAddresses(old, json)
   if old == json then return true end
-  local a = storedAddresses(json)
-  return a ~= nil and a == storedAddresses(old)
+  local a = addressArray(json)
+  return a ~= nil and string.find(old, a, 1, true) ~= nil
 end
 
 local status = {}
