@@ -7,9 +7,10 @@
  * unchanged) and one where every object changed but kept its addresses (as B4's re-imports),
  * both against the first snapshot. Per phase, from INFO commandstats: Redis time per object
  * (EVALSHA's), the Redis calls the script made per object, then bench/redis-probe.ts' lines
- * (EVALSHA histogram, SLOWLOG over 0.3 ms, LATENCY LATEST).
+ * (EVALSHA histogram, SLOWLOG over 0.3 ms, LATENCY LATEST). --pad-keys K declares K more
+ * (unused) keys with every script: what naming fewer keys would save.
  *
- *   npm run build && node dist/bench/stage-cost.js [--rows 333334] [--shards 32]
+ *   npm run build && node dist/bench/stage-cost.js [--rows 333334] [--shards 32] [--pad-keys 0]
  */
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,20 @@ const arg = (name: string, d: number): number => {
 const ROWS = arg('--rows', 333_334);
 const SHARDS = arg('--shards', 32);
 const SLOW_US = 300;
+const PAD_KEYS = arg('--pad-keys', 0);
+
+/** `redis` with PAD_KEYS unused keys added to every EVALSHA (after the script's own keys). */
+function padded(redis: Redis): Redis {
+  if (PAD_KEYS === 0) return redis;
+  const pad = Array.from({ length: PAD_KEYS }, (_, i) => `{sc}:pad:${i}`);
+  return new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop !== 'evalsha') return Reflect.get(target, prop, receiver) as unknown;
+      return (sha: string, count: number, ...rest: (string | number)[]) =>
+        target.evalsha(sha, count + PAD_KEYS, ...rest.slice(0, count), ...pad, ...rest.slice(count));
+    },
+  });
+}
 
 /** Object i as the Csvde reader builds generatedRow(i, seed). */
 function objectOf(i: number, seed: number): RecipientObject {
@@ -64,7 +79,7 @@ async function stageAll(redis: Redis, snap: SnapshotLayout, old: StateLayout | u
   for (let from = 0; from < ROWS; from += STAGE_BATCH) {
     const objects = Array.from({ length: Math.min(STAGE_BATCH, ROWS - from) }, (_, k) => objectOf(from + k, seed));
     await window.run(async () => {
-      const r = await stageBatch(redis, keys, snap, old, stageArgs(++batchId, objects, 10));
+      const r = await stageBatch(client, keys, snap, old, stageArgs(++batchId, objects, 10));
       for (const s of r.status) statuses.set(s, (statuses.get(s) ?? 0) + 1);
       addressesNew += r.addressesNew;
       addressesKept += r.addressesKept;
@@ -105,9 +120,12 @@ const server = await startRedis({
 });
 const redis = new Redis(server.url);
 const admin = new Redis(server.url);
+const client = padded(redis);
 const keys = createKeys('sc');
 try {
-  console.log(`stage cost: ${ROWS} objects × 3 addresses, ${SHARDS} shards, batches of ${STAGE_BATCH}, ${STAGE_IN_FLIGHT} in flight`);
+  console.log(
+    `stage cost: ${ROWS} objects × 3 addresses, ${SHARDS} shards, batches of ${STAGE_BATCH}, ${STAGE_IN_FLIGHT} in flight, ${PAD_KEYS} keys added`,
+  );
   await configureProbe(admin, SLOW_US, 1);
   const first = await createSnapshot(redis, keys, 'corp', SHARDS);
   const phases: [string, StateLayout | undefined, number][] = [

@@ -16,7 +16,9 @@ function setting(name: string, fallback: number): number {
 /**
  * Objects per staging script. Measured on the loaded 2-core development machine during a
  * re-import (every object compared with the old state): 50 objects took ~0.8 ms of Redis
- * time, 20 objects ~0.3–0.5 ms (docs/benchmarks.md, B4 2026-12-01).
+ * time, 20 objects ~0.3–0.5 ms (docs/benchmarks.md, B4 2026-12-01). The cheaper stage.lua
+ * (issue 15 item 2) runs a 20-object re-import batch in ~0.36–0.41 ms of Redis time against
+ * ~0.48–0.54 ms before, in `bench/stage-cost.ts` (Redis otherwise idle).
  */
 export const STAGE_BATCH = setting('SWITCHYARD_STAGE_BATCH', 20);
 /**
