@@ -51,6 +51,8 @@ export interface Runner {
   freeSlots(): number;
   /** Delivers units already claimed for this runner (by the relay at acceptance), with their records when at hand. */
   adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void;
+  /** Units were queued that no runner claimed (slots were full): claim as soon as one frees. */
+  queued(): void;
   wake(): void;
 }
 
@@ -70,6 +72,15 @@ export function createRunner(deps: RunnerDeps): Runner {
   const inflight = new Set<string>();
   let running = false;
   let wakeUp: (() => void) | undefined;
+  /**
+   * Whether the shared queue may hold units due now: a full claim, a shard with more, units
+   * queued unclaimed, a DSN queued. Only then does a finished delivery claim again at once —
+   * a claim reads every queue shard, and units this relay accepted it delivers without one;
+   * retries and other relays' units are found by the poll every `pollMs`.
+   */
+  let backlog = true;
+  /** Counts units queued unclaimed: some queued during a claim may have been missed by it. */
+  let queuedSeq = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   let reaper: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
@@ -94,7 +105,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       .finally(() => {
         inflight.delete(uid);
         if (inflight.size === 0) for (const f of idle.splice(0)) f();
-        wake();
+        if (backlog) wake();
       });
   }
 
@@ -103,6 +114,8 @@ export function createRunner(deps: RunnerDeps): Runner {
       const free = options.concurrency - inflight.size;
       if (free > 0) {
         try {
+          backlog = false; // set again below, or by what queues meanwhile
+          const seq = queuedSeq;
           const { reclaimed, uids, more, failed } = await store.claim(Date.now(), options.leaseMs, free);
           if (reclaimed > 0) {
             log.warn({ event: 'SY_QUEUE_RECLAIMED', units: reclaimed }, 'took over deliveries whose relay stopped renewing its lease');
@@ -114,9 +127,11 @@ export function createRunner(deps: RunnerDeps): Runner {
             );
           }
           for (const uid of uids) launch(uid);
+          if (uids.length === free || more || failed.length > 0) backlog = true;
           // a full claim, or a shard that still has due units: claim again at once
-          if (uids.length === free || (more && uids.length > 0)) continue;
+          if (uids.length === free || (more && uids.length > 0) || seq !== queuedSeq) continue;
         } catch (err) {
+          backlog = true;
           log.warn({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot claim deliveries; retrying');
           await sleep(Math.min(1000, options.pollMs));
           continue;
@@ -167,6 +182,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (entries.length === 0) return [];
     try {
       await deps.notifier.notify(meta, original, entries);
+      backlog = true; // the DSN is a unit in the shared queue
       observer.trace?.(dsnEvent(meta, entries));
       return [];
     } catch (err) {
@@ -273,6 +289,11 @@ export function createRunner(deps: RunnerDeps): Runner {
           uid,
           loaded?.find((l) => l.unit.uid === uid),
         );
+    },
+    queued() {
+      backlog = true;
+      queuedSeq++;
+      wake();
     },
     wake,
   };
