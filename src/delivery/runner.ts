@@ -72,15 +72,12 @@ export function createRunner(deps: RunnerDeps): Runner {
   const inflight = new Set<string>();
   let running = false;
   let wakeUp: (() => void) | undefined;
-  /**
-   * Whether the shared queue may hold units due now: a full claim, a shard with more, units
-   * queued unclaimed, a DSN queued. Only then does a finished delivery claim again at once —
-   * a claim reads every queue shard, and units this relay accepted it delivers without one;
-   * retries and other relays' units are found by the poll every `pollMs`.
-   */
+  // Whether the shared queue may hold units due now (a full claim, a shard with more, units
+  // queued unclaimed, a DSN): only then does a finished delivery claim at once, since a claim
+  // reads every queue shard; retries and other relays' units wait for the poll (`pollMs`).
   let backlog = true;
-  /** Counts units queued unclaimed: some queued during a claim may have been missed by it. */
-  let queuedSeq = 0;
+  let queuedSeq = 0; // units queued unclaimed: a claim running meanwhile may have missed them
+  let emptyRetried = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let reaper: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
@@ -128,8 +125,12 @@ export function createRunner(deps: RunnerDeps): Runner {
           }
           for (const uid of uids) launch(uid);
           if (uids.length === free || more || failed.length > 0) backlog = true;
-          // a full claim, or a shard that still has due units: claim again at once
-          if (uids.length === free || (more && uids.length > 0) || seq !== queuedSeq) continue;
+          // claim again at once after a full claim, units queued during it, or a shard that
+          // still has due units — also once after a round whose slots went to shards found
+          // empty (the planner gives the next round's to the shards that reported work)
+          const again = uids.length === free || seq !== queuedSeq || (more && (uids.length > 0 || !emptyRetried));
+          emptyRetried = more && uids.length === 0;
+          if (again) continue;
         } catch (err) {
           backlog = true;
           log.warn({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot claim deliveries; retrying');
