@@ -8,6 +8,10 @@
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../../src/main/paths.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/main/embedded-redis.js';
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
@@ -120,6 +124,18 @@ describe('relay.processes: 2', () => {
         .map((l) => l.process)
         .sort(),
     ).toEqual([1, 2, 'primary']);
+
+    // `switchyard reload`: one line per process, the two relay processes and the primary (its admin)
+    const reload = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'switchyard.js'), 'reload', '--config', t!.env.configFile], {
+      env: { ...process.env, REDIS_URL: '' },
+      encoding: 'utf8',
+    });
+    expect(reload.status).toBe(0);
+    expect(reload.stdout.trim().split('\n').sort()).toEqual(
+      [...children.map((pid) => `relay ${hostname()}:${pid}`), `relay primary ${hostname()}:${relay.proc.pid}`]
+        .map((n) => `${n} reloaded`)
+        .sort(),
+    );
 
     const exited = new Promise<number | null>((res) => relay.proc.once('exit', (code) => res(code)));
     relay.proc.kill('SIGTERM');
