@@ -109,7 +109,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
       const { workers, expected } = loadPlan(dir, messages, SESSIONS, rcpts);
       const before = { onprem: sinks.onprem.count(), cloud: sinks.cloud.count() };
       await client.config('RESETSTAT');
-      const cpu0 = { relay: treeCpuSeconds(relay.pid), redis: cpuSeconds(redis.process.pid) };
+      const cpu0 = { relay: treeCpuSeconds(relay.pid), redis: cpuSeconds(redis.process.pid), primary: cpuSeconds(relay.pid) };
       const straceSeconds = Number(process.env.B3_STRACE ?? 0);
       const strace = rcpts === 1 && straceSeconds > 0 && relay.pid ? straceRelay(relay.pid, straceSeconds, 1000, work) : undefined;
       const t0 = performance.now();
@@ -121,13 +121,18 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
         await sleep(20);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const cpu = { relay: treeCpuSeconds(relay.pid) - cpu0.relay, redis: cpuSeconds(redis.process.pid) - cpu0.redis };
+      const cpu = {
+        relay: treeCpuSeconds(relay.pid) - cpu0.relay,
+        redis: cpuSeconds(redis.process.pid) - cpu0.redis,
+        primary: cpuSeconds(relay.pid) - cpu0.primary,
+      };
       await sleep(300); // let the sinks' counters flush
       const got = { onprem: sinks.onprem.count() - before.onprem, cloud: sinks.cloud.count() - before.cloud };
       checkSinks(expected, got, sinks.legacy.count());
       const cpuMsPerMsg = (1000 * (cpu.relay + cpu.redis)) / expected.accepted;
       // one relay process is one Node.js thread: near 100 % of a core, it is the bottleneck
-      const split = `relay ${((1000 * cpu.relay) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.relay) / seconds).toFixed(0)} % of one core), Redis ${((1000 * cpu.redis) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.redis) / seconds).toFixed(0)} %)`;
+      const primary = procs === 1 ? '' : ` of which the primary ${((1000 * cpu.primary) / expected.accepted).toFixed(2)}`;
+      const split = `relay ${((1000 * cpu.relay) / expected.accepted).toFixed(2)} ms/msg${primary} (${((100 * cpu.relay) / seconds).toFixed(0)} % of one core), Redis ${((1000 * cpu.redis) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.redis) / seconds).toFixed(0)} %)`;
       const m = { msgsPerS: expected.accepted / seconds, seconds, accepted: expected.accepted, cpuMsPerMsg };
       results.set(rcpts, m);
       console.log(
