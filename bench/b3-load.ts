@@ -4,7 +4,7 @@
  * into smtp-sink with nothing in between, the harness's ceiling (SPEC §8 B3).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/main/embedded-redis.js';
@@ -87,6 +87,22 @@ export function cpuSeconds(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds of a process and its live children (a relay with `relay.processes` > 1). */
+export function treeCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  let total = cpuSeconds(pid);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += cpuSeconds(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
 }
 
 export const loadAverage = (): string => readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');

@@ -16,18 +16,26 @@ import { projectRoot } from '../src/main/paths.js';
 import { createKeys } from '../src/store/keys.js';
 import { createQueueStore } from '../src/mailqueue/store.js';
 import { run, runSwitchyard } from './lib.js';
-import { cpuSeconds, drive, RCPTS, SESSIONS, sleep, startSmtpSink, type Results } from './b3-load.js';
+import { cpuSeconds, treeCpuSeconds, drive, RCPTS, SESSIONS, sleep, startSmtpSink, type Results } from './b3-load.js';
 import { csvdeOf, DOMAIN, loadPlan, TARGET_DOMAIN, type Directory, type Expected } from './relay-plan.js';
 
 export interface RelayRun {
   readonly appendfsync: 'everysec' | 'always';
   readonly trace: boolean;
+  /** relay.processes (default 1, as the configuration's default). */
+  readonly processes?: number | 'auto';
 }
 
 const root = projectRoot();
 export const PROFILE_DIR = join(root, 'bench', 'data', 'profiles');
 
-function relayConfig(redisUrl: string, relayPort: number, sinks: Record<string, number>, trace: boolean): string {
+function relayConfig(
+  redisUrl: string,
+  relayPort: number,
+  sinks: Record<string, number>,
+  trace: boolean,
+  processes: number | 'auto',
+): string {
   return stringify({
     redis: { url: redisUrl, namespace: 'b3' },
     domains: [
@@ -43,6 +51,7 @@ function relayConfig(redisUrl: string, relayPort: number, sinks: Record<string, 
     relay: {
       listen: [`127.0.0.1:${relayPort}`],
       hostname: 'relay.bench.test',
+      processes,
       trustedNetworks: ['127.0.0.1/32'],
       ...(process.env.B3_QUEUE_BUDGET !== undefined ? { queueBudget: process.env.B3_QUEUE_BUDGET } : {}),
     },
@@ -64,7 +73,8 @@ async function straceRelay(pid: number, seconds: number, delayMs: number, work: 
 
 export async function runOurs(dir: Directory, messages: number, opts: RelayRun): Promise<Results> {
   const { appendfsync, trace } = opts;
-  const work = join(tmpdir(), `switchyard-b3-${process.pid}-${appendfsync}-${trace ? 'trace' : 'notrace'}`);
+  const procs = opts.processes ?? 1;
+  const work = join(tmpdir(), `switchyard-b3-${process.pid}-${appendfsync}-${trace ? 'trace' : 'notrace'}-${procs}`);
   mkdirSync(work, { recursive: true });
   const redis = await startRedis({ dir: join(work, 'redis'), persistence: true, appendfsync });
   const sinks = {
@@ -77,7 +87,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
   writeFileSync(csv, csvdeOf(dir));
   const configFile = join(work, 'switchyard.yaml');
   const ports = { onprem: sinks.onprem.port, cloud: sinks.cloud.port, legacy: sinks.legacy.port };
-  writeFileSync(configFile, relayConfig(redis.url, relayPort, ports, trace));
+  writeFileSync(configFile, relayConfig(redis.url, relayPort, ports, trace, opts.processes ?? 1));
   const env = { ...process.env, REDIS_URL: '' };
   await runSwitchyard(['import', csv, '--source', 'directory', '--inline', '--config', configFile], env);
   const logFile = join(work, 'relay.log');
@@ -93,12 +103,13 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
   const client = new Redis(redis.url);
   const queue = createQueueStore(client, createKeys('b3'));
   const results: Results = new Map();
-  const label = `switchyard (${appendfsync}, trace ${trace ? 'on' : 'off'})`;
+  const label = `switchyard (${appendfsync}, trace ${trace ? 'on' : 'off'}, relay.processes ${procs})`;
   try {
     for (const rcpts of RCPTS) {
       const { workers, expected } = loadPlan(dir, messages, SESSIONS, rcpts);
       const before = { onprem: sinks.onprem.count(), cloud: sinks.cloud.count() };
-      const cpu0 = { relay: cpuSeconds(relay.pid), redis: cpuSeconds(redis.process.pid) };
+      await client.config('RESETSTAT');
+      const cpu0 = { relay: treeCpuSeconds(relay.pid), redis: cpuSeconds(redis.process.pid), primary: cpuSeconds(relay.pid) };
       const straceSeconds = Number(process.env.B3_STRACE ?? 0);
       const strace = rcpts === 1 && straceSeconds > 0 && relay.pid ? straceRelay(relay.pid, straceSeconds, 1000, work) : undefined;
       const t0 = performance.now();
@@ -110,17 +121,25 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
         await sleep(20);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const cpu = { relay: cpuSeconds(relay.pid) - cpu0.relay, redis: cpuSeconds(redis.process.pid) - cpu0.redis };
+      const cpu = {
+        relay: treeCpuSeconds(relay.pid) - cpu0.relay,
+        redis: cpuSeconds(redis.process.pid) - cpu0.redis,
+        primary: cpuSeconds(relay.pid) - cpu0.primary,
+      };
       await sleep(300); // let the sinks' counters flush
       const got = { onprem: sinks.onprem.count() - before.onprem, cloud: sinks.cloud.count() - before.cloud };
       checkSinks(expected, got, sinks.legacy.count());
       const cpuMsPerMsg = (1000 * (cpu.relay + cpu.redis)) / expected.accepted;
-      // the relay is one Node.js thread: near 100 % of a core, it is the bottleneck
-      const split = `relay ${((1000 * cpu.relay) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.relay) / seconds).toFixed(0)} % of one core), Redis ${((1000 * cpu.redis) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.redis) / seconds).toFixed(0)} %)`;
+      // one relay process is one Node.js thread: near 100 % of a core, it is the bottleneck
+      const primary = procs === 1 ? '' : ` of which the primary ${((1000 * cpu.primary) / expected.accepted).toFixed(2)}`;
+      const split = `relay ${((1000 * cpu.relay) / expected.accepted).toFixed(2)} ms/msg${primary} (${((100 * cpu.relay) / seconds).toFixed(0)} % of one core), Redis ${((1000 * cpu.redis) / expected.accepted).toFixed(2)} ms/msg (${((100 * cpu.redis) / seconds).toFixed(0)} %)`;
       const m = { msgsPerS: expected.accepted / seconds, seconds, accepted: expected.accepted, cpuMsPerMsg };
       results.set(rcpts, m);
       console.log(
         `  ${label} r=${rcpts}: ${m.msgsPerS.toFixed(1)} msg/s end to end (${expected.accepted} accepted of ${expected.offered} in ${seconds.toFixed(2)} s; injection done at ${injected.toFixed(2)} s; ${expected.rejectedRcpts} RCPTs rejected 550 5.1.1); CPU: ${split}`,
+      );
+      console.log(
+        `    Redis commands per accepted message: ${commandsPerMessage(String(await client.info('commandstats')), expected.accepted)}`,
       );
       if (strace) console.log(`  strace -c -f of the relay for ${straceSeconds} s during r=1:\n${await strace}`);
     }
@@ -133,6 +152,19 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
     rmSync(work, { recursive: true, force: true });
   }
   return results;
+}
+
+/** INFO commandstats as "evalsha 5.2 (41 µs), …": calls and Redis time per message, most calls first. */
+function commandsPerMessage(info: string, messages: number): string {
+  const rows = [...info.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)]
+    .map((m) => ({ name: m[1] ?? '', calls: Number(m[2]) / messages, us: Number(m[3]) / messages }))
+    .filter((r) => !r.name.startsWith('config') && !r.name.startsWith('info'))
+    .sort((a, b) => b.calls - a.calls);
+  const total = rows.reduce((n, r) => n + r.calls, 0);
+  return `${total.toFixed(1)} in all: ${rows
+    .slice(0, 8)
+    .map((r) => `${r.name} ${r.calls.toFixed(2)} (${r.us.toFixed(0)} µs)`)
+    .join(', ')}`;
 }
 
 function checkSinks(expected: Expected, got: { onprem: number; cloud: number }, legacy: number): void {

@@ -8,11 +8,12 @@
  *     and again last, to show how much the shared machine drifted during the run;
  *   - through the Postfix peer of ../shared/peers/postfix routing from lmdb maps, then (switched
  *     with its configure.sh) from LDAP maps — skipped, and said so, when the peer is absent;
- *   - through `switchyard relay` as configured by default (trace on; Redis AOF everysec).
+ *   - through `switchyard relay` as configured by default (one relay process, trace on; Redis
+ *     AOF everysec), and again with `relay.processes: auto` (one relay process per core).
  * Targets: switchyard ≥ 2× Postfix with lmdb maps and ≥ 2× with LDAP maps, with 1 and with 5
  * recipients, and ≥ 25 % of the direct rate (the mean of its two measurements).
  *
- *   npm run bench:relay [-- --messages 10000 --skip-peer --also-always]
+ *   npm run bench:relay [-- --messages 10000 --skip-peer --also-always --processes 1,auto]
  *   npm run bench:relay -- --trace-compare   (trace off, on, on, off in one run: issue 14's ≤ 10 %)
  *   B3_PROFILE=1 npm run bench:relay   (relay under --cpu-prof, summarised at the end; see bench/cpu-profile.ts)
  *   B3_STRACE=5 …   (strace -c -f on the relay for 5 s of the 1-recipient load)
@@ -20,6 +21,7 @@
  * --also-always adds a relay run on Redis with appendfsync always (informational).
  */
 import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadAverage, RCPTS, runDirect, SESSIONS, SIZE, type Results } from './b3-load.js';
 import { FLAVOURS, runPeer } from './b3-peer.js';
@@ -32,6 +34,10 @@ const arg = (name: string, fallback: string): string => {
   return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
 const MESSAGES = Number(arg('messages', '10000'));
+/** The relay.processes settings measured, in order (`--processes 1,auto`). */
+const PROCESSES = arg('processes', '1,auto')
+  .split(',')
+  .map((p) => (p === 'auto' ? ('auto' as const) : Number(p)));
 const DIRECTORY = 10_000;
 const TARGET_PEER = 2;
 const TARGET_DIRECT = 0.25;
@@ -68,8 +74,9 @@ const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 const rate = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(1));
 
 /** Per recipient count: each rate, each ratio against its target; returns the targets missed. */
-function report(direct: Results[], peer: Awaited<ReturnType<typeof runPeer>>, ours: Results): number {
+function report(direct: Results[], peer: Awaited<ReturnType<typeof runPeer>>, ours: Results, label: string): number {
   let missed = 0;
+  console.log(`Switchyard with ${label}:`);
   for (const rcpts of RCPTS) {
     const d = direct.map((r) => r.get(rcpts)?.msgsPerS ?? NaN);
     const dMean = d.reduce((a, b) => a + b, 0) / d.length;
@@ -117,8 +124,12 @@ async function main(): Promise<void> {
   console.log('Postfix peer (reference), lmdb maps then LDAP maps:');
   const peer = await runPeer(MESSAGES);
   if (typeof peer === 'string') console.log(`  Postfix peer ${peer}`);
-  console.log('Switchyard relay as configured by default (trace on), Redis AOF appendfsync everysec, LOG_LEVEL info:');
-  const ours = await runOurs(dir, MESSAGES, { appendfsync: 'everysec', trace: true });
+  const ours: [string, Results][] = [];
+  for (const processes of PROCESSES) {
+    const label = processes === 'auto' ? `relay.processes auto (${availableParallelism()} here)` : `relay.processes ${processes}`;
+    console.log(`Switchyard relay, default configuration with ${label} (trace on), Redis AOF appendfsync everysec, LOG_LEVEL info:`);
+    ours.push([label, await runOurs(dir, MESSAGES, { appendfsync: 'everysec', trace: true, processes })]);
+  }
   const profile = process.env.B3_PROFILE ? newestProfile() : undefined;
   if (process.argv.includes('--also-always')) {
     console.log('Switchyard relay, Redis appendfsync always (an fsync before every 250, as Postfix does), informational:');
@@ -126,9 +137,11 @@ async function main(): Promise<void> {
   }
   console.log('Direct again, last:');
   const last = await runDirect(dir, MESSAGES, 'last');
-  const missed = report([first, last], peer, ours);
   const total = RCPTS.length * (typeof peer === 'string' ? 1 : 1 + FLAVOURS.length);
-  console.log(`B3: ${total - missed} of ${total} targets met${typeof peer === 'string' ? ' (no Postfix reference)' : ''}`);
+  for (const [label, results] of ours) {
+    const missed = report([first, last], peer, results, label);
+    console.log(`B3 with ${label}: ${total - missed} of ${total} targets met${typeof peer === 'string' ? ' (no Postfix reference)' : ''}`);
+  }
   console.log(`  load average at the end: ${loadAverage()}`);
   if (process.env.B3_PROFILE) {
     if (profile) printProfile(profile);

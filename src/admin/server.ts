@@ -120,7 +120,7 @@ export function createAdmin(deps: AdminDeps): express.Express {
   app.get(
     '/metrics',
     wrap(async (_req, res) => {
-      res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+      res.set('content-type', deps.metrics.contentType).send(await deps.metrics.scrape());
     }),
   );
 

@@ -53,6 +53,7 @@ sources:
 relay:
   listen: ["0.0.0.0:25"]
   hostname: mx1.contoso.edu
+  # processes: auto                    # relay processes of \`switchyard relay\` (auto: one per core; default 1)
   trustedNetworks: ["10.0.0.0/8"]      # clients that may relay out (to the internet connector)
   # tls: { key: /etc/switchyard/tls.key, cert: /etc/switchyard/tls.crt }
 

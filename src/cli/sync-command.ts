@@ -4,19 +4,20 @@
  * or of every source that can be synced (LDAP, and csvde with a path).
  * Goes through the sync queue when a worker is listening (a request made while that
  * source syncs is coalesced into one follow-up run), else runs inline (or with --inline).
+ * BullMQ loads only when a worker may be listening (one CLIENT LIST says; worker-presence.ts).
  */
 import { publishDeps } from '../pipeline/deps.js';
 import { syncSource } from '../pipeline/sync-source.js';
 import type { SyncMode, SyncResult } from '../pipeline/sync-source.js';
 import type { SourceConfig } from '../config/schema.js';
-import { createQueues, syncJobOptions, type SyncJobData } from '../jobqueue/queues.js';
+import type { Queues, SyncJobData } from '../jobqueue/queues.js';
 import { recordRun } from '../store/runs.js';
 import { lockSource } from '../jobqueue/source-lock.js';
 import { readPins, refuseIfPinned } from '../store/pins.js';
-import { waitForJob, workersListening } from './queued.js';
 import { withContext, type Context } from './context.js';
 import { formatPublish } from './format.js';
 import { UsageError } from './usage-error.js';
+import { mayHaveWorkers } from './worker-presence.js';
 
 export interface SyncFlags {
   readonly config: string;
@@ -85,13 +86,17 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
     for (const p of sources.filter((s) => pins.has(s.name)))
       process.stderr.write(`switchyard: ${p.name} skipped: pinned by a rollback (switchyard resume ${p.name})\n`);
     sources = sources.filter((s) => !pins.has(s.name));
-    const queues = createQueues(ctx.redis, ctx.keys);
+    const mayQueue = flags.inline !== true && (await mayHaveWorkers(ctx.redis, ctx.keys));
+    const [queueing, queuedKit] = mayQueue
+      ? await Promise.all([import('../jobqueue/queues.js'), import('./queued.js')])
+      : [undefined, undefined];
+    const queues: Queues | undefined = queueing?.createQueues(ctx.redis, ctx.keys);
     try {
-      const queued = flags.inline !== true && (await workersListening(queues.sync));
+      const queued = queues !== undefined && queuedKit !== undefined && (await queuedKit.workersListening(queues.sync));
       for (const source of sources) {
         const mode: SyncMode = flags.full === true ? 'full' : 'delta';
         let result: SyncResult;
-        if (queued) {
+        if (queued && queueing && queuedKit) {
           const data: SyncJobData = {
             source: source.name,
             mode,
@@ -99,8 +104,8 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
             dryRun: flags.dryRun === true,
             allowMassDelete: flags.allowMassDelete === true,
           };
-          const job = await queues.sync.add('sync', data, syncJobOptions(data));
-          result = (await waitForJob(ctx, queues.sync, job, `sync ${source.name} (job ${job.id})`)) as unknown as SyncResult; // the job returns the SyncResult of jobs/sync.ts
+          const job = await queues.sync.add('sync', data, queueing.syncJobOptions(data));
+          result = (await queuedKit.waitForJob(ctx, queues.sync, job, `sync ${source.name} (job ${job.id})`)) as unknown as SyncResult; // the job returns the SyncResult of jobs/sync.ts
         } else {
           result = await syncInline(ctx, source, mode, flags);
         }
@@ -113,7 +118,7 @@ export async function syncCommand(name: string | undefined, flags: SyncFlags): P
       }
       return 0;
     } finally {
-      await queues.close();
+      await queues?.close();
     }
   });
 }

@@ -6,7 +6,7 @@
 import type { Config } from './schema.js';
 
 /** Keys a process binds or connects with at start: changing one needs a restart. */
-const RESTART_KEYS = ['relay.listen', 'redis', 'admin.listen', 'queue.shards'] as const;
+const RESTART_KEYS = ['relay.listen', 'relay.processes', 'redis', 'admin.listen', 'queue.shards'] as const;
 
 /** Sections compared key by key (a change names `relay.maxRecipients`, not `relay`). */
 const BY_KEY = new Set(['relay', 'admin', 'table', 'queue']);

@@ -158,6 +158,12 @@ const galSyncSchema = z.strictObject({
 const relaySchema = z.strictObject({
   listen: z.array(hostPort).min(1).default(['127.0.0.1:2525']),
   hostname: z.string().min(1).default('localhost'),
+  /**
+   * Relay processes `switchyard relay` runs on this machine (node:cluster, sharing the
+   * listeners): a number, or `auto` for one per CPU core. Each is a relay of its own
+   * (SPEC §9); a primary process supervises them.
+   */
+  processes: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
   trustedNetworks: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).default(['127.0.0.1/32', '::1/128']),
   maxHops: z.number().int().min(1).max(500).default(30),
   maxMessageSize: z.number().int().min(1024).default(36_700_160),

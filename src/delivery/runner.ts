@@ -51,6 +51,8 @@ export interface Runner {
   freeSlots(): number;
   /** Delivers units already claimed for this runner (by the relay at acceptance), with their records when at hand. */
   adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void;
+  /** Units were queued that no runner claimed (slots were full): claim as soon as one frees. */
+  queued(): void;
   wake(): void;
 }
 
@@ -70,6 +72,12 @@ export function createRunner(deps: RunnerDeps): Runner {
   const inflight = new Set<string>();
   let running = false;
   let wakeUp: (() => void) | undefined;
+  // Whether the shared queue may hold units due now (a full claim, a shard with more, units
+  // queued unclaimed, a DSN): only then does a finished delivery claim at once, since a claim
+  // reads every queue shard; retries and other relays' units wait for the poll (`pollMs`).
+  let backlog = true;
+  let queuedSeq = 0; // units queued unclaimed: a claim running meanwhile may have missed them
+  let emptyRetried = false;
   let heartbeat: NodeJS.Timeout | undefined;
   let reaper: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
@@ -94,7 +102,7 @@ export function createRunner(deps: RunnerDeps): Runner {
       .finally(() => {
         inflight.delete(uid);
         if (inflight.size === 0) for (const f of idle.splice(0)) f();
-        wake();
+        if (backlog) wake();
       });
   }
 
@@ -103,6 +111,8 @@ export function createRunner(deps: RunnerDeps): Runner {
       const free = options.concurrency - inflight.size;
       if (free > 0) {
         try {
+          backlog = false; // set again below, or by what queues meanwhile
+          const seq = queuedSeq;
           const { reclaimed, uids, more, failed } = await store.claim(Date.now(), options.leaseMs, free);
           if (reclaimed > 0) {
             log.warn({ event: 'SY_QUEUE_RECLAIMED', units: reclaimed }, 'took over deliveries whose relay stopped renewing its lease');
@@ -114,9 +124,15 @@ export function createRunner(deps: RunnerDeps): Runner {
             );
           }
           for (const uid of uids) launch(uid);
-          // a full claim, or a shard that still has due units: claim again at once
-          if (uids.length === free || (more && uids.length > 0)) continue;
+          if (uids.length === free || more || failed.length > 0) backlog = true;
+          // claim again at once after a full claim, units queued during it, or a shard that
+          // still has due units — also once after a round whose slots went to shards found
+          // empty (the planner gives the next round's to the shards that reported work)
+          const again = uids.length === free || seq !== queuedSeq || (more && (uids.length > 0 || !emptyRetried));
+          emptyRetried = more && uids.length === 0;
+          if (again) continue;
         } catch (err) {
+          backlog = true;
           log.warn({ event: 'SY_QUEUE_UNAVAILABLE', err: String(err) }, 'cannot claim deliveries; retrying');
           await sleep(Math.min(1000, options.pollMs));
           continue;
@@ -167,6 +183,7 @@ export function createRunner(deps: RunnerDeps): Runner {
     if (entries.length === 0) return [];
     try {
       await deps.notifier.notify(meta, original, entries);
+      backlog = true; // the DSN is a unit in the shared queue
       observer.trace?.(dsnEvent(meta, entries));
       return [];
     } catch (err) {
@@ -273,6 +290,11 @@ export function createRunner(deps: RunnerDeps): Runner {
           uid,
           loaded?.find((l) => l.unit.uid === uid),
         );
+    },
+    queued() {
+      backlog = true;
+      queuedSeq++;
+      wake();
     },
     wake,
   };

@@ -37,11 +37,17 @@ export function assertAdminListen(config: Config, listen: string | undefined, en
   if (problem) throw new AdminListenError(problem);
 }
 
-export function processAdmin(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): ProcessAdmin {
+/** `workers`: the primary of `relay.processes` > 1, whose scrapes sum its relay processes' counters. */
+export function processAdmin(
+  config: Config,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { workers?: boolean } = {},
+): ProcessAdmin {
   const keys = createKeys(config.redis.namespace);
   const redis = createRedis(config.redis, 'lookup', env);
   redis.on('error', () => undefined); // /healthz reports it
-  const metrics = createMetrics({ redis, keys, queueShards: config.queue.shards, sources: config.sources });
+  const metrics = createMetrics({ redis, keys, queueShards: config.queue.shards, sources: config.sources, workers: opts.workers === true });
   const resolver = createResolver({ redis, keys, context: routingContext(config) });
   let running: RunningAdmin | undefined;
   return {

@@ -29,6 +29,12 @@ export async function startUp(opts: {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
   assertAdminListen(config, opts.adminListen, env);
+  if (config.relay.processes !== 1) {
+    log.warn(
+      { event: 'SY_CONFIG_NOTICE', key: 'relay.processes', value: config.relay.processes },
+      '`switchyard up` runs one relay process; relay.processes applies to `switchyard relay`',
+    );
+  }
   const admin = processAdmin(config, log, env);
   const worker = await startWorker({ config, log: log.child({ part: 'worker' }), env });
   const relay = await startRelay({

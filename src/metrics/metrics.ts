@@ -3,14 +3,14 @@
  * deliveries increment as they work, and gauges read from Redis at scrape time (table
  * version, queue depth, each source's last sync, counts and conflicts).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createQueueStore } from '../mailqueue/store.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { readRuns, type RunRecord } from '../store/runs.js';
 import { readCurrent } from '../store/table.js';
 import { readSourceReports, type SourceReport } from '../store/source-report.js';
-import type { Observer } from '../log/observer.js';
+import { noObserver, type Observer } from '../log/observer.js';
 import type { Config } from '../config/schema.js';
 import { readStaleness, type SourceStaleness } from '../report/health.js';
 import { lastMailflow } from '../mailflow/run.js';
@@ -18,6 +18,62 @@ import { lastMailflow } from '../mailflow/run.js';
 export interface Metrics {
   readonly registry: Registry;
   readonly observer: Observer;
+  /** The exposition text of a scrape (with `workers`, the relay processes' counters too). */
+  scrape(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** What every relay records as it works: RCPT decisions, acceptances, delivery outcomes. */
+export function createEventMetrics(registry: Registry): Observer {
+  const decisions = new Counter({
+    name: 'switchyard_rcpt_decisions_total',
+    help: 'RCPT decisions by reason and action',
+    labelNames: ['reason', 'action'],
+    registers: [registry],
+  });
+  const lookup = new Histogram({
+    name: 'switchyard_rcpt_decision_seconds',
+    help: 'Time to decide one RCPT (table lookup included)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
+    registers: [registry],
+  });
+  const accepted = new Counter({
+    name: 'switchyard_messages_accepted_total',
+    help: 'Messages accepted (250 to DATA)',
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'switchyard_deliveries_total',
+    help: 'Recipients per delivery attempt outcome and next hop',
+    labelNames: ['outcome', 'hop'],
+    registers: [registry],
+  });
+  const budgetRefusals = new Counter({
+    name: 'switchyard_queue_budget_refusals_total',
+    help: 'MAIL commands answered 452 4.3.1 because the queue budget (relay.queueBudget) was reached',
+    registers: [registry],
+  });
+  return {
+    decision(reason, action, seconds) {
+      decisions.inc({ reason, action });
+      lookup.observe(seconds);
+    },
+    accepted: () => accepted.inc(),
+    delivery: (outcome, hop) => deliveries.inc({ outcome, hop }),
+    budgetRefused: () => budgetRefusals.inc(),
+  };
+}
+
+/**
+ * In a relay process of `relay.processes` > 1: the event metrics, answered to the primary's
+ * scrape (prom-client's cluster aggregation), which sums them over the processes.
+ */
+export function relayProcessMetrics(): Observer {
+  const registry = new Registry();
+  const observer = createEventMetrics(registry);
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry(); // adds the listener that answers the primary
+  return observer;
 }
 
 /**
@@ -59,37 +115,16 @@ export function createMetrics(deps: {
   queueShards?: number;
   /** The configured sources: staleness per source (absent: no staleness gauges). */
   sources?: Config['sources'];
+  /**
+   * The primary of `relay.processes` > 1: the events are counted in the relay processes and
+   * summed into each scrape; this process records none itself.
+   */
+  workers?: boolean;
 }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
-  const decisions = new Counter({
-    name: 'switchyard_rcpt_decisions_total',
-    help: 'RCPT decisions by reason and action',
-    labelNames: ['reason', 'action'],
-    registers: [registry],
-  });
-  const lookup = new Histogram({
-    name: 'switchyard_rcpt_decision_seconds',
-    help: 'Time to decide one RCPT (table lookup included)',
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
-    registers: [registry],
-  });
-  const accepted = new Counter({
-    name: 'switchyard_messages_accepted_total',
-    help: 'Messages accepted (250 to DATA)',
-    registers: [registry],
-  });
-  const deliveries = new Counter({
-    name: 'switchyard_deliveries_total',
-    help: 'Recipients per delivery attempt outcome and next hop',
-    labelNames: ['outcome', 'hop'],
-    registers: [registry],
-  });
-  const budgetRefusals = new Counter({
-    name: 'switchyard_queue_budget_refusals_total',
-    help: 'MAIL commands answered 452 4.3.1 because the queue budget (relay.queueBudget) was reached',
-    registers: [registry],
-  });
+  const observer: Observer = deps.workers ? noObserver : createEventMetrics(registry);
+  const aggregator = deps.workers ? new AggregatorRegistry() : undefined;
   const store = createQueueStore(deps.redis, deps.keys, deps.queueShards !== undefined ? { shards: deps.queueShards } : {});
   new Gauge({
     name: 'switchyard_queue_bytes',
@@ -198,14 +233,14 @@ export function createMetrics(deps: {
   }
   return {
     registry,
-    observer: {
-      decision(reason, action, seconds) {
-        decisions.inc({ reason, action });
-        lookup.observe(seconds);
-      },
-      accepted: () => accepted.inc(),
-      delivery: (outcome, hop) => deliveries.inc({ outcome, hop }),
-      budgetRefused: () => budgetRefusals.inc(),
+    observer,
+    contentType: registry.contentType,
+    async scrape() {
+      const own = await registry.metrics();
+      if (!aggregator) return own;
+      // a process restarting or not answering within prom-client's 5 s: the rest still scraped
+      const relays = await aggregator.clusterMetrics().catch((err: unknown) => `# relay processes' metrics unavailable: ${String(err)}\n`);
+      return `${own}\n${relays}`;
     },
   };
 }

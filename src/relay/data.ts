@@ -24,7 +24,7 @@ export interface AcceptDeps {
   readonly hopSecret: string;
   readonly logger: Logger;
   /** How many units this relay's runner can take now, and the hand-over. */
-  readonly runner?: { freeSlots(): number; adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void };
+  readonly runner?: { freeSlots(): number; adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void; queued(): void };
   readonly leaseMs: number;
   /** Connectors that rewrite a targetAddress sender to the object's primary address. */
   readonly rewritingHops?: ReadonlySet<string>;
@@ -214,6 +214,7 @@ export async function receiveMessage(
     return refuse(reply);
   }
   if (claim) deps.runner?.adopt(outcome.uids, acceptedUnits(input, outcome.uids));
+  else deps.runner?.queued();
   deps.logger.info(
     {
       event: 'SY_MESSAGE_QUEUED',

@@ -12,13 +12,14 @@ export interface RelayProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** `bin`: another build's entry point (the upgrade test runs a previous release). */
+/** `bin`: another build's entry point (the upgrade test runs a previous release); `args`: more flags. */
 export async function spawnRelay(
   configFile: string,
   env: NodeJS.ProcessEnv = {},
   bin = join(projectRoot(), 'bin', 'switchyard.js'),
+  args: readonly string[] = [],
 ): Promise<RelayProcess> {
-  const proc = spawn(process.execPath, [bin, 'relay', '--config', configFile], {
+  const proc = spawn(process.execPath, [bin, 'relay', '--config', configFile, ...args], {
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
