@@ -9,7 +9,7 @@
  * Every sampled address exists in both table versions, so any reply but 250 during the
  * re-import is an atomicity failure and counted.
  *
- *   npm run bench:rcpt [-- --rows 333334 --rate 1000]
+ *   npm run bench:rcpt [-- --rows 333334 --rate 1000 --processes 1]
  *   B4_REDIS_CONFIG="activerehashing no;hz 100" npm run bench:rcpt   (try Redis settings)
  * Target: p99 ≤ 1 ms. Redis runs with the settings of deploy/redis.conf (bench/redis-probe.ts);
  * printed per phase from Redis itself: EVALSHA's latency histogram and mean, SLOWLOG over
@@ -36,6 +36,9 @@ const SESSIONS = 4;
 /** RCPTs per second of the open-loop measurement (a busy relay's rate; B3 peaks near 1,300 msg/s). */
 const rateArg = process.argv.indexOf('--rate');
 const RATE = rateArg > 0 ? Number(process.argv[rateArg + 1]) : 1000;
+/** relay.processes of the relay under test (node:cluster; 1: one process, as before). */
+const processesArg = process.argv.indexOf('--processes');
+const PROCESSES = processesArg > 0 ? Number(process.argv[processesArg + 1]) : 1;
 const root = projectRoot();
 /** SLOWLOG threshold (µs): a script longer than this delays the lookups queued behind it. */
 const SLOW_US = 300;
@@ -193,7 +196,7 @@ writeFileSync(
     ],
     connectors: [{ name: 'onprem', addressSpaces: ['*'], smartHosts: ['127.0.0.1:9'], tls: 'none' }],
     sources: [{ name: 'corp', type: 'csvde', mailboxConnector: 'onprem', deletionThreshold: 10_000_000 }],
-    relay: { listen: [`127.0.0.1:${relayPort}`], hostname: 'relay.bench.test', maxConnectionsPerIp: 100 },
+    relay: { listen: [`127.0.0.1:${relayPort}`], hostname: 'relay.bench.test', maxConnectionsPerIp: 100, processes: PROCESSES },
   }),
 );
 const env = { ...process.env, REDIS_URL: '' };
@@ -206,7 +209,9 @@ async function currentShards(): Promise<string> {
   const meta = id === null ? null : await admin.hget('{b4}:snaps', id);
   return meta ? String((JSON.parse(meta) as { shards?: number }).shards) : '?';
 }
-console.log(`B4: RCPT latency, ${ROWS} objects × 3 = ${ROWS * 3} addresses, ${SESSIONS} sessions, random directory addresses`);
+console.log(
+  `B4: RCPT latency, ${ROWS} objects × 3 = ${ROWS * 3} addresses, ${SESSIONS} sessions, random directory addresses, ${PROCESSES} relay process(es)`,
+);
 const [, firstImport] = await timed(() => runSwitchyard(['import', csv, '--source', 'corp', '--inline', '--config', configFile], env));
 console.log(`  first import: ${firstImport.toFixed(1)} s`);
 // LOG_LEVEL debug: every RCPT is logged with the time its decision took (ms); at info, as in
