@@ -2,7 +2,7 @@
  * LDAP / Active Directory sessions with ldapts. Every run is a short session (STYLE §9):
  * connect (ldaps:// or ldap:// + StartTLS, CA verification on), simple bind, paged search
  * (≤ 1000 per page), AD ranged attributes read to the end, unbind in `finally`.
- * Referrals are not chased.
+ * Referrals are not chased. Search entries are decoded by lean-entry.ts (ldapts-internals.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
@@ -11,6 +11,7 @@ import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, ty
 import type { LdapSourceConfig } from '../../config/schema.js';
 import { prefetch } from '../batches.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
+import { useLeanDecoder } from './ldapts-internals.js';
 import { foldRanges, mappingFor, type LdapAttributes, type LdapMapping } from './mapping.js';
 
 export interface LdapReadOptions {
@@ -167,6 +168,7 @@ export async function* ldapSession<T>(
     strictDN: false,
     ...(secure ? { tlsOptions: tlsOptions(source) } : {}),
   });
+  useLeanDecoder(client); // search entries decoded without ldapts's per-value cost (throws on an untested ldapts)
   let step = 'connect';
   try {
     if (source.startTls) {
