@@ -131,14 +131,42 @@ export function decodeEntry(
     const typeAt = octets(buf, attrAt, attrEnd);
     if (typeAt < 0) return undefined;
     const typeEnd = typeAt + tlvLength;
-    const type = tlvLength === 0 ? '' : buf.toString('utf8', typeAt, typeEnd);
-    const values = attributeValues(buf, typeEnd, attrEnd, BINARY_TYPE.test(type) || buffers.includes(type));
+    const known = attributeType(buf, typeAt, typeEnd, returned.length);
+    const type = known.type;
+    const values = attributeValues(buf, typeEnd, attrEnd, known.binary || buffers.includes(type));
     if (values === undefined) return undefined;
     returned.push(type);
     result[type] = values.length === 1 ? (values[0] as string | Buffer) : (values as string[] | Buffer[]);
     off = attrEnd;
   }
   return new LeanSearchEntry(messageId, name, result, returned);
+}
+
+interface KnownType {
+  readonly bytes: Buffer;
+  readonly type: string;
+  /** A `;binary` type: ldapts keeps its values as Buffers. */
+  readonly binary: boolean;
+}
+
+/**
+ * The attribute types last seen at each position of an entry. The entries of one search
+ * mostly list the same types in the same order: the same string is given again when the
+ * bytes are the same (no string per attribute and entry; lookups by it hit a cached hash).
+ */
+const knownTypes: (KnownType | undefined)[] = [];
+
+function attributeType(buf: Buffer, start: number, end: number, position: number): KnownType {
+  const known = knownTypes[position];
+  if (known !== undefined && known.bytes.length === end - start) {
+    let i = 0;
+    while (i < known.bytes.length && known.bytes[i] === buf[start + i]) i++;
+    if (i === known.bytes.length) return known;
+  }
+  const type = start === end ? '' : buf.toString('utf8', start, end);
+  const fresh = { bytes: Buffer.from(buf.subarray(start, end)), type, binary: BINARY_TYPE.test(type) };
+  if (position < 64) knownTypes[position] = fresh;
+  return fresh;
 }
 
 /** The values of one attribute: its SET from `off` to `end`; undefined when malformed. */
