@@ -82,6 +82,7 @@ export class LeanSearchEntry extends SearchEntry {
     messageId: number,
     name: string,
     private readonly object: Entry,
+    /** The returned types, lower-cased as ldapts compares them. */
     private readonly returned: readonly string[],
   ) {
     super({ messageId, name });
@@ -90,15 +91,22 @@ export class LeanSearchEntry extends SearchEntry {
 
   override toObject(requestAttributes: string[]): Entry {
     const result = this.object;
-    if (requestAttributes.length === 0) return result;
-    let lower: Set<string> | undefined;
     for (const attribute of requestAttributes) {
-      if (result[attribute] !== undefined) continue;
-      lower ??= new Set(this.returned.map((t) => t.toLocaleLowerCase()));
-      if (!lower.has(attribute.toLocaleLowerCase())) result[attribute] = [];
+      if (result[attribute] === undefined && !this.returned.includes(localeLower(attribute))) result[attribute] = [];
     }
     return result;
   }
+}
+
+/** Names lower-cased as ldapts does (toLocaleLowerCase), remembered: the same few names come once per entry. */
+const lowerNames = new Map<string, string>();
+function localeLower(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLocaleLowerCase();
+    if (lowerNames.size < 1000) lowerNames.set(name, lower);
+  }
+  return lower;
 }
 
 /**
@@ -135,7 +143,7 @@ export function decodeEntry(
     const type = known.type;
     const values = attributeValues(buf, typeEnd, attrEnd, known.binary || buffers.includes(type));
     if (values === undefined) return undefined;
-    returned.push(type);
+    returned.push(known.lower);
     result[type] = values.length === 1 ? (values[0] as string | Buffer) : (values as string[] | Buffer[]);
     off = attrEnd;
   }
@@ -145,6 +153,7 @@ export function decodeEntry(
 interface KnownType {
   readonly bytes: Buffer;
   readonly type: string;
+  readonly lower: string;
   /** A `;binary` type: ldapts keeps its values as Buffers. */
   readonly binary: boolean;
 }
@@ -164,7 +173,7 @@ function attributeType(buf: Buffer, start: number, end: number, position: number
     if (i === known.bytes.length) return known;
   }
   const type = start === end ? '' : buf.toString('utf8', start, end);
-  const fresh = { bytes: Buffer.from(buf.subarray(start, end)), type, binary: BINARY_TYPE.test(type) };
+  const fresh = { bytes: Buffer.from(buf.subarray(start, end)), type, lower: localeLower(type), binary: BINARY_TYPE.test(type) };
   if (position < 64) knownTypes[position] = fresh;
   return fresh;
 }
