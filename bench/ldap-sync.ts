@@ -91,6 +91,7 @@ const ldif = join(dataDir, `b2-${ROWS}.ldif`);
 
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
+  if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true }); // cpu-profile.mjs writes into it on exit
   if (!existsSync(ldif)) await writeGeneratedLdif(ldif, ROWS);
   const slapdDir = join(dataDir, 'slapd');
   const redisDir = join(dataDir, 'redis-b2');

@@ -77,6 +77,10 @@ function octets(buf: Buffer, off: number, end: number): number {
  * attributes the server did not return (as ldapts does). Its `attributes` stay empty:
  * ldapts reads a SearchEntry only through `toObject`.
  */
+/** Shared by every lean entry: ldapts never adds to an entry's attributes or controls once parsed. */
+const NO_ATTRIBUTES: [] = [];
+const NO_CONTROLS: [] = [];
+
 export class LeanSearchEntry extends SearchEntry {
   constructor(
     messageId: number,
@@ -85,17 +89,27 @@ export class LeanSearchEntry extends SearchEntry {
     /** The returned types, lower-cased as ldapts compares them. */
     private readonly returned: readonly string[],
   ) {
-    super({ messageId, name });
-    this.controls = [];
+    super({ messageId, name, attributes: NO_ATTRIBUTES });
+    this.controls = NO_CONTROLS;
   }
 
+  /** ldapts's fill of the requested attributes left out (`[]`), the returned ones skipped by name first. */
   override toObject(requestAttributes: string[]): Entry {
     const result = this.object;
-    for (const attribute of requestAttributes) {
-      if (result[attribute] === undefined && !this.returned.includes(localeLower(attribute))) result[attribute] = [];
+    const lower = lowered(requestAttributes);
+    for (let i = 0; i < lower.length; i++) {
+      const attribute = requestAttributes[i] as string;
+      if (!this.returned.includes(lower[i] as string) && result[attribute] === undefined) result[attribute] = [];
     }
     return result;
   }
+}
+
+/** The last request's attributes lower-cased (a search asks the same array for each of its entries). */
+let lastRequest: { readonly attributes: readonly string[]; readonly lower: readonly string[] } | undefined;
+function lowered(attributes: readonly string[]): readonly string[] {
+  if (lastRequest?.attributes !== attributes) lastRequest = { attributes, lower: attributes.map(localeLower) };
+  return lastRequest.lower;
 }
 
 /** Names lower-cased as ldapts does (toLocaleLowerCase), remembered: the same few names come once per entry. */
