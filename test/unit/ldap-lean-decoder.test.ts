@@ -7,7 +7,8 @@
 import { Client, FilterParser, MessageParser, SearchEntry, SearchRequest, SearchResponse, SearchReference } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { assertLdaptsInternals, leanRead, TESTED_LDAPTS, useLeanDecoder } from '../../src/directory/ldap/ldapts-internals.js';
-import { LeanSearchEntry } from '../../src/directory/ldap/lean-entry.js';
+import { leanAttributes, LeanSearchEntry } from '../../src/directory/ldap/lean-entry.js';
+import { foldRanges } from '../../src/directory/ldap/mapping.js';
 
 /** A BER TLV, long-form length when over 127 bytes. */
 function tlv(tag: number, ...parts: Buffer[]): Buffer {
@@ -132,6 +133,29 @@ describe('lean search entry decoder', () => {
     const [first] = parse([stream], true) as { entry: Record<string, unknown> }[];
     expect(first?.entry).toMatchObject({ displayName: [], description: [], absentAttr: [] });
     expect(LeanSearchEntry.prototype).toBeInstanceOf(SearchEntry);
+  });
+});
+
+describe('attributes folded by the lean decoder', () => {
+  it('are what foldRanges gives for the same object, but the empty fills; none when a range or a name twice', () => {
+    const parser = new MessageParser();
+    leanRead(parser);
+    const objects: Record<string, unknown>[] = [];
+    parser.on('message', (m) => {
+      if (m instanceof SearchEntry) objects.push(m.toObject(REQUESTED, ['objectGUID']));
+    });
+    parser.read(stream, request(7, ['objectGUID']));
+    const [plain, twice, ranged, emptyDn, withControl] = objects;
+    for (const raw of [plain, emptyDn]) {
+      const lean = leanAttributes(raw ?? {});
+      const folded = foldRanges(raw ?? {}).attrs;
+      expect(lean).toBeDefined();
+      expect(new Map([...folded].filter(([k]) => lean?.has(k)))).toStrictEqual(lean);
+      expect([...folded].filter(([k]) => !lean?.has(k)).every(([, v]) => v.length === 0)).toBe(true);
+    }
+    expect(leanAttributes(twice ?? {})).toBeUndefined(); // cn and CN
+    expect(leanAttributes(ranged ?? {})).toBeUndefined();
+    expect(leanAttributes(withControl ?? {})).toBeUndefined(); // parsed by ldapts
   });
 });
 

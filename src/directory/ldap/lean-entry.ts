@@ -144,6 +144,7 @@ export function decodeEntry(
   let off = header(buf, nameEnd, end);
   if (off < 0 || off + tlvLength !== end) return undefined;
   const returned: string[] = [];
+  let folded: Map<string, (string | Buffer)[]> | undefined = new Map();
   while (off < end) {
     if (buf[off] !== SEQUENCE) return undefined;
     const attrAt = header(buf, off, end);
@@ -159,15 +160,36 @@ export function decodeEntry(
     if (values === undefined) return undefined;
     returned.push(known.lower);
     result[type] = values.length === 1 ? (values[0] as string | Buffer) : (values as string[] | Buffer[]);
+    if (folded !== undefined) {
+      if (known.plain && !folded.has(known.folded)) folded.set(known.folded, values);
+      else folded = undefined; // a range, a name twice, `dn`: foldRanges reads the object
+    }
     off = attrEnd;
   }
+  if (folded !== undefined) foldedAttributes.set(result, folded);
   return new LeanSearchEntry(messageId, name, result, returned);
+}
+
+/** The attributes of a lean-decoded object as `foldRanges` would fold them (no ranges). */
+const foldedAttributes = new WeakMap<Entry, Map<string, (string | Buffer)[]>>();
+
+/**
+ * The attributes of `raw`, an object of the lean decoder, already folded (names lower-cased,
+ * every value in an array); undefined for any other object (fold it with foldRanges). The
+ * requested attributes ldapts adds as `[]` are absent here: an empty and an absent
+ * attribute read the same (`get(name) ?? []`).
+ */
+export function leanAttributes(raw: object): Map<string, (string | Buffer)[]> | undefined {
+  return foldedAttributes.get(raw as Entry);
 }
 
 interface KnownType {
   readonly bytes: Buffer;
   readonly type: string;
   readonly lower: string;
+  /** Lower-cased as foldRanges does, and whether foldRanges takes it as is (no range, not `dn`/`controls`). */
+  readonly folded: string;
+  readonly plain: boolean;
   /** A `;binary` type: ldapts keeps its values as Buffers. */
   readonly binary: boolean;
 }
@@ -187,7 +209,14 @@ function attributeType(buf: Buffer, start: number, end: number, position: number
     if (i === known.bytes.length) return known;
   }
   const type = start === end ? '' : buf.toString('utf8', start, end);
-  const fresh = { bytes: Buffer.from(buf.subarray(start, end)), type, lower: localeLower(type), binary: BINARY_TYPE.test(type) };
+  const fresh = {
+    bytes: Buffer.from(buf.subarray(start, end)),
+    type,
+    lower: localeLower(type),
+    folded: type.toLowerCase(),
+    plain: !type.includes(';') && type !== 'dn' && type !== 'controls',
+    binary: BINARY_TYPE.test(type),
+  };
   if (position < 64) knownTypes[position] = fresh;
   return fresh;
 }

@@ -12,6 +12,7 @@ import type { LdapSourceConfig } from '../../config/schema.js';
 import { prefetch } from '../batches.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
 import { useLeanDecoder } from './ldapts-internals.js';
+import { leanAttributes } from './lean-entry.js';
 import { foldRanges, mappingFor, type LdapAttributes, type LdapMapping } from './mapping.js';
 
 export interface LdapReadOptions {
@@ -86,7 +87,7 @@ async function completeRanges(
   mapping: LdapMapping,
   dn: string,
   attrs: Map<string, (string | Buffer)[]>,
-  pending: { attr: string; next: number }[],
+  pending: readonly { readonly attr: string; readonly next: number }[],
 ): Promise<void> {
   let todo = pending;
   while (todo.length > 0) {
@@ -104,6 +105,8 @@ async function completeRanges(
     todo = next;
   }
 }
+
+const NO_RANGES: readonly { attr: string; next: number }[] = [];
 
 /** One search's pages as mapped entries (ranged attributes completed), the next page fetched ahead. */
 export async function* searchEntries(
@@ -133,7 +136,8 @@ export async function* searchEntries(
   for await (const page of prefetch(pages)) {
     const out: { dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[] = [];
     for (const raw of page.searchEntries) {
-      const { attrs, pending } = foldRanges(raw);
+      const lean = leanAttributes(raw); // folded already by the lean decoder (no ranged attribute)
+      const { attrs, pending } = lean === undefined ? foldRanges(raw) : { attrs: lean, pending: NO_RANGES };
       if (pending.length > 0) await completeRanges(client, mapping, raw.dn, attrs, pending);
       onAttrs?.(attrs);
       out.push({ dn: raw.dn, mapped: mapping.toEntry(raw.dn, attrs), attrs });
