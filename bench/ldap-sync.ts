@@ -86,6 +86,9 @@ async function ldaptsAlone(slapd: Slapd, filters: readonly string[], connections
   await Promise.all(Array.from({ length: Math.min(connections, filters.length) }, worker));
   return n;
 }
+const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+/** The CPU time a switchyard run reported on exit (report-rss.cjs), in seconds. */
+const childCpu = (stderr: string): number => Number(/SY_BENCH_CPU_MS=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1000;
 const dataDir = join(projectRoot(), 'bench', 'data');
 const ldif = join(dataDir, `b2-${ROWS}.ldif`);
 
@@ -127,17 +130,21 @@ async function main(): Promise<void> {
     if (dump[0].code !== 0) throw new Error(`ldapsearch failed: ${dump[0].stderr}`);
     const tRef = dump[1];
     // The floor of any client built on ldapts: the same paged search, entries discarded.
+    const cpu0 = process.cpuUsage();
     const [nClient, tClient] = await timed(() => ldaptsAlone(slapd, [filter], 1));
+    const cpuClient = cpuSeconds(process.cpuUsage(cpu0));
     // Extra line, not a reference: the same client with the sync's lean entry decoder (ldapts-internals.ts).
+    const cpu1 = process.cpuUsage();
     const [nLean, tLean] = await timed(() => ldaptsAlone(slapd, [filter], 1, true));
+    const cpuLean = cpuSeconds(process.cpuUsage(cpu1));
     const configured = usnFilters(PARTS);
     const partFilters = filterParts(configured).map((p) => partFilter(filter, p));
     const [nParts, tParts] = await timed(() => ldaptsAlone(slapd, partFilters, PARTS));
     const head = [
       `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s)`,
       `  reference: ldapsearch -E pr=1000/noprompt of the same entries and attributes: ${tRef.toFixed(2)} s`,
-      `  ldapts ${LDAPTS_VERSION} alone, one search (entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference (${nClient} entries)`,
-      `  (extra) ldapts with Switchyard's lean entry decoder, one search (entries discarded): ${tLean.toFixed(2)} s = ${(tLean / tRef).toFixed(2)}× the reference, ${(tLean / tClient).toFixed(2)}× ldapts alone (${nLean} entries)`,
+      `  ldapts ${LDAPTS_VERSION} alone, one search (entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference (${nClient} entries); CPU ${cpuClient.toFixed(2)} s`,
+      `  (extra) ldapts with Switchyard's lean entry decoder, one search (entries discarded): ${tLean.toFixed(2)} s = ${(tLean / tRef).toFixed(2)}× the reference, ${(tLean / tClient).toFixed(2)}× ldapts alone (${nLean} entries); CPU ${cpuLean.toFixed(2)} s`,
       `  ldapts alone, ${partFilters.length} parts (${PARTS} uSNChanged ranges + remainder) on ${PARTS} connections: ${tParts.toFixed(2)} s = ${(tParts / tRef).toFixed(2)}× the reference (${nParts} entries)`,
     ];
     if (CLIENT_ONLY) {
@@ -185,6 +192,7 @@ async function main(): Promise<void> {
         ...head,
         `  switchyard sync --full, one search: ${ours.seconds.toFixed(2)} s wall, peak RSS ${ours.rssMb.toFixed(0)} MB; ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
         `    ratio ${ratios(ours.seconds)}`,
+        `    (extra) CPU of the sync process ${childCpu(ours.stderr).toFixed(2)} s = ${(childCpu(ours.stderr) / cpuClient).toFixed(2)}× the CPU of ldapts alone (start-up included; a figure the machine's load disturbs less than wall time)`,
         `  switchyard sync --full, partitions ${resultP.partitions?.searches ?? '?'} searches on ${PARTS} connections${resultP.partitions?.fallback ? ` (fell back: ${resultP.partitions.fallback})` : ''}: ${oursP.seconds.toFixed(2)} s wall, peak RSS ${oursP.rssMb.toFixed(0)} MB; ${resultP.counts.objects} objects, ${resultP.counts.addresses} addresses`,
         `    ratio ${ratios(oursP.seconds)}${oursP.seconds < ours.seconds ? ' (with partitions only)' : ''}`,
         `  second full sync, one search (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,
