@@ -9,8 +9,8 @@
  *
  * ldapts has no public option for this (`explicitBufferAttributes` still decodes every
  * value). `useLeanDecoder` first checks that the installed ldapts is the tested release
- * and has the members used, and throws otherwise; test/unit/library-internals.test.ts and
- * test/integration/ldap-lean-decoder.test.ts fail when an upgrade changes either.
+ * and has the members used, and throws otherwise; test/unit/ldap-lean-decoder.test.ts (the guard,
+ * hand-built streams) and test/integration/{ldap,ad}-lean-decoder.test.ts fail when an upgrade changes either.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
