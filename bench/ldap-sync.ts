@@ -7,6 +7,8 @@
  * Target: ≤ 1.5× the reference and ≤ 1.3× ldapts reading the same entries alone. Measured
  * with one search and with `--parts` parallel searches over uSNChanged ranges (configured
  * `partitions: { by: filters }`, which adds the remainder part none of them matches).
+ * "ldapts alone" is ldapts with its default decoding (the reference of the 1.3× target);
+ * the extra "lean entry decoder" line is the same client with the sync's decoder.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { SERVICE_DN, startSlapd } from '../testkit/embedded-slapd.js';
 import { projectRoot } from '../src/main/paths.js';
 import { adMapping, searchFilter } from '../src/directory/ldap/mapping.js';
 import { filterParts, partFilter } from '../src/directory/ldap/partitions.js';
+import { useLeanDecoder } from '../src/directory/ldap/ldapts-internals.js';
 import { writeGeneratedLdif } from './generate-ldif.js';
 import { run, runSwitchyard, timed } from './lib.js';
 
@@ -56,12 +59,16 @@ interface Slapd {
   readonly servicePassword: string;
 }
 
-/** ldapts alone: the same paged searches, entries discarded, `connections` at a time over `filters`. */
-async function ldaptsAlone(slapd: Slapd, filters: readonly string[], connections: number): Promise<number> {
+/**
+ * ldapts alone: the same paged searches, entries discarded, `connections` at a time over
+ * `filters`, with ldapts's own decoding (or, `lean`, with Switchyard's lean entry decoder).
+ */
+async function ldaptsAlone(slapd: Slapd, filters: readonly string[], connections: number, lean = false): Promise<number> {
   let next = 0;
   let n = 0;
   const worker = async (): Promise<void> => {
     const client = new Client({ url: slapd.ldapUrl });
+    if (lean) useLeanDecoder(client);
     await client.startTLS({ ca: [readFileSync(slapd.caFile)] });
     await client.bind(SERVICE_DN, slapd.servicePassword);
     for (let i = next++; i < filters.length; i = next++) {
@@ -79,11 +86,15 @@ async function ldaptsAlone(slapd: Slapd, filters: readonly string[], connections
   await Promise.all(Array.from({ length: Math.min(connections, filters.length) }, worker));
   return n;
 }
+const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+/** The CPU time a switchyard run reported on exit (report-rss.cjs), in seconds. */
+const childCpu = (stderr: string): number => Number(/SY_BENCH_CPU_MS=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1000;
 const dataDir = join(projectRoot(), 'bench', 'data');
 const ldif = join(dataDir, `b2-${ROWS}.ldif`);
 
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
+  if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true }); // cpu-profile.mjs writes into it on exit
   if (!existsSync(ldif)) await writeGeneratedLdif(ldif, ROWS);
   const slapdDir = join(dataDir, 'slapd');
   const redisDir = join(dataDir, 'redis-b2');
@@ -119,14 +130,21 @@ async function main(): Promise<void> {
     if (dump[0].code !== 0) throw new Error(`ldapsearch failed: ${dump[0].stderr}`);
     const tRef = dump[1];
     // The floor of any client built on ldapts: the same paged search, entries discarded.
+    const cpu0 = process.cpuUsage();
     const [nClient, tClient] = await timed(() => ldaptsAlone(slapd, [filter], 1));
+    const cpuClient = cpuSeconds(process.cpuUsage(cpu0));
+    // Extra line, not a reference: the same client with the sync's lean entry decoder (ldapts-internals.ts).
+    const cpu1 = process.cpuUsage();
+    const [nLean, tLean] = await timed(() => ldaptsAlone(slapd, [filter], 1, true));
+    const cpuLean = cpuSeconds(process.cpuUsage(cpu1));
     const configured = usnFilters(PARTS);
     const partFilters = filterParts(configured).map((p) => partFilter(filter, p));
     const [nParts, tParts] = await timed(() => ldaptsAlone(slapd, partFilters, PARTS));
     const head = [
       `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s)`,
       `  reference: ldapsearch -E pr=1000/noprompt of the same entries and attributes: ${tRef.toFixed(2)} s`,
-      `  ldapts ${LDAPTS_VERSION} alone, one search (entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference (${nClient} entries)`,
+      `  ldapts ${LDAPTS_VERSION} alone, one search (entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference (${nClient} entries); CPU ${cpuClient.toFixed(2)} s`,
+      `  (extra) ldapts with Switchyard's lean entry decoder, one search (entries discarded): ${tLean.toFixed(2)} s = ${(tLean / tRef).toFixed(2)}× the reference, ${(tLean / tClient).toFixed(2)}× ldapts alone (${nLean} entries); CPU ${cpuLean.toFixed(2)} s`,
       `  ldapts alone, ${partFilters.length} parts (${PARTS} uSNChanged ranges + remainder) on ${PARTS} connections: ${tParts.toFixed(2)} s = ${(tParts / tRef).toFixed(2)}× the reference (${nParts} entries)`,
     ];
     if (CLIENT_ONLY) {
@@ -174,6 +192,7 @@ async function main(): Promise<void> {
         ...head,
         `  switchyard sync --full, one search: ${ours.seconds.toFixed(2)} s wall, peak RSS ${ours.rssMb.toFixed(0)} MB; ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
         `    ratio ${ratios(ours.seconds)}`,
+        `    (extra) CPU of the sync process ${childCpu(ours.stderr).toFixed(2)} s = ${(childCpu(ours.stderr) / cpuClient).toFixed(2)}× the CPU of ldapts alone (start-up included; a figure the machine's load disturbs less than wall time)`,
         `  switchyard sync --full, partitions ${resultP.partitions?.searches ?? '?'} searches on ${PARTS} connections${resultP.partitions?.fallback ? ` (fell back: ${resultP.partitions.fallback})` : ''}: ${oursP.seconds.toFixed(2)} s wall, peak RSS ${oursP.rssMb.toFixed(0)} MB; ${resultP.counts.objects} objects, ${resultP.counts.addresses} addresses`,
         `    ratio ${ratios(oursP.seconds)}${oursP.seconds < ours.seconds ? ' (with partitions only)' : ''}`,
         `  second full sync, one search (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,

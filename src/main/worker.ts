@@ -10,6 +10,7 @@ import { CONTACTS_QUEUE, createQueues, IMPORT_QUEUE, MAILFLOW_QUEUE, SYNC_QUEUE,
 import { createKeys } from '../store/keys.js';
 import { createRedis } from '../store/redis.js';
 import { migrateOnStart } from './migrate-on-start.js';
+import { assertLdaptsInternals } from '../directory/ldap/ldapts-internals.js';
 import { contactsProcessor } from '../../jobs/contacts.js';
 import { importProcessor } from '../../jobs/import.js';
 import { startSchedules, type Schedules } from '../../jobs/schedules.js';
@@ -48,6 +49,8 @@ export interface WorkerOptions {
 
 export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const { config, log } = opts;
+  // the ldapts internal the LDAP sessions replace (lean entry decoding): fail at start, not at the first sync
+  if (config.sources.some((s) => s.type === 'ldap')) assertLdaptsInternals();
   const env = opts.env ?? process.env;
   const redis = createRedis(config.redis, 'worker', env);
   const keys = createKeys(config.redis.namespace);

@@ -165,6 +165,17 @@ export interface RangedResult {
   readonly pending: { readonly attr: string; readonly next: number }[];
 }
 
+/** Attribute names lower-cased, remembered (a name comes once per entry: no new string each time). */
+const lowerNames = new Map<string, string>();
+function lowerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerNames.size < 1000) lowerNames.set(name, lower);
+  }
+  return lower;
+}
+
 /**
  * Folds AD ranged attributes (`proxyAddresses;range=0-1499`) into plain ones and lists
  * those still incomplete. Attribute names are lower-cased.
@@ -177,7 +188,7 @@ export function foldRanges(raw: Record<string, unknown>): RangedResult {
     const value = raw[key];
     const values = (Array.isArray(value) ? value : [value]) as (string | Buffer)[];
     if (!key.includes(';')) {
-      const name = key.toLowerCase();
+      const name = lowerName(key);
       const had = attrs.get(name);
       if (had) had.push(...values);
       else attrs.set(name, values);

@@ -2,7 +2,7 @@
  * LDAP / Active Directory sessions with ldapts. Every run is a short session (STYLE §9):
  * connect (ldaps:// or ldap:// + StartTLS, CA verification on), simple bind, paged search
  * (≤ 1000 per page), AD ranged attributes read to the end, unbind in `finally`.
- * Referrals are not chased.
+ * Referrals are not chased. Search entries are decoded by lean-entry.ts (ldapts-internals.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
@@ -11,6 +11,8 @@ import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, ty
 import type { LdapSourceConfig } from '../../config/schema.js';
 import { prefetch } from '../batches.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
+import { useLeanDecoder } from './ldapts-internals.js';
+import { leanAttributes } from './lean-entry.js';
 import { foldRanges, mappingFor, type LdapAttributes, type LdapMapping } from './mapping.js';
 
 export interface LdapReadOptions {
@@ -85,7 +87,7 @@ async function completeRanges(
   mapping: LdapMapping,
   dn: string,
   attrs: Map<string, (string | Buffer)[]>,
-  pending: { attr: string; next: number }[],
+  pending: readonly { readonly attr: string; readonly next: number }[],
 ): Promise<void> {
   let todo = pending;
   while (todo.length > 0) {
@@ -103,6 +105,8 @@ async function completeRanges(
     todo = next;
   }
 }
+
+const NO_RANGES: readonly { attr: string; next: number }[] = [];
 
 /** One search's pages as mapped entries (ranged attributes completed), the next page fetched ahead. */
 export async function* searchEntries(
@@ -132,7 +136,8 @@ export async function* searchEntries(
   for await (const page of prefetch(pages)) {
     const out: { dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[] = [];
     for (const raw of page.searchEntries) {
-      const { attrs, pending } = foldRanges(raw);
+      const lean = leanAttributes(raw); // folded already by the lean decoder (no ranged attribute)
+      const { attrs, pending } = lean === undefined ? foldRanges(raw) : { attrs: lean, pending: NO_RANGES };
       if (pending.length > 0) await completeRanges(client, mapping, raw.dn, attrs, pending);
       onAttrs?.(attrs);
       out.push({ dn: raw.dn, mapped: mapping.toEntry(raw.dn, attrs), attrs });
@@ -167,6 +172,7 @@ export async function* ldapSession<T>(
     strictDN: false,
     ...(secure ? { tlsOptions: tlsOptions(source) } : {}),
   });
+  useLeanDecoder(client); // search entries decoded without ldapts's per-value cost (throws on an untested ldapts)
   let step = 'connect';
   try {
     if (source.startTls) {

@@ -1,0 +1,100 @@
+/**
+ * The lean entry decoder against a real slapd (the committed fixtures plus entries added
+ * here: non-ASCII names, a large multi-valued attribute spanning TLS records): a client
+ * with it returns, page by page, exactly what a plain ldapts client returns, over
+ * StartTLS and ldaps, with and without explicit buffer attributes; errors stay ldapts's.
+ * When an ldapts upgrade changes what `toObject` gives, this test fails.
+ */
+import { readFileSync } from 'node:fs';
+import { Attribute, Client, type MessageParser, NoSuchObjectError, type SearchOptions } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_DN, SERVICE_DN, SUFFIX, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
+import { useLeanDecoder } from '../../src/directory/ldap/ldapts-internals.js';
+import { adMapping } from '../../src/directory/ldap/mapping.js';
+import { fixtureSlapd } from '../helpers/slapd.js';
+
+let slapd: EmbeddedSlapd & { cleanup(): Promise<void> };
+const many = Array.from({ length: 2000 }, (_, i) => `smtp:alias-${i}-${'x'.repeat(20)}@contoso.edu`);
+
+beforeAll(async () => {
+  slapd = await fixtureSlapd();
+  const admin = new Client({ url: slapd.ldapUrl });
+  await admin.startTLS({ ca: [readFileSync(slapd.caFile)] });
+  await admin.bind(ADMIN_DN, slapd.adminPassword);
+  try {
+    await admin.add(`cn=Zoë Ærøskøbing,ou=Staff,${SUFFIX}`, [
+      new Attribute({ type: 'objectClass', values: ['user'] }),
+      new Attribute({ type: 'cn', values: ['Zoë Ærøskøbing'] }),
+      new Attribute({ type: 'sn', values: ['Ærøskøbing'] }),
+      new Attribute({ type: 'displayName', values: ['Zoë 😀 Ærøskøbing'] }),
+      new Attribute({ type: 'proxyAddresses', values: ['SMTP:zoe@contoso.edu', ...many] }),
+      new Attribute({ type: 'objectGUID', values: [Buffer.from('00112233445566778899aabbccddeeff', 'hex')] }),
+    ]);
+  } finally {
+    await admin.unbind();
+  }
+});
+afterAll(async () => {
+  await slapd?.cleanup();
+});
+
+/** Every page of a paged search, with or without the lean decoder; `kinds`: the entry classes parsed. */
+async function pages(url: string, lean: boolean, options: SearchOptions, base = SUFFIX): Promise<{ pages: unknown[]; kinds: Set<string> }> {
+  const ca = [readFileSync(slapd.caFile)];
+  const client = new Client({ url, ...(url.startsWith('ldaps://') ? { tlsOptions: { ca } } : {}) });
+  const kinds = new Set<string>();
+  if (lean) useLeanDecoder(client);
+  (client as unknown as { messageParser: MessageParser }).messageParser.on('message', (m) => kinds.add(m.constructor.name));
+  try {
+    if (url.startsWith('ldap://')) await client.startTLS({ ca });
+    await client.bind(SERVICE_DN, slapd.servicePassword);
+    const out: unknown[] = [];
+    for await (const page of client.searchPaginated(base, options)) out.push(page);
+    return { pages: out, kinds };
+  } finally {
+    await client.unbind();
+  }
+}
+
+describe('lean entry decoder against slapd', () => {
+  const searches: [string, SearchOptions][] = [
+    [
+      'the sync attributes, objectGUID binary',
+      { attributes: [...adMapping.attributes], explicitBufferAttributes: ['objectGUID'], paged: { pageSize: 7 } },
+    ],
+    ['all attributes, none binary', { attributes: ['*', '+'], paged: { pageSize: 50 } }],
+    ['requested attributes the entries lack', { attributes: ['cn', 'noSuchThing', 'mailRoutingAddress'], paged: { pageSize: 1000 } }],
+  ];
+  for (const url of ['ldapUrl', 'ldapsUrl'] as const) {
+    for (const [what, options] of searches) {
+      it(`${url === 'ldapUrl' ? 'StartTLS' : 'ldaps'}, ${what}: the same pages as ldapts's own decoder`, async () => {
+        const theirs = await pages(slapd[url], false, options);
+        const ours = await pages(slapd[url], true, options);
+        expect(ours.pages).toStrictEqual(theirs.pages);
+        expect(theirs.pages.length).toBeGreaterThan(0);
+        expect(ours.kinds).toContain('LeanSearchEntry'); // decoded by the lean decoder, not handed back
+        expect(theirs.kinds).not.toContain('LeanSearchEntry');
+      });
+    }
+  }
+
+  it('the large entry and the non-ASCII one come back whole', async () => {
+    const {
+      pages: [page],
+    } = await pages(slapd.ldapUrl, true, {
+      filter: '(cn=Zoë*)',
+      attributes: ['cn', 'displayName', 'proxyAddresses', 'objectGUID'],
+      explicitBufferAttributes: ['objectGUID'],
+      paged: { pageSize: 10 },
+    });
+    const [entry] = (page as { searchEntries: Record<string, unknown>[] }).searchEntries;
+    expect(entry).toMatchObject({ cn: 'Zoë Ærøskøbing', displayName: 'Zoë 😀 Ærøskøbing' });
+    expect(entry?.proxyAddresses).toHaveLength(many.length + 1);
+    expect(entry?.objectGUID).toStrictEqual(Buffer.from('00112233445566778899aabbccddeeff', 'hex'));
+  });
+
+  it('a missing base is ldapts’s NoSuchObjectError, as without the decoder', async () => {
+    await expect(pages(slapd.ldapUrl, true, { paged: { pageSize: 5 } }, `ou=Nowhere,${SUFFIX}`)).rejects.toBeInstanceOf(NoSuchObjectError);
+    await expect(pages(slapd.ldapUrl, false, { paged: { pageSize: 5 } }, `ou=Nowhere,${SUFFIX}`)).rejects.toBeInstanceOf(NoSuchObjectError);
+  });
+});
