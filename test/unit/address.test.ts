@@ -43,6 +43,31 @@ describe('parseAddress (RFC 5321 with SMTPUTF8)', () => {
     });
   });
 
+  it('at the limits of the plain ASCII form (checked in one pattern) decides as the full checks do', () => {
+    const label = (n: number) => 'b'.repeat(n);
+    expect(parseAddress(`${'a'.repeat(64)}@contoso.edu`).ok).toBe(true);
+    expect(parseAddress(`${'a'.repeat(65)}@contoso.edu`)).toEqual({ ok: false, reason: 'invalid local part' });
+    expect(parseAddress(`a@${label(63)}.edu`).ok).toBe(true);
+    expect(parseAddress(`a@${label(64)}.edu`)).toEqual({ ok: false, reason: 'invalid domain' });
+    const longest = `a@${[label(63), label(63), label(63), label(60)].join('.')}`;
+    expect(longest).toHaveLength(254);
+    expect(parseAddress(longest).ok).toBe(true);
+    expect(parseAddress(`${longest}b`)).toEqual({ ok: false, reason: 'address longer than 254 octets' });
+    expect(parseAddress('a@b-.edu')).toEqual({ ok: false, reason: 'invalid domain' });
+    expect(parseAddress('a@b.')).toEqual({ ok: false, reason: 'invalid domain' });
+    expect(parseAddress('a.@b.edu')).toEqual({ ok: false, reason: 'invalid local part' });
+    expect(parseAddress("A!#$%&'*+-/=?^_`{|}~z@X-1.Example")).toEqual({
+      ok: true,
+      address: {
+        local: "A!#$%&'*+-/=?^_`{|}~z",
+        domain: 'X-1.Example',
+        key: "a!#$%&'*+-/=?^_`{|}~z@x-1.example",
+        domainKey: 'x-1.example',
+        literal: false,
+      },
+    });
+  });
+
   it('strips an optional SMTP: prefix of any case', () => {
     expect(stripSmtpPrefix('SMTP:a@b.c')).toBe('a@b.c');
     expect(stripSmtpPrefix('smtp:a@b.c')).toBe('a@b.c');
