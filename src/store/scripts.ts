@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { sendEncoded } from './encoded-command.js';
 import type { RedisClient } from './redis.js';
 
 export interface Script {
@@ -54,10 +55,10 @@ export async function runScript(
     throw new Error(`${script.name}: expected ${script.keyCount} keys, got ${keys.length}`);
   }
   try {
-    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    return await sendEncoded(redis, 'evalsha', [script.sha, keys.length, ...keys, ...args]);
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-      return redis.eval(script.source, keys.length, ...keys, ...args);
+      return sendEncoded(redis, 'eval', [script.source, keys.length, ...keys, ...args]);
     }
     throw err;
   }

@@ -116,14 +116,12 @@ export function stageArgs(batchId: number, objects: readonly RecipientObject[], 
   return args;
 }
 
-export async function stageBatch(
-  redis: RedisClient,
-  keys: Keys,
-  snap: SnapshotLayout,
-  old: StateLayout | undefined,
-  args: readonly string[],
-): Promise<BatchResult> {
-  const [batchId, ...objects] = args;
+/** The stage script's keys for a snapshot and the state it replaces, built once per snapshot (up to 1 + 4 × 256 + 4 × 256 names). */
+const stageKeyCache = new WeakMap<SnapshotLayout, { keys: Keys; old: StateLayout | undefined; names: string[] }>();
+
+function stageKeys(keys: Keys, snap: SnapshotLayout, old: StateLayout | undefined): string[] {
+  const cached = stageKeyCache.get(snap);
+  if (cached !== undefined && cached.keys === keys && cached.old === old) return cached.names;
   const base = old?.base;
   const overlay = old?.overlay;
   const scriptKeys = [
@@ -135,13 +133,24 @@ export async function stageBatch(
     ...(base ? [...shardKeys(keys, base.id, 'obj', base.shards), ...shardKeys(keys, base.id, 'addr', base.shards)] : []),
     ...(overlay ? [...shardKeys(keys, overlay.id, 'obj', overlay.shards), ...shardKeys(keys, overlay.id, 'addr', overlay.shards)] : []),
   ];
-  const reply = (await runScript(redis, scripts.stage, scriptKeys, [
-    batchId ?? '0',
-    snap.shards,
-    base?.shards ?? 0,
-    overlay?.shards ?? 0,
-    ...objects,
-  ])) as [string, number, number, string[]];
+  stageKeyCache.set(snap, { keys, old, names: scriptKeys });
+  return scriptKeys;
+}
+
+export async function stageBatch(
+  redis: RedisClient,
+  keys: Keys,
+  snap: SnapshotLayout,
+  old: StateLayout | undefined,
+  args: readonly string[],
+): Promise<BatchResult> {
+  const header = [args[0] ?? '0', String(snap.shards), String(old?.base.shards ?? 0), String(old?.overlay?.shards ?? 0)];
+  const reply = (await runScript(
+    redis,
+    scripts.stage,
+    stageKeys(keys, snap, old),
+    args.length > 1 ? header.concat(args.slice(1)) : header,
+  )) as [string, number, number, string[]];
   return { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
 }
 
