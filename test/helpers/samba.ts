@@ -78,7 +78,9 @@ export async function seededSamba(): Promise<EmbeddedSamba & { cleanup(): Promis
   return Object.assign(dc, {
     async cleanup() {
       await dc.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // samba's own worker processes outlive its main one by a moment and may still write
+      // there (seen once: ENOTEMPTY): retried as Node's rm does for that error
+      rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
   });
 }
