@@ -1,8 +1,7 @@
 /**
- * The delivery runner of a relay: claims due units from the shared queue (and the units
- * its own relay just accepted), sends each as one SMTP transaction to its next hop, then
- * finishes, reschedules or bounces them. Leases are renewed while a unit is in flight;
- * a unit whose relay died is taken over by any relay once its lease runs out.
+ * The delivery runner of a relay: claims due units from the shared queue (and takes those its relay
+ * just accepted), sends each as one SMTP transaction to its next hop, then finishes, reschedules or
+ * bounces them. Leases are renewed in flight; a dead relay's units are taken over when they expire.
  */
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
