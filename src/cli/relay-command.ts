@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { createServiceLogger, exitOnFatal } from '../log/service.js';
 import { assertAdminListen, processAdmin } from '../main/admin.js';
 import { startRelay } from '../main/relay.js';
-import { relayProcessCount, reportListening, startRelayProcesses } from '../main/relay-processes.js';
+import { relayProcessCount, reportListening, startRelayProcesses, type RelayProcesses } from '../main/relay-processes.js';
 import { startReloader } from '../main/reload.js';
 import { relayProcessMetrics } from '../metrics/metrics.js';
 import { stopSignal, type ServeFlags } from './command-kit.js';
@@ -72,7 +72,7 @@ async function relayPrimary(flags: ServeFlags, config: Config, count: number, st
   const log = logger.log.child({ process: 'primary' });
   if (flags.adminListen) assertAdminListen(config, flags.adminListen);
   const admin = flags.adminListen ? processAdmin(config, log, process.env, { workers: true }) : undefined;
-  let relays;
+  let relays: RelayProcesses;
   try {
     relays = await startRelayProcesses(count, log);
   } catch (err) {
@@ -89,8 +89,8 @@ async function relayPrimary(flags: ServeFlags, config: Config, count: number, st
   const signal = await stopped;
   log.info({ event: 'SY_RELAY_STOPPING', signal }, 'stopping the relay processes');
   process.off('SIGHUP', passOn);
+  await relays.stop(); // first: a process that drains on its own (Ctrl-C reaches all) is not started again
   await reloader?.stop();
-  await relays.stop();
   await admin?.close();
   await logger.flush();
   return 0;
