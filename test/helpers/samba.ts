@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { AD_BASE, AD_SERVICE_DN, startSamba, type EmbeddedSamba } from '../../testkit/embedded-samba.js';
+import { testEnv, type TestEnv } from './env.js';
 
 export interface SeedObject {
   readonly dn: string;
@@ -99,4 +100,34 @@ export function adSource(dc: EmbeddedSamba, over: Record<string, unknown> = {}):
     priority: 20,
     ...over,
   };
+}
+
+export type SeededSamba = Awaited<ReturnType<typeof seededSamba>>;
+
+export interface SeededAd {
+  readonly dc: SeededSamba;
+  /** The test environment, its config with `corp-ad` on the DC added (or as `adjust` sets it). */
+  readonly env: TestEnv;
+  /** What the `corp-ad` source's bindPasswordEnv names. */
+  readonly secrets: { SY_TEST_AD_PASSWORD: string };
+}
+
+/** A test file's seeded DC and environment (its `beforeAll`); `cleanupAd` is its `afterAll`. */
+export async function seededAd(adjust?: (raw: Record<string, unknown>, dc: SeededSamba) => void): Promise<SeededAd> {
+  const dc = await seededSamba();
+  try {
+    const env = await testEnv((raw) => {
+      if (adjust) adjust(raw, dc);
+      else (raw.sources as unknown[]).push(adSource(dc));
+    });
+    return { dc, env, secrets: { SY_TEST_AD_PASSWORD: dc.servicePassword } };
+  } catch (err) {
+    await dc.cleanup();
+    throw err;
+  }
+}
+
+export async function cleanupAd(ad: Partial<SeededAd>): Promise<void> {
+  await ad.env?.cleanup();
+  await ad.dc?.cleanup();
 }

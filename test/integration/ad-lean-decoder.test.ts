@@ -14,19 +14,16 @@ import { useLeanDecoder } from '../../src/directory/ldap/ldapts-internals.js';
 import { adMapping } from '../../src/directory/ldap/mapping.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
 import { AD_BASE } from '../../testkit/embedded-samba.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { adSource, adminClient, seededSamba } from '../helpers/samba.js';
+import type { TestEnv } from '../helpers/env.js';
+import { adminClient, cleanupAd, seededAd, type SeededSamba } from '../helpers/samba.js';
 
-let dc: Awaited<ReturnType<typeof seededSamba>>;
+let dc: SeededSamba;
 let env: TestEnv;
 const BIG = `CN=Big List,OU=Contacts,${AD_BASE}`;
 const many = Array.from({ length: 1700 }, (_, i) => `smtp:big-${i}@contoso.edu`);
 
 beforeAll(async () => {
-  dc = await seededSamba();
-  env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push(adSource(dc));
-  });
+  ({ dc, env } = await seededAd());
   const admin = await adminClient(dc);
   try {
     await admin.add(BIG, {
@@ -39,10 +36,7 @@ beforeAll(async () => {
     await admin.unbind();
   }
 }, 120_000);
-afterAll(async () => {
-  await env?.cleanup();
-  await dc?.cleanup();
-});
+afterAll(() => cleanupAd({ dc, env }));
 
 async function search(lean: boolean, options: SearchOptions): Promise<unknown> {
   const client = new Client({ url: dc.ldapsUrl, tlsOptions: { ca: [readFileSync(dc.caFile)] } });

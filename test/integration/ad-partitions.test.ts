@@ -5,24 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { adSource, seededSamba } from '../helpers/samba.js';
+import type { TestEnv } from '../helpers/env.js';
+import { cleanupAd, seededAd, type SeededAd, type SeededSamba } from '../helpers/samba.js';
 
-let dc: Awaited<ReturnType<typeof seededSamba>>;
+let dc: SeededSamba;
 let env: TestEnv;
-const secrets = { SY_TEST_AD_PASSWORD: '' };
+let secrets: SeededAd['secrets'];
 
 beforeAll(async () => {
-  dc = await seededSamba();
-  secrets.SY_TEST_AD_PASSWORD = dc.servicePassword;
-  env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push(adSource(dc));
-  });
+  ({ dc, env, secrets } = await seededAd());
 }, 120_000);
-afterAll(async () => {
-  await env?.cleanup();
-  await dc?.cleanup();
-});
+afterAll(() => cleanupAd({ dc, env }));
 
 const source = (patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source('corp-ad') as LdapSourceConfig), ...patch });
 

@@ -21,27 +21,22 @@ import { readPins } from '../../src/store/pins.js';
 import { readWatermark } from '../../src/store/sync-state.js';
 import { readCurrent, readHistory } from '../../src/store/table.js';
 import { AD_BASE } from '../../testkit/embedded-samba.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { adSource, adminClient, seededSamba } from '../helpers/samba.js';
+import type { TestEnv } from '../helpers/env.js';
+import { adSource, adminClient, cleanupAd, seededAd, type SeededAd, type SeededSamba } from '../helpers/samba.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'switchyard.js');
-let dc: Awaited<ReturnType<typeof seededSamba>>;
+let dc: SeededSamba;
 let env: TestEnv;
-const secrets = { SY_TEST_AD_PASSWORD: '' };
+let secrets: SeededAd['secrets'];
 
 beforeAll(async () => {
-  dc = await seededSamba();
-  secrets.SY_TEST_AD_PASSWORD = dc.servicePassword;
-  env = await testEnv((raw) => {
+  ({ dc, env, secrets } = await seededAd((raw, seeded) => {
     // the shortest retention: only the last two versions and corp-ad's last full sync survive the deltas
     raw.table = { versionsKept: 2, keepFor: '0ms' };
-    raw.sources = [adSource(dc, { deltaSchedule: '* * * * * *' })];
-  });
+    raw.sources = [adSource(seeded, { deltaSchedule: '* * * * * *' })];
+  }));
 }, 120_000);
-afterAll(async () => {
-  await env?.cleanup();
-  await dc?.cleanup();
-});
+afterAll(() => cleanupAd({ dc, env }));
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -12,28 +12,21 @@ import { AD_BASE } from '../../testkit/embedded-samba.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { adSource, adminClient, seededSamba } from '../helpers/samba.js';
+import type { TestEnv } from '../helpers/env.js';
+import { adminClient, cleanupAd, seededAd, type SeededAd, type SeededSamba } from '../helpers/samba.js';
 import { readSourceReport, readSourceReports } from '../../src/store/source-report.js';
 import { sourceReportsJson } from '../../src/report/source-reports.js';
 import { formatSourceReports } from '../../src/cli/format.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 
-let dc: Awaited<ReturnType<typeof seededSamba>>;
+let dc: SeededSamba;
 let env: TestEnv;
-const secrets = { SY_TEST_AD_PASSWORD: '' };
+let secrets: SeededAd['secrets'];
 
 beforeAll(async () => {
-  dc = await seededSamba();
-  secrets.SY_TEST_AD_PASSWORD = dc.servicePassword;
-  env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push(adSource(dc));
-  });
+  ({ dc, env, secrets } = await seededAd());
 }, 120_000);
-afterAll(async () => {
-  await env?.cleanup();
-  await dc?.cleanup();
-});
+afterAll(() => cleanupAd({ dc, env }));
 
 const source = (patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source('corp-ad') as LdapSourceConfig), ...patch });
 async function decide(address: string) {
