@@ -12,7 +12,8 @@ const external = ['bullmq', '@bull-board/*', 'express', 'pino', 'thread-stream',
 
 rmSync('dist/cli', { recursive: true, force: true });
 await build({
-  entryPoints: ['dist/src/cli/main.js'],
+  // the Csvde parsing thread's script sits beside the chunks, where the reader looks for it
+  entryPoints: { main: 'dist/src/cli/main.js', 'parse-worker': 'dist/src/directory/csvde/parse-worker.js' },
   outdir: 'dist/cli',
   bundle: true,
   splitting: true,

@@ -1,4 +1,7 @@
 /** The Csvde reader over the committed fixture files (SPEC §2.1). No Redis involved. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
 import { decodeBinary, splitProxyAddresses, splitValues } from '../../src/directory/csvde/row.js';
@@ -120,6 +123,23 @@ describe('Csvde reader', () => {
   it('throws with file and line when the file cannot be read on', async () => {
     await expect(readAll('bad-no-dn-column.csv')).rejects.toThrow('bad-no-dn-column.csv:1: the header has no DN column');
     await expect(readAll('no-such-file.csv')).rejects.toThrow('no-such-file.csv: cannot read: ENOENT');
+  });
+
+  it('a quote never closed stops the file at the line of the record it opens in (empty lines counted)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-csvde-'));
+    try {
+      const file = join(dir, 'unclosed.csv');
+      writeFileSync(
+        file,
+        'objectClass,DN,proxyAddresses\nuser,"CN=A,DC=x",SMTP:a@contoso.edu\n\nuser,"CN=B,DC=x,SMTP:b@contoso.edu\nuser,CN=C,SMTP:c@contoso.edu\n',
+      );
+      const read = async () => {
+        for await (const batch of readCsvde(file)) void batch;
+      };
+      await expect(read()).rejects.toThrow('unclosed.csv:4: unbalanced quotes: a quoted value is never closed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('splits multi-values and decodes binary', () => {

@@ -1,0 +1,157 @@
+/**
+ * A Csvde file's records, as csv-parse reads them, each numbered by its first physical
+ * line, in batches. UTF-8 with or without BOM and UTF-16LE with BOM (csv-parse's `bom`
+ * switches the encoding), CRLF or LF. Records csv-parse skips (bad quoting inside one
+ * record) become located errors where they stood; a file that cannot be read on (a quote
+ * never closed, an unreadable file) throws CsvdeFileError. Streamed: never the whole file.
+ */
+import { createReadStream } from 'node:fs';
+import { parse } from 'csv-parse';
+import { readBatches } from '../batches.js';
+import { CsvdeFileError } from './errors.js';
+
+/** Records per batch. */
+export const BATCH = 1000;
+
+export interface RecordBatch {
+  /** Records in file order, empty lines left out. */
+  readonly records: string[][];
+  /** Each record's first physical line. */
+  readonly firsts: number[];
+  /** Records csv-parse could not read, each placed before `records[before]` (or after the last). */
+  readonly errors: readonly RecordError[];
+  /** Bytes of the file read so far. */
+  readonly bytes: number;
+}
+
+export interface RecordError {
+  readonly before: number;
+  readonly line: number;
+  readonly reason: string;
+}
+
+/** A record csv-parse skipped, known by the records it had produced before it. */
+interface Skip {
+  /** Records csv-parse had produced before it (the header and empty lines included). */
+  readonly after: number;
+  /** csv-parse's line count when it found the problem. */
+  readonly lines: number | undefined;
+  readonly reason: string;
+  /** A quote never closed: it swallowed the rest of the file, which cannot be read on. */
+  readonly fatal: boolean;
+}
+
+/** `name` is how errors name the file (its base name). */
+export async function* readRecords(path: string, name: string): AsyncGenerator<RecordBatch> {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  let bytes = 0;
+  file.on('data', (chunk) => (bytes += chunk.length));
+  const skips: Skip[] = [];
+  let lastSkipped: number | undefined;
+  const parser = file.pipe(
+    parse({
+      bom: true,
+      // CRLF or LF, also mixed in one file (SPEC §2.1): auto-detection would fix the first line's
+      record_delimiter: ['\r\n', '\n'],
+      relax_column_count: true,
+      // Empty lines come through as [''] and the lines are numbered here: csv-parse's
+      // per-record `info` (two object copies a record) cost a third of its time
+      // (docs/benchmarks.md, B1 2026-12-01).
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        const e = err as Error & { code?: string; lines?: number; records?: number };
+        const fatal = e.code === 'CSV_QUOTE_NOT_CLOSED';
+        if (!fatal && e.lines !== undefined && e.lines === lastSkipped) return undefined; // one record, reported once
+        lastSkipped = e.lines;
+        skips.push({ after: e.records ?? 0, lines: e.lines, reason: csvReason(e), fatal });
+      },
+    }),
+  );
+  file.on('error', (err) => parser.destroy(err));
+  const lines = new LineCounter();
+  try {
+    for await (const batch of readBatches<string[]>(parser, BATCH)) {
+      const out: { records: string[][]; firsts: number[]; errors: RecordError[]; bytes: number } = {
+        records: [],
+        firsts: [],
+        errors: [],
+        bytes,
+      };
+      for (const record of batch) {
+        placeSkips(skips, lines, name, out);
+        const first = lines.record(record);
+        if (record.length === 1 && record[0] === '') continue; // an empty line
+        out.records.push(record);
+        out.firsts.push(first);
+      }
+      if (out.records.length > 0 || out.errors.length > 0) yield out;
+    }
+    const out = { records: [], firsts: [], errors: [] as RecordError[], bytes };
+    placeSkips(skips, lines, name, out);
+    if (out.errors.length > 0) yield out;
+  } catch (err) {
+    if (err instanceof CsvdeFileError) throw err;
+    const e = err as Error & { code?: string; lines?: number };
+    if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') throw new CsvdeFileError(name, `cannot read: ${e.code}`);
+    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
+      throw new CsvdeFileError(`${name}:${e.lines ?? '?'}`, csvReason(e));
+    }
+    throw err;
+  } finally {
+    file.destroy();
+  }
+}
+
+/** Errors for the skipped records that came before the next record (all that are left, at the end). */
+function placeSkips(skips: Skip[], lines: LineCounter, name: string, out: { records: unknown[]; errors: RecordError[] }): void {
+  while (skips.length > 0 && skips[0]!.after <= lines.records) {
+    const skip = skips.shift()!;
+    const line = lines.skipped(skip.lines);
+    if (skip.fatal) throw new CsvdeFileError(`${name}:${line}`, skip.reason);
+    out.errors.push({ before: out.records.length, line, reason: skip.reason });
+  }
+}
+
+/**
+ * Numbers each record by its FIRST physical line: a record spans one line plus the line
+ * breaks inside its quoted values. A record csv-parse skipped (bad quoting) is placed after
+ * the last one read, and ends on the line csv-parse was on when it gave up; csv-parse counts
+ * each CRLF inside a quoted value twice, which is taken back out of that line.
+ */
+class LineCounter {
+  /** Records numbered so far (empty lines and the header included). */
+  records = 0;
+  private next = 1; // the line after the last record placed
+  private doubled = 0; // CRLFs inside quoted values so far (counted twice by csv-parse)
+
+  record(record: readonly string[]): number {
+    const first = this.next;
+    let breaks = 0;
+    for (const value of record) {
+      if (value.indexOf('\n') === -1 && value.indexOf('\r') === -1) continue;
+      breaks += value.match(/\r\n|\r|\n/g)?.length ?? 0;
+      this.doubled += value.match(/\r\n/g)?.length ?? 0;
+    }
+    this.next = first + 1 + breaks;
+    this.records++;
+    return first;
+  }
+
+  skipped(lines: number | undefined): number {
+    const first = this.next;
+    if (lines !== undefined) this.next = Math.max(first, lines - this.doubled) + 1;
+    return first;
+  }
+}
+
+function csvReason(e: Error & { code?: string }): string {
+  switch (e.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'unbalanced quotes: a quoted value is never closed';
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return 'unbalanced quotes: text after a closing quote (in the record ending on this line)';
+    default:
+      return e.message;
+  }
+}
