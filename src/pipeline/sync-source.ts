@@ -8,13 +8,14 @@ import type { LdapSourceConfig, SourceConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
 import { readLdapDelta } from '../directory/ldap/delta.js';
 import { WatermarkInvalidError } from '../directory/ldap/errors.js';
-import { readLdap, type LdapSession, type PartitionReport } from '../directory/ldap/reader.js';
-import { modifyTimestampTracker, readAdWatermark, settingsFingerprint, type Watermark } from '../directory/ldap/watermark.js';
+import { readLdapFull, type FullReadResult } from '../directory/ldap/full-read.js';
+import type { PartitionReport } from '../directory/ldap/reader.js';
+import { settingsFingerprint, type Watermark } from '../directory/ldap/watermark.js';
 import { readWatermark, writeWatermark } from '../store/sync-state.js';
 import { importCsvde } from './import-csvde.js';
 import { NoBaseSnapshotError, publishDelta } from './publish-delta.js';
 import { publishSource, type SourceSpec } from './publish-source.js';
-import type { PublishDeps, PublishOptions, PublishResult } from './types.js';
+import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export type SyncMode = 'full' | 'delta';
 
@@ -38,30 +39,19 @@ export class SourceNotSyncableError extends Error {
 const specOf = (s: SourceConfig): SourceSpec => ({ name: s.name, priority: s.priority, deletionThreshold: s.deletionThreshold });
 
 async function fullLdap(deps: PublishDeps, source: LdapSourceConfig, password: string | undefined, opts: SyncOptions): Promise<SyncResult> {
-  let watermark: Watermark | undefined;
-  const tracker = source.mapping === 'openldap' ? modifyTimestampTracker() : undefined;
-  let partitions: PartitionReport | undefined;
-  const onPartitions = (r: PartitionReport): void => void (partitions = r);
-  const beforeSearch = async (s: LdapSession): Promise<void> => {
-    if (source.mapping !== 'ad') return;
-    s.step('read rootDSE');
-    // A directory that is not a real AD (no highestCommittedUSN) can still be read in
-    // full; it just offers no delta.
-    watermark = await readAdWatermark(s.client).catch(() => undefined);
+  let read: FullReadResult = {};
+  const pages = async function* (): AsyncGenerator<ReadItem[]> {
+    read = yield* readLdapFull(source, password);
   };
-  const result = await publishSource(
-    deps,
-    specOf(source),
-    readLdap(source, { password, beforeSearch, onPartitions, ...(tracker ? { onAttrs: tracker.onAttrs } : {}) }),
-    {
-      ...opts,
-      holdInvalid: true, // a bad entry never stops an LDAP sync (SPEC §2.2)
-      cause: 'sync',
-      origin: `${source.url}/${source.baseDn}`,
-    },
-  );
-  const next = watermark ?? tracker?.watermark();
+  const result = await publishSource(deps, specOf(source), pages(), {
+    ...opts,
+    holdInvalid: true, // a bad entry never stops an LDAP sync (SPEC §2.2)
+    cause: 'sync',
+    origin: `${source.url}/${source.baseDn}`,
+  });
+  const next = read.watermark;
   if (!opts.dryRun) await writeWatermark(deps.redis, deps.keys, source.name, next && { ...next, fingerprint: settingsFingerprint(source) });
+  const { partitions } = read;
   return { ...result, mode: 'full', ...(source.partitions && partitions ? { partitions } : {}) };
 }
 

@@ -1,43 +1,20 @@
 /**
- * The thread that parses a large Csvde file (threaded-records.ts starts it): csv-parse and
- * the line numbering run here, on the other core, while the reader's thread builds and
- * stages the objects. Batches go out packed (record-transfer.ts), at most CREDIT ahead of
- * what the reader has taken, so a million-row file never piles up in memory.
+ * The thread that parses a large Csvde file (reader.ts starts it through thread/host.ts):
+ * csv-parse and the line numbering run here, on the other core, while the reader's thread
+ * builds and stages the objects. Batches go out packed (record-transfer.ts).
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { CsvdeFileError } from './errors.js';
+import { workerData } from 'node:worker_threads';
+import { serveBatches } from '../thread/port.js';
 import { readRecords } from './records.js';
 import { packBatch } from './record-transfer.js';
-import { CREDIT, type WorkerData, type WorkerMessage } from './worker-protocol.js';
 
-const port = parentPort;
-if (port === null) throw new Error('parse-worker.js runs as a worker thread');
-const { path, name } = workerData as WorkerData;
+export interface ParseWorkerData {
+  readonly path: string;
+  readonly name: string;
+}
 
-let credit = CREDIT;
-let wake: (() => void) | undefined;
-port.on('message', () => {
-  credit++;
-  wake?.();
+const { path, name } = workerData as ParseWorkerData;
+await serveBatches(readRecords(path, name), (batch) => {
+  const posted = packBatch(batch);
+  return { posted, transfer: [posted.layout.buffer] };
 });
-
-function post(message: WorkerMessage): void {
-  port!.postMessage(message, message.type === 'batch' ? [message.batch.layout.buffer] : []);
-}
-
-try {
-  for await (const batch of readRecords(path, name)) {
-    while (credit === 0) await new Promise<void>((resolve) => (wake = resolve));
-    credit--;
-    post({ type: 'batch', batch: packBatch(batch) });
-  }
-  post({ type: 'end' });
-} catch (err) {
-  const e = err as Error & { code?: unknown };
-  post(
-    err instanceof CsvdeFileError
-      ? { type: 'fail', origin: err.origin, reason: err.reason }
-      : { type: 'fail', message: e.message ?? String(err), ...(typeof e.code === 'string' ? { code: e.code } : {}) },
-  );
-}
-port.close();

@@ -10,9 +10,12 @@ import { basename } from 'node:path';
 import type { ReadItem } from '../items.js';
 import { entryItem } from '../mail-enabled.js';
 import { CsvdeFileError } from './errors.js';
+import { batchesFromThread } from '../thread/host.js';
+import { plainError, type PostedError } from '../thread/protocol.js';
+import type { ParseWorkerData } from './parse-worker.js';
+import { unpackBatch } from './record-transfer.js';
 import { readRecords, type RecordBatch } from './records.js';
 import { mapRow, parseHeader, type Header } from './row.js';
-import { readRecordsThreaded } from './threaded-records.js';
 
 export interface CsvdeReadOptions {
   /** Called as bytes are read, for progress display. */
@@ -35,10 +38,19 @@ function threadFor(path: string): boolean {
   }
 }
 
+/** A failure of the parsing thread, as the reader's own thread would have thrown it. */
+function revive(error: PostedError): Error {
+  return error.kind === 'CsvdeFileError' ? new CsvdeFileError(String(error.fields.origin), String(error.fields.reason)) : plainError(error);
+}
+
 /** Yields the file's entries (and located row errors) in batches. */
 export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): AsyncGenerator<ReadItem[]> {
   const name = basename(path);
-  const batches: AsyncGenerator<RecordBatch> = (opts.thread ?? threadFor(path)) ? readRecordsThreaded(path, name) : readRecords(path, name);
+  const data: ParseWorkerData = { path, name };
+  const batches: AsyncGenerator<RecordBatch> =
+    (opts.thread ?? threadFor(path))
+      ? batchesFromThread(new URL('./parse-worker.js', import.meta.url), data, unpackBatch, revive)
+      : readRecords(path, name);
   let header: Header | undefined;
   for await (const { records, firsts, errors, bytes } of batches) {
     opts.onBytes?.(bytes);
