@@ -23,7 +23,7 @@ import { encodeObject } from '../src/store/codec.js';
 import { createKeys } from '../src/store/keys.js';
 import { addressShard, chooseShards, objectRef, refShard } from '../src/store/shards.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
-import { run, runSwitchyard, timed } from './lib.js';
+import { benchTableConfig, run, runSwitchyard, timed } from './lib.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -100,6 +100,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
         redis: { url: server.url, namespace: 'bench' },
         connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
         sources: [{ name: 'bench', type: 'csvde', mailboxConnector: 'onprem' }],
+        ...benchTableConfig(),
       }),
     );
     const importArgs = ['import', csv, '--source', 'bench', '--json', '--config', config];

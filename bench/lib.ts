@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../src/main/paths.js';
+import { STAGE_PACE } from '../src/pipeline/stage-pace.js';
 
 export interface RunResult {
   readonly code: number;
@@ -49,4 +50,24 @@ export async function runSwitchyard(
   if (r.code !== 0) throw new Error(`switchyard ${args[0]} failed: ${r.stderr}`);
   const rssMb = Number(/SY_BENCH_MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
   return { ...r, seconds, rssMb };
+}
+
+/**
+ * The staging pace a benchmark runs with: the configuration's defaults (table.stageBatch,
+ * table.stageInFlight), or SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT to try others.
+ */
+export function benchStagePace(): { batch: number; inFlight: number } {
+  const read = (name: string, fallback: number): number => {
+    const raw = process.env[name];
+    const n = raw === undefined || raw === '' ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, not "${raw}"`);
+    return n;
+  };
+  return { batch: read('SWITCHYARD_STAGE_BATCH', STAGE_PACE.batch), inFlight: read('SWITCHYARD_STAGE_IN_FLIGHT', STAGE_PACE.inFlight) };
+}
+
+/** The `table:` section of a benchmark's configuration file, with benchStagePace(). */
+export function benchTableConfig(): { table: { stageBatch: number; stageInFlight: number } } {
+  const { batch, inFlight } = benchStagePace();
+  return { table: { stageBatch: batch, stageInFlight: inFlight } };
 }

@@ -27,7 +27,7 @@ import { stringify } from 'yaml';
 import { freePort, startRedis } from '../src/main/embedded-redis.js';
 import { projectRoot } from '../src/main/paths.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
-import { runSwitchyard, timed } from './lib.js';
+import { benchTableConfig, runSwitchyard, timed } from './lib.js';
 import { configureProbe, CpuWait, probeReport, shippedRedisConfig } from './redis-probe.js';
 
 const rowsArg = process.argv.indexOf('--rows');
@@ -197,6 +197,7 @@ writeFileSync(
     connectors: [{ name: 'onprem', addressSpaces: ['*'], smartHosts: ['127.0.0.1:9'], tls: 'none' }],
     sources: [{ name: 'corp', type: 'csvde', mailboxConnector: 'onprem', deletionThreshold: 10_000_000 }],
     relay: { listen: [`127.0.0.1:${relayPort}`], hostname: 'relay.bench.test', maxConnectionsPerIp: 100, processes: PROCESSES },
+    ...benchTableConfig(),
   }),
 );
 const env = { ...process.env, REDIS_URL: '' };

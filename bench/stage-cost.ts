@@ -18,12 +18,15 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis } from '../src/main/embedded-redis.js';
 import { projectRoot } from '../src/main/paths.js';
-import { STAGE_BATCH, STAGE_IN_FLIGHT, Window } from '../src/pipeline/stage-pace.js';
+import { Window } from '../src/pipeline/stage-pace.js';
 import type { RecipientObject } from '../src/routing/object.js';
 import { createKeys } from '../src/store/keys.js';
 import type { SnapshotLayout, StateLayout } from '../src/store/sharded.js';
 import { createSnapshot, stageArgs, stageBatch } from '../src/store/snapshot.js';
+import { benchStagePace } from './lib.js';
 import { configureProbe, probeReport, shippedRedisConfig } from './redis-probe.js';
+
+const { batch: STAGE_BATCH, inFlight: STAGE_IN_FLIGHT } = benchStagePace();
 
 const arg = (name: string, d: number): number => {
   const i = process.argv.indexOf(name);

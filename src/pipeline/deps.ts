@@ -6,5 +6,6 @@ import type { RedisClient } from '../store/redis.js';
 import type { PublishDeps } from './types.js';
 
 export function publishDeps(redis: RedisClient, keys: Keys, config: Pick<Config, 'table'>): PublishDeps {
-  return { redis, keys, versionsKept: config.table.versionsKept, keepForMs: parseDuration(config.table.keepFor) };
+  const { versionsKept, keepFor, stageBatch, stageInFlight } = config.table;
+  return { redis, keys, versionsKept, keepForMs: parseDuration(keepFor), stage: { batch: stageBatch, inFlight: stageInFlight } };
 }

@@ -17,7 +17,7 @@ import { DeletionGuardError, InvalidInputError } from './errors.js';
 import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
 import { dryRunDiff, removedObjects } from './full-diff.js';
 import { guardedResult, SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
-import { STAGE_BATCH as BATCH, STAGE_IN_FLIGHT as IN_FLIGHT, Window } from './stage-pace.js';
+import { STAGE_PACE, Window } from './stage-pace.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export interface SourceSpec {
@@ -26,7 +26,7 @@ export interface SourceSpec {
   readonly deletionThreshold: number;
 }
 
-/** Stages every entry of `items` into snapshot `id`, at most IN_FLIGHT batches in flight at once. */
+/** Stages every entry of `items` into snapshot `id`, at most `inFlight` batches (deps.stage) in flight at once. */
 async function stageAll(
   deps: PublishDeps,
   spec: SourceSpec,
@@ -38,7 +38,8 @@ async function stageAll(
   bad: InvalidEntries | undefined,
   staged?: { added: RecipientObject[]; changed: RecipientObject[] },
 ): Promise<number> {
-  const inFlight = new Window(IN_FLIGHT);
+  const pace = deps.stage ?? STAGE_PACE;
+  const inFlight = new Window(pace.inFlight);
   let failure: Error | undefined;
   let batch: RecipientObject[] = [];
   let origins: string[] = [];
@@ -90,7 +91,7 @@ async function stageAll(
       if (built.ok === true) {
         batch.push(built.object);
         origins.push(item.entry.origin ?? item.entry.dn);
-        if (batch.length >= BATCH) await flush();
+        if (batch.length >= pace.batch) await flush();
       } else if (built.ok === 'skip') {
         tally.skipped++;
         if (bad) bad.notMailEnabled++;
@@ -117,8 +118,9 @@ async function stageHeld(
   batchId: number,
 ): Promise<void> {
   const held = await splitHeld(deps, old, bad);
-  for (let from = 0; from < held.length; from += BATCH) {
-    const objects = held.slice(from, from + BATCH);
+  const { batch } = deps.stage ?? STAGE_PACE;
+  for (let from = 0; from < held.length; from += batch) {
+    const objects = held.slice(from, from + batch);
     const r = await stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority));
     for (let i = 0; i < r.status.length; i++) {
       const status = r.status[i];

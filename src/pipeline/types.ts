@@ -13,9 +13,17 @@ export interface PublishDeps {
   readonly keepForMs?: number;
   /** Fewest shards a new snapshot gets (default 1: sized from its expected entries). */
   readonly minShards?: number;
+  /** How a full publish stages (table.stageBatch, table.stageInFlight; default STAGE_PACE). */
+  readonly stage?: StagePace;
 }
 
 export type { ReadItem, RowError } from '../directory/items.js';
+
+/** Objects per staging script, and scripts sent and not yet answered at most (stage-pace.ts). */
+export interface StagePace {
+  readonly batch: number;
+  readonly inFlight: number;
+}
 
 export interface PublishOptions {
   readonly dryRun?: boolean;

@@ -309,4 +309,32 @@ describe('import and resolve', () => {
     const other = await stageBatch(env.redis, env.keys, id, undefined, stageArgs(2, [built.object], 10));
     expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
   });
+  it('table.stageBatch / table.stageInFlight change how it stages, never what it publishes (conflicts across batches too)', async () => {
+    const published = async () => ({
+      decisions: await resolver.resolve(['HELPDESK@contoso.edu', 'ada.lovelace@contoso.edu', 'nobody@chem.lab.contoso.edu'], false),
+      conflicts: await listConflicts(env.redis, env.keys),
+    });
+    const stages: number[] = [];
+    const results = [];
+    for (const stage of [undefined, { batch: 1, inFlight: 5 }, { batch: 7, inFlight: 1 }, { batch: 1000, inFlight: 3 }]) {
+      await env.redis.flushall();
+      const before = Number(
+        /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
+          0,
+      );
+      const deps = stage ? { ...env.deps, stage } : env.deps;
+      const r = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+      const after = Number(
+        /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
+          0,
+      );
+      stages.push(after - before);
+      expect(r.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0 });
+      results.push(await published());
+    }
+    for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+    // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
+    expect(stages[1]! - stages[3]!).toBe(267 - 1);
+    expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
+  });
 });

@@ -56,7 +56,12 @@ describe('retention', () => {
     const plan = await planRollback(env.redis, env.keys, env.config, { source: 'corp', to: 2 });
     expect(plan.changes).toMatchObject([{ source: 'corp', from: { objects: 267 + 12 }, to: { objects: 267 } }]);
     // the rollback's own version makes corp bare again: v2 is no longer needed for corp
-    const r = await applyRollback(env.redis, env.keys, { ...env.config, table: { versionsKept: 2, keepFor: '0ms' } }, plan);
+    const r = await applyRollback(
+      env.redis,
+      env.keys,
+      { ...env.config, table: { ...env.config.table, versionsKept: 2, keepFor: '0ms' } },
+      plan,
+    );
     expect(r).toMatchObject({ version: 15, restored: 2, pinned: ['corp'] });
     expect(await kept()).toEqual([15, 14]);
     // snapshots no kept version references are collected
