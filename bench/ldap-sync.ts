@@ -22,7 +22,7 @@ import { adMapping, searchFilter } from '../src/directory/ldap/mapping.js';
 import { filterParts, partFilter } from '../src/directory/ldap/partitions.js';
 import { useLeanDecoder } from '../src/directory/ldap/ldapts-internals.js';
 import { writeGeneratedLdif } from './generate-ldif.js';
-import { run, runSwitchyard, timed } from './lib.js';
+import { benchTableConfig, run, runSwitchyard, timed } from './lib.js';
 
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;
@@ -172,6 +172,7 @@ async function main(): Promise<void> {
               ...(partitions ? { partitions } : {}),
             },
           ],
+          ...benchTableConfig(),
         }),
       );
       return config;
