@@ -163,7 +163,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
         `  ${label} r=${rcpts}: ${m.msgsPerS.toFixed(1)} msg/s end to end (${expected.accepted} accepted of ${expected.offered} in ${seconds.toFixed(2)} s; injection done at ${injected.toFixed(2)} s; ${expected.rejectedRcpts} RCPTs rejected 550 5.1.1); CPU: ${split}`,
       );
       console.log(
-        `    Redis commands per accepted message: ${commandsPerMessage(String(await client.info('commandstats')), expected.accepted)}`,
+        `    Redis commands per accepted message: ${commandsPerMessage(String(await client.info('commandstats')), expected.accepted)}; ${ioPerMessage(String(await client.info('stats')), expected.accepted)}`,
       );
       const per = (n: number): string => (n / expected.accepted).toFixed(2);
       console.log(
@@ -180,6 +180,12 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
     await stopAll();
   }
   return results;
+}
+
+/** Reads and writes Redis made per message (every client's; a read takes what a client sent since the last). */
+function ioPerMessage(info: string, messages: number): string {
+  const stat = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN) / messages;
+  return `Redis socket reads ${stat('total_reads_processed').toFixed(2)}, writes ${stat('total_writes_processed').toFixed(2)} per message`;
 }
 
 /** Lines in the relay's log so far. */
