@@ -89,6 +89,21 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** System CPU seconds and context switches (voluntary, involuntary) of a live process so far. */
+export function kernelCounters(pid: number | undefined): { sys: number; vcs: number; ivcs: number } {
+  const none = { sys: NaN, vcs: NaN, ivcs: NaN };
+  if (pid === undefined) return none;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const sys = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / TICKS_PER_S;
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { sys, vcs: field('voluntary_ctxt_switches'), ivcs: field('nonvoluntary_ctxt_switches') };
+  } catch {
+    return none;
+  }
+}
+
 /** CPU seconds of a process and its live children (a relay with `relay.processes` > 1). */
 export function treeCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;

@@ -3,7 +3,9 @@
  * `switchyard relay` process with three smtp-sink next hops, the load of b3-load.ts; msg/s
  * end to end = accepted messages ÷ time until the queue is empty and every sink got its share.
  * B3_PROFILE=1 runs the relay with --cpu-prof (bench/data/profiles/); B3_STRACE=S attaches
- * `strace -c -f` to the relay for S seconds during the 1-recipient load.
+ * `strace -c -f` to the relay for S seconds during the 1-recipient load. B3_MONITOR=1 itemises
+ * the Redis commands per message by command and key (b3-monitor.ts; it costs Redis CPU).
+ * B3_PERF=S samples the relay on-CPU with `perf` for S seconds of the 1-recipient load (b3-perf.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,9 @@ import { projectRoot } from '../src/main/paths.js';
 import { createKeys } from '../src/store/keys.js';
 import { createQueueStore } from '../src/mailqueue/store.js';
 import { run, runSwitchyard } from './lib.js';
-import { cpuSeconds, treeCpuSeconds, drive, RCPTS, SESSIONS, sleep, startSmtpSink, type Results } from './b3-load.js';
+import { startMonitor } from './b3-monitor.js';
+import { PERF_NODE_FLAGS, perfRelay } from './b3-perf.js';
+import { cpuSeconds, kernelCounters, treeCpuSeconds, drive, RCPTS, SESSIONS, sleep, startSmtpSink, type Results } from './b3-load.js';
 import { csvdeOf, DOMAIN, loadPlan, TARGET_DOMAIN, type Directory, type Expected } from './relay-plan.js';
 
 export interface RelayRun {
@@ -89,17 +93,31 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
   const ports = { onprem: sinks.onprem.port, cloud: sinks.cloud.port, legacy: sinks.legacy.port };
   writeFileSync(configFile, relayConfig(redis.url, relayPort, ports, trace, opts.processes ?? 1));
   const env = { ...process.env, REDIS_URL: '' };
-  await runSwitchyard(['import', csv, '--source', 'directory', '--inline', '--config', configFile], env);
+  const stopAll = async (): Promise<void> => {
+    for (const s of Object.values(sinks)) s.proc.kill('SIGTERM');
+    await redis.stop();
+    rmSync(work, { recursive: true, force: true });
+  };
   const logFile = join(work, 'relay.log');
-  const profile = process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-  const relay = spawn(process.execPath, [...profile, join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
-    env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
-    stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
-  });
-  await new Promise<void>((res, rej) => {
-    relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
-    relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${logFile}`)));
-  });
+  const profile = [
+    ...(process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
+    ...(process.env.B3_PERF ? PERF_NODE_FLAGS : []),
+  ];
+  let relay: ReturnType<typeof spawn>;
+  try {
+    await runSwitchyard(['import', csv, '--source', 'directory', '--inline', '--config', configFile], env);
+    relay = spawn(process.execPath, [...profile, join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+      env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
+      stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
+    });
+    await new Promise<void>((res, rej) => {
+      relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
+      relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${readFileSync(logFile, 'utf8').slice(-2000)}`)));
+    });
+  } catch (err) {
+    await stopAll(); // nothing of this run outlives it: Redis and the sinks are stopped
+    throw err;
+  }
   const client = new Redis(redis.url);
   const queue = createQueueStore(client, createKeys('b3'));
   const results: Results = new Map();
@@ -110,8 +128,13 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
       const before = { onprem: sinks.onprem.count(), cloud: sinks.cloud.count() };
       await client.config('RESETSTAT');
       const cpu0 = { relay: treeCpuSeconds(relay.pid), redis: cpuSeconds(redis.process.pid), primary: cpuSeconds(relay.pid) };
+      const k0 = kernelCounters(relay.pid);
+      const lines0 = logLines(logFile);
       const straceSeconds = Number(process.env.B3_STRACE ?? 0);
       const strace = rcpts === 1 && straceSeconds > 0 && relay.pid ? straceRelay(relay.pid, straceSeconds, 1000, work) : undefined;
+      const perfSeconds = Number(process.env.B3_PERF ?? 0);
+      const perf = rcpts === 1 && perfSeconds > 0 && relay.pid ? perfRelay(relay.pid, perfSeconds, 1000, work) : undefined;
+      const monitor = process.env.B3_MONITOR ? await startMonitor(redis.url) : undefined;
       const t0 = performance.now();
       await drive(relayPort, workers, rcpts);
       const injected = (performance.now() - t0) / 1000;
@@ -126,6 +149,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
         redis: cpuSeconds(redis.process.pid) - cpu0.redis,
         primary: cpuSeconds(relay.pid) - cpu0.primary,
       };
+      const k1 = kernelCounters(relay.pid);
       await sleep(300); // let the sinks' counters flush
       const got = { onprem: sinks.onprem.count() - before.onprem, cloud: sinks.cloud.count() - before.cloud };
       checkSinks(expected, got, sinks.legacy.count());
@@ -139,19 +163,37 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
         `  ${label} r=${rcpts}: ${m.msgsPerS.toFixed(1)} msg/s end to end (${expected.accepted} accepted of ${expected.offered} in ${seconds.toFixed(2)} s; injection done at ${injected.toFixed(2)} s; ${expected.rejectedRcpts} RCPTs rejected 550 5.1.1); CPU: ${split}`,
       );
       console.log(
-        `    Redis commands per accepted message: ${commandsPerMessage(String(await client.info('commandstats')), expected.accepted)}`,
+        `    Redis commands per accepted message: ${commandsPerMessage(String(await client.info('commandstats')), expected.accepted)}; ${ioPerMessage(String(await client.info('stats')), expected.accepted)}`,
       );
+      const per = (n: number): string => (n / expected.accepted).toFixed(2);
+      console.log(
+        `    relay process (the primary, with 1 process the relay): system CPU ${per(1000 * (k1.sys - k0.sys))} ms/msg; context switches ${per(k1.vcs - k0.vcs)} voluntary, ${per(k1.ivcs - k0.ivcs)} involuntary per message; log lines ${per(logLines(logFile) - lines0)} per message`,
+      );
+      if (monitor) console.log(monitor.stop(expected.accepted));
+      if (perf) console.log(await perf);
       if (strace) console.log(`  strace -c -f of the relay for ${straceSeconds} s during r=1:\n${await strace}`);
     }
   } finally {
     client.disconnect();
     relay.kill('SIGTERM');
     await new Promise((r) => relay.once('exit', r));
-    for (const s of Object.values(sinks)) s.proc.kill('SIGTERM');
-    await redis.stop();
-    rmSync(work, { recursive: true, force: true });
+    await stopAll();
   }
   return results;
+}
+
+/** Reads and writes Redis made per message (every client's; a read takes what a client sent since the last). */
+function ioPerMessage(info: string, messages: number): string {
+  const stat = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN) / messages;
+  return `Redis socket reads ${stat('total_reads_processed').toFixed(2)}, writes ${stat('total_writes_processed').toFixed(2)} per message`;
+}
+
+/** Lines in the relay's log so far. */
+function logLines(file: string): number {
+  const text = readFileSync(file);
+  let n = 0;
+  for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 /** INFO commandstats as "evalsha 5.2 (41 µs), …": calls and Redis time per message, most calls first. */

@@ -24,6 +24,7 @@ import { routingContext } from '../routing/decide.js';
 import { lookupTargets } from '../store/target-lookup.js';
 import { createKeys } from '../store/keys.js';
 import { connected, createRedis } from '../store/redis.js';
+import { coalesceWrites } from '../store/coalesce.js';
 import type { Observer } from '../log/observer.js';
 import { traceSettings } from '../trace/cli.js';
 import { withTrace } from '../trace/observer.js';
@@ -72,7 +73,10 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   // trace writes fail fast and are dropped (src/trace/writer.ts), never queued behind an outage
   const traceRedis = config.trace.enabled ? createRedis(config.redis, 'accept', env) : undefined;
   const clients = [lookupRedis, acceptRedis, workRedis, ...(traceRedis ? [traceRedis] : [])];
-  for (const r of clients) r.on('error', () => undefined); // reported per command
+  for (const r of clients) {
+    r.on('error', () => undefined); // reported per command
+    coalesceWrites(r); // the scripts of one event-loop turn leave in one write (src/store/coalesce.ts)
+  }
   // all of them before listening: a fail-fast client that is still connecting (a Cluster
   // still loading its slot map) would turn the first messages into 451s
   await Promise.all(clients.map((r) => connected(r, 10_000)));

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { corkForTurn } from './coalesce.js';
 import { sendEncoded } from './encoded-command.js';
 import type { RedisClient } from './redis.js';
 
@@ -54,6 +55,7 @@ export async function runScript(
   if (script.keyCount !== undefined && keys.length !== script.keyCount) {
     throw new Error(`${script.name}: expected ${script.keyCount} keys, got ${keys.length}`);
   }
+  corkForTurn(redis); // a relay connection: this turn's scripts share one write (coalesce.ts)
   try {
     return await sendEncoded(redis, 'evalsha', [script.sha, keys.length, ...keys, ...args]);
   } catch (err) {
