@@ -67,7 +67,9 @@ export function benchStagePace(): { batch: number; inFlight: number } {
 }
 
 /** The `table:` section of a benchmark's configuration file, with benchStagePace(). */
-export function benchTableConfig(): { table: { stageBatch: number; stageInFlight: number } } {
+export function benchTableConfig(): { table?: { stageBatch: number; stageInFlight: number } } {
+  // nothing when unset: the defaults apply, and a --baseline build older than these keys reads the file too
+  if (!process.env.SWITCHYARD_STAGE_BATCH && !process.env.SWITCHYARD_STAGE_IN_FLIGHT) return {};
   const { batch, inFlight } = benchStagePace();
   return { table: { stageBatch: batch, stageInFlight: inFlight } };
 }

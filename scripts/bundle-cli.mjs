@@ -12,11 +12,10 @@ const external = ['bullmq', '@bull-board/*', 'express', 'pino', 'thread-stream',
 
 rmSync('dist/cli', { recursive: true, force: true });
 await build({
-  // the reading threads' scripts (Csvde, LDAP) sit beside the chunks, where the readers look for them
+  // the Csvde parsing thread's script sits beside the chunks, where the reader looks for it
   entryPoints: {
     main: 'dist/src/cli/main.js',
     'parse-worker': 'dist/src/directory/csvde/parse-worker.js',
-    'read-worker': 'dist/src/directory/ldap/read-worker.js',
   },
   outdir: 'dist/cli',
   bundle: true,

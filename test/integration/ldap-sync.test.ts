@@ -8,8 +8,6 @@ import { Attribute, Change, Client } from 'ldapts';
 import type { EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { LdapSourceError } from '../../src/directory/ldap/errors.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
-import { readLdapFull } from '../../src/directory/ldap/full-read.js';
-import type { ReadItem } from '../../src/pipeline/types.js';
 import { publishSource } from '../../src/pipeline/publish-source.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { DeletionGuardError } from '../../src/pipeline/errors.js';
@@ -111,28 +109,6 @@ describe('LDAP full sync', () => {
       reason: 'target-address',
       recipient: 'alan.turing@live.contoso.edu',
       connector: 'cloud',
-    });
-  });
-
-  it('a full read on its own thread gives the pages, the order and the delta watermark of a read on this thread', async () => {
-    const read = async (source: LdapSourceConfig, thread: boolean) => {
-      const pages: ReadItem[][] = [];
-      const it = readLdapFull(source, slapd.servicePassword, thread);
-      for (let next = await it.next(); ; next = await it.next()) {
-        if (next.done === true) return { pages, result: next.value };
-        pages.push(next.value);
-      }
-    };
-    for (const source of [ldapSource('corp-ad'), ldapSource('people')]) {
-      const here = await read(source, false);
-      const threaded = await read(source, true);
-      expect(threaded).toEqual(here);
-      expect(here.pages.flat().length).toBeGreaterThan(3);
-    }
-    // the OpenLDAP mapping's watermark (the newest modifyTimestamp) comes back from the thread
-    expect((await read(ldapSource('people'), true)).result.watermark).toMatchObject({
-      mode: 'generic',
-      modifyTimestamp: expect.stringMatching(/^\d{14}Z$/),
     });
   });
 

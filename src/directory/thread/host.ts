@@ -1,7 +1,7 @@
 /**
  * Runs a reader on a thread of its own (its script serves it with port.ts): the same
  * batches and the same errors as reading here, while this thread is free to build and stage
- * what they hold (B1, B2: SPEC §8). Taking a batch returns one credit to the reading thread;
+ * what they hold (B1: SPEC §8). Taking a batch returns one credit to the reading thread;
  * leaving early stops it.
  */
 import { existsSync } from 'node:fs';
