@@ -268,8 +268,8 @@ export const configSchema = z.strictObject({
       /** Every version younger than this is kept too (SPEC §3.2), whatever versionsKept says. */
       keepFor: duration.default('24h'),
       /** Staging a full snapshot: objects per script, scripts in flight (faster imports against RCPT latency: stage-pace.ts). */
-      stageBatch: z.number().int().min(1).max(1000).default(20),
-      stageInFlight: z.number().int().min(1).max(64).default(2),
+      stageBatch: z.number().int().min(1).max(200).default(20),
+      stageInFlight: z.number().int().min(1).max(16).default(2),
     })
     .default({ versionsKept: 5, keepFor: '24h', stageBatch: 20, stageInFlight: 2 }),
   /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */

@@ -1,5 +1,5 @@
 /**
- * A large Csvde file is parsed on a thread of its own (src/directory/csvde/threaded-records.ts):
+ * A large Csvde file is parsed on a thread of its own (src/directory/csvde/parse-worker.ts):
  * it must read exactly as the same file read on the reader's thread — entries, located
  * errors and their order, and the errors that stop a file — for every committed fixture and
  * for a file large enough to cross many batches and the credit window.
@@ -32,6 +32,7 @@ const FIXTURES = [
   'bad-duplicate-column.csv',
   'bad-multiline-value.csv',
   'bad-no-dn-column.csv',
+  'bad-quote-multiline.csv',
   'bad-rows.csv',
   'bad-unclosed.csv',
   'contoso-utf16.csv',

@@ -120,6 +120,12 @@ describe('Csvde reader', () => {
     expect(entries(items).map((e) => e.origin)).toEqual(['bad-rows.csv:2', 'bad-rows.csv:4', 'bad-rows.csv:6', 'bad-rows.csv:9']);
   });
 
+  it('after a skipped record whose value runs on over lines, the next records keep their own line numbers', async () => {
+    const items = await readAll('bad-quote-multiline.csv');
+    expect(errors(items).map((e) => e.origin)).toEqual(['bad-quote-multiline.csv:2', 'bad-quote-multiline.csv:5']);
+    expect(entries(items).map((e) => [e.dn, e.origin])).toEqual([['CN=Next,DC=x', 'bad-quote-multiline.csv:4']]);
+  });
+
   it('throws with file and line when the file cannot be read on', async () => {
     await expect(readAll('bad-no-dn-column.csv')).rejects.toThrow('bad-no-dn-column.csv:1: the header has no DN column');
     await expect(readAll('no-such-file.csv')).rejects.toThrow('no-such-file.csv: cannot read: ENOENT');

@@ -1,7 +1,7 @@
 /**
  * Streams a Csvde export as directory entries, in batches: never the whole file in memory.
  * The records come from csv-parse (records.ts), on a thread of its own for a large file
- * (threaded-records.ts); here the header is read and each record becomes an entry or a
+ * (parse-worker.ts, through thread/host.ts); here the header is read and each record becomes an entry or a
  * located error. A file that cannot be read on (no DN column, unclosed quote) throws
  * CsvdeFileError.
  */

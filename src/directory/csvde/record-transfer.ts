@@ -1,53 +1,42 @@
 /**
  * A RecordBatch as it crosses from the parsing thread (parse-worker.ts) to the reader: its
- * values joined into one string and their layout in an Int32Array, so posting it costs one
- * string copy and one transferred buffer instead of a clone of every array and value.
- * Layout, per record: first line, value count, then each value's end offset in `text`.
+ * values in one flat array and their layout in an Int32Array (transferred), instead of a
+ * clone of every record's array. Each value arrives as a string of its own: slices of one
+ * joined text would keep the whole batch alive as long as any value (an error reason kept
+ * for the report, a sample) lives.
+ * Layout, per record: first line, value count.
  */
 import type { RecordBatch, RecordError } from './records.js';
 
 export interface PostedBatch {
-  readonly text: string;
+  readonly values: string[];
   readonly layout: Int32Array<ArrayBuffer>;
   readonly errors: readonly RecordError[];
   readonly bytes: number;
 }
 
 export function packBatch(batch: RecordBatch): PostedBatch {
-  let size = 0;
-  for (const record of batch.records) size += 2 + record.length;
-  const layout = new Int32Array(size);
+  const layout = new Int32Array(2 * batch.records.length);
   const values: string[] = [];
-  let at = 0;
-  let end = 0;
   for (let r = 0; r < batch.records.length; r++) {
     const record = batch.records[r]!;
-    layout[at++] = batch.firsts[r]!;
-    layout[at++] = record.length;
-    for (const value of record) {
-      values.push(value);
-      end += value.length;
-      layout[at++] = end;
-    }
+    layout[2 * r] = batch.firsts[r]!;
+    layout[2 * r + 1] = record.length;
+    for (const value of record) values.push(value);
   }
-  return { text: values.join(''), layout, errors: batch.errors, bytes: batch.bytes };
+  return { values, layout, errors: batch.errors, bytes: batch.bytes };
 }
 
 export function unpackBatch(posted: PostedBatch): RecordBatch {
-  const { text, layout } = posted;
+  const { values, layout } = posted;
   const records: string[][] = [];
   const firsts: number[] = [];
-  let start = 0;
-  for (let at = 0; at < layout.length;) {
-    firsts.push(layout[at++]!);
-    const count = layout[at++]!;
-    const record = new Array<string>(count);
-    for (let v = 0; v < count; v++) {
-      const end = layout[at++]!;
-      record[v] = text.slice(start, end);
-      start = end;
-    }
-    records.push(record);
+  let at = 0;
+  for (let r = 0; r < layout.length; r += 2) {
+    firsts.push(layout[r]!);
+    const count = layout[r + 1]!;
+    records.push(values.slice(at, at + count));
+    at += count;
   }
   return { records, firsts, errors: posted.errors, bytes: posted.bytes };
 }

@@ -6,7 +6,7 @@
  * never closed, an unreadable file) throws CsvdeFileError. Streamed: never the whole file.
  */
 import { createReadStream } from 'node:fs';
-import { parse } from 'csv-parse';
+import { parse, type Info, type Parser } from 'csv-parse';
 import { readBatches } from '../batches.js';
 import { CsvdeFileError } from './errors.js';
 
@@ -48,7 +48,9 @@ export async function* readRecords(path: string, name: string): AsyncGenerator<R
   file.on('data', (chunk) => (bytes += chunk.length));
   const skips: Skip[] = [];
   let lastSkipped: number | undefined;
-  const parser = file.pipe(
+  /** Where csv-parse counted the first record after a skipped one to end (by record number). */
+  const resync = new Map<number, number>();
+  const parser: Parser = file.pipe(
     parse({
       bom: true,
       // CRLF or LF, also mixed in one file (SPEC §2.1): auto-detection would fix the first line's
@@ -64,9 +66,24 @@ export async function* readRecords(path: string, name: string): AsyncGenerator<R
         if (!fatal && e.lines !== undefined && e.lines === lastSkipped) return undefined; // one record, reported once
         lastSkipped = e.lines;
         skips.push({ after: e.records ?? 0, lines: e.lines, reason: csvReason(e), fatal });
+        // A skipped record may end lines after its error (csv-parse stays inside a quoted
+        // value until the next quote closes it): ask csv-parse where the next good record
+        // ends, once (it reads `on_record` from its options on every record), and number
+        // from there on.
+        parserOptions().on_record = (record: string[], info: Info): string[] => {
+          resync.set(info.records, info.lines);
+          parserOptions().on_record = undefined;
+          return record;
+        };
       },
     }),
   );
+  const parserOptions = (): { on_record?: ((record: string[], info: Info) => string[]) | undefined } => {
+    const options = (parser as Parser & { options?: unknown }).options;
+    if (typeof options !== 'object' || options === null)
+      throw new Error('csv-parse: the parser has no options object (src/directory/csvde/records.ts)');
+    return options as { on_record?: (record: string[], info: Info) => string[] };
+  };
   file.on('error', (err) => parser.destroy(err));
   const lines = new LineCounter();
   try {
@@ -79,7 +96,7 @@ export async function* readRecords(path: string, name: string): AsyncGenerator<R
       };
       for (const record of batch) {
         placeSkips(skips, lines, name, out);
-        const first = lines.record(record);
+        const first = lines.record(record, resync.get(lines.records + 1));
         if (record.length === 1 && record[0] === '') continue; // an empty line
         out.records.push(record);
         out.firsts.push(first);
@@ -115,8 +132,10 @@ function placeSkips(skips: Skip[], lines: LineCounter, name: string, out: { reco
 /**
  * Numbers each record by its FIRST physical line: a record spans one line plus the line
  * breaks inside its quoted values. A record csv-parse skipped (bad quoting) is placed after
- * the last one read, and ends on the line csv-parse was on when it gave up; csv-parse counts
- * each CRLF inside a quoted value twice, which is taken back out of that line.
+ * the last one read, on the line csv-parse was on when it gave up; the next good record is
+ * placed by the line csv-parse says it ended on. csv-parse counts each CRLF inside a quoted
+ * value twice, which is taken back out (those of skipped records cannot be: a skipped record
+ * with a CRLF inside a quoted value shifts what follows by one line, as it always did).
  */
 class LineCounter {
   /** Records numbered so far (empty lines and the header included). */
@@ -124,14 +143,15 @@ class LineCounter {
   private next = 1; // the line after the last record placed
   private doubled = 0; // CRLFs inside quoted values so far (counted twice by csv-parse)
 
-  record(record: readonly string[]): number {
-    const first = this.next;
+  /** `endedOn`: csv-parse's line count where this record ended, when known (after a skipped record). */
+  record(record: readonly string[], endedOn?: number): number {
     let breaks = 0;
     for (const value of record) {
       if (value.indexOf('\n') === -1 && value.indexOf('\r') === -1) continue;
       breaks += value.match(/\r\n|\r|\n/g)?.length ?? 0;
       this.doubled += value.match(/\r\n/g)?.length ?? 0;
     }
+    const first = endedOn === undefined ? this.next : endedOn - this.doubled - breaks;
     this.next = first + 1 + breaks;
     this.records++;
     return first;

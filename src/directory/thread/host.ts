@@ -10,10 +10,12 @@ import type { PostedError, ThreadMessage } from './protocol.js';
 
 /**
  * Starts `script` (a compiled module beside its caller: dist/src, and the bundle's dist/cli).
- * Run from the TypeScript sources (the tests), the `.ts` beside it is loaded through tsx.
+ * Run from the TypeScript sources (the tests, this module itself a `.ts`), the `.ts` beside
+ * it is loaded through tsx.
  */
 function start(script: URL, data: unknown): Worker {
   if (existsSync(script)) return new Worker(script, { workerData: data });
+  if (!import.meta.url.endsWith('.ts')) throw new Error(`${script.pathname} is missing: the build is incomplete (npm run build)`);
   const source = JSON.stringify(script.href.replace(/\.js$/, '.ts'));
   return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${source}); });`, {
     eval: true,
@@ -58,6 +60,7 @@ export async function* batchesFromThread<B, P, R>(
     }
   } finally {
     worker.removeAllListeners();
+    worker.on('error', () => undefined); // an error still queued when the reader left early is moot
     await worker.terminate();
   }
 }
