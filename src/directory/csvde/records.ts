@@ -84,6 +84,7 @@ export async function* readRecords(path: string, name: string): AsyncGenerator<R
       throw new Error('csv-parse: the parser has no options object (src/directory/csvde/records.ts)');
     return options as { on_record?: (record: string[], info: Info) => string[] };
   };
+  parserOptions(); // before any byte is read: an upgraded csv-parse without it fails here, loudly
   file.on('error', (err) => parser.destroy(err));
   const lines = new LineCounter();
   try {
