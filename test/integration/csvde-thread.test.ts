@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCsvde, THREAD_FROM } from '../../src/directory/csvde/reader.js';
 import type { ReadItem } from '../../src/pipeline/types.js';
-import { csvFixture } from '../helpers/env.js';
+import { runCli } from '../helpers/cli.js';
+import { csvFixture, testEnv } from '../helpers/env.js';
 
 type Outcome = { items: ReadItem[]; bytes: number } | { thrown: string };
 
@@ -44,6 +45,29 @@ const FIXTURES = [
   'utf8-bom-crlf.csv',
 ];
 
+/** A file over THREAD_FROM with bad rows (bad quoting, no DN), CRLFs inside quoted values and empty lines throughout; written once. */
+let large: { file: string; rows: string[] } | undefined;
+function largeFile(): { file: string; rows: string[] } {
+  if (large) return large;
+  const rows = ['objectClass,DN,proxyAddresses,targetAddress,mail,mailNickname,displayName'];
+  for (let i = 0, size = 0; size < THREAD_FROM + (1 << 20); size += rows[rows.length - 1]!.length + 1, i++) {
+    const name = `"CN=User ${i}\\, Test,OU=Staff,DC=contoso,DC=edu"`;
+    const afterBadQuoting = rows[rows.length - 1]!.includes('"x,');
+    if (i % 997 === 5)
+      rows.push(`user,${name},"SMTP:q${i}@contoso.edu"x,,,q${i},Q`); // bad quoting
+    else if (afterBadQuoting) rows.push(`contact,${name},SMTP:u${i}@contoso.edu,SMTP:u${i}@live.contoso.edu,,u${i},Plain`);
+    else if (i % 1009 === 7)
+      rows.push(`user,,SMTP:nodn${i}@contoso.edu,,,n${i},N`); // no DN
+    else if (i % 1013 === 9)
+      rows.push(''); // an empty line
+    else if (i % 101 === 3) rows.push(`user,${name},SMTP:u${i}@contoso.edu,,,u${i},"two\r\nlines ${i}"`);
+    else rows.push(`contact,${name},SMTP:u${i}@contoso.edu,SMTP:u${i}@live.contoso.edu,,u${i},User ${i} Ünïcode`);
+  }
+  const file = join(dir, 'large.csv');
+  writeFileSync(file, rows.join('\n') + '\n');
+  return (large = { file, rows });
+}
+
 describe('Csvde parsed on its own thread', () => {
   it.each(FIXTURES)('%s reads the same on both threads', async (file) => {
     const inline = await read(csvFixture(file), false);
@@ -59,22 +83,7 @@ describe('Csvde parsed on its own thread', () => {
   });
 
   it('a file over THREAD_FROM, with bad rows, multi-line values and empty lines throughout, reads the same and in order', async () => {
-    const rows = ['objectClass,DN,proxyAddresses,targetAddress,mail,mailNickname,displayName'];
-    for (let i = 0, size = 0; size < THREAD_FROM + (1 << 20); size += rows[rows.length - 1]!.length + 1, i++) {
-      const name = `"CN=User ${i}\\, Test,OU=Staff,DC=contoso,DC=edu"`;
-      const afterBadQuoting = rows[rows.length - 1]!.includes('"x,');
-      if (i % 997 === 5)
-        rows.push(`user,${name},"SMTP:q${i}@contoso.edu"x,,,q${i},Q`); // bad quoting
-      else if (afterBadQuoting) rows.push(`contact,${name},SMTP:u${i}@contoso.edu,SMTP:u${i}@live.contoso.edu,,u${i},Plain`);
-      else if (i % 1009 === 7)
-        rows.push(`user,,SMTP:nodn${i}@contoso.edu,,,n${i},N`); // no DN
-      else if (i % 1013 === 9)
-        rows.push(''); // an empty line
-      else if (i % 101 === 3) rows.push(`user,${name},SMTP:u${i}@contoso.edu,,,u${i},"two\r\nlines ${i}"`);
-      else rows.push(`contact,${name},SMTP:u${i}@contoso.edu,SMTP:u${i}@live.contoso.edu,,u${i},User ${i} Ünïcode`);
-    }
-    const file = join(dir, 'large.csv');
-    writeFileSync(file, rows.join('\n') + '\n');
+    const { file, rows } = largeFile();
     const threaded = await read(file, true);
     const inline = await read(file, false);
     expect(threaded).toEqual(inline);
@@ -93,5 +102,24 @@ describe('Csvde parsed on its own thread', () => {
     });
     expect(errorLines).toEqual(expected);
     expect(inline.bytes).toBe(Buffer.byteLength(rows.join('\n') + '\n'));
+  });
+  it('the built CLI imports such a file through its bundled parsing thread (dist/cli/parse-worker.js)', async () => {
+    const { file } = largeFile();
+    const inline = await read(file, false);
+    if (!('items' in inline)) throw new Error(inline.thrown);
+    const env = await testEnv();
+    try {
+      const r = await runCli(
+        ['import', file, '--source', 'corp', '--skip-invalid', '--inline', '--json', '--allow-mass-delete'],
+        env.configFile,
+      );
+      expect(r.stderr).not.toMatch(/parse-worker|reading thread/);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { counts: { objects: number; invalid: number } };
+      expect(out.counts.invalid).toBe(inline.items.filter((i) => 'error' in i).length);
+      expect(out.counts.objects).toBe(inline.items.filter((i) => 'entry' in i).length);
+    } finally {
+      await env.cleanup();
+    }
   });
 });

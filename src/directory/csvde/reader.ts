@@ -56,9 +56,12 @@ export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): Asy
     opts.onBytes?.(bytes);
     const out: ReadItem[] = [];
     let e = 0;
-    for (let r = 0; r < records.length; r++) {
+    const errorsBefore = (r: number): void => {
       for (; e < errors.length && errors[e]!.before <= r; e++)
         out.push({ error: { origin: `${name}:${errors[e]!.line}`, reason: errors[e]!.reason } });
+    };
+    for (let r = 0; r < records.length; r++) {
+      errorsBefore(r);
       const origin = `${name}:${firsts[r]!}`;
       if (header === undefined) {
         const parsed = parseHeader(records[r]!);
@@ -69,7 +72,7 @@ export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): Asy
       const row = mapRow(header, records[r]!, origin);
       out.push(row.ok ? entryItem(row.entry) : { error: { origin, reason: row.reason } });
     }
-    for (; e < errors.length; e++) out.push({ error: { origin: `${name}:${errors[e]!.line}`, reason: errors[e]!.reason } });
+    errorsBefore(Infinity); // those after the last record
     if (out.length > 0) yield out;
   }
   if (header === undefined) throw new CsvdeFileError(name, 'the file is empty (no header line)');

@@ -97,7 +97,7 @@ export async function* readRecords(path: string, name: string): AsyncGenerator<R
       };
       for (const record of batch) {
         placeSkips(skips, lines, name, out);
-        const first = lines.record(record, resync.get(lines.records + 1));
+        const first = lines.record(record, resync.size === 0 ? undefined : takeResync(resync, lines.records + 1));
         if (record.length === 1 && record[0] === '') continue; // an empty line
         out.records.push(record);
         out.firsts.push(first);
@@ -118,6 +118,13 @@ export async function* readRecords(path: string, name: string): AsyncGenerator<R
   } finally {
     file.destroy();
   }
+}
+
+/** csv-parse's line where record number `n` ended, if it was asked (once per skipped record). */
+function takeResync(resync: Map<number, number>, n: number): number | undefined {
+  const endedOn = resync.get(n);
+  resync.delete(n);
+  return endedOn;
 }
 
 /** Errors for the skipped records that came before the next record (all that are left, at the end). */
