@@ -24,6 +24,7 @@ import { createKeys } from '../src/store/keys.js';
 import { addressShard, chooseShards, objectRef, refShard } from '../src/store/shards.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
 import { benchTableConfig, run, runSwitchyard, timed } from './lib.js';
+import { ThreadTimes } from './thread-times.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -104,7 +105,16 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
       }),
     );
     const importArgs = ['import', csv, '--source', 'bench', '--json', '--config', config];
-    const ours = await runSwitchyard(importArgs);
+    let threads: ThreadTimes | undefined;
+    const redisPid = server.process.pid ?? 0;
+    const ours = await runSwitchyard(
+      importArgs,
+      process.env,
+      undefined,
+      undefined,
+      (pid) => (threads = new ThreadTimes(pid, { Redis: redisPid })),
+    );
+    const threadLine = threads?.report() ?? 'threads: not sampled';
     const result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
     const [tOurs, rssMb] = [ours.seconds, ours.rssMb];
     // Not part of B1's target: a scheduled re-import of the same file diffs every unchanged object.
@@ -130,6 +140,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
         : []),
       `  switchyard import: ${tOurs.toFixed(2)} s wall, peak RSS ${rssMb.toFixed(0)} MB`,
       `  ratio ${ratio.toFixed(2)}× the reference (target ≤ 1.5×)${bounds}`,
+      `  ${threadLine}`,
       `  re-import of the same file (all unchanged, diffed against version 1): ${tAgain.toFixed(2)} s, peak RSS ${againRss.toFixed(0)} MB`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -23,6 +23,7 @@ import { filterParts, partFilter } from '../src/directory/ldap/partitions.js';
 import { useLeanDecoder } from '../src/directory/ldap/ldapts-internals.js';
 import { writeGeneratedLdif } from './generate-ldif.js';
 import { benchTableConfig, run, runSwitchyard, timed } from './lib.js';
+import { ThreadTimes } from './thread-times.js';
 
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;
@@ -180,7 +181,17 @@ async function main(): Promise<void> {
     const env = { ...process.env, B2_LDAP_PASSWORD: slapd.servicePassword, REDIS_URL: '' };
     type Out = { version: number; counts: { objects: number; addresses: number }; partitions?: { searches: number; fallback?: string } };
     const config = configFor('bench-b2');
-    const ours = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', config], profiled(env, 'sync-one'));
+    let threads: ThreadTimes | undefined;
+    const ours = await runSwitchyard(
+      ['sync', 'ad', '--full', '--json', '--config', config],
+      profiled(env, 'sync-one'),
+      undefined,
+      undefined,
+      (pid) => {
+        threads = new ThreadTimes(pid, { Redis: redis.process.pid ?? 0 });
+      },
+    );
+    const threadLine = threads?.report() ?? 'threads: not sampled';
     const result = JSON.parse(ours.stdout) as Out;
     const configP = configFor('bench-b2p', { by: 'filters', filters: configured, connections: PARTS });
     const oursP = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', configP], profiled(env, 'sync-parts'));
@@ -194,6 +205,7 @@ async function main(): Promise<void> {
         `  switchyard sync --full, one search: ${ours.seconds.toFixed(2)} s wall, peak RSS ${ours.rssMb.toFixed(0)} MB; ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
         `    ratio ${ratios(ours.seconds)}`,
         `    (extra) CPU of the sync process ${childCpu(ours.stderr).toFixed(2)} s = ${(childCpu(ours.stderr) / cpuClient).toFixed(2)}× the CPU of ldapts alone (start-up included; a figure the machine's load disturbs less than wall time)`,
+        `    (extra) ${threadLine}`,
         `  switchyard sync --full, partitions ${resultP.partitions?.searches ?? '?'} searches on ${PARTS} connections${resultP.partitions?.fallback ? ` (fell back: ${resultP.partitions.fallback})` : ''}: ${oursP.seconds.toFixed(2)} s wall, peak RSS ${oursP.rssMb.toFixed(0)} MB; ${resultP.counts.objects} objects, ${resultP.counts.addresses} addresses`,
         `    ratio ${ratios(oursP.seconds)}${oursP.seconds < ours.seconds ? ' (with partitions only)' : ''}`,
         `  second full sync, one search (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,

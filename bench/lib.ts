@@ -20,10 +20,11 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 export function run(
   cmd: string,
   args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; discardStdout?: boolean } = {},
+  opts: { input?: string; env?: NodeJS.ProcessEnv; discardStdout?: boolean; onSpawn?: (pid: number) => void } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', opts.discardStdout ? 'ignore' : 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d) => (stdout += d));
@@ -36,17 +37,21 @@ export function run(
   });
 }
 
-/** Runs the `switchyard` CLI (this checkout's, or `bin`) in a child process that reports its peak RSS (MB). */
+/**
+ * Runs the `switchyard` CLI (this checkout's, or `bin`) in a child process that reports its
+ * peak RSS (MB); `onSpawn` gets the child's pid (`nice` execs node: the same process).
+ */
 export async function runSwitchyard(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   nice?: number,
   bin?: string,
+  onSpawn?: (pid: number) => void,
 ): Promise<RunResult & { seconds: number; rssMb: number }> {
   const root = projectRoot();
   const node = [process.execPath, '-r', join(root, 'bench', 'report-rss.cjs'), bin ?? join(root, 'bin', 'switchyard.js'), ...args];
   const [cmd, ...rest] = nice === undefined ? node : ['nice', '-n', String(nice), ...node];
-  const [r, seconds] = await timed(() => run(cmd ?? process.execPath, rest, { env }));
+  const [r, seconds] = await timed(() => run(cmd ?? process.execPath, rest, { env, ...(onSpawn ? { onSpawn } : {}) }));
   if (r.code !== 0) throw new Error(`switchyard ${args[0]} failed: ${r.stderr}`);
   const rssMb = Number(/SY_BENCH_MAXRSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024;
   return { ...r, seconds, rssMb };
