@@ -57,7 +57,8 @@ export class ThreadTimes {
     for (const [key, path] of paths) {
       const s = schedstat(path);
       if (s === undefined) continue;
-      if (!this.first.has(key)) this.first.set(key, s);
+      // the process's own threads all began with it: every bit of their time counts
+      if (!this.first.has(key)) this.first.set(key, key in this.others ? s : [0, 0]);
       this.last.set(key, s);
     }
   }
