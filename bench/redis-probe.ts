@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { scripts } from '../src/store/scripts.js';
+import { schedstat } from './thread-times.js';
 
 const scriptBySha = new Map(Object.values(scripts).map((s) => [s.sha, s.name]));
 
@@ -93,10 +94,11 @@ export async function probeReport(admin: Redis, slowerThanUs: number): Promise<s
   return lines;
 }
 
-/** A process's main thread from /proc/<pid>/schedstat: ns on a CPU, ns runnable but waiting for one. */
-function schedstat(pid: number): [number, number] {
-  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-  return [run ?? 0, wait ?? 0];
+/** A process's main thread (thread-times.ts reads it): a process that has ended is an error here. */
+function mainThread(pid: number): [number, number] {
+  const s = schedstat(`/proc/${pid}/schedstat`);
+  if (s === undefined) throw new Error(`process ${pid} has ended: no /proc/${pid}/schedstat`);
+  return s;
 }
 
 /**
@@ -110,13 +112,13 @@ export class CpuWait {
 
   start(): void {
     this.at = performance.now();
-    for (const [name, pid] of Object.entries(this.pids)) this.from.set(name, schedstat(pid));
+    for (const [name, pid] of Object.entries(this.pids)) this.from.set(name, mainThread(pid));
   }
 
   report(): string {
     const seconds = (performance.now() - this.at) / 1000;
     const parts = Object.entries(this.pids).map(([name, pid]) => {
-      const [run, wait] = schedstat(pid);
+      const [run, wait] = mainThread(pid);
       const [run0, wait0] = this.from.get(name) ?? [0, 0];
       const perS = (ns: number): string => (ns / 1e6 / seconds).toFixed(0);
       return `${name} ran ${perS(run - run0)} ms/s, waited for a core ${perS(wait - wait0)} ms/s`;

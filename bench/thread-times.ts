@@ -13,7 +13,8 @@ interface ThreadTime {
   readonly waitedMs: number;
 }
 
-function schedstat(path: string): [number, number] | undefined {
+/** A thread's /proc schedstat: ns on a CPU, ns runnable but waiting for one; undefined once it has ended. */
+export function schedstat(path: string): [number, number] | undefined {
   try {
     const [ran, waited] = readFileSync(path, 'utf8').split(' ').map(Number);
     return [ran ?? 0, waited ?? 0];

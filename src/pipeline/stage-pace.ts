@@ -15,8 +15,8 @@ import type { StagePace } from './types.js';
  * (issue 15 item 2) runs a 20-object re-import batch in ~0.36–0.41 ms of Redis time.
  * In flight: one made B1's first import 1.7× slower (the worker builds the next batch while
  * Redis idles, and Redis idles while it does); with two, the next batch is built while one
- * runs. Four (or eight, of 50 objects) import a fifth faster (B1, 2026-12-01, later), and
- * let a lookup wait behind twice as much staging.
+ * runs. Eight import a 100,000-row file about a tenth faster and make B4's p99 at the
+ * relay's priority 20–30 % worse; batches of 10 import slower (docs/benchmarks.md, session 21).
  */
 export const STAGE_PACE: StagePace = { batch: 20, inFlight: 2 };
 
