@@ -99,7 +99,8 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
   }
   if (addresses.length === 0) return { ok: 'skip', reason: 'not mail-enabled (no SMTP address)' };
 
-  const hasClass = (name: string) => entry.objectClass.some((c) => c.toLowerCase() === name);
+  const classes = entry.objectClass.map((c) => c.toLowerCase()); // once, not once per class asked
+  const hasClass = (name: string) => classes.includes(name);
   const isContact = hasClass('contact');
   // SPEC §1: a contact without targetAddress is not mail-enabled: left out and counted, not an error
   if (isContact && target === undefined) return { ok: 'skip', reason: 'not mail-enabled (contact without targetAddress)' };

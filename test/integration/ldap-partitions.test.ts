@@ -86,4 +86,20 @@ describe('partitioned full reads (slapd)', () => {
     expect(r.report).toEqual({ searches: 1, connections: 1, fallback: 'the rootDSE has no highestCommittedUSN: one search' });
     expect([...r.keys].sort()).toEqual([...single.keys].sort());
   });
+
+  it("a full read asks for pages of the source's pageSize (default 200; a read's own pageSize wins)", async () => {
+    const sizes = async (s: LdapSourceConfig, pageSize?: number): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const page of readLdap(s, { password: slapd.servicePassword, ...(pageSize ? { pageSize } : {}) })) out.push(page.length);
+      return out;
+    };
+    const total = (await sizes(source({ pageSize: 1000 }))).reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(200);
+    const bySource = await sizes(source({ pageSize: 30 }));
+    expect(bySource.length).toBe(Math.ceil(total / 30)); // one batch per server page, every one full but the last
+    expect(bySource.slice(0, -1).every((n) => n === 30)).toBe(true);
+    expect(bySource.reduce((a, b) => a + b, 0)).toBe(total);
+    expect((await sizes(source()))[0]).toBe(200);
+    expect(await sizes(source({ pageSize: 30 }), 11)).toContain(11);
+  });
 });

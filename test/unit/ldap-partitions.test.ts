@@ -10,10 +10,10 @@ function matches(filter: string, usn: number): boolean {
   return (ge === null || usn >= Number(ge[1])) && (le === null || usn <= Number(le[1]));
 }
 
-function problems(partitions: unknown, mapping = 'ad'): string[] {
+function problems(partitions: unknown, mapping = 'ad', extra: Record<string, unknown> = {}): string[] {
   const raw = {
     connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
-    sources: [{ name: 'ad', type: 'ldap', url: 'ldaps://dc1', baseDn: 'dc=x', mailboxConnector: 'onprem', mapping, partitions }],
+    sources: [{ name: 'ad', type: 'ldap', url: 'ldaps://dc1', baseDn: 'dc=x', mailboxConnector: 'onprem', mapping, partitions, ...extra }],
   };
   try {
     parseConfig(raw, 'x.yaml', {});
@@ -69,5 +69,20 @@ describe('partitions of a full read', () => {
     expect(problems({ by: 'usn' }, 'openldap')).toEqual([
       'sources[0].partitions.by: usn needs mapping: ad (uSNChanged and highestCommittedUSN); use by: filters',
     ]);
+  });
+
+  it('config: pageSize is a whole number of entries from 1 to 1000 (AD serves at most 1000), 200 when absent', () => {
+    const parsed = parseConfig(
+      {
+        connectors: [{ name: 'onprem', smartHosts: ['127.0.0.1:25'] }],
+        sources: [{ name: 'ad', type: 'ldap', url: 'ldaps://dc1', baseDn: 'dc=x', mailboxConnector: 'onprem' }],
+      },
+      'x.yaml',
+      {},
+    );
+    expect(parsed.sources[0]).toMatchObject({ pageSize: 200 });
+    expect(problems(undefined, 'ad', { pageSize: 1000 })).toEqual([]);
+    expect(problems(undefined, 'ad', { pageSize: 1 })).toEqual([]);
+    for (const bad of [0, 1001, 2.5, '500']) expect(problems(undefined, 'ad', { pageSize: bad })[0]).toMatch(/^sources\[0\]\.pageSize: /);
   });
 });

@@ -47,7 +47,13 @@ export function readLdapDelta(
       filter = searchFilter(mapping, source.filter, `(modifyTimestamp>=${since.modifyTimestamp})`);
     }
     session.step(`search ${source.baseDn} for changes`);
-    for await (const page of searchEntries(client, mapping, source.baseDn, { scope: source.scope, filter }, tracker?.onAttrs)) {
+    for await (const page of searchEntries(
+      client,
+      mapping,
+      source.baseDn,
+      { scope: source.scope, filter, pageSize: source.pageSize },
+      tracker?.onAttrs,
+    )) {
       yield page.map(({ dn, mapped }): DeltaItem =>
         'entry' in mapped ? upsertItem(mapped.entry) : { error: { origin: dn, reason: mapped.error } },
       );
@@ -61,6 +67,7 @@ export function readLdapDelta(
         scope: 'one',
         filter: `(&(isDeleted=TRUE)(uSNChanged>=${BigInt(since.usn) + 1n}))`,
         attributes: ['objectGUID'],
+        pageSize: source.pageSize,
         controls: [new ShowDeletedControl()],
       });
       for await (const page of pages) {

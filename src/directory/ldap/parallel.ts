@@ -68,7 +68,7 @@ async function runParts(
         session.client,
         session.mapping,
         source.baseDn,
-        { scope: source.scope, filter, pageSize: opts.pageSize },
+        { scope: source.scope, filter, pageSize: opts.pageSize ?? source.pageSize },
         opts.onAttrs,
       );
       for await (const page of pages) {
