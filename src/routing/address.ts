@@ -77,6 +77,17 @@ export function parseAddress(input: string): AddressResult {
   };
 }
 
+/**
+ * Why `input` is not a bare mailbox, or undefined when it is one: parseAddress's verdict
+ * without building the Address (a directory sync checks about four addresses per entry and
+ * keeps none of the parts). The common form costs one regular-expression test.
+ */
+export function addressProblem(input: string): string | undefined {
+  if (input.length <= 254 && input.lastIndexOf('@') <= 64 && SIMPLE.test(input)) return undefined;
+  const parsed = parseAddress(input);
+  return parsed.ok ? undefined : parsed.reason;
+}
+
 /** Strips one optional `SMTP:` prefix (any case) from a targetAddress value. */
 export function stripSmtpPrefix(value: string): string {
   return /^smtp:/i.test(value) ? value.slice(5) : value;

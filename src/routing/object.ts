@@ -4,7 +4,7 @@
  * `mail` also resolves, matching ignores case, the written form is kept for display.
  */
 import type { DirectoryEntry } from './entry.js';
-import { parseAddress, stripSmtpPrefix } from './address.js';
+import { addressProblem, stripSmtpPrefix } from './address.js';
 import { parseMarker, type MirrorOrigin } from './marker.js';
 import { quoted } from './printable.js';
 
@@ -58,8 +58,8 @@ function collectProxies(values: readonly string[]): { primary?: string; secondar
     const type = value.slice(0, colon);
     const addr = value.slice(colon + 1);
     if (type.toLowerCase() !== 'smtp') continue; // X500:, X400:, SIP:, EUM: … do not route mail
-    const parsed = parseAddress(addr);
-    if (!parsed.ok) return { secondaries, error: `proxyAddresses value ${quoted(value)} is not an address (${parsed.reason})` };
+    const problem = addressProblem(addr);
+    if (problem !== undefined) return { secondaries, error: `proxyAddresses value ${quoted(value)} is not an address (${problem})` };
     if (type === 'SMTP') {
       if (primary !== undefined) return { secondaries, error: `two primary SMTP: addresses (${quoted(primary)} and ${quoted(addr)})` };
       primary = addr;
@@ -79,24 +79,28 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
   let target: string | undefined;
   if (entry.targetAddress !== undefined && entry.targetAddress.trim() !== '') {
     const bare = stripSmtpPrefix(entry.targetAddress.trim());
-    const parsed = parseAddress(bare);
-    if (!parsed.ok) return { ok: false, reason: `targetAddress ${quoted(entry.targetAddress)} is not an address (${parsed.reason})` };
+    const problem = addressProblem(bare);
+    if (problem !== undefined) return { ok: false, reason: `targetAddress ${quoted(entry.targetAddress)} is not an address (${problem})` };
     target = bare;
   }
   const mail = entry.mail?.trim();
-  if (mail !== undefined && mail !== '' && !parseAddress(mail).ok) {
+  if (mail !== undefined && mail !== '' && addressProblem(mail) !== undefined) {
     return { ok: false, reason: `mail ${quoted(mail)} is not an address` };
   }
 
-  const seen = new Set<string>();
+  // deduplicated ignoring case; an entry has a handful of addresses: a list beats a Set
+  const seen: string[] = [];
   const addresses: string[] = [];
-  for (const a of [proxies.primary, ...proxies.secondaries, mail]) {
-    if (a === undefined || a === '') continue;
+  const add = (a: string | undefined): void => {
+    if (a === undefined || a === '') return;
     const key = a.toLowerCase();
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (seen.includes(key)) return;
+    seen.push(key);
     addresses.push(a);
-  }
+  };
+  add(proxies.primary);
+  for (const a of proxies.secondaries) add(a);
+  add(mail);
   if (addresses.length === 0) return { ok: 'skip', reason: 'not mail-enabled (no SMTP address)' };
 
   const classes = entry.objectClass.map((c) => c.toLowerCase()); // once, not once per class asked
