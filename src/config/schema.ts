@@ -115,6 +115,9 @@ const ldapPartitionsSchema = z.discriminatedUnion('by', [
   z.strictObject({ by: z.literal('filters'), filters: z.array(ldapFilter).min(1).max(16), connections: partitionConnections }),
 ]);
 
+/** The default `pageSize` of an LDAP source's searches. */
+export const LDAP_PAGE_SIZE = 200;
+
 const ldapSourceSchema = z.strictObject({
   ...sourceCommon,
   type: z.literal('ldap'),
@@ -135,7 +138,7 @@ const ldapSourceSchema = z.strictObject({
    * hold fewer entries in memory at once (B2: 200 costs a tenth less CPU than 1000); larger
    * ones save a round trip per page over a slow link.
    */
-  pageSize: z.number().int().min(1).max(1000).default(200),
+  pageSize: z.number().int().min(1).max(1000).default(LDAP_PAGE_SIZE),
 });
 
 const csvdeSourceSchema = z.strictObject({
