@@ -14,7 +14,8 @@
  * Target: p99 ≤ 1 ms. Redis runs with the settings of deploy/redis.conf (bench/redis-probe.ts);
  * printed per phase from Redis itself: EVALSHA's latency histogram and mean, SLOWLOG over
  * 0.3 ms per command and per table script, LATENCY LATEST (latency-monitor-threshold 1 ms),
- * and the shard count of the new snapshot. SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT
+ * and the shard count of the new snapshot. First, the machine's scheduling floor (bench/sched-gaps.ts):
+ * how often a thread that never yields is descheduled for over 0.5, 1 and 2 ms. SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT
  * reach the re-imports (src/pipeline/stage-pace.ts).
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +30,7 @@ import { projectRoot } from '../src/main/paths.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
 import { benchTableConfig, runSwitchyard, timed } from './lib.js';
 import { configureProbe, CpuWait, probeReport, shippedRedisConfig } from './redis-probe.js';
+import { schedulingFloor } from './sched-gaps.js';
 
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 333_334; // 3 addresses each: 1,000,002 addresses
@@ -230,6 +232,7 @@ await new Promise<void>((res, rej) => {
 });
 const addressOf = (i: number): string => [`u${i}@contoso.edu`, `u${i}@alias.contoso.edu`, `u${i}@mail.contoso.edu`][i % 3] ?? '';
 try {
+  for (const line of await schedulingFloor()) console.log(`  ${line}`);
   await configureProbe(admin, SLOW_US, 1);
   const cpu = new CpuWait({ relay: relay.pid ?? 0, Redis: redis.process.pid ?? 0 });
   cpu.start();
