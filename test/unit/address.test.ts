@@ -75,7 +75,14 @@ describe('parseAddress (RFC 5321 with SMTPUTF8)', () => {
       ...['alice@contoso.edu', 'Alice.Smith+tag@Contoso.EDU', '"john doe"@contoso.edu', 'josé@bücher.example', 'user@[192.0.2.1]'],
       ...['user@[IPv6:2001:db8::1]', 'x@localhost', '', 'no-at-sign', '@contoso.edu', 'alice@', 'a..b@contoso.edu', '.a@contoso.edu'],
       ...['a b@contoso.edu', 'alice@-contoso.edu', 'alice@contoso..edu', 'alice@[300.1.1.1]', 'a@b-.edu', 'a@b.', 'a.@b.edu', 'a@b@c.d'],
-      ...[`${'a'.repeat(64)}@contoso.edu`, `${'a'.repeat(65)}@contoso.edu`, `a@${label(63)}.edu`, `a@${label(64)}.edu`, longest, `${longest}b`],
+      ...[
+        `${'a'.repeat(64)}@contoso.edu`,
+        `${'a'.repeat(65)}@contoso.edu`,
+        `a@${label(63)}.edu`,
+        `a@${label(64)}.edu`,
+        longest,
+        `${longest}b`,
+      ],
       ...[`${'a'.repeat(65)}@b`, `"${'a'.repeat(70)}"@b.c`, "A!#$%&'*+-/=?^_`{|}~z@X-1.Example"],
     ];
     for (const input of inputs) {
