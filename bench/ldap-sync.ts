@@ -32,7 +32,7 @@ import { ThreadTimes } from './thread-times.js';
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;
 const roundsArg = process.argv.indexOf('--rounds');
-const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+const ROUNDS = Math.max(1, roundsArg > 0 ? Number(process.argv[roundsArg + 1]) || 1 : 3);
 const partsArg = process.argv.indexOf('--parts');
 const PARTS = partsArg > 0 ? Number(process.argv[partsArg + 1]) : 4;
 const CLIENT_ONLY = process.argv.includes('--client-only');

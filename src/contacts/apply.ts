@@ -77,14 +77,14 @@ const OU_ATTRIBUTES = CSVDE_COLUMNS.filter((n) => n !== 'DN' && n !== 'name');
 const text = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
 
-async function readOu(client: Client, ou: string): Promise<OuEntry[]> {
+async function readOu(client: Client, ou: string, pageSize: number): Promise<OuEntry[]> {
   const out: OuEntry[] = [];
   try {
     for await (const page of client.searchPaginated(ou, {
       scope: 'sub',
       filter: '(objectClass=*)',
       attributes: OU_ATTRIBUTES,
-      paged: { pageSize: 1000 },
+      paged: { pageSize },
     })) {
       for (const e of page.searchEntries) {
         if (e.dn.toLowerCase() === ou.toLowerCase()) continue;
@@ -110,7 +110,7 @@ async function readHolders(client: Client, target: LdapSourceConfig, from: strin
     scope: target.scope,
     filter,
     attributes: ['objectClass', 'proxyAddresses', 'mail', MARKER_ATTRIBUTE],
-    paged: { pageSize: 1000 },
+    paged: { pageSize: target.pageSize },
   })) {
     for (const e of page.searchEntries) {
       const attrs = new Map<string, string[]>(Object.entries(e).map(([k, v]) => [k.toLowerCase(), text(v)]));
@@ -185,7 +185,7 @@ export async function applyContacts(
   });
   const run = async (s: LdapSession): Promise<ApplyResult> => {
     s.step(`read ${gal.ou}`);
-    const ouEntries = await readOu(s.client, gal.ou);
+    const ouEntries = await readOu(s.client, gal.ou, target.pageSize);
     s.step(`search ${target.baseDn}`);
     const holders = await readHolders(s.client, target, gal.from, gal.ou);
     const plan = planApply({ from: gal.from, ou: gal.ou, wanted, ouEntries, holders });

@@ -88,14 +88,17 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
     return { ok: false, reason: `mail ${quoted(mail)} is not an address` };
   }
 
-  // deduplicated ignoring case; an entry has a handful of addresses: a list beats a Set
+  // deduplicated ignoring case: a list for the usual handful of addresses (cheaper than a
+  // Set), a Set once there are more (AD's ranged proxyAddresses can hold thousands)
   const seen: string[] = [];
+  let many: Set<string> | undefined;
   const addresses: string[] = [];
   const add = (a: string | undefined): void => {
     if (a === undefined || a === '') return;
     const key = a.toLowerCase();
-    if (seen.includes(key)) return;
-    seen.push(key);
+    if (many !== undefined ? many.has(key) : seen.includes(key)) return;
+    if (many !== undefined) many.add(key);
+    else if (seen.push(key) > 16) many = new Set(seen);
     addresses.push(a);
   };
   add(proxies.primary);

@@ -51,7 +51,7 @@ export function readLdapDelta(
       client,
       mapping,
       source.baseDn,
-      { scope: source.scope, filter, pageSize: source.pageSize },
+      { scope: source.scope, filter, pageSize: opts.pageSize ?? source.pageSize },
       tracker?.onAttrs,
     )) {
       yield page.map(({ dn, mapped }): DeltaItem =>
@@ -67,7 +67,7 @@ export function readLdapDelta(
         scope: 'one',
         filter: `(&(isDeleted=TRUE)(uSNChanged>=${BigInt(since.usn) + 1n}))`,
         attributes: ['objectGUID'],
-        pageSize: source.pageSize,
+        pageSize: opts.pageSize ?? source.pageSize,
         controls: [new ShowDeletedControl()],
       });
       for await (const page of pages) {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import { Client, InvalidCredentialsError, NoSuchObjectError, ResultCodeError, type Control } from 'ldapts';
-import type { LdapSourceConfig } from '../../config/schema.js';
+import { LDAP_PAGE_SIZE, type LdapSourceConfig } from '../../config/schema.js';
 import { prefetch } from '../batches.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
 import { useLeanDecoder } from './ldapts-internals.js';
@@ -129,7 +129,7 @@ export async function* searchEntries(
       filter: options.filter,
       attributes: [...(options.attributes ?? mapping.attributes)],
       explicitBufferAttributes: [...mapping.binary],
-      paged: { pageSize: Math.min(options.pageSize ?? 1000, 1000) },
+      paged: { pageSize: Math.min(options.pageSize ?? LDAP_PAGE_SIZE, 1000) },
     },
     options.controls,
   );
