@@ -5,7 +5,10 @@
  * measured in the same run: csv-parse alone over the file plus `redis-cli --pipe` of the same
  * keys (HSETs of the snapshot's object and address hashes).
  *
- *   npm run bench:import [-- --rows 100000,1000000] [-- --baseline OTHER_CHECKOUT/bin/switchyard.js]
+ *   npm run bench:import [-- --rows 100000,1000000] [--rounds 3] [--baseline OTHER_CHECKOUT/bin/switchyard.js]
+ * Each size runs csv-parse, redis-cli --pipe and the import in turn `--rounds` times (each on an
+ * emptied Redis); the ratio is of the medians, each round's beside it (single samples moved by a
+ * third between runs on the shared machine).
  * --baseline also times another build's import of the same file in the same run (before/after).
  * Targets: ≤ 1.5× the reference at both sizes; at 1,000,000 rows ≤ 20 s and peak RSS ≤ 400 MB.
  */
@@ -32,6 +35,12 @@ const arg = (name: string): string | undefined => {
 };
 const SIZES = (arg('--rows') ?? '100000,1000000').split(',').map(Number);
 const BASELINE = arg('--baseline');
+const ROUNDS = Math.max(1, Number(arg('--rounds') ?? 3) || 1);
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
 const root = projectRoot();
 const dataDir = join(root, 'bench', 'data');
 
@@ -88,12 +97,6 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
   try {
     const respFile = join(dataDir, `b1-${ROWS}.resp`);
     await writeReferenceCommands(csv, ROWS, respFile);
-    const [parsed, tParse] = await timed(() => csvParseAlone(csv));
-    const [pipe, tPipe] = await timed(() => run('redis-cli', ['-u', server.url, '--pipe'], { input: respFile }));
-    if (pipe.code !== 0) throw new Error(`redis-cli --pipe failed: ${pipe.stderr || pipe.stdout}`);
-    rmSync(respFile);
-    await redis.flushall();
-
     const config = join(dataDir, 'b1.yaml');
     writeFileSync(
       config,
@@ -105,18 +108,46 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
       }),
     );
     const importArgs = ['import', csv, '--source', 'bench', '--json', '--config', config];
-    let threads: ThreadTimes | undefined;
     const redisPid = server.process.pid ?? 0;
-    const ours = await runSwitchyard(
-      importArgs,
-      process.env,
-      undefined,
-      undefined,
-      (pid) => (threads = new ThreadTimes(pid, { Redis: redisPid })),
+    const rounds: { parse: number; pipe: number; ours: number; rssMb: number; threads: string }[] = [];
+    let parsed = 0;
+    let result: { version: number; counts: { objects: number; addresses: number } } | undefined;
+    for (let r = 0; r < ROUNDS; r++) {
+      await redis.flushall();
+      const [n, tParse] = await timed(() => csvParseAlone(csv));
+      parsed = n;
+      const [pipe, tPipe] = await timed(() => run('redis-cli', ['-u', server.url, '--pipe'], { input: respFile }));
+      if (pipe.code !== 0) throw new Error(`redis-cli --pipe failed: ${pipe.stderr || pipe.stdout}`);
+      await redis.flushall();
+      let threads: ThreadTimes | undefined;
+      const ours = await runSwitchyard(
+        importArgs,
+        process.env,
+        undefined,
+        undefined,
+        (pid) => (threads = new ThreadTimes(pid, { Redis: redisPid })),
+      );
+      result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
+      rounds.push({
+        parse: tParse,
+        pipe: tPipe,
+        ours: ours.seconds,
+        rssMb: ours.rssMb,
+        threads: threads?.report() ?? 'threads: not sampled',
+      });
+    }
+    rmSync(respFile);
+    const [tParse, tPipe, tOurs] = [
+      median(rounds.map((r) => r.parse)),
+      median(rounds.map((r) => r.pipe)),
+      median(rounds.map((r) => r.ours)),
+    ];
+    const rssMb = Math.max(...rounds.map((r) => r.rssMb));
+    const threadLine = `last round's ${(rounds[rounds.length - 1] as (typeof rounds)[number]).threads}`;
+    const perRound = rounds.map(
+      (r, i) =>
+        `    round ${i + 1}: reference ${(r.parse + r.pipe).toFixed(2)} s, import ${r.ours.toFixed(2)} s: ${(r.ours / (r.parse + r.pipe)).toFixed(2)}×`,
     );
-    const threadLine = threads?.report() ?? 'threads: not sampled';
-    const result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
-    const [tOurs, rssMb] = [ours.seconds, ours.rssMb];
     // Not part of B1's target: a scheduled re-import of the same file diffs every unchanged object.
     const again = await runSwitchyard(importArgs);
     const [tAgain, againRss] = [again.seconds, again.rssMb];
@@ -131,7 +162,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
     const mb = statSync(csv).size / 1e6;
     const bounds = ROWS >= 1_000_000 ? `, ${tOurs <= 20 ? 'within' : 'OVER'} 20 s, RSS ${rssMb <= 400 ? 'within' : 'OVER'} 400 MB` : '';
     const lines = [
-      `B1 Csvde import, ${ROWS} rows (${mb.toFixed(0)} MB), ${result.counts.objects} objects, ${result.counts.addresses} addresses, table version ${result.version}`,
+      `B1 Csvde import, ${ROWS} rows (${mb.toFixed(0)} MB), ${result?.counts.objects} objects, ${result?.counts.addresses} addresses, table version ${result?.version}; medians of ${ROUNDS} rounds`,
       `  reference: csv-parse alone ${tParse.toFixed(2)} s (${parsed} records) + redis-cli --pipe ${tPipe.toFixed(2)} s = ${reference.toFixed(2)} s`,
       ...(before !== undefined
         ? [
@@ -140,6 +171,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
         : []),
       `  switchyard import: ${tOurs.toFixed(2)} s wall, peak RSS ${rssMb.toFixed(0)} MB`,
       `  ratio ${ratio.toFixed(2)}× the reference (target ≤ 1.5×)${bounds}`,
+      ...perRound,
       `  ${threadLine}`,
       `  re-import of the same file (all unchanged, diffed against version 1): ${tAgain.toFixed(2)} s, peak RSS ${againRss.toFixed(0)} MB`,
     ];
