@@ -1,12 +1,14 @@
 /**
  * Parallel partitioned full reads against a real slapd: the union of the parts is exactly
  * the scope (nothing missed, nothing twice), deletions are still detected, and a server
- * that cannot serve the parts makes the read fall back to one search.
+ * that cannot serve the parts makes the read fall back to one search. Also the page size a
+ * source's full and delta reads ask for.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'ldapts';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
+import { readLdapDelta } from '../../src/directory/ldap/delta.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
 import type { PartitionReport } from '../../src/directory/ldap/parallel.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
@@ -103,5 +105,28 @@ describe('partitioned full reads (slapd)', () => {
     const byRead = await sizes(source({ pageSize: 30 }), 11);
     expect(byRead.length).toBe(Math.ceil(total / 11));
     expect(byRead.slice(0, -1).every((n) => n === 11)).toBe(true);
+  });
+  it("a delta read asks for pages of the source's pageSize (a read's own pageSize wins)", async () => {
+    const since = { mode: 'generic', modifyTimestamp: '19700101000000Z' } as const; // every entry changed since
+    const pages = async (source: LdapSourceConfig, pageSize?: number): Promise<number[]> => {
+      const out: number[] = [];
+      const opts = { password: slapd.servicePassword, ...(pageSize ? { pageSize } : {}) };
+      for await (const page of readLdapDelta(source, since, {}, opts)) out.push(page.length);
+      return out;
+    };
+    // the generic delta (modifyTimestamp) of the openldap mapping: slapd has no highestCommittedUSN
+    const people = (pageSize: number) => source({ mapping: 'openldap', baseDn: 'ou=People,dc=contoso,dc=edu', pageSize });
+    const whole = await pages(people(1000));
+    expect(whole).toHaveLength(1);
+    const total = whole[0] as number;
+    expect(total).toBeGreaterThan(4);
+    for (const [source, size] of [
+      [people(2), 2],
+      [people(1000), 3],
+    ] as const) {
+      const sizes = await pages(source, size === 3 ? 3 : undefined);
+      expect(sizes).toHaveLength(Math.ceil(total / size));
+      expect(sizes.slice(0, -1).every((n) => n === size)).toBe(true);
+    }
   });
 });

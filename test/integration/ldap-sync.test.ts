@@ -8,7 +8,6 @@ import { Attribute, Change, Client } from 'ldapts';
 import type { EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { LdapSourceError } from '../../src/directory/ldap/errors.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
-import { readLdapDelta } from '../../src/directory/ldap/delta.js';
 import { publishSource } from '../../src/pipeline/publish-source.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { DeletionGuardError } from '../../src/pipeline/errors.js';
@@ -240,28 +239,6 @@ describe('LDAP full sync', () => {
     });
     expect(await decide('ghopper@contoso.edu')).toMatchObject({ reason: 'internal-relay' });
     expect(await decide('amazing.grace@contoso.edu')).toMatchObject({ reason: 'mailbox' });
-  });
-
-  it("a delta read asks for pages of the source's pageSize (a read's own pageSize wins)", async () => {
-    const since = { mode: 'generic', modifyTimestamp: '19700101000000Z' } as const; // every entry changed since
-    const pages = async (source: LdapSourceConfig, pageSize?: number): Promise<number[]> => {
-      const out: number[] = [];
-      const opts = { password: slapd.servicePassword, ...(pageSize ? { pageSize } : {}) };
-      for await (const page of readLdapDelta(source, since, {}, opts)) out.push(page.length);
-      return out;
-    };
-    const whole = await pages(ldapSource('people', { pageSize: 1000 }));
-    expect(whole).toHaveLength(1);
-    const total = whole[0] as number;
-    expect(total).toBeGreaterThan(4);
-    for (const [source, size] of [
-      [ldapSource('people', { pageSize: 2 }), 2],
-      [ldapSource('people', { pageSize: 1000 }), 3],
-    ] as const) {
-      const sizes = await pages(source, size === 3 ? 3 : undefined);
-      expect(sizes).toHaveLength(Math.ceil(total / size));
-      expect(sizes.slice(0, -1).every((n) => n === size)).toBe(true);
-    }
   });
 
   it('groupOfNames / groupOfUniqueNames with mail are recipients routed as mailboxes of their source, full and delta (SPEC §1)', async () => {
