@@ -7,6 +7,14 @@ import { deletionGuard } from '../../src/routing/guard.js';
 const entry = (e: Partial<DirectoryEntry>): DirectoryEntry => ({ id: 'CN=x', dn: 'CN=x', objectClass: ['user'], proxyAddresses: [], ...e });
 
 describe('buildObject', () => {
+  it('dedupes many addresses ignoring case, before and after its list gives way to a Set (past 16)', () => {
+    const secondaries = Array.from({ length: 40 }, (_, i) => `smtp:a${i}@contoso.edu`);
+    // each address again in upper case: early ones (list), late ones (Set), and mail last
+    const again = [3, 15, 16, 17, 39].map((i) => `smtp:A${i}@CONTOSO.EDU`);
+    const r = buildObject('corp', entry({ proxyAddresses: ['SMTP:p@contoso.edu', ...secondaries, ...again], mail: 'A39@contoso.edu' }));
+    expect(r.ok === true && r.object.addresses).toEqual(['p@contoso.edu', ...secondaries.map((a) => a.slice(5))]);
+  });
+
   it('takes SMTP: as primary, smtp: as secondaries, mail, and ignores other types', () => {
     const r = buildObject(
       'corp',
