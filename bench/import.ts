@@ -26,7 +26,7 @@ import { encodeObject } from '../src/store/codec.js';
 import { createKeys } from '../src/store/keys.js';
 import { addressShard, chooseShards, objectRef, refShard } from '../src/store/shards.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
-import { benchTableConfig, run, runSwitchyard, timed } from './lib.js';
+import { benchTableConfig, median, run, runSwitchyard, timed } from './lib.js';
 import { ThreadTimes } from './thread-times.js';
 
 const arg = (name: string): string | undefined => {
@@ -36,11 +36,6 @@ const arg = (name: string): string | undefined => {
 const SIZES = (arg('--rows') ?? '100000,1000000').split(',').map(Number);
 const BASELINE = arg('--baseline');
 const ROUNDS = Math.max(1, Number(arg('--rounds') ?? 3) || 1);
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 const root = projectRoot();
 const dataDir = join(root, 'bench', 'data');
 

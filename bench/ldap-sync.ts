@@ -26,7 +26,7 @@ import { adMapping, searchFilter } from '../src/directory/ldap/mapping.js';
 import { filterParts, partFilter } from '../src/directory/ldap/partitions.js';
 import { useLeanDecoder } from '../src/directory/ldap/ldapts-internals.js';
 import { writeGeneratedLdif } from './generate-ldif.js';
-import { benchTableConfig, run, runSwitchyard, timed } from './lib.js';
+import { benchTableConfig, median, run, runSwitchyard, span, timed } from './lib.js';
 import { ThreadTimes } from './thread-times.js';
 
 const rowsArg = process.argv.indexOf('--rows');
@@ -103,12 +103,6 @@ const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
 /** The CPU time a switchyard run reported on exit (report-rss.cjs), in seconds. */
 const childCpu = (stderr: string): number => Number(/SY_BENCH_CPU_MS=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1000;
 const dataDir = join(projectRoot(), 'bench', 'data');
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const span = (xs: readonly number[]): string => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 const ldif = join(dataDir, `b2-${ROWS}.ldif`);
 
 async function main(): Promise<void> {
@@ -128,12 +122,23 @@ async function main(): Promise<void> {
         run(
           'ldapsearch',
           // StartTLS (-ZZ), as Switchyard must use for a simple bind (SPEC §2.2)
-          ['-x', '-ZZ', '-LLL', '-H', slapd.ldapUrl, '-D', SERVICE_DN, '-w', slapd.servicePassword, '-b', 'dc=contoso,dc=edu'].concat([
+          [
+            '-x',
+            '-ZZ',
+            '-LLL',
+            '-H',
+            slapd.ldapUrl,
+            '-D',
+            SERVICE_DN,
+            '-w',
+            slapd.servicePassword,
+            '-b',
+            'dc=contoso,dc=edu',
             '-E',
             'pr=1000/noprompt',
             filter,
             ...adMapping.attributes,
-          ]),
+          ],
           { discardStdout: true, env: { ...process.env, LDAPTLS_CACERT: slapd.caFile } },
         ),
       );
@@ -216,6 +221,7 @@ async function main(): Promise<void> {
       return;
     }
     const ours = median(syncs.map((s) => s.seconds));
+    const cpuSync = median(syncs.map((s) => s.cpu));
     const last = syncs[syncs.length - 1] as (typeof syncs)[number];
     const configP = configFor('bench-b2p', { by: 'filters', filters: configured, connections: PARTS });
     const oursP = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', configP], profiled(env, 'sync-parts'));
@@ -229,7 +235,7 @@ async function main(): Promise<void> {
         `  switchyard sync --full, one search: ${ours.toFixed(2)} s wall (rounds ${span(syncs.map((s) => s.seconds))} s), peak RSS ${Math.max(...syncs.map((s) => s.rssMb)).toFixed(0)} MB; ${last.out.counts.objects} objects, ${last.out.counts.addresses} addresses`,
         `    ratio ${ratios(ours)}`,
         ...lines,
-        `    (extra) CPU of the sync process ${median(syncs.map((s) => s.cpu)).toFixed(2)} s = ${(median(syncs.map((s) => s.cpu)) / cpuClient).toFixed(2)}× the CPU of ldapts alone (start-up included; a figure the machine's load disturbs less than wall time)`,
+        `    (extra) CPU of the sync process ${cpuSync.toFixed(2)} s = ${(cpuSync / cpuClient).toFixed(2)}× the CPU of ldapts alone (start-up included; a figure the machine's load disturbs less than wall time)`,
         `    (extra) last round's ${last.threads}`,
         `  switchyard sync --full, partitions ${resultP.partitions?.searches ?? '?'} searches on ${PARTS} connections, once${resultP.partitions?.fallback ? ` (fell back: ${resultP.partitions.fallback})` : ''}: ${oursP.seconds.toFixed(2)} s wall, peak RSS ${oursP.rssMb.toFixed(0)} MB; ${resultP.counts.objects} objects, ${resultP.counts.addresses} addresses`,
         `    ratio ${ratios(oursP.seconds)}${oursP.seconds < ours ? ' (with partitions only)' : ''}`,
