@@ -5,7 +5,7 @@
  * publish a new table version atomically — or, on a dry run or any refusal, delete the
  * staging snapshot so the table is unchanged.
  */
-import { buildObject, type RecipientObject } from '../routing/object.js';
+import type { RecipientObject } from '../routing/object.js';
 import { createSnapshot, readSnapshotMeta, readStateLayout, stageArgs, stageBatch } from '../store/snapshot.js';
 import { hgetallSharded, hlenSharded, hmgetSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
 import { chooseShards } from '../store/shards.js';
@@ -17,94 +17,14 @@ import { DeletionGuardError, InvalidInputError } from './errors.js';
 import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
 import { dryRunDiff, removedObjects } from './full-diff.js';
 import { guardedResult, SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
-import { STAGE_PACE, Window } from './stage-pace.js';
+import { STAGE_PACE } from './stage-pace.js';
+import { stageAll } from './stage-all.js';
 import type { PublishDeps, PublishOptions, PublishResult, ReadItem } from './types.js';
 
 export interface SourceSpec {
   readonly name: string;
   readonly priority: number;
   readonly deletionThreshold: number;
-}
-
-/** Stages every entry of `items` into snapshot `id`, at most `inFlight` batches (deps.stage) in flight at once. */
-async function stageAll(
-  deps: PublishDeps,
-  spec: SourceSpec,
-  id: SnapshotLayout,
-  old: StateLayout | undefined,
-  items: AsyncIterable<readonly ReadItem[]>,
-  tally: Tally,
-  opts: PublishOptions,
-  bad: InvalidEntries | undefined,
-  staged?: { added: RecipientObject[]; changed: RecipientObject[] },
-): Promise<number> {
-  const pace = deps.stage ?? STAGE_PACE;
-  const inFlight = new Window(pace.inFlight);
-  let failure: Error | undefined;
-  let batch: RecipientObject[] = [];
-  let origins: string[] = [];
-  let batchId = 0;
-
-  const flush = (): Promise<void> => {
-    const objects = batch;
-    const where = origins;
-    batch = [];
-    origins = [];
-    return inFlight.run(() =>
-      stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
-        .then((r) => {
-          for (let i = 0; i < r.status.length; i++) {
-            const o = objects[i] as RecipientObject;
-            const status = r.status[i];
-            if (status === 'A' || status === 'C' || status === 'U') {
-              tally.record(status, o.dn);
-              if (status === 'A') staged?.added.push(o);
-              if (status === 'C') staged?.changed.push(o);
-            } else {
-              const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
-              tally.error({ origin: where[i] ?? o.dn, reason });
-              bad?.add(o.id, o.dn, reason, false);
-            }
-          }
-          tally.addressesAdded += r.addressesNew;
-          tally.addressesKept += r.addressesKept;
-          tally.conflicted(r.conflicted);
-          tally.written += objects.length;
-          opts.onProgress?.({ read: tally.read, written: tally.written });
-        })
-        .catch((err: unknown) => {
-          failure ??= err instanceof Error ? err : new Error(String(err));
-        }),
-    );
-  };
-
-  for await (const chunk of items) {
-    if (failure !== undefined) break;
-    for (const item of chunk) {
-      tally.read++;
-      if ('error' in item) {
-        tally.error(item.error);
-        bad?.add('', item.error.origin, item.error.reason);
-        continue;
-      }
-      const built = buildObject(spec.name, item.entry);
-      if (built.ok === true) {
-        batch.push(built.object);
-        origins.push(item.entry.origin ?? item.entry.dn);
-        if (batch.length >= pace.batch) await flush();
-      } else if (built.ok === 'skip') {
-        tally.skipped++;
-        if (bad) bad.notMailEnabled++;
-      } else {
-        tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
-        bad?.add(item.entry.id, item.entry.dn, built.reason);
-      }
-    }
-  }
-  if (batch.length > 0 && failure === undefined) await flush();
-  await inFlight.drain();
-  if (failure !== undefined) throw failure;
-  return batchId;
 }
 
 /** Stages again, as they are published, the objects of entries that turned invalid (held). */

@@ -20,6 +20,18 @@ import type { StagePace } from './types.js';
  */
 export const STAGE_PACE: StagePace = { batch: 20, inFlight: 2 };
 
+/**
+ * Objects per pipeline of plain `HSET`s in a source's first staging (src/store/fresh-stage.ts),
+ * for a snapshot of `shards` shards: one `HSET` per touched shard of each hash, so the batch
+ * grows with the shards to keep a few dozen fields per command — each command costs the client
+ * more than its fields do. 25 per shard, from 200 to 2000: at 16 shards 400–800 objects cost
+ * the least client and Redis time, at 64 shards 1000–2400 (~40 % less client time than 200;
+ * docs/benchmarks.md, session 23). A command of ~50 fields holds Redis for tens of µs.
+ */
+export function freshBatch(shards: number): number {
+  return Math.min(2000, Math.max(200, 25 * shards));
+}
+
 /** At most `limit` tasks running; `run` waits for a free slot before it starts one. */
 export class Window {
   private readonly running = new Set<Promise<void>>();

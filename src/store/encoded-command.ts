@@ -34,24 +34,78 @@ export class EncodedCommand extends Command {
   }
 }
 
+/** Arguments as RESP bulk strings, one after another (no array header): the bytes ioredis writes for them. */
+export function respBulks(args: readonly string[]): Buffer {
+  const parts = new Array<string>(args.length + 1);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    parts[i] = `$${arg.length}\r\n${arg}`;
+  }
+  parts[args.length] = '';
+  const text = parts.join('\r\n');
+  if (Buffer.byteLength(text) === text.length) return Buffer.from(text, 'latin1');
+  // a non-ASCII argument: lengths in bytes
+  return Buffer.from(args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join(''));
+}
+
+/**
+ * A command of one key and arguments already encoded (`respBulks`), for the many-field writes
+ * of a first staging (src/store/fresh-stage.ts). The arguments leave the JS heap as soon as
+ * the batch is taken: a command in flight holds one Buffer instead of a thousand strings,
+ * which the young-generation collector otherwise copied and promoted (session 23). The key is
+ * its only argument as ioredis sees it (its prefix, its Cluster slot), and the bytes written
+ * are those ioredis writes for the whole argument list (test/unit/encoded-command.test.ts).
+ */
+export class PackedCommand extends Command {
+  constructor(
+    name: string,
+    key: string,
+    private readonly packed: Buffer,
+    private readonly packedCount: number,
+    options: ConstructorParameters<typeof Command>[2],
+  ) {
+    super(name, [key], options);
+  }
+
+  override toWritable(): Buffer {
+    const key = String(this.args[0]);
+    const head = `*${2 + this.packedCount}\r\n$${this.name.length}\r\n${this.name}\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`;
+    return Buffer.concat([Buffer.from(head), this.packed]);
+  }
+}
+
 function itself<T>(this: T): T {
   return this;
 }
 
 /**
- * Sends `name` with `args` as `redis[name](...args)` would (string replies, the client's key
- * prefix), written by EncodedCommand; numbers go as their decimal strings. `args` is the
- * command's from then on: Command's constructor flattens its argument list with
+ * `name` with `args` as a Command that `redis[name](...args)` would make (string replies, the
+ * client's key prefix), written by EncodedCommand; numbers go as their decimal strings. `args`
+ * is the command's from then on: Command's constructor flattens its argument list with
  * `Array#flat`, which took ~20 µs for a staging script's 300 arguments (as long as building
  * them); this list is flat by its type, so its `flat` returns it.
  */
-export function sendEncoded(redis: RedisClient, name: string, args: (string | number | Buffer)[]): Promise<unknown> {
+export function encodedCommand(redis: RedisClient, name: string, args: (string | number | Buffer)[]): EncodedCommand {
   Object.defineProperty(args, 'flat', { value: itself });
   const { keyPrefix, showFriendlyErrorStack } = redis.options;
-  const command = new EncodedCommand(name, args, {
+  return new EncodedCommand(name, args, {
     replyEncoding: 'utf8',
     keyPrefix,
     errorStack: showFriendlyErrorStack ? new Error() : undefined,
   });
-  return redis.sendCommand(command) as Promise<unknown>;
+}
+
+/** `name` on `key` with the `count` arguments `packed` (respBulks), as a command of `redis`. */
+export function packedCommand(redis: RedisClient, name: string, key: string, packed: Buffer, count: number): PackedCommand {
+  const { keyPrefix, showFriendlyErrorStack } = redis.options;
+  return new PackedCommand(name, key, packed, count, {
+    replyEncoding: 'utf8',
+    keyPrefix,
+    errorStack: showFriendlyErrorStack ? new Error() : undefined,
+  });
+}
+
+/** Sends `name` with `args` (see encodedCommand). */
+export function sendEncoded(redis: RedisClient, name: string, args: (string | number | Buffer)[]): Promise<unknown> {
+  return redis.sendCommand(encodedCommand(redis, name, args)) as Promise<unknown>;
 }

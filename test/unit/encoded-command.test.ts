@@ -5,7 +5,7 @@
  */
 import { Command } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { asciiResp, EncodedCommand } from '../../src/store/encoded-command.js';
+import { asciiResp, EncodedCommand, PackedCommand, respBulks } from '../../src/store/encoded-command.js';
 
 const bytes = (w: string | Buffer): Buffer => (typeof w === 'string' ? Buffer.from(w) : w);
 type Arg = string | number | Buffer;
@@ -33,5 +33,29 @@ describe('EncodedCommand', () => {
       expect(asciiResp('evalsha', args)).toBeUndefined();
       expect(ours('evalsha', args)).toEqual(theirs('evalsha', args));
     }
+  });
+});
+
+describe('PackedCommand', () => {
+  const packed = (key: string, fields: string[], keyPrefix?: string): Buffer =>
+    new PackedCommand('hset', key, respBulks(fields), fields.length, keyPrefix ? { keyPrefix } : {}).toWritable();
+  const own = (key: string, fields: string[], keyPrefix?: string): Buffer =>
+    bytes(new Command('hset', [key, ...fields], keyPrefix ? { keyPrefix } : {}).toWritable({}));
+
+  it('writes, byte for byte, what ioredis writes for the whole argument list', () => {
+    const cases: [string, string[]][] = [
+      ['{sy}:snap:3:addr:1', ['u1@contoso.edu', '17:cn=u1', 'u2@contoso.edu', '17:cn=u2']],
+      ['{sy}:snap:3:obj:0', ['0:cn=x', '{"s":"corp","a":["x@contoso.edu"],"r":"0000990|1|~|cn=x\u0000cn=x"}']],
+      ['{sy}:snap:3:addr:2', ['josé@bücher.example', '3:cn=josé', '😀@x.example', '', 'a\r\nb', '4:k']],
+      ['{sÿ}:snap:4:tgt:0', ['t@live.contoso.edu', '9:cn=t']],
+    ];
+    for (const [key, fields] of cases) expect(packed(key, fields)).toEqual(own(key, fields));
+  });
+
+  it("carries the client's key prefix, and only its key as ioredis's argument (its slot)", () => {
+    expect(packed('{sy}:k', ['f', 'v'], 'pre:')).toEqual(own('{sy}:k', ['f', 'v'], 'pre:'));
+    const c = new PackedCommand('hset', '{sy}:k', respBulks(['f', 'v']), 2, {});
+    expect(c.args).toEqual(['{sy}:k']);
+    expect(c.getSlot()).toBe(new Command('hset', ['{sy}:k', 'f', 'v']).getSlot());
   });
 });

@@ -1,0 +1,143 @@
+/**
+ * Staging every entry a source read into a new snapshot: build each recipient object, send
+ * the objects in batches (at most `inFlight` unanswered, src/pipeline/stage-pace.ts), and
+ * count what each batch did. A snapshot that replaces a published state goes through
+ * stage.lua, which diffs every object against that state. A first snapshot of a source
+ * writes the objects whose fields are all new with plain `HSET`s and sends only the others
+ * through stage.lua (src/store/fresh-stage.ts, whose order rules this keeps).
+ */
+import { buildObject, type RecipientObject } from '../routing/object.js';
+import { FreshStage } from '../store/fresh-stage.js';
+import type { SnapshotLayout, StateLayout } from '../store/sharded.js';
+import { stageArgs, stageBatch, type BatchResult } from '../store/snapshot.js';
+import type { InvalidEntries } from './invalid.js';
+import { freshBatch, STAGE_PACE, Window } from './stage-pace.js';
+import type { Tally } from './tally.js';
+import type { PublishDeps, PublishOptions, ReadItem } from './types.js';
+
+export interface StageSpec {
+  readonly name: string;
+  readonly priority: number;
+}
+
+/** What a dry run reports: the objects staged as added and as changed. */
+export interface StagedObjects {
+  readonly added: RecipientObject[];
+  readonly changed: RecipientObject[];
+}
+
+/** Stages every entry of `items` into snapshot `id`; answers the number of stage.lua batches sent (their ids). */
+export async function stageAll(
+  deps: PublishDeps,
+  spec: StageSpec,
+  id: SnapshotLayout,
+  old: StateLayout | undefined,
+  items: AsyncIterable<readonly ReadItem[]>,
+  tally: Tally,
+  opts: PublishOptions,
+  bad: InvalidEntries | undefined,
+  staged?: StagedObjects,
+): Promise<number> {
+  const pace = deps.stage ?? STAGE_PACE;
+  const inFlight = new Window(pace.inFlight);
+  const fresh = old === undefined ? new FreshStage(deps.redis, deps.keys, id, opts.sizeHint) : undefined;
+  const freshPer = freshBatch(id.shards);
+  let failure: Error | undefined;
+  const fail = (err: unknown): void => {
+    failure ??= err instanceof Error ? err : new Error(String(err));
+  };
+  const progress = (): void => opts.onProgress?.({ read: tally.read, written: tally.written });
+  // objects for stage.lua, with where each was read
+  let batch: RecipientObject[] = [];
+  let origins: string[] = [];
+  let batchId = 0;
+
+  const counted = (objects: readonly RecipientObject[], where: readonly string[], r: BatchResult): void => {
+    for (let i = 0; i < r.status.length; i++) {
+      const o = objects[i] as RecipientObject;
+      const status = r.status[i];
+      if (status === 'A' || status === 'C' || status === 'U') {
+        tally.record(status, o.dn);
+        if (status === 'A') staged?.added.push(o);
+        if (status === 'C') staged?.changed.push(o);
+      } else {
+        const reason = `duplicate object identity "${o.id}" (an earlier entry has it)`;
+        tally.error({ origin: where[i] ?? o.dn, reason });
+        bad?.add(o.id, o.dn, reason, false);
+      }
+    }
+    tally.addressesAdded += r.addressesNew;
+    tally.addressesKept += r.addressesKept;
+    tally.conflicted(r.conflicted);
+    tally.written += objects.length;
+    progress();
+  };
+
+  // objects of a first snapshot written without a script: counted when added (a failed
+  // write fails the whole staging), written once their batch is answered
+  const flushPlain = (): Promise<void> => {
+    const taken = (fresh as FreshStage).take();
+    return inFlight.run(() =>
+      taken
+        .send()
+        .then(() => {
+          tally.written += taken.objects;
+          progress();
+        })
+        .catch(fail),
+    );
+  };
+
+  const flushScripted = async (): Promise<void> => {
+    const objects = batch;
+    const where = origins;
+    batch = [];
+    origins = [];
+    if (fresh !== undefined) {
+      // every plain write before this batch answered first (fresh-stage.ts: order)
+      if (fresh.pending > 0) await flushPlain();
+      await inFlight.drain();
+    }
+    return inFlight.run(() =>
+      stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
+        .then((r) => counted(objects, where, r))
+        .catch(fail),
+    );
+  };
+
+  for await (const chunk of items) {
+    if (failure !== undefined) break;
+    for (const item of chunk) {
+      tally.read++;
+      if ('error' in item) {
+        tally.error(item.error);
+        bad?.add('', item.error.origin, item.error.reason);
+        continue;
+      }
+      const built = buildObject(spec.name, item.entry);
+      if (built.ok === true) {
+        if (fresh?.add(built.object, spec.priority)) {
+          tally.record('A', built.object.dn);
+          tally.addressesAdded += built.object.addresses.length;
+          staged?.added.push(built.object);
+          if (fresh.pending >= freshPer) await flushPlain();
+          continue;
+        }
+        batch.push(built.object);
+        origins.push(item.entry.origin ?? item.entry.dn);
+        if (batch.length >= pace.batch) await flushScripted();
+      } else if (built.ok === 'skip') {
+        tally.skipped++;
+        if (bad) bad.notMailEnabled++;
+      } else {
+        tally.error({ origin: item.entry.origin ?? item.entry.dn, reason: built.reason });
+        bad?.add(item.entry.id, item.entry.dn, built.reason);
+      }
+    }
+  }
+  if (failure === undefined && fresh !== undefined && fresh.pending > 0) await flushPlain();
+  if (failure === undefined && batch.length > 0) await flushScripted();
+  await inFlight.drain();
+  if (failure !== undefined) throw failure;
+  return batchId;
+}

@@ -1,0 +1,92 @@
+/**
+ * A set of 64-bit fingerprints of strings, for a staging that must know whether a field was
+ * claimed before without keeping the fields themselves (B1, issue 15): a million-row import
+ * claims some 4.4 million fields (object refs, addresses, targets), which as strings in a JS
+ * Set would cost ~200 MB; here they cost 8 bytes a slot in one typed array (64 MB at that
+ * size). A fingerprint is the field's FNV-1a 32 (which its shard hint already needs) beside
+ * a second, independent 32-bit hash seeded per kind of field. Two fields with the same
+ * fingerprint read as one: `add` then answers "seen" for a field never seen, so a caller
+ * must treat "seen" as "maybe seen" (see src/store/fresh-stage.ts), and "new" as certain.
+ */
+
+/** A second 32-bit hash of `s` (its UTF-16 units), independent of FNV-1a: murmur-style mixing per unit. */
+export function mixHash(s: string, seed: number): number {
+  let h = seed ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 13), 0x5bd1e995);
+  return (h ^ (h >>> 15)) | 0;
+}
+
+/** Slots at least (512 KB); the table doubles whenever it is three-quarters full. */
+const MIN_SLOTS = 1 << 16;
+/** Slots at most sized up front (128 MB): past that, the table grows as fields come. */
+const MAX_INITIAL_SLOTS = 1 << 24;
+
+/** Slots for `expected` fingerprints: a power of two that holds them under three-quarters full. */
+function slotsFor(expected: number): number {
+  let n = MIN_SLOTS;
+  while (n < MAX_INITIAL_SLOTS && 3 * n < 4 * expected) n *= 2;
+  return n;
+}
+
+export class FingerprintSet {
+  /** Slot i holds (slots[2i], slots[2i+1]); (0, 0) is an empty slot. */
+  private slots: Int32Array;
+  private mask: number;
+  private count = 0;
+
+  /** `expected`: how many fingerprints to size for (growing past it costs a rehash per doubling). */
+  constructor(expected = 0) {
+    const slots = slotsFor(expected);
+    this.slots = new Int32Array(2 * slots);
+    this.mask = slots - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes the slots take. */
+  get bytes(): number {
+    return this.slots.byteLength;
+  }
+
+  /** Adds the fingerprint (a, b): true when it was not in the set, false when it was. */
+  add(a: number, b: number): boolean {
+    a |= 0;
+    b |= 0;
+    if (a === 0 && b === 0) b = 1; // (0, 0) marks an empty slot
+    if (4 * (this.count + 1) > 3 * (this.mask + 1)) this.grow();
+    const slots = this.slots;
+    for (let i = b & this.mask; ; i = (i + 1) & this.mask) {
+      const x = slots[2 * i] as number;
+      const y = slots[2 * i + 1] as number;
+      if (x === 0 && y === 0) {
+        slots[2 * i] = a;
+        slots[2 * i + 1] = b;
+        this.count++;
+        return true;
+      }
+      if (x === a && y === b) return false;
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(2 * old.length);
+    this.mask = old.length - 1;
+    const slots = this.slots;
+    for (let j = 0; j < old.length; j += 2) {
+      const a = old[j] as number;
+      const b = old[j + 1] as number;
+      if (a === 0 && b === 0) continue;
+      let i = b & this.mask;
+      while ((slots[2 * i] as number) !== 0 || (slots[2 * i + 1] as number) !== 0) i = (i + 1) & this.mask;
+      slots[2 * i] = a;
+      slots[2 * i + 1] = b;
+    }
+  }
+}

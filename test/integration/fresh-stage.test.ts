@@ -1,0 +1,155 @@
+/**
+ * A source's first staging (src/pipeline/stage-all.ts with src/store/fresh-stage.ts: plain
+ * `HSET`s for objects whose fields are all new, stage.lua for the others) builds the snapshot
+ * stage.lua alone builds and counts what its replies count — on a real Redis, over generated
+ * entries with address conflicts (some decided against an object written without a script),
+ * shared targets, repeated identities and non-ASCII addresses, at 1 and 4 shards.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { ReadItem } from '../../src/directory/items.js';
+import { stageAll } from '../../src/pipeline/stage-all.js';
+import { Tally } from '../../src/pipeline/tally.js';
+import type { PublishDeps } from '../../src/pipeline/types.js';
+import { buildObject, type RecipientObject } from '../../src/routing/object.js';
+import type { DirectoryEntry } from '../../src/routing/entry.js';
+import { shardKeys } from '../../src/store/keys.js';
+import type { SnapshotLayout } from '../../src/store/sharded.js';
+import { createSnapshot, stageArgs, stageBatch, type BatchResult } from '../../src/store/snapshot.js';
+import { testEnv, type TestEnv } from '../helpers/env.js';
+
+const PRIORITY = 10;
+const BATCH = 7;
+
+let env: TestEnv;
+beforeEach(async () => {
+  env = await testEnv();
+});
+afterEach(async () => env.cleanup());
+
+/** mulberry32: a failure is reproducible from its seed. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` entries over a pool of `pool` addresses (every 10th non-ASCII); every 29th repeats an earlier identity. */
+function entries(rnd: () => number, n: number, pool: number): DirectoryEntry[] {
+  const address = (): string => {
+    const i = Math.floor(rnd() * pool);
+    return i % 10 === 3 ? `Jörg${i}@Contoso.edu` : `User${i}@contoso.edu`;
+  };
+  return Array.from({ length: n }, (_, i) => {
+    const id = `CN=o${i % 29 === 28 ? Math.floor(rnd() * i) : i},OU=${i % 3},DC=contoso,DC=edu`;
+    const proxies = [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, address))];
+    const target = rnd() < 0.4 ? `t${Math.floor(rnd() * (n / 8))}@live.contoso.edu` : undefined;
+    return {
+      id,
+      dn: id,
+      objectClass: target && rnd() < 0.5 ? ['contact'] : ['user'],
+      proxyAddresses: proxies.map((a, k) => `${k === 0 ? 'SMTP' : 'smtp'}:${a}`),
+      ...(target ? { targetAddress: `SMTP:${target}` } : {}),
+      created: String(20200101 + Math.floor(rnd() * 50)),
+      displayName: `o${i}`,
+      origin: `gen.csv:${i + 2}`,
+    };
+  });
+}
+
+/** The entries as a reader yields them: batches of 50 (a sync iterable serves as an async one). */
+function chunks(list: DirectoryEntry[]): Iterable<ReadItem[]> {
+  const out: ReadItem[][] = [];
+  for (let from = 0; from < list.length; from += 50) out.push(list.slice(from, from + 50).map((entry) => ({ entry })));
+  return out;
+}
+
+/** Every shard of every hash of a snapshot, as sorted entries. */
+async function contents(snap: SnapshotLayout): Promise<string[][][]> {
+  const out: string[][][] = [];
+  for (const hash of ['obj', 'addr', 'conf', 'tgt'] as const) {
+    for (const key of shardKeys(env.keys, snap.id, hash, snap.shards)) out.push(Object.entries(await env.redis.hgetall(key)).sort());
+  }
+  return out;
+}
+
+/** The same entries staged by stage.lua alone, in batches, as a first staging did before. */
+async function* toAsync<T>(items: Iterable<T>): AsyncIterable<T> {
+  for (const item of items) yield await Promise.resolve(item);
+}
+
+async function scriptOnly(
+  list: DirectoryEntry[],
+  shards: number,
+): Promise<{ snap: SnapshotLayout; replies: BatchResult[]; objects: RecipientObject[] }> {
+  const snap = await createSnapshot(env.redis, env.keys, 'corp', shards);
+  const objects = list.map((e) => buildObject('corp', e)).flatMap((b) => (b.ok === true ? [b.object] : []));
+  const replies: BatchResult[] = [];
+  for (let from = 0, b = 1; from < objects.length; from += BATCH, b++) {
+    replies.push(await stageBatch(env.redis, env.keys, snap, undefined, stageArgs(b, objects.slice(from, from + BATCH), PRIORITY)));
+  }
+  return { snap, replies, objects };
+}
+
+async function firstStaging(list: DirectoryEntry[], shards: number): Promise<{ snap: SnapshotLayout; tally: Tally; scripted: number }> {
+  const deps: PublishDeps = { redis: env.redis, keys: env.keys, versionsKept: 5, stage: { batch: BATCH, inFlight: 2 } };
+  const snap = await createSnapshot(env.redis, env.keys, 'corp', shards);
+  const tally = new Tally();
+  const scripted = await stageAll(
+    deps,
+    { name: 'corp', priority: PRIORITY },
+    snap,
+    undefined,
+    toAsync(chunks(list)),
+    tally,
+    { cause: 'import' },
+    undefined,
+  );
+  return { snap, tally, scripted };
+}
+
+it.each([
+  [1, 4],
+  [2, 4],
+  [3, 1],
+  [4, 1],
+])('stages what stage.lua alone stages, and counts the same (seed %i, %i shards)', async (seed, shards) => {
+  const list = entries(random(seed), 400, 3000);
+  const ours = await firstStaging(list, shards);
+  const ref = await scriptOnly(list, shards);
+  expect(await contents(ours.snap)).toEqual(await contents(ref.snap));
+
+  const statuses = ref.replies.map((r) => r.status).join('');
+  const duplicates = ref.objects.filter((_, i) => statuses[i] === 'D').map((o) => o.dn);
+  expect(duplicates.length).toBeGreaterThan(0);
+  expect(ours.tally.added).toBe([...statuses].filter((s) => s === 'A').length);
+  expect(ours.tally.invalid).toBe(duplicates.length);
+  expect(ours.tally.errors.map((e) => e.reason)).toEqual(
+    duplicates.map((dn) => `duplicate object identity "${dn}" (an earlier entry has it)`),
+  );
+  expect(ours.tally.addressesAdded).toBe(ref.replies.reduce((n, r) => n + r.addressesNew, 0));
+  expect(ours.tally.written).toBe(ref.objects.length);
+  expect(new Set(ref.replies.flatMap((r) => r.conflicted)).size).toBeGreaterThan(0);
+  // both ways were taken: some objects through stage.lua, most without it
+  expect(ours.scripted).toBeGreaterThan(0);
+  expect(ours.scripted).toBeLessThan(ref.replies.length / 2);
+});
+
+it('writes a directory without shared fields with no script at all', async () => {
+  const list = entries(random(9), 300, 10).map((e, i) => ({
+    ...e,
+    id: `CN=u${i}`,
+    dn: `CN=u${i}`,
+    proxyAddresses: [`SMTP:u${i}@contoso.edu`, `smtp:U${i}@Alias.contoso.edu`, `smtp:ü${i}@contoso.edu`],
+    targetAddress: i % 2 === 0 ? `SMTP:u${i}@live.contoso.edu` : undefined,
+    objectClass: ['user'],
+  }));
+  const ours = await firstStaging(list, 4);
+  const ref = await scriptOnly(list, 4);
+  expect(ours.scripted).toBe(0);
+  expect(ours.tally.added).toBe(300);
+  expect(await contents(ours.snap)).toEqual(await contents(ref.snap));
+});
