@@ -75,8 +75,10 @@ export async function stageAll(
 
   // objects of a first snapshot written without a script: counted when added (a failed
   // write fails the whole staging), written once their batch is answered
+  let plainSent = false; // a plain batch sent since every batch was last answered
   const flushPlain = (): Promise<void> => {
     const taken = (fresh as FreshStage).take();
+    plainSent = true;
     return inFlight.run(() =>
       taken
         .send()
@@ -96,7 +98,8 @@ export async function stageAll(
     if (fresh !== undefined) {
       // every plain write before this batch answered first (fresh-stage.ts: order)
       if (fresh.pending > 0) await flushPlain();
-      await inFlight.drain();
+      if (plainSent) await inFlight.drain();
+      plainSent = false;
     }
     return inFlight.run(() =>
       stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))

@@ -22,13 +22,15 @@ export function mixHash(s: string, seed: number): number {
 
 /** Slots at least (512 KB); the table doubles whenever it is three-quarters full. */
 const MIN_SLOTS = 1 << 16;
-/** Slots at most sized up front (128 MB): past that, the table grows as fields come. */
-const MAX_INITIAL_SLOTS = 1 << 24;
+/** Slots at most (128 MB): sized up front to this at most, and never grown past it. */
+const MAX_SLOTS = 1 << 24;
+/** Fingerprints the largest table holds (three-quarters of its slots). */
+export const MAX_FINGERPRINTS = (3 * MAX_SLOTS) / 4;
 
 /** Slots for `expected` fingerprints: a power of two that holds them under three-quarters full. */
 function slotsFor(expected: number): number {
   let n = MIN_SLOTS;
-  while (n < MAX_INITIAL_SLOTS && 3 * n < 4 * expected) n *= 2;
+  while (n < MAX_SLOTS && 3 * n < 4 * expected) n *= 2;
   return n;
 }
 
@@ -54,12 +56,15 @@ export class FingerprintSet {
     return this.slots.byteLength;
   }
 
-  /** Adds the fingerprint (a, b): true when it was not in the set, false when it was. */
+  /** Adds the fingerprint (a, b): true when it was not in the set, false when it was. Throws past MAX_FINGERPRINTS. */
   add(a: number, b: number): boolean {
     a |= 0;
     b |= 0;
     if (a === 0 && b === 0) b = 1; // (0, 0) marks an empty slot
-    if (4 * (this.count + 1) > 3 * (this.mask + 1)) this.grow();
+    if (4 * (this.count + 1) > 3 * (this.mask + 1)) {
+      if (this.mask + 1 >= MAX_SLOTS) throw new RangeError(`a fingerprint set holds at most ${MAX_FINGERPRINTS} fingerprints`);
+      this.grow();
+    }
     const slots = this.slots;
     for (let i = b & this.mask; ; i = (i + 1) & this.mask) {
       const x = slots[2 * i] as number;

@@ -20,7 +20,7 @@ import { Pipeline } from 'ioredis';
 import { objectKey, rankKey, type RecipientObject } from '../routing/object.js';
 import { encodeObject } from './codec.js';
 import { packedCommand, respBulks } from './encoded-command.js';
-import { FingerprintSet, mixHash } from './fingerprints.js';
+import { FingerprintSet, MAX_FINGERPRINTS, mixHash } from './fingerprints.js';
 import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import type { SnapshotLayout } from './sharded.js';
@@ -42,12 +42,15 @@ export class FreshStage {
   private addr: Groups = [];
   private tgt: Groups = [];
   private count = 0;
+  private exhausted = false;
 
   constructor(
     private readonly redis: RedisClient,
     keys: Keys,
     snap: SnapshotLayout,
     expectedAddresses = 0,
+    /** Fields claimed at most (tests set fewer). */
+    private readonly maxFields = MAX_FINGERPRINTS,
   ) {
     // an object has ~3 addresses, an identity and maybe a target: 1.5 fields per address
     this.claimed = new FingerprintSet(Math.ceil(1.5 * expectedAddresses));
@@ -75,6 +78,12 @@ export class FreshStage {
    * answers false: stage.lua must stage it.
    */
   add(o: RecipientObject, priority: number): boolean {
+    // past the fingerprints' bound (~2.8 million objects) every later object goes through
+    // stage.lua: no plain write comes after a script any more, so the order rules still hold
+    if (this.exhausted || this.claimed.size + o.addresses.length + 2 > this.maxFields) {
+      this.exhausted = true;
+      return false;
+    }
     const key = objectKey(o);
     const refHash = fnv1a32(key);
     let fresh = this.claimed.add(refHash, mixHash(key, SEED_KEY));
