@@ -10,7 +10,8 @@
  * emptied Redis); the ratio is of the medians, each round's beside it (single samples moved by a
  * third between runs on the shared machine).
  * --baseline also times another build's import of the same file in the same run (before/after).
- * Targets: ≤ 1.5× the reference at both sizes; at 1,000,000 rows ≤ 20 s and peak RSS ≤ 400 MB.
+ * Targets (SPEC §8): ≤ 1.5× the reference at both sizes; at 1,000,000 rows peak RSS ≤ 400 MB.
+ * (An absolute 20 s of earlier SPEC versions is gone: absolute times vary between machines.)
  */
 import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -155,7 +156,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
     const reference = tParse + tPipe;
     const ratio = tOurs / reference;
     const mb = statSync(csv).size / 1e6;
-    const bounds = ROWS >= 1_000_000 ? `, ${tOurs <= 20 ? 'within' : 'OVER'} 20 s, RSS ${rssMb <= 400 ? 'within' : 'OVER'} 400 MB` : '';
+    const bounds = ROWS >= 1_000_000 ? `, RSS ${rssMb <= 400 ? 'within' : 'OVER'} 400 MB` : '';
     const lines = [
       `B1 Csvde import, ${ROWS} rows (${mb.toFixed(0)} MB), ${result?.counts.objects} objects, ${result?.counts.addresses} addresses, table version ${result?.version}; medians of ${ROUNDS} rounds`,
       `  reference: csv-parse alone ${tParse.toFixed(2)} s (${parsed} records) + redis-cli --pipe ${tPipe.toFixed(2)} s = ${reference.toFixed(2)} s`,
