@@ -51,6 +51,8 @@ export async function stageAll(
   let batch: RecipientObject[] = [];
   let origins: string[] = [];
   let batchId = 0;
+  // a dry run's objects by the order they were read in (a first staging answers plain and scripted ones out of order)
+  const readOrder = new WeakMap<RecipientObject, number>();
 
   const counted = (objects: readonly RecipientObject[], where: readonly string[], r: BatchResult): void => {
     for (let i = 0; i < r.status.length; i++) {
@@ -75,19 +77,21 @@ export async function stageAll(
 
   // objects of a first snapshot written without a script: counted when added (a failed
   // write fails the whole staging), written once their batch is answered
-  let plainSent = false; // a plain batch sent since every batch was last answered
-  const flushPlain = (): Promise<void> => {
-    const taken = (fresh as FreshStage).take();
-    plainSent = true;
-    return inFlight.run(() =>
-      taken
+  const plainUnanswered = new Set<Promise<void>>();
+  const flushPlain = (stage: FreshStage): Promise<void> => {
+    const taken = stage.take();
+    return inFlight.run(() => {
+      const answered = taken
         .send()
         .then(() => {
           tally.written += taken.objects;
           progress();
         })
-        .catch(fail),
-    );
+        .catch(fail)
+        .finally(() => plainUnanswered.delete(answered));
+      plainUnanswered.add(answered);
+      return answered;
+    });
   };
 
   const flushScripted = async (): Promise<void> => {
@@ -96,10 +100,10 @@ export async function stageAll(
     batch = [];
     origins = [];
     if (fresh !== undefined) {
-      // every plain write before this batch answered first (fresh-stage.ts: order)
-      if (fresh.pending > 0) await flushPlain();
-      if (plainSent) await inFlight.drain();
-      plainSent = false;
+      // every plain write before this batch answered first (fresh-stage.ts: order); scripts
+      // already in flight need no wait, Redis runs them in the order sent
+      if (fresh.pending > 0) await flushPlain(fresh);
+      await Promise.all(plainUnanswered);
     }
     return inFlight.run(() =>
       stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
@@ -119,11 +123,12 @@ export async function stageAll(
       }
       const built = buildObject(spec.name, item.entry);
       if (built.ok === true) {
+        if (staged && fresh) readOrder.set(built.object, tally.read);
         if (fresh?.add(built.object, spec.priority)) {
           tally.record('A', built.object.dn);
           tally.addressesAdded += built.object.addresses.length;
           staged?.added.push(built.object);
-          if (fresh.pending >= freshPer) await flushPlain();
+          if (fresh.pending >= freshPer) await flushPlain(fresh);
           continue;
         }
         batch.push(built.object);
@@ -138,9 +143,11 @@ export async function stageAll(
       }
     }
   }
-  if (failure === undefined && fresh !== undefined && fresh.pending > 0) await flushPlain();
+  if (failure === undefined && fresh !== undefined && fresh.pending > 0) await flushPlain(fresh);
   if (failure === undefined && batch.length > 0) await flushScripted();
   await inFlight.drain();
   if (failure !== undefined) throw failure;
+  // a dry run lists the added objects in the order read, as when every object went through a script
+  if (staged && fresh) staged.added.sort((a, b) => (readOrder.get(a) ?? 0) - (readOrder.get(b) ?? 0));
   return batchId;
 }

@@ -63,6 +63,8 @@ export function parseAddress(input: string): AddressResult {
   if (input.length === 0) return { ok: false, reason: 'empty address' };
   const simple = input.length <= 254 && SIMPLE.test(input); // ASCII: a character is an octet
   if (!simple && Buffer.byteLength(input) > 254) return { ok: false, reason: 'address longer than 254 octets' };
+  // a lone surrogate (a broken UTF-16 export) has no UTF-8 form: Redis would store U+FFFD
+  if (!simple && !input.isWellFormed()) return { ok: false, reason: 'not well-formed Unicode (a lone UTF-16 surrogate)' };
   const at = input.lastIndexOf('@');
   if (at <= 0 || at === input.length - 1) return { ok: false, reason: 'not local@domain' };
   const local = input.slice(0, at);

@@ -70,7 +70,11 @@ function collectProxies(values: readonly string[]): { primary?: string; secondar
   return primary === undefined ? { secondaries } : { primary, secondaries };
 }
 
-/** Turns a directory entry of `source` into a recipient object, or says why it cannot. */
+/**
+ * Turns a directory entry of `source` into a recipient object, or says why it cannot. A lone
+ * UTF-16 surrogate (a broken UTF-16 export) becomes U+FFFD in the object's text (what Redis
+ * stores for it anyway, and what Redis's JSON decoder accepts); in an address it is an error.
+ */
 export function buildObject(source: string, entry: DirectoryEntry): BuildResult {
   if (entry.dn.trim() === '') return { ok: false, reason: 'no DN' };
   const proxies = collectProxies(entry.proxyAddresses);
@@ -116,19 +120,19 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
     ok: true,
     object: {
       source,
-      id: entry.id,
-      dn: entry.dn,
+      id: entry.id.toWellFormed(),
+      dn: entry.dn.toWellFormed(),
       kind,
       primary: proxies.primary ?? mail,
       target,
       addresses,
-      created: entry.created,
-      displayName: entry.displayName,
-      givenName: entry.givenName,
-      sn: entry.sn,
-      cn: entry.cn,
-      mailNickname: entry.mailNickname,
-      legacyExchangeDN: entry.legacyExchangeDN,
+      created: entry.created?.toWellFormed(),
+      displayName: entry.displayName?.toWellFormed(),
+      givenName: entry.givenName?.toWellFormed(),
+      sn: entry.sn?.toWellFormed(),
+      cn: entry.cn?.toWellFormed(),
+      mailNickname: entry.mailNickname?.toWellFormed(),
+      legacyExchangeDN: entry.legacyExchangeDN?.toWellFormed(),
       hiddenFromAddressLists: entry.hiddenFromAddressLists === true ? true : undefined,
       mirrorOf: kind === 'contact' ? parseMarker(entry.marker) : undefined,
     },

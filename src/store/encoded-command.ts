@@ -85,7 +85,7 @@ function itself<T>(this: T): T {
  * `Array#flat`, which took ~20 µs for a staging script's 300 arguments (as long as building
  * them); this list is flat by its type, so its `flat` returns it.
  */
-export function encodedCommand(redis: RedisClient, name: string, args: (string | number | Buffer)[]): EncodedCommand {
+function encodedCommand(redis: RedisClient, name: string, args: (string | number | Buffer)[]): EncodedCommand {
   Object.defineProperty(args, 'flat', { value: itself });
   const { keyPrefix, showFriendlyErrorStack } = redis.options;
   return new EncodedCommand(name, args, {

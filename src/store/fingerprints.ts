@@ -9,11 +9,28 @@
  * must treat "seen" as "maybe seen" (see src/store/fresh-stage.ts), and "new" as certain.
  */
 
-/** A second 32-bit hash of `s` (its UTF-16 units), independent of FNV-1a: murmur-style mixing per unit. */
+/**
+ * A second 32-bit hash of `s`, independent of FNV-1a: murmur-style mixing per UTF-16 unit.
+ * Like fnv1a32 it hashes what Redis stores, the UTF-8 bytes: a lone surrogate (which UTF-8
+ * encoding turns into U+FFFD) is hashed as U+FFFD, so strings Redis stores as one field get one
+ * fingerprint (well-formed strings and their UTF-8 bytes map one to one).
+ */
 export function mixHash(s: string, seed: number): number {
-  let h = seed ^ s.length;
+  let h = seed;
   for (let i = 0; i < s.length; i++) {
-    h = Math.imul(h ^ s.charCodeAt(i), 0x5bd1e995);
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c < 0xe000) {
+      const lo = c < 0xdc00 && i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (lo >= 0xdc00 && lo < 0xe000) {
+        h = Math.imul(h ^ c, 0x5bd1e995);
+        h ^= h >>> 15;
+        c = lo;
+        i++;
+      } else {
+        c = 0xfffd;
+      }
+    }
+    h = Math.imul(h ^ c, 0x5bd1e995);
     h ^= h >>> 15;
   }
   h = Math.imul(h ^ (h >>> 13), 0x5bd1e995);
@@ -28,7 +45,7 @@ const MAX_SLOTS = 1 << 24;
 export const MAX_FINGERPRINTS = (3 * MAX_SLOTS) / 4;
 
 /** Slots for `expected` fingerprints: a power of two that holds them under three-quarters full. */
-function slotsFor(expected: number): number {
+export function slotsFor(expected: number): number {
   let n = MIN_SLOTS;
   while (n < MAX_SLOTS && 3 * n < 4 * expected) n *= 2;
   return n;
@@ -49,11 +66,6 @@ export class FingerprintSet {
 
   get size(): number {
     return this.count;
-  }
-
-  /** Bytes the slots take. */
-  get bytes(): number {
-    return this.slots.byteLength;
   }
 
   /** Adds the fingerprint (a, b): true when it was not in the set, false when it was. Throws past MAX_FINGERPRINTS. */

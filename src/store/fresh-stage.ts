@@ -5,7 +5,7 @@
  * Lua arguments of every object — ~14–21 µs of Redis time per object, the critical path of a
  * million-row import. Here the client remembers the fingerprint of every field it has
  * claimed (src/store/fingerprints.ts), and an object whose fields are all new is written
- * with plain multi-field `HSET`s, grouped by shard, one pipeline per batch (~5–9 µs per
+ * with plain multi-field `HSET`s, grouped by shard, one pipeline per batch (~9–12 µs per
  * object). An object with a field that may have been claimed before (a duplicate identity,
  * an address or a shared target — or a fingerprint collision) goes through stage.lua as
  * every object did before, which resolves it by rank against what is written (the same
@@ -49,7 +49,7 @@ export class FreshStage {
     keys: Keys,
     snap: SnapshotLayout,
     expectedAddresses = 0,
-    /** Fields claimed at most (tests set fewer). */
+    /** Fields fingerprinted at most (the fingerprint set's bound). */
     private readonly maxFields = MAX_FINGERPRINTS,
   ) {
     // an object has ~3 addresses, an identity and maybe a target: 1.5 fields per address
@@ -67,19 +67,14 @@ export class FreshStage {
     return this.count;
   }
 
-  /** Fields claimed so far, and the bytes their fingerprints take. */
-  get claims(): { readonly fields: number; readonly bytes: number } {
-    return { fields: this.claimed.size, bytes: this.claimed.bytes };
-  }
-
   /**
    * Claims every field of `o` (its identity, target and addresses). When none was claimed
    * before (certain), adds `o` to the batch and answers true; otherwise adds nothing and
    * answers false: stage.lua must stage it.
    */
   add(o: RecipientObject, priority: number): boolean {
-    // past the fingerprints' bound (~2.8 million objects) every later object goes through
-    // stage.lua: no plain write comes after a script any more, so the order rules still hold
+    // past the fingerprints' bound (~2.8 million objects) no field is fingerprinted any more,
+    // so no field can be known new: every later object goes through stage.lua, for good
     if (this.exhausted || this.claimed.size + o.addresses.length + 2 > this.maxFields) {
       this.exhausted = true;
       return false;

@@ -2,20 +2,24 @@
  * A source's first staging (src/pipeline/stage-all.ts with src/store/fresh-stage.ts: plain
  * `HSET`s for objects whose fields are all new, stage.lua for the others) builds the snapshot
  * stage.lua alone builds and counts what its replies count — on a real Redis, over generated
- * entries with address conflicts (some decided against an object written without a script),
- * shared targets, repeated identities and non-ASCII addresses, at 1 and 4 shards.
+ * entries with address conflicts, shared targets (and targets that are addresses), repeated
+ * identities (also spelled with lone surrogates), non-ASCII addresses in two cases, at 1 and 4 shards;
+ * and it keeps its order rule (no script while a plain write is unanswered).
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ReadItem } from '../../src/directory/items.js';
-import { stageAll } from '../../src/pipeline/stage-all.js';
-import { Tally } from '../../src/pipeline/tally.js';
+import type { Command } from 'ioredis';
+import { stageAll, type StagedObjects } from '../../src/pipeline/stage-all.js';
+import { SAMPLE_SIZE, Tally } from '../../src/pipeline/tally.js';
 import type { PublishDeps } from '../../src/pipeline/types.js';
 import { buildObject, type RecipientObject } from '../../src/routing/object.js';
 import type { DirectoryEntry } from '../../src/routing/entry.js';
 import { shardKeys } from '../../src/store/keys.js';
+import type { RedisClient } from '../../src/store/redis.js';
 import type { SnapshotLayout } from '../../src/store/sharded.js';
 import { createSnapshot, stageArgs, stageBatch, type BatchResult } from '../../src/store/snapshot.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
+import { random } from '../helpers/random.js';
 
 const PRIORITY = 10;
 const BATCH = 7;
@@ -26,27 +30,27 @@ beforeEach(async () => {
 });
 afterEach(async () => env.cleanup());
 
-/** mulberry32: a failure is reproducible from its seed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `n` entries over a pool of `pool` addresses (every 10th non-ASCII); every 29th repeats an earlier identity. */
+/**
+ * `n` entries over a pool of `pool` addresses; every 29th repeats an earlier identity, and
+ * every 31st its predecessor's spelled with the other lone UTF-16 surrogate (both U+FFFD in
+ * the object). Some pool addresses are spelled two ways that are one field: non-ASCII in two
+ * cases (Jörg3 / JÖRG3). Some targets are the object's own address or any pool address.
+ */
 function entries(rnd: () => number, n: number, pool: number): DirectoryEntry[] {
   const address = (): string => {
     const i = Math.floor(rnd() * pool);
-    return i % 10 === 3 ? `Jörg${i}@Contoso.edu` : `User${i}@contoso.edu`;
+    if (i % 10 === 3) return `Jörg${i}@Contoso.edu`;
+    if (i % 10 === 4) return `JÖRG${i - 1}@CONTOSO.EDU`;
+    return `User${i}@contoso.edu`;
   };
   return Array.from({ length: n }, (_, i) => {
-    const id = `CN=o${i % 29 === 28 ? Math.floor(rnd() * i) : i},OU=${i % 3},DC=contoso,DC=edu`;
+    // every 29th repeats an identity; every 31st is its predecessor's with the other lone surrogate
+    const lone = i % 31 === 30 ? '\uDC00' : i % 31 === 29 ? '\uD800' : '';
+    const n = i % 29 === 28 ? Math.floor(rnd() * i) : i % 31 === 30 ? i - 1 : i;
+    const id = `CN=o${n}${lone},OU=${n % 3},DC=contoso,DC=edu`;
     const proxies = [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, address))];
-    const target = rnd() < 0.4 ? `t${Math.floor(rnd() * (n / 8))}@live.contoso.edu` : undefined;
+    const t = rnd();
+    const target = t < 0.3 ? `t${Math.floor(rnd() * (n / 8))}@live.contoso.edu` : t < 0.35 ? proxies[0] : t < 0.4 ? address() : undefined;
     return {
       id,
       dn: id,
@@ -76,11 +80,11 @@ async function contents(snap: SnapshotLayout): Promise<string[][][]> {
   return out;
 }
 
-/** The same entries staged by stage.lua alone, in batches, as a first staging did before. */
 async function* toAsync<T>(items: Iterable<T>): AsyncIterable<T> {
   for (const item of items) yield await Promise.resolve(item);
 }
 
+/** The same entries staged by stage.lua alone, in batches, as a first staging did before. */
 async function scriptOnly(
   list: DirectoryEntry[],
   shards: number,
@@ -94,8 +98,13 @@ async function scriptOnly(
   return { snap, replies, objects };
 }
 
-async function firstStaging(list: DirectoryEntry[], shards: number): Promise<{ snap: SnapshotLayout; tally: Tally; scripted: number }> {
-  const deps: PublishDeps = { redis: env.redis, keys: env.keys, versionsKept: 5, stage: { batch: BATCH, inFlight: 2 } };
+async function firstStaging(
+  list: DirectoryEntry[],
+  shards: number,
+  redis: RedisClient = env.redis,
+  staged?: StagedObjects,
+): Promise<{ snap: SnapshotLayout; tally: Tally; scripted: number }> {
+  const deps: PublishDeps = { redis, keys: env.keys, versionsKept: 5, stage: { batch: BATCH, inFlight: 2 } };
   const snap = await createSnapshot(env.redis, env.keys, 'corp', shards);
   const tally = new Tally();
   const scripted = await stageAll(
@@ -107,6 +116,7 @@ async function firstStaging(list: DirectoryEntry[], shards: number): Promise<{ s
     tally,
     { cause: 'import' },
     undefined,
+    staged,
   );
   return { snap, tally, scripted };
 }
@@ -132,7 +142,10 @@ it.each([
   );
   expect(ours.tally.addressesAdded).toBe(ref.replies.reduce((n, r) => n + r.addressesNew, 0));
   expect(ours.tally.written).toBe(ref.objects.length);
-  expect(new Set(ref.replies.flatMap((r) => r.conflicted)).size).toBeGreaterThan(0);
+  const conflicted = new Set(ref.replies.flatMap((r) => r.conflicted));
+  expect(conflicted.size).toBeGreaterThan(0);
+  expect(ours.tally.samples.conflicts.length).toBe(Math.min(SAMPLE_SIZE, conflicted.size));
+  for (const a of ours.tally.samples.conflicts) expect(conflicted).toContain(a);
   // both ways were taken: some objects through stage.lua, most without it
   expect(ours.scripted).toBeGreaterThan(0);
   expect(ours.scripted).toBeLessThan(ref.replies.length / 2);
@@ -152,4 +165,50 @@ it('writes a directory without shared fields with no script at all', async () =>
   expect(ours.scripted).toBe(0);
   expect(ours.tally.added).toBe(300);
   expect(await contents(ours.snap)).toEqual(await contents(ref.snap));
+});
+
+it('sends a script only once every plain write before it is answered, and lists a dry run in the order read', async () => {
+  // the client as stageAll sees it, watching what is unanswered when a script goes out
+  let unanswered = 0;
+  let scripts = 0;
+  let early = 0;
+  const redis = env.redis;
+  const watched = new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop === 'pipeline')
+        return () => {
+          const pipe = target.pipeline();
+          const exec = pipe.exec.bind(pipe);
+          pipe.exec = async () => {
+            unanswered++;
+            try {
+              return await exec();
+            } finally {
+              unanswered--;
+            }
+          };
+          return pipe;
+        };
+      if (prop === 'sendCommand')
+        return (command: Command) => {
+          // a batch's first send (an EVAL after a NOSCRIPT is the same batch, sent again)
+          if (command.name === 'evalsha') {
+            scripts++;
+            if (unanswered > 0) early++;
+          }
+          return target.sendCommand(command);
+        };
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  const list = entries(random(5), 400, 3000);
+  const staged: StagedObjects = { added: [], changed: [] };
+  const ours = await firstStaging(list, 4, watched, staged);
+  expect(ours.scripted).toBeGreaterThan(0);
+  expect(scripts).toBe(ours.scripted);
+  expect(early).toBe(0);
+
+  const ref = await scriptOnly(list, 4);
+  const statuses = ref.replies.map((r) => r.status).join('');
+  expect(staged.added.map((o) => o.dn)).toEqual(ref.objects.filter((_, i) => statuses[i] === 'A').map((o) => o.dn));
 });

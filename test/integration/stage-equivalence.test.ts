@@ -20,6 +20,7 @@ import { objectRef } from '../../src/store/shards.js';
 import { addressArgs, createSnapshot, stageArgs, stageBatch, type BatchResult } from '../../src/store/snapshot.js';
 import { targetArgs } from '../../src/store/targets.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
+import { random } from '../helpers/random.js';
 
 const source = readFileSync(join(import.meta.dirname, 'legacy-lua', 'stage-reference.lua'), 'utf8');
 const reference: Script = { name: 'stage-reference', keyCount: undefined, source, sha: createHash('sha1').update(source).digest('hex') };
@@ -32,17 +33,6 @@ beforeEach(async () => {
   env = await testEnv();
 });
 afterEach(async () => env.cleanup());
-
-/** A small deterministic generator (mulberry32), so that a failure is reproducible. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 30 addresses, two of them with a letter string.lower does not fold (their JSON has "l"). */
 const POOL = Array.from({ length: 30 }, (_, i) => (i % 15 === 3 ? `Ärger${i}@Contoso.edu` : `User${i}@contoso.edu`));

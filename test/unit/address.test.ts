@@ -96,4 +96,12 @@ describe('parseAddress (RFC 5321 with SMTPUTF8)', () => {
     expect(stripSmtpPrefix('smtp:a@b.c')).toBe('a@b.c');
     expect(stripSmtpPrefix('a@b.c')).toBe('a@b.c');
   });
+
+  it('refuses a lone UTF-16 surrogate (a broken UTF-16 export): it has no UTF-8 form', () => {
+    for (const a of ['a\uD800@contoso.edu', 'a\uDC00b@contoso.edu', 'a@b\uD800.example']) {
+      expect(parseAddress(a)).toEqual({ ok: false, reason: 'not well-formed Unicode (a lone UTF-16 surrogate)' });
+      expect(addressProblem(a)).toBe('not well-formed Unicode (a lone UTF-16 surrogate)');
+    }
+    expect(addressProblem('😀@contoso.edu')).toBeUndefined();
+  });
 });

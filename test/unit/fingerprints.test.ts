@@ -1,27 +1,21 @@
 /**
  * The fingerprint set behind a first staging (src/store/fresh-stage.ts): "new" must be certain
  * — a field answered new is written without a script — across growth, for the fingerprint
- * (0, 0) that marks an empty slot, and when sized up front; and FreshStage's choice of what
- * it writes without a script (the equivalence with stage.lua is test/integration/fresh-stage.test.ts).
+ * (0, 0) that marks an empty slot, and when sized up front; and a fingerprint is one of
+ * the bytes Redis stores (FreshStage: test/unit/fresh-stage.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import type { RecipientObject } from '../../src/routing/object.js';
-import { FingerprintSet, mixHash } from '../../src/store/fingerprints.js';
-import { FreshStage } from '../../src/store/fresh-stage.js';
-import { createKeys } from '../../src/store/keys.js';
-import type { RedisClient } from '../../src/store/redis.js';
+import { FingerprintSet, mixHash, slotsFor } from '../../src/store/fingerprints.js';
 import { fnv1a32 } from '../../src/store/shards.js';
 
 describe('FingerprintSet', () => {
   it('answers new once per fingerprint, through several doublings', () => {
     const set = new FingerprintSet();
-    const startBytes = set.bytes;
     const n = 300_000;
     let added = 0;
     for (let i = 0; i < n; i++) if (set.add(i * 7919, i)) added++;
     expect(added).toBe(n);
     expect(set.size).toBe(n);
-    expect(set.bytes).toBeGreaterThan(startBytes);
     let again = 0;
     for (let i = 0; i < n; i++) if (set.add(i * 7919, i)) again++;
     expect(again).toBe(0);
@@ -39,9 +33,19 @@ describe('FingerprintSet', () => {
   });
 
   it('is sized up front for what it expects, within a bound', () => {
-    expect(new FingerprintSet(1_000_000).bytes).toBe(8 * 2 ** 21);
-    expect(new FingerprintSet(10).bytes).toBe(8 * 2 ** 16);
-    expect(new FingerprintSet(1e9).bytes).toBe(8 * 2 ** 24);
+    expect(slotsFor(1_000_000)).toBe(2 ** 21);
+    expect(slotsFor(10)).toBe(2 ** 16);
+    expect(slotsFor(1e9)).toBe(2 ** 24);
+  });
+
+  it('gives strings Redis stores as one field one fingerprint (lone surrogates are U+FFFD in UTF-8)', () => {
+    const same = ['a\uD800@x.example', 'a\uDC00@x.example', 'a\uFFFD@x.example'];
+    for (const s of same) expect(Buffer.from(s)).toEqual(Buffer.from(same[0] as string));
+    expect(new Set(same.map((s) => mixHash(s, 7))).size).toBe(1);
+    expect(new Set(same.map((s) => fnv1a32(s))).size).toBe(1);
+    // a well-formed pair is its own character
+    expect(mixHash('a\uD83D\uDE00', 7)).not.toBe(mixHash('a\uFFFD\uFFFD', 7));
+    expect(mixHash('a\uD83D\uDE00', 7)).not.toBe(mixHash('a\uFFFD', 7));
   });
 
   it('tells apart the fields of a generated directory (no false "seen")', () => {
@@ -55,36 +59,5 @@ describe('FingerprintSet', () => {
     expect(seen).toBe(0);
     expect(mixHash('a', 1)).not.toBe(mixHash('a', 2));
     expect(mixHash('ab', 1)).not.toBe(mixHash('ba', 1));
-  });
-});
-
-describe('FreshStage past its bound', () => {
-  const object = (i: number, addresses = [`u${i}@contoso.edu`, `u${i}@alias.contoso.edu`]): RecipientObject => ({
-    source: 'corp',
-    id: `CN=u${i}`,
-    dn: `CN=u${i}`,
-    kind: 'mailbox',
-    addresses,
-  });
-  // no Redis is reached: only `add` runs here
-  const stage = (maxFields: number): FreshStage => new FreshStage({} as RedisClient, createKeys('t'), { id: '1', shards: 4 }, 0, maxFields);
-
-  it('writes plainly what fits, then sends every later object to stage.lua, fitting or not', () => {
-    const s = stage(9); // an object asks room for 4 fields here (identity, two addresses, a target)
-    expect([0, 1, 2, 3].map((i) => s.add(object(i), 10))).toEqual([true, true, false, false]);
-    expect(s.pending).toBe(2);
-    expect(s.claims.fields).toBe(6);
-    // an object with a single address would still fit the bound: refused all the same
-    expect(s.add(object(4, ['x@contoso.edu']), 10)).toBe(false);
-  });
-
-  it('refuses an object one of whose fields was claimed, and claims its other fields', () => {
-    const s = stage(1000);
-    expect(s.add(object(1), 10)).toBe(true);
-    expect(s.add(object(2, ['u2@contoso.edu', 'U1@Contoso.edu']), 10)).toBe(false);
-    // u2@contoso.edu was claimed by the refused object: a later holder goes to stage.lua too
-    expect(s.add(object(3, ['u2@contoso.edu']), 10)).toBe(false);
-    expect(s.add(object(4), 10)).toBe(true);
-    expect(s.pending).toBe(2);
   });
 });

@@ -7,6 +7,19 @@ import { deletionGuard } from '../../src/routing/guard.js';
 const entry = (e: Partial<DirectoryEntry>): DirectoryEntry => ({ id: 'CN=x', dn: 'CN=x', objectClass: ['user'], proxyAddresses: [], ...e });
 
 describe('buildObject', () => {
+  it('writes a lone UTF-16 surrogate of the text as U+FFFD (what Redis stores), and refuses it in an address', () => {
+    const built = buildObject(
+      'corp',
+      entry({ id: 'CN=a\uD800', dn: 'CN=a\uD800', displayName: 'Ann \uDC00', proxyAddresses: ['SMTP:a@contoso.edu'] }),
+    );
+    expect(built).toMatchObject({ ok: true, object: { id: 'CN=a\uFFFD', dn: 'CN=a\uFFFD', displayName: 'Ann \uFFFD' } });
+    expect(buildObject('corp', entry({ proxyAddresses: ['SMTP:a\uD800@contoso.edu'] }))).toMatchObject({ ok: false });
+    expect(buildObject('corp', entry({ id: 'CN=😀', dn: 'CN=😀', proxyAddresses: ['SMTP:a@contoso.edu'] }))).toMatchObject({
+      ok: true,
+      object: { id: 'CN=😀' },
+    });
+  });
+
   it('dedupes many addresses ignoring case, before and after its list gives way to a Set (past 16)', () => {
     const secondaries = Array.from({ length: 40 }, (_, i) => `smtp:a${i}@contoso.edu`);
     // each address again in upper case: early ones (list), late ones (Set), and mail last
