@@ -1,0 +1,74 @@
+/**
+ * Staging a Csvde import on a real Redis: a stage.lua batch resent after a lost reply is applied
+ * once, and the staging pace (table.stageBatch, table.stageInFlight) changes how a source is
+ * staged, never what is published — on a first import (plain writes, stage.lua for the one
+ * conflicting object) and on a re-import (every object through stage.lua, in the configured batches).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { importCsvde } from '../../src/pipeline/import-csvde.js';
+import { createResolver, type Resolver } from '../../src/resolver/resolver.js';
+import { routingContext } from '../../src/routing/decide.js';
+import { listConflicts } from '../../src/store/status.js';
+import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
+
+let env: TestEnv;
+let resolver: Resolver;
+beforeEach(async () => {
+  env = await testEnv();
+  resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+});
+afterEach(async () => env.cleanup());
+
+describe('staging an import', () => {
+  it('a stage batch sent twice (reply lost, command resent) is applied once', async () => {
+    const { createSnapshot, stageArgs, stageBatch } = await import('../../src/store/snapshot.js');
+    const { buildObject } = await import('../../src/routing/object.js');
+    const built = buildObject('corp', { id: 'CN=a', dn: 'CN=a', objectClass: ['user'], proxyAddresses: ['SMTP:a@contoso.edu'] });
+    if (built.ok !== true) throw new Error('fixture');
+    const id = await createSnapshot(env.redis, env.keys, 'corp', 4);
+    const args = stageArgs(1, [built.object], 10);
+    const first = await stageBatch(env.redis, env.keys, id, undefined, args);
+    const again = await stageBatch(env.redis, env.keys, id, undefined, args);
+    expect(first).toEqual({ status: 'A', addressesNew: 1, addressesKept: 0, conflicted: [] });
+    expect(again).toEqual(first);
+    const other = await stageBatch(env.redis, env.keys, id, undefined, stageArgs(2, [built.object], 10));
+    expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
+  });
+  it('table.stageBatch / table.stageInFlight change how it stages, never what it publishes (conflicts across batches too)', async () => {
+    const published = async () => ({
+      decisions: await resolver.resolve(['HELPDESK@contoso.edu', 'ada.lovelace@contoso.edu', 'nobody@chem.lab.contoso.edu'], false),
+      conflicts: await listConflicts(env.redis, env.keys),
+    });
+    const scriptCalls = async (): Promise<number> =>
+      Number(
+        /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
+          0,
+      );
+    const firsts: number[] = [];
+    const stages: number[] = [];
+    const results = [];
+    for (const stage of [undefined, { batch: 1, inFlight: 5 }, { batch: 7, inFlight: 1 }, { batch: 1000, inFlight: 3 }]) {
+      await env.redis.flushall();
+      const deps = stage ? { ...env.deps, stage } : env.deps;
+      // a first import writes without stage.lua every object whose fields are all new (src/store/fresh-stage.ts)
+      const before = await scriptCalls();
+      const r = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+      firsts.push((await scriptCalls()) - before);
+      expect(r.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0 });
+      results.push(await published());
+      // a re-import diffs every object against the published state: stage.lua, in the configured batches
+      const again = await scriptCalls();
+      const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+      stages.push((await scriptCalls()) - again);
+      expect(re.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0, unchanged: 267 });
+      expect(await published()).toEqual(results[0]);
+    }
+    for (const r of results.slice(1)) expect(r).toEqual(results[0]);
+    // whatever the pace, two scripts: stage.lua for the one object whose address another
+    // already holds (the fixture's conflict), and publish.lua
+    expect(firsts).toEqual([2, 2, 2, 2]);
+    // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
+    expect(stages[1]! - stages[3]!).toBe(267 - 1);
+    expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
+  });
+});
