@@ -13,7 +13,7 @@ import { commitSnapshot } from './commit.js';
 import { topId } from '../store/ref.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
-import { DeletionGuardError, InvalidInputError } from './errors.js';
+import { DeletionGuardError, InvalidInputError, StagingLostError } from './errors.js';
 import { InvalidEntries, splitHeld, storeFullReport } from './invalid.js';
 import { dryRunDiff, removedObjects } from './full-diff.js';
 import { guardedResult, SAMPLE_SIZE as SAMPLES, Tally } from './tally.js';
@@ -104,6 +104,14 @@ export async function publishSource(
       hlenSharded(redis, keys, id, 'addr'),
       hlenSharded(redis, keys, id, 'conf'),
     ]);
+    // every object a batch reported staged is in the snapshot, unless Redis lost writes (a
+    // restart without them): never publish that (and a first staging's plain writes are checked too)
+    const stagedObjects = tally.added + tally.changed + tally.unchanged;
+    if (objects !== stagedObjects) {
+      throw new StagingLostError(
+        `refused: the staged snapshot of source "${spec.name}" holds ${objects} objects where ${stagedObjects} were staged (Redis lost writes while staging, e.g. a restart); nothing was published, run it again`,
+      );
+    }
     const { objects: oldObjects, addresses: oldAddresses } = oldCounts ?? { objects: 0, addresses: 0 };
     const removed = oldObjects - tally.changed - tally.unchanged;
     tally.removed = removed;

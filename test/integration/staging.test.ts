@@ -9,6 +9,8 @@ import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { createResolver, type Resolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
 import { listConflicts } from '../../src/store/status.js';
+import { readCurrent } from '../../src/store/table.js';
+import { isPermanent } from '../../src/jobqueue/failures.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
 let env: TestEnv;
@@ -70,5 +72,29 @@ describe('staging an import', () => {
     // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
     expect(stages[1]! - stages[3]!).toBe(267 - 1);
     expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
+  });
+
+  it('refuses to publish a staged snapshot that lost writes (Redis lost them meanwhile), and is retried as a job', async () => {
+    // a first import of 267 objects in one shard: after the first batch (200 objects) is answered,
+    // its writes disappear, as in a Redis restart without them
+    let dropped: Promise<number> | undefined;
+    const run = importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'), {
+      onProgress: ({ written }) => {
+        if (written > 0 && dropped === undefined) {
+          dropped = env.redis.get(env.keys.snapshotSeq).then((id) => env.redis.del(env.keys.snapshotObjects(String(id), 0)));
+        }
+      },
+    });
+    const err = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(await dropped).toBe(1);
+    expect(err).toMatchObject({ code: 'SY_STAGING_LOST' });
+    expect(String(err)).toMatch(/holds \d+ objects where 267 were staged .*nothing was published, run it again/);
+    expect(isPermanent(err)).toBe(false);
+    expect(await readCurrent(env.redis, env.keys)).toBeUndefined();
+    // the next run publishes the whole source
+    expect((await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'))).counts).toMatchObject({ objects: 267 });
   });
 });
