@@ -14,12 +14,19 @@ import { isPermanent } from '../../src/jobqueue/failures.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
 let env: TestEnv;
-let resolver: Resolver;
 beforeEach(async () => {
   env = await testEnv();
-  resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
 });
 afterEach(async () => env.cleanup());
+
+/** What the table decides for a few addresses, and its conflicts. */
+async function published(): Promise<unknown> {
+  const resolver: Resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
+  return {
+    decisions: await resolver.resolve(['HELPDESK@contoso.edu', 'ada.lovelace@contoso.edu', 'nobody@chem.lab.contoso.edu'], false),
+    conflicts: await listConflicts(env.redis, env.keys),
+  };
+}
 
 describe('staging an import', () => {
   it('a stage batch sent twice (reply lost, command resent) is applied once', async () => {
@@ -37,10 +44,6 @@ describe('staging an import', () => {
     expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
   });
   it('table.stageBatch / table.stageInFlight change how it stages, never what it publishes (conflicts across batches too)', async () => {
-    const published = async () => ({
-      decisions: await resolver.resolve(['HELPDESK@contoso.edu', 'ada.lovelace@contoso.edu', 'nobody@chem.lab.contoso.edu'], false),
-      conflicts: await listConflicts(env.redis, env.keys),
-    });
     const scriptCalls = async (): Promise<number> =>
       Number(
         /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
