@@ -34,18 +34,23 @@ export class EncodedCommand extends Command {
   }
 }
 
-/** Arguments as RESP bulk strings, one after another (no array header): the bytes ioredis writes for them. */
-export function respBulks(args: readonly string[]): Buffer {
-  const parts = new Array<string>(args.length + 1);
-  for (let i = 0; i < args.length; i++) {
+/** Arguments from `from` on as RESP bulk strings, one after another (no array header): the bytes ioredis writes for them. */
+export function respBulks(args: readonly string[], from = 0): Buffer {
+  const parts = new Array<string>(args.length - from + 1);
+  for (let i = from; i < args.length; i++) {
     const arg = args[i] as string;
-    parts[i] = `$${arg.length}\r\n${arg}`;
+    parts[i - from] = `$${arg.length}\r\n${arg}`;
   }
-  parts[args.length] = '';
+  parts[args.length - from] = '';
   const text = parts.join('\r\n');
   if (Buffer.byteLength(text) === text.length) return Buffer.from(text, 'latin1');
   // a non-ASCII argument: lengths in bytes
-  return Buffer.from(args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join(''));
+  return Buffer.from(
+    args
+      .slice(from)
+      .map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`)
+      .join(''),
+  );
 }
 
 /**
@@ -78,34 +83,25 @@ function itself<T>(this: T): T {
   return this;
 }
 
+/** A command's options as `redis` would give them: string replies, its key prefix, its error stacks. */
+function commandOptions(redis: RedisClient): ConstructorParameters<typeof Command>[2] {
+  const { keyPrefix, showFriendlyErrorStack } = redis.options;
+  return { replyEncoding: 'utf8', keyPrefix, errorStack: showFriendlyErrorStack ? new Error() : undefined };
+}
+
+/** `name` on `key` with the `count` arguments `packed` (respBulks), as a command of `redis`. */
+export function packedCommand(redis: RedisClient, name: string, key: string, packed: Buffer, count: number): PackedCommand {
+  return new PackedCommand(name, key, packed, count, commandOptions(redis));
+}
+
 /**
- * `name` with `args` as a Command that `redis[name](...args)` would make (string replies, the
+ * Sends `name` with `args` as `redis[name](...args)` would (string replies, the
  * client's key prefix), written by EncodedCommand; numbers go as their decimal strings. `args`
  * is the command's from then on: Command's constructor flattens its argument list with
  * `Array#flat`, which took ~20 µs for a staging script's 300 arguments (as long as building
  * them); this list is flat by its type, so its `flat` returns it.
  */
-function encodedCommand(redis: RedisClient, name: string, args: (string | number | Buffer)[]): EncodedCommand {
-  Object.defineProperty(args, 'flat', { value: itself });
-  const { keyPrefix, showFriendlyErrorStack } = redis.options;
-  return new EncodedCommand(name, args, {
-    replyEncoding: 'utf8',
-    keyPrefix,
-    errorStack: showFriendlyErrorStack ? new Error() : undefined,
-  });
-}
-
-/** `name` on `key` with the `count` arguments `packed` (respBulks), as a command of `redis`. */
-export function packedCommand(redis: RedisClient, name: string, key: string, packed: Buffer, count: number): PackedCommand {
-  const { keyPrefix, showFriendlyErrorStack } = redis.options;
-  return new PackedCommand(name, key, packed, count, {
-    replyEncoding: 'utf8',
-    keyPrefix,
-    errorStack: showFriendlyErrorStack ? new Error() : undefined,
-  });
-}
-
-/** Sends `name` with `args` (see encodedCommand). */
 export function sendEncoded(redis: RedisClient, name: string, args: (string | number | Buffer)[]): Promise<unknown> {
-  return redis.sendCommand(encodedCommand(redis, name, args)) as Promise<unknown>;
+  Object.defineProperty(args, 'flat', { value: itself });
+  return redis.sendCommand(new EncodedCommand(name, args, commandOptions(redis))) as Promise<unknown>;
 }

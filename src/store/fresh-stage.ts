@@ -24,7 +24,7 @@ import { FingerprintSet, MAX_FINGERPRINTS, mixHash } from './fingerprints.js';
 import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import type { SnapshotLayout } from './sharded.js';
-import { fnv1a32, MAX_SHARDS } from './shards.js';
+import { fnv1a32, hashedRef } from './shards.js';
 
 // One seed per kind of field: an address, a target and an object key may be the same text.
 const SEED_KEY = 0x2545f491;
@@ -91,7 +91,7 @@ export class FreshStage {
       fresh = this.claimed.add(hashes[i] as number, mixHash(lowered[i] as string, SEED_ADDRESS)) && fresh;
     }
     if (!fresh) return false;
-    const ref = `${refHash & (MAX_SHARDS - 1)}:${key}`; // objectRef(key), without hashing the key twice
+    const ref = hashedRef(key, refHash);
     this.field(this.obj, this.names.obj, refHash, ref, encodeObject(o, rankKey(o, priority), lowered));
     if (target !== '') this.field(this.tgt, this.names.tgt, targetHash, target, ref);
     for (let i = 0; i < lowered.length; i++) this.field(this.addr, this.names.addr, hashes[i] as number, lowered[i] as string, ref);
@@ -111,7 +111,7 @@ export class FreshStage {
     // encoded now: what waits for a slot and for Redis's answer is off the JS heap
     const commands: [key: string, packed: Buffer, count: number][] = [];
     for (const groups of [this.obj, this.addr, this.tgt]) {
-      for (const args of groups) if (args !== undefined) commands.push([args[0] as string, respBulks(args.slice(1)), args.length - 1]);
+      for (const args of groups) if (args !== undefined) commands.push([args[0] as string, respBulks(args, 1), args.length - 1]);
     }
     const objects = this.count;
     this.obj = [];

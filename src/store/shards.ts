@@ -60,7 +60,12 @@ export function addressShard(address: string, shards: number): number {
 
 /** The stored reference to an object: its hint, a colon, its key. */
 export function objectRef(key: string): string {
-  return `${hintOf(key)}:${key}`;
+  return hashedRef(key, fnv1a32(key));
+}
+
+/** objectRef of a key whose fnv1a32 is already known. */
+export function hashedRef(key: string, hash: number): string {
+  return `${hash & (MAX_SHARDS - 1)}:${key}`;
 }
 
 /** The object key of a ref. */
