@@ -104,12 +104,13 @@ export async function publishSource(
       hlenSharded(redis, keys, id, 'addr'),
       hlenSharded(redis, keys, id, 'conf'),
     ]);
-    // every object a batch reported staged is in the snapshot, unless Redis lost writes (a
-    // restart without them): never publish that (and a first staging's plain writes are checked too)
+    // every object and address a batch reported staged is in the snapshot, unless Redis lost
+    // writes (a restart without them): never publish that (a first staging's plain writes too)
     const stagedObjects = tally.added + tally.changed + tally.unchanged;
-    if (objects !== stagedObjects) {
+    const stagedAddresses = tally.addressesAdded + tally.addressesKept;
+    if (objects !== stagedObjects || addresses !== stagedAddresses) {
       throw new StagingLostError(
-        `refused: the staged snapshot of source "${spec.name}" holds ${objects} objects where ${stagedObjects} were staged (Redis lost writes while staging, e.g. a restart); nothing was published, run it again`,
+        `refused: the staged snapshot of source "${spec.name}" holds ${objects} objects and ${addresses} addresses where ${stagedObjects} and ${stagedAddresses} were staged (Redis lost writes while staging, e.g. a restart); nothing was published, run it again`,
       );
     }
     const { objects: oldObjects, addresses: oldAddresses } = oldCounts ?? { objects: 0, addresses: 0 };

@@ -77,27 +77,35 @@ describe('staging an import', () => {
     expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
   });
 
-  it('refuses to publish a staged snapshot that lost writes (Redis lost them meanwhile), and is retried as a job', async () => {
-    // a first import of 267 objects in one shard: after the first batch (200 objects) is answered,
-    // its writes disappear, as in a Redis restart without them
-    let dropped: Promise<number> | undefined;
-    const run = importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'), {
-      onProgress: ({ written }) => {
-        if (written > 0 && dropped === undefined) {
-          dropped = env.redis.get(env.keys.snapshotSeq).then((id) => env.redis.del(env.keys.snapshotObjects(String(id), 0)));
-        }
-      },
-    });
-    const err = await run.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(await dropped).toBe(1);
-    expect(err).toMatchObject({ code: 'SY_STAGING_LOST' });
-    expect(String(err)).toMatch(/holds \d+ objects where 267 were staged .*nothing was published, run it again/);
-    expect(isPermanent(err)).toBe(false);
-    expect(await readCurrent(env.redis, env.keys)).toBeUndefined();
-    // the next run publishes the whole source
-    expect((await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'))).counts).toMatchObject({ objects: 267 });
-  });
+  it.each([
+    ['objects', (id: string) => env.keys.snapshotObjects(id, 0)],
+    ['addresses', (id: string) => env.keys.snapshotAddresses(id, 0)],
+  ])(
+    'refuses to publish a staged snapshot that lost writes of %s (Redis lost them meanwhile), and is retried as a job',
+    async (_, lost) => {
+      // a first import of 267 objects in one shard: after the first batch (200 objects) is answered,
+      // the writes of one of its hashes disappear, as in a Redis restart without them
+      let dropped: Promise<number> | undefined;
+      const run = importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'), {
+        onProgress: ({ written }) => {
+          if (written > 0 && dropped === undefined) {
+            dropped = env.redis.get(env.keys.snapshotSeq).then((id) => env.redis.del(lost(String(id))));
+          }
+        },
+      });
+      const err = await run.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(await dropped).toBe(1);
+      expect(err).toMatchObject({ code: 'SY_STAGING_LOST' });
+      expect(String(err)).toMatch(
+        /holds \d+ objects and \d+ addresses where 267 and \d+ were staged .*nothing was published, run it again/,
+      );
+      expect(isPermanent(err)).toBe(false);
+      expect(await readCurrent(env.redis, env.keys)).toBeUndefined();
+      // the next run publishes the whole source
+      expect((await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'))).counts).toMatchObject({ objects: 267 });
+    },
+  );
 });
