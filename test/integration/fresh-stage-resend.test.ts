@@ -1,0 +1,84 @@
+/**
+ * A first staging's plain batch whose connection closes after Redis answered part of it: ioredis
+ * resends what it had no answer for, except the rest of a half-answered pipeline, which it
+ * rejects with AbortError (Command aborted due to connection close). FreshStage sends such a
+ * batch again whole (src/store/fresh-stage.ts). Deterministic here: the client talks to a real
+ * Redis through a loopback proxy that, once armed, passes one reply and closes the connection.
+ * test/integration/import-redis-kill.test.ts covers the same with a real SIGKILL of Redis,
+ * where the timing is Redis's.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { buildObject, type RecipientObject } from '../../src/routing/object.js';
+import { FreshStage } from '../../src/store/fresh-stage.js';
+import { hgetallSharded } from '../../src/store/sharded.js';
+import { createRedis, type RedisClient } from '../../src/store/redis.js';
+import { createSnapshot } from '../../src/store/snapshot.js';
+import { testEnv, type TestEnv } from '../helpers/env.js';
+
+let env: TestEnv;
+let proxy: Server;
+let client: RedisClient;
+/** Closes the next connection's reply stream after its first reply, once. */
+let armed = false;
+let cuts = 0;
+
+beforeEach(async () => {
+  env = await testEnv();
+  const upstream = new URL(env.redisUrl);
+  proxy = createServer((down: Socket) => {
+    const up = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    down.on('error', () => up.destroy());
+    up.on('error', () => down.destroy());
+    down.on('close', () => up.destroy());
+    up.on('close', () => down.destroy());
+    down.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      const end = chunk.indexOf('\r\n');
+      if (!armed || end === -1) {
+        down.write(chunk);
+        return;
+      }
+      armed = false;
+      cuts++;
+      down.end(chunk.subarray(0, end + 2), () => down.destroy()); // one reply, then the connection is gone
+      up.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as { port: number };
+  client = createRedis({ ...env.config.redis, url: `redis://127.0.0.1:${port}` }, 'worker');
+  client.on('error', () => undefined); // the cut below, on purpose
+  await client.ping();
+});
+afterEach(async () => {
+  client.disconnect();
+  await new Promise((resolve) => proxy.close(resolve));
+  await env.cleanup();
+});
+
+function objects(n: number): RecipientObject[] {
+  return Array.from({ length: n }, (_, i) => {
+    const built = buildObject('corp', {
+      id: `CN=o${i},DC=contoso,DC=edu`,
+      dn: `CN=o${i},DC=contoso,DC=edu`,
+      objectClass: ['user'],
+      proxyAddresses: [`SMTP:o${i}@contoso.edu`, `smtp:o${i}@alias.contoso.edu`],
+    });
+    if (built.ok !== true) throw new Error('fixture');
+    return built.object;
+  });
+}
+
+it('sends a plain batch again whole when its connection closes half answered', async () => {
+  const snap = await createSnapshot(env.redis, env.keys, 'corp', 4);
+  const stage = new FreshStage(client, env.keys, snap, 400);
+  for (const o of objects(100)) expect(stage.add(o, 10)).toBe(true);
+  const batch = stage.take();
+  armed = true;
+  await batch.send();
+  expect(cuts).toBe(1); // the pipeline (one HSET per touched shard of obj and addr) was cut after its first reply
+  const addresses = await hgetallSharded(env.redis, env.keys, snap, 'addr');
+  expect(Object.keys(addresses)).toHaveLength(200);
+  expect(Object.keys(await hgetallSharded(env.redis, env.keys, snap, 'obj'))).toHaveLength(100);
+});
