@@ -18,7 +18,7 @@ export class DeletionGuardError extends Error {
   readonly code = 'SY_DELETION_GUARD';
 }
 
-/** The staged snapshot holds fewer objects or addresses than were staged: Redis lost writes meanwhile (a restart without them). Retried as a job. */
+/** The staged snapshot holds other counts of objects or addresses than were staged: Redis lost writes meanwhile (a restart without them). Retried as a job. */
 export class StagingLostError extends Error {
   readonly code = 'SY_STAGING_LOST';
 }

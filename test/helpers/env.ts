@@ -4,7 +4,7 @@
  * that namespace afterwards (never FLUSHALL: other test files share the server).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -97,6 +97,7 @@ export async function testEnv(adjust?: (raw: Record<string, unknown>) => void, r
         if (found.length > 0) await redis.unlink(...found);
       } while (cursor !== '0');
       redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -75,9 +75,18 @@ it('sends a plain batch again whole when its connection closes half answered', a
   const stage = new FreshStage(client, env.keys, snap, 400);
   for (const o of objects(100)) expect(stage.add(o, 10)).toBe(true);
   const batch = stage.take();
+  // count the pipelines FreshStage makes: a second one is its resend (ioredis resending by
+  // itself would reuse the first)
+  let pipelines = 0;
+  const pipeline = client.pipeline.bind(client);
+  client.pipeline = (...args: Parameters<typeof pipeline>) => {
+    pipelines++;
+    return pipeline(...args);
+  };
   armed = true;
   await batch.send();
   expect(cuts).toBe(1); // the pipeline (one HSET per touched shard of obj and addr) was cut after its first reply
+  expect(pipelines).toBe(2);
   const addresses = await hgetallSharded(env.redis, env.keys, snap, 'addr');
   expect(Object.keys(addresses)).toHaveLength(200);
   expect(Object.keys(await hgetallSharded(env.redis, env.keys, snap, 'obj'))).toHaveLength(100);
