@@ -111,9 +111,12 @@ export class FreshStage {
 
   /** Takes the batch built so far (a new one starts): `send` writes it, one `HSET` per touched shard of each hash, in one pipeline. */
   take(): { readonly objects: number; readonly send: () => Promise<void> } {
-    // encoded now: what waits for a slot and for Redis's answer is off the JS heap
+    // encoded now: what waits for a slot and for Redis's answer is off the JS heap. The obj
+    // hash last: Redis loses writes as a suffix of what it ran (an AOF cut, a replica behind),
+    // so a loss that reaches a batch's targets or addresses takes objects too, which the
+    // count before publishing sees (it counts objects and addresses, not targets)
     const commands: [key: string, packed: Buffer, count: number][] = [];
-    for (const groups of [this.obj, this.addr, this.tgt]) {
+    for (const groups of [this.tgt, this.addr, this.obj]) {
       for (const args of groups) if (args !== undefined) commands.push([args[0] as string, respBulks(args, 1), args.length - 1]);
     }
     const objects = this.count;

@@ -57,6 +57,7 @@ afterEach(async () => {
   await env.cleanup();
 });
 
+/** `n` objects of two addresses; every other one a mail user with a target. */
 function objects(n: number): RecipientObject[] {
   return Array.from({ length: n }, (_, i) => {
     const built = buildObject('corp', {
@@ -64,6 +65,7 @@ function objects(n: number): RecipientObject[] {
       dn: `CN=o${i},DC=contoso,DC=edu`,
       objectClass: ['user'],
       proxyAddresses: [`SMTP:o${i}@contoso.edu`, `smtp:o${i}@alias.contoso.edu`],
+      ...(i % 2 === 1 ? { targetAddress: `SMTP:o${i}@live.contoso.edu` } : {}),
     });
     if (built.ok !== true) throw new Error('fixture');
     return built.object;
@@ -90,4 +92,26 @@ it('sends a plain batch again whole when its connection closes half answered', a
   const addresses = await hgetallSharded(env.redis, env.keys, snap, 'addr');
   expect(Object.keys(addresses)).toHaveLength(200);
   expect(Object.keys(await hgetallSharded(env.redis, env.keys, snap, 'obj'))).toHaveLength(100);
+  expect(Object.keys(await hgetallSharded(env.redis, env.keys, snap, 'tgt'))).toHaveLength(50);
+});
+
+it("writes a batch's obj hash last, so that a loss of its last writes always takes objects (which the publish counts)", async () => {
+  const snap = await createSnapshot(env.redis, env.keys, 'corp', 4);
+  const stage = new FreshStage(client, env.keys, snap, 400);
+  for (const o of objects(100)) stage.add(o, 10);
+  const monitor = await env.redis.monitor(); // a connection of its own
+  const hashes: string[] = [];
+  let shown: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (shown = resolve));
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'echo' && args[1] === 'batch sent') shown();
+    const m = args[0]?.toLowerCase() === 'hset' ? new RegExp(`:snap:${snap.id}:(obj|addr|tgt):`).exec(args[1] ?? '') : null;
+    if (m) hashes.push(m[1] as string);
+  });
+  await stage.take().send();
+  await env.redis.echo('batch sent');
+  await done; // MONITOR shows commands in the order Redis ran them: the batch's came before
+  monitor.disconnect();
+  // one HSET per touched shard: targets, then addresses, then objects
+  expect(hashes).toEqual([...Array<string>(4).fill('tgt'), ...Array<string>(4).fill('addr'), ...Array<string>(4).fill('obj')]);
 });

@@ -9,8 +9,8 @@
  *   shipped, can do to the last second of answered writes): the import is refused
  *   (SY_STAGING_LOST) and publishes nothing.
  * Either way the next run publishes the whole file, and no run publishes a table with objects
- * or addresses missing (the count runs just before the publish script: a loss in the few
- * milliseconds between them is not covered, nor are the conf and tgt hashes, which are not counted).
+ * or addresses missing (the count runs just before the publish script: a restart that loses
+ * writes in the milliseconds between them is not covered).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
