@@ -10,8 +10,14 @@ import { parse, type Info, type Parser } from 'csv-parse';
 import { readBatches } from '../batches.js';
 import { CsvdeFileError } from './errors.js';
 
-/** Records per batch. */
-export const BATCH = 1000;
+/**
+ * Records per batch. A batch from the parsing thread is cloned into the reader's heap when it
+ * arrives, and up to CREDIT (thread/protocol.ts) wait there while one is staged: the fewer
+ * records waiting, the fewer outlive a young-generation collection. 1,000 a batch cost
+ * 13–15 % more CPU than 250 in B1 at 100,000 and 1,000,000 rows (docs/benchmarks.md,
+ * session 24); 100 and 500 measured about as 250.
+ */
+export const BATCH = 250;
 
 export interface RecordBatch {
   /** Records in file order, empty lines left out. */
