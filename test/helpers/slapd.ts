@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { SERVICE_DN, startSlapd, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
-import { FIXTURES } from './env.js';
+import { FIXTURES, testEnv, type TestEnv } from './env.js';
 
 export async function fixtureSlapd(): Promise<EmbeddedSlapd & { cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-slapd-'));
@@ -29,4 +30,32 @@ export function slapdSource(slapd: EmbeddedSlapd, over: Record<string, unknown> 
     mailboxConnector: 'onprem',
     ...over,
   };
+}
+
+/** What slapdTestEnv gives a test file, filled in before its first test. */
+export interface SlapdTestEnv {
+  slapd: EmbeddedSlapd & { cleanup(): Promise<void> };
+  env: TestEnv;
+  /** The environment a sync reads the bind password from (SY_TEST_LDAP_PASSWORD). */
+  readonly secrets: { SY_TEST_LDAP_PASSWORD: string };
+}
+
+/**
+ * A private fixture slapd and a test environment whose `corp-ad` source (priority 20) syncs
+ * it, for the test file that calls this at its top level: started before its tests, stopped after.
+ */
+export function slapdTestEnv(): SlapdTestEnv {
+  const t = { secrets: { SY_TEST_LDAP_PASSWORD: '' } } as SlapdTestEnv;
+  beforeAll(async () => {
+    t.slapd = await fixtureSlapd();
+    t.secrets.SY_TEST_LDAP_PASSWORD = t.slapd.servicePassword;
+    t.env = await testEnv((raw) => {
+      (raw.sources as unknown[]).push(slapdSource(t.slapd, { priority: 20 }));
+    });
+  });
+  afterAll(async () => {
+    await t.env?.cleanup();
+    await t.slapd?.cleanup();
+  });
+  return t;
 }

@@ -6,34 +6,19 @@
  * the sync), so the later entry never overwrites the earlier one.
  */
 import { Attribute, Client } from 'ldapts';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { syncSource } from '../../src/pipeline/sync-source.js';
-import { ADMIN_DN, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { fixtureSlapd, slapdSource } from '../helpers/slapd.js';
+import { ADMIN_DN } from '../../testkit/embedded-slapd.js';
+import { slapdTestEnv } from '../helpers/slapd.js';
 
-let slapd: EmbeddedSlapd & { cleanup(): Promise<void> };
-let env: TestEnv;
-const secrets = { SY_TEST_LDAP_PASSWORD: '' };
-
-beforeAll(async () => {
-  slapd = await fixtureSlapd();
-  secrets.SY_TEST_LDAP_PASSWORD = slapd.servicePassword;
-  env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push(slapdSource(slapd, { priority: 20 }));
-  });
-});
-afterAll(async () => {
-  await env?.cleanup();
-  await slapd?.cleanup();
-});
+const t = slapdTestEnv();
 
 it('a first sync where two entries share an objectGUID: the later one is skipped and reported, never written over the earlier (SPEC §2.2)', async () => {
   // a source's first sync writes most objects without stage.lua (src/store/fresh-stage.ts):
   // the repeated identity must still go through it and be refused there
   const twin = 'CN=Twin\\, Ada,OU=Staff,DC=contoso,DC=edu';
-  const admin = new Client({ url: slapd.ldapUrl });
-  await admin.bind(ADMIN_DN, slapd.adminPassword);
+  const admin = new Client({ url: t.slapd.ldapUrl });
+  await admin.bind(ADMIN_DN, t.slapd.adminPassword);
   try {
     const text = {
       objectClass: 'user',
@@ -53,7 +38,7 @@ it('a first sync where two entries share an objectGUID: the later one is skipped
     await admin.unbind();
   }
   // a dry run of the source's first sync: the first-staging path, and its whole diff reported
-  const r = await syncSource(env.deps, env.source('corp-ad'), { env: secrets, dryRun: true });
+  const r = await syncSource(t.env.deps, t.env.source('corp-ad'), { env: t.secrets, dryRun: true });
   const ada = '379e0000-2301-6745-89ab-cdef01234567';
   expect(r.counts).toMatchObject({ objects: 267, added: 267, invalid: 1, conflicts: 1 });
   expect(r.report?.skipped).toEqual([

@@ -5,40 +5,28 @@
  * source's full and delta reads ask for.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from 'ldapts';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { readLdapDelta } from '../../src/directory/ldap/delta.js';
 import { readLdap } from '../../src/directory/ldap/reader.js';
 import type { PartitionReport } from '../../src/directory/ldap/parallel.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
-import { ADMIN_DN, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { fixtureSlapd, slapdSource } from '../helpers/slapd.js';
+import { ADMIN_DN } from '../../testkit/embedded-slapd.js';
+import { slapdTestEnv } from '../helpers/slapd.js';
 
-let slapd: EmbeddedSlapd & { cleanup(): Promise<void> };
-let env: TestEnv;
-const secrets = { SY_TEST_LDAP_PASSWORD: '' };
+const t = slapdTestEnv();
 
-beforeAll(async () => {
-  slapd = await fixtureSlapd();
-  secrets.SY_TEST_LDAP_PASSWORD = slapd.servicePassword;
-  env = await testEnv((raw) => {
-    (raw.sources as unknown[]).push(slapdSource(slapd, { priority: 20 }));
-  });
+const source = (patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({
+  ...(t.env.source('corp-ad') as LdapSourceConfig),
+  ...patch,
 });
-afterAll(async () => {
-  await env?.cleanup();
-  await slapd?.cleanup();
-});
-
-const source = (patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source('corp-ad') as LdapSourceConfig), ...patch });
 
 /** Every item a full read yields: entry ids (or DNs of unmappable entries), and the partition report. */
 async function readAll(s: LdapSourceConfig): Promise<{ keys: string[]; report?: PartitionReport }> {
   const keys: string[] = [];
   let report: PartitionReport | undefined;
-  for await (const page of readLdap(s, { password: slapd.servicePassword, pageSize: 7, onPartitions: (r) => (report = r) })) {
+  for await (const page of readLdap(s, { password: t.slapd.servicePassword, pageSize: 7, onPartitions: (r) => (report = r) })) {
     for (const item of page) keys.push('error' in item ? `dn:${item.error.origin}` : item.entry.id);
   }
   return { keys, ...(report ? { report } : {}) };
@@ -65,20 +53,20 @@ describe('partitioned full reads (slapd)', () => {
       filters: ['(uSNChanged<=1090)', '(&(uSNChanged>=1091)(uSNChanged<=1180))'],
       connections: 2,
     };
-    const plain = await syncSource(env.deps, source(), { env: secrets, dryRun: true });
-    const first = await syncSource(env.deps, source({ partitions }), { env: secrets });
+    const plain = await syncSource(t.env.deps, source(), { env: t.secrets, dryRun: true });
+    const first = await syncSource(t.env.deps, source({ partitions }), { env: t.secrets });
     expect(first.partitions).toEqual({ searches: 3, connections: 2 });
     expect(first.counts).toMatchObject({ objects: plain.counts.objects, added: plain.counts.objects, invalid: 0 });
     expect(first.counts.conflicts).toBe(plain.counts.conflicts);
 
-    const admin = new Client({ url: slapd.ldapsUrl, tlsOptions: { ca: [readFileSync(slapd.caFile)] } });
-    await admin.bind(ADMIN_DN, slapd.adminPassword);
+    const admin = new Client({ url: t.slapd.ldapsUrl, tlsOptions: { ca: [readFileSync(t.slapd.caFile)] } });
+    await admin.bind(ADMIN_DN, t.slapd.adminPassword);
     try {
       await admin.del('cn=Lovelace\\2C Ada,ou=Staff,dc=contoso,dc=edu');
     } finally {
       await admin.unbind();
     }
-    const second = await syncSource(env.deps, source({ partitions }), { env: secrets });
+    const second = await syncSource(t.env.deps, source({ partitions }), { env: t.secrets });
     expect(second.counts).toMatchObject({ objects: plain.counts.objects - 1, removed: 1, added: 0, changed: 0, invalid: 0 });
   });
 
@@ -92,7 +80,7 @@ describe('partitioned full reads (slapd)', () => {
   it("a full read asks for pages of the source's pageSize (default 200; a read's own pageSize wins)", async () => {
     const sizes = async (s: LdapSourceConfig, pageSize?: number): Promise<number[]> => {
       const out: number[] = [];
-      for await (const page of readLdap(s, { password: slapd.servicePassword, ...(pageSize ? { pageSize } : {}) })) out.push(page.length);
+      for await (const page of readLdap(s, { password: t.slapd.servicePassword, ...(pageSize ? { pageSize } : {}) })) out.push(page.length);
       return out;
     };
     const total = (await sizes(source({ pageSize: 1000 }))).reduce((a, b) => a + b, 0);
@@ -110,7 +98,7 @@ describe('partitioned full reads (slapd)', () => {
     const since = { mode: 'generic', modifyTimestamp: '19700101000000Z' } as const; // every entry changed since
     const pages = async (source: LdapSourceConfig, pageSize?: number): Promise<number[]> => {
       const out: number[] = [];
-      const opts = { password: slapd.servicePassword, ...(pageSize ? { pageSize } : {}) };
+      const opts = { password: t.slapd.servicePassword, ...(pageSize ? { pageSize } : {}) };
       for await (const page of readLdapDelta(source, since, {}, opts)) out.push(page.length);
       return out;
     };
