@@ -8,7 +8,7 @@
  *   delivered, not even after the delivery lease; with the replica back the resend is
  *   delivered exactly once.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -28,6 +28,7 @@ afterEach(async () => {
   await Promise.all(extraSinks.map((s) => s.close()));
   extraSinks = [];
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+  for (const s of servers) rmSync(s.dir, { recursive: true, force: true });
   servers = [];
 });
 

@@ -5,8 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { readCurrent } from '../../src/store/table.js';
@@ -21,8 +20,9 @@ afterEach(async () => env.cleanup());
 
 const HEADER = 'objectClass,DN,proxyAddresses,targetAddress';
 const dn = (name: string) => `"CN=${name},OU=Staff,DC=contoso,DC=edu"`;
+/** A CSV file in the test environment's directory (removed by its cleanup). */
 function csv(rows: string[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'sy-dry-')), 'data.csv');
+  const file = join(mkdtempSync(join(dirname(env.configFile), 'csv-')), 'data.csv');
   writeFileSync(file, [HEADER, ...rows].join('\n') + '\n');
   return file;
 }

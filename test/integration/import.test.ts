@@ -2,8 +2,7 @@
  * Csvde import → published table → decisions, on a real Redis (SPEC §2.1, §3, §4).
  */
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { DeletionGuardError, InvalidInputError } from '../../src/pipeline/errors.js';
@@ -27,8 +26,9 @@ async function decide(address: string, trusted = false) {
   const [d] = await resolver.resolve([address], trusted);
   return d;
 }
+/** A CSV file in the test environment's directory (removed by its cleanup). */
 function tmpCsv(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'sy-csv-')), 'data.csv');
+  const file = join(mkdtempSync(join(dirname(env.configFile), 'csv-')), 'data.csv');
   writeFileSync(file, text);
   return file;
 }
