@@ -87,7 +87,7 @@ it('sends a plain batch again whole when its connection closes half answered', a
   };
   armed = true;
   await batch.send();
-  expect(cuts).toBe(1); // the pipeline (one HSET per touched shard of obj and addr) was cut after its first reply
+  expect(cuts).toBe(1); // the pipeline (one HSET per touched shard of tgt, addr and obj) was cut after its first reply
   expect(pipelines).toBe(2);
   const addresses = await hgetallSharded(env.redis, env.keys, snap, 'addr');
   expect(Object.keys(addresses)).toHaveLength(200);
