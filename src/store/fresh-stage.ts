@@ -20,6 +20,7 @@ import { Pipeline } from 'ioredis';
 import { objectKey, rankKey, type RecipientObject } from '../routing/object.js';
 import { encodeObject } from './codec.js';
 import { packedCommand, respBulks } from './encoded-command.js';
+import { execResent } from './resent-pipeline.js';
 import { FingerprintSet, MAX_FINGERPRINTS, mixHash } from './fingerprints.js';
 import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
@@ -30,9 +31,6 @@ import { fnv1a32, hashedRef } from './shards.js';
 const SEED_KEY = 0x2545f491;
 const SEED_ADDRESS = 0x1b873593;
 const SEED_TARGET = 0x7f4a7c15;
-
-/** Times a batch is sent at most when connections close under it (each resend waits for the next connection). */
-const RESENDS = 5;
 
 /** One batch's `HSET` arguments: per hash, per shard, the key then field/value pairs. */
 type Groups = (string[] | undefined)[];
@@ -124,27 +122,14 @@ export class FreshStage {
     this.addr = [];
     this.tgt = [];
     this.count = 0;
-    const once = async (): Promise<void> => {
-      const pipe = this.redis.pipeline();
-      if (!(pipe instanceof Pipeline)) throw new Error('ioredis: pipeline() did not make a Pipeline (its public class)');
-      for (const [key, packed, count] of commands) pipe.sendCommand(packedCommand(this.redis, 'hset', key, packed, count));
-      const replies = (await pipe.exec()) ?? [];
-      for (const [err] of replies) if (err) throw err;
-    };
-    // A connection closed while the pipeline was half answered (a Redis restart): ioredis
-    // resends a command it had no answer for, except the rest of a pipeline whose first
-    // commands were answered, which it rejects with AbortError. These writes are idempotent
-    // (the same fields, the same values), so the whole pipeline is sent again, once the
-    // client is back; what Redis lost of the answered part is caught before publishing
-    // (SY_STAGING_LOST). Ordering holds: no script is sent while this batch is unanswered.
+    // idempotent (the same fields, the same values): sent again whole when a connection
+    // closed under it half answered; what Redis lost of the answered part is caught before
+    // publishing (SY_STAGING_LOST). Ordering holds: no script is sent while it is unanswered.
     const send = async (): Promise<void> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once();
-        } catch (err) {
-          if (!(err instanceof Error && err.name === 'AbortError') || attempt >= RESENDS) throw err;
-        }
-      }
+      await execResent(this.redis, (pipe) => {
+        if (!(pipe instanceof Pipeline)) throw new Error('ioredis: pipeline() did not make a Pipeline (its public class)');
+        for (const [key, packed, count] of commands) pipe.sendCommand(packedCommand(this.redis, 'hset', key, packed, count));
+      });
     };
     return { objects, send };
   }

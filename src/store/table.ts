@@ -7,6 +7,7 @@
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { DEFAULT_KEEP_FOR_MS, versionsToDrop, type Retention, type RetentionEntry } from './retention.js';
+import { execResent } from './resent-pipeline.js';
 import { runScript, scripts, type Script } from './scripts.js';
 
 export interface VersionMeta {
@@ -105,12 +106,13 @@ async function dropsFor(
   const read = new Map<string, TableVersion>();
   scan: for (let end = candidates.length; end > 0; end -= RETENTION_CHUNK) {
     const chunk = candidates.slice(Math.max(0, end - RETENTION_CHUNK), end).reverse();
-    const pipe = redis.pipeline();
-    for (const v of chunk) pipe.hgetall(keys.version(v));
-    const replies = (await pipe.exec()) ?? [];
+    // a read that failed is not a version that is gone: retention would drop what it must keep
+    const replies = await execResent(redis, (pipe) => {
+      for (const v of chunk) pipe.hgetall(keys.version(v));
+    });
     for (let i = 0; i < chunk.length; i++) {
-      const fields = replies[i]?.[1] as Record<string, string> | undefined;
-      if (!fields || Object.keys(fields).length === 0) continue;
+      const fields = replies[i] as Record<string, string>;
+      if (Object.keys(fields).length === 0) continue;
       const tv = parseVersion(Number(chunk[i]), fields);
       read.set(chunk[i] as string, tv);
       if (tv.meta && now - Date.parse(tv.meta.publishedAt) < r.keepForMs) break scan;

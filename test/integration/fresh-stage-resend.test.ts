@@ -2,10 +2,10 @@
  * A first staging's plain batch whose connection closes after Redis answered part of it: ioredis
  * resends what it had no answer for, except the rest of a half-answered pipeline, which it
  * rejects with AbortError (Command aborted due to connection close). FreshStage sends such a
- * batch again whole (src/store/fresh-stage.ts). Deterministic here: the client talks to a real
- * Redis through a loopback proxy that, once armed, passes one reply and closes the connection.
- * test/integration/import-redis-kill.test.ts covers the same with a real SIGKILL of Redis,
- * where the timing is Redis's.
+ * batch again whole (src/store/resent-pipeline.ts, which retention's reads use too).
+ * Deterministic here: the client talks to a real Redis through a loopback proxy that, once
+ * armed, passes one reply and closes the connection. test/integration/import-redis-kill.test.ts
+ * covers the same with a real SIGKILL of Redis, where the timing is Redis's.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
