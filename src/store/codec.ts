@@ -9,7 +9,7 @@ interface Stored {
   i: string;
   d: string;
   k: ObjectKind;
-  a: string[];
+  a: readonly string[];
   r: string;
   /** The addresses lower-cased, only when Lua's ASCII-only string.lower would get them wrong. */
   l?: string[];
@@ -39,7 +39,7 @@ function asciiLower(s: string): string {
 
 /** `lowered`: the addresses lower-cased, when the caller has them already. */
 export function encodeObject(object: RecipientObject, rank: string, lowered = object.addresses.map((a) => a.toLowerCase())): string {
-  const stored: Stored = { s: object.source, i: object.id, d: object.dn, k: object.kind, a: [...object.addresses], r: rank };
+  const stored: Stored = { s: object.source, i: object.id, d: object.dn, k: object.kind, a: object.addresses, r: rank };
   if (object.addresses.some((a, i) => NON_ASCII.test(a) && lowered[i] !== asciiLower(a))) stored.l = lowered;
   if (object.primary !== undefined) stored.p = object.primary;
   if (object.target !== undefined) stored.t = object.target;

@@ -1,3 +1,5 @@
+import { fnv1a32 } from './shards.js';
+
 /**
  * A set of 64-bit fingerprints of strings, for a staging that must know whether a field was
  * claimed before without keeping the fields themselves (B1, issue 15): a million-row import
@@ -35,6 +37,31 @@ export function mixHash(s: string, seed: number): number {
   }
   h = Math.imul(h ^ (h >>> 13), 0x5bd1e995);
   return (h ^ (h >>> 15)) | 0;
+}
+
+/**
+ * A field's fingerprint in one pass over it: `out[0]` = fnv1a32(s) (as a signed 32-bit
+ * number), `out[1]` = mixHash(s, seed). ASCII text (nearly every field) is hashed both ways at
+ * once; other text by the two functions, which agree on how UTF-8 encodes it. Two loops over
+ * every field were a tenth of a first import's main thread (B1, session 25).
+ */
+export function fingerprint(s: string, seed: number, out: Int32Array): void {
+  let h = 0x811c9dc5;
+  let m = seed;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      out[0] = fnv1a32(s);
+      out[1] = mixHash(s, seed);
+      return;
+    }
+    h = Math.imul(h ^ c, 0x01000193);
+    m = Math.imul(m ^ c, 0x5bd1e995);
+    m ^= m >>> 15;
+  }
+  m = Math.imul(m ^ (m >>> 13), 0x5bd1e995);
+  out[0] = h;
+  out[1] = m ^ (m >>> 15);
 }
 
 /** Slots at least (512 KB); the table doubles whenever it is three-quarters full. */

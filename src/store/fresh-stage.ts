@@ -19,13 +19,13 @@
 import { Pipeline } from 'ioredis';
 import { objectKey, rankKey, type RecipientObject } from '../routing/object.js';
 import { encodeObject } from './codec.js';
-import { packedCommand, respBulks } from './encoded-command.js';
+import { packedCommand, respCommand } from './encoded-command.js';
 import { execResent } from './resent-pipeline.js';
-import { FingerprintSet, MAX_FINGERPRINTS, mixHash } from './fingerprints.js';
+import { fingerprint, FingerprintSet, MAX_FINGERPRINTS } from './fingerprints.js';
 import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import type { SnapshotLayout } from './sharded.js';
-import { fnv1a32, hashedRef } from './shards.js';
+import { hashedRef } from './shards.js';
 
 // One seed per kind of field: an address, a target and an object key may be the same text.
 const SEED_KEY = 0x2545f491;
@@ -44,6 +44,9 @@ export class FreshStage {
   private tgt: Groups = [];
   private count = 0;
   private exhausted = false;
+  /** Scratch: a field's fingerprint, and the FNV-1a hashes of an object's addresses. */
+  private readonly fp = new Int32Array(2);
+  private readonly hashes: number[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -80,16 +83,25 @@ export class FreshStage {
       this.exhausted = true;
       return false;
     }
+    const fp = this.fp;
     const key = objectKey(o);
-    const refHash = fnv1a32(key);
-    let fresh = this.claimed.add(refHash, mixHash(key, SEED_KEY));
+    fingerprint(key, SEED_KEY, fp);
+    const refHash = fp[0] as number;
+    let fresh = this.claimed.add(refHash, fp[1] as number);
     const target = o.target?.toLowerCase() ?? '';
-    const targetHash = target === '' ? 0 : fnv1a32(target);
-    if (target !== '') fresh = this.claimed.add(targetHash, mixHash(target, SEED_TARGET)) && fresh;
+    let targetHash = 0;
+    if (target !== '') {
+      fingerprint(target, SEED_TARGET, fp);
+      targetHash = fp[0] as number;
+      fresh = this.claimed.add(targetHash, fp[1] as number) && fresh;
+    }
     const lowered = o.addresses.map((a) => a.toLowerCase());
-    const hashes = lowered.map(fnv1a32);
-    for (let i = 0; i < lowered.length; i++) {
-      fresh = this.claimed.add(hashes[i] as number, mixHash(lowered[i] as string, SEED_ADDRESS)) && fresh;
+    const hashes = this.hashes;
+    hashes.length = 0;
+    for (const address of lowered) {
+      fingerprint(address, SEED_ADDRESS, fp);
+      hashes.push(fp[0] as number);
+      fresh = this.claimed.add(fp[0] as number, fp[1] as number) && fresh;
     }
     if (!fresh) return false;
     const ref = hashedRef(key, refHash);
@@ -113,9 +125,10 @@ export class FreshStage {
     // hash last: Redis loses writes as a suffix of what it ran (an AOF cut, a replica behind),
     // so a loss that reaches a batch's targets or addresses takes objects too, which the
     // count before publishing sees (it counts objects and addresses, not targets)
-    const commands: [key: string, packed: Buffer, count: number][] = [];
+    const commands: [key: string, resp: Buffer, count: number][] = [];
     for (const groups of [this.tgt, this.addr, this.obj]) {
-      for (const args of groups) if (args !== undefined) commands.push([args[0] as string, respBulks(args, 1), args.length - 1]);
+      for (const args of groups)
+        if (args !== undefined) commands.push([args[0] as string, respCommand('hset', args[0] as string, args, 1), args.length - 1]);
     }
     const objects = this.count;
     this.obj = [];
@@ -128,7 +141,7 @@ export class FreshStage {
     const send = async (): Promise<void> => {
       await execResent(this.redis, (pipe) => {
         if (!(pipe instanceof Pipeline)) throw new Error('ioredis: pipeline() did not make a Pipeline (its public class)');
-        for (const [key, packed, count] of commands) pipe.sendCommand(packedCommand(this.redis, 'hset', key, packed, count));
+        for (const [key, resp, count] of commands) pipe.sendCommand(packedCommand(this.redis, 'hset', key, resp, count));
       });
     };
     return { objects, send };

@@ -5,7 +5,7 @@
  * the bytes Redis stores (FreshStage: test/unit/fresh-stage.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { FingerprintSet, mixHash, slotsFor } from '../../src/store/fingerprints.js';
+import { fingerprint, FingerprintSet, mixHash, slotsFor } from '../../src/store/fingerprints.js';
 import { fnv1a32 } from '../../src/store/shards.js';
 
 describe('FingerprintSet', () => {
@@ -59,5 +59,27 @@ describe('FingerprintSet', () => {
     expect(seen).toBe(0);
     expect(mixHash('a', 1)).not.toBe(mixHash('a', 2));
     expect(mixHash('ab', 1)).not.toBe(mixHash('ba', 1));
+  });
+});
+
+describe('fingerprint', () => {
+  it('is fnv1a32 and mixHash in one pass, for ASCII and for any other text', () => {
+    const out = new Int32Array(2);
+    const texts = [
+      '',
+      'a',
+      'u12345@contoso.edu',
+      'cn=user 1\\, test,ou=staff',
+      'josé@bücher.example',
+      'a\uD83D\uDE00',
+      'lone\uD800x',
+      'x\uDC00',
+    ];
+    for (const s of texts) {
+      for (const seed of [0, 0x1b873593, -1]) {
+        fingerprint(s, seed, out);
+        expect([out[0], out[1]]).toEqual([fnv1a32(s) | 0, mixHash(s, seed)]);
+      }
+    }
   });
 });
