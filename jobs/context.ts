@@ -42,3 +42,12 @@ export function progressReporter(job: Job): ProgressReporter {
 export function jobResult(result: PublishResult, extra: Record<string, unknown>): Record<string, unknown> {
   return { ...extra, ...result, errors: result.errors.slice(0, 50) };
 }
+
+/**
+ * A run that published but whose record could not be written (Redis lost under it, after
+ * every resend): the job still succeeds — a retry would run it again for nothing — and
+ * `status` keeps showing the previous run until the next one.
+ */
+export function runNotRecorded(log: Logger, err: unknown): void {
+  log.warn({ event: 'SY_RUN_RECORD_FAILED', err: String(err) }, 'run finished but not recorded: status shows the previous run');
+}

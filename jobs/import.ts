@@ -4,7 +4,7 @@ import { importCsvde } from '../src/pipeline/import-csvde.js';
 import { isPermanent } from '../src/jobqueue/failures.js';
 import type { ImportJobData } from '../src/jobqueue/queues.js';
 import { recordRun } from '../src/store/runs.js';
-import { jobResult, progressReporter, type JobContext } from './context.js';
+import { jobResult, progressReporter, runNotRecorded, type JobContext } from './context.js';
 
 export function importProcessor(ctx: JobContext) {
   return async (job: Job<ImportJobData>): Promise<Record<string, unknown>> => {
@@ -32,7 +32,7 @@ export function importProcessor(ctx: JobContext) {
         version: result.version,
         dryRun: result.dryRun,
         counts: { ...result.counts },
-      });
+      }).catch((err: unknown) => runNotRecorded(ctx.log.child({ job: job.id, source: name }), err));
       ctx.log.info(
         { event: 'SY_IMPORT_DONE', job: job.id, source: name, version: result.version, counts: result.counts },
         'import finished',

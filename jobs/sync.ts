@@ -6,7 +6,7 @@ import { isPermanent } from '../src/jobqueue/failures.js';
 import type { SyncJobData } from '../src/jobqueue/queues.js';
 import { recordRun } from '../src/store/runs.js';
 import { pinText, readPin, SourcePinnedError } from '../src/store/pins.js';
-import { jobResult, progressReporter, type JobContext } from './context.js';
+import { jobResult, progressReporter, runNotRecorded, type JobContext } from './context.js';
 
 /** How long a sync waits before trying again for a source another sync holds. */
 const LOCKED_RETRY_MS = 1000;
@@ -51,7 +51,7 @@ export function syncProcessor(ctx: JobContext) {
         version: result.version,
         dryRun: result.dryRun,
         counts: { ...result.counts },
-      });
+      }).catch((err: unknown) => runNotRecorded(log, err));
       log.info(
         {
           event: 'SY_SYNC_DONE',

@@ -13,7 +13,7 @@ import { importCsvde } from '../pipeline/import-csvde.js';
 import type { PublishResult } from '../pipeline/types.js';
 import { recordRun } from '../store/runs.js';
 import { withContext, type Context } from './context.js';
-import { formatPublish } from './format.js';
+import { formatPublish, runNotRecorded } from './format.js';
 import { createProgress } from './progress.js';
 import { UsageError } from './usage-error.js';
 import { mayHaveWorkers } from './worker-presence.js';
@@ -71,7 +71,7 @@ async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, fla
       version: result.version,
       dryRun: result.dryRun,
       counts: { ...result.counts },
-    });
+    }).catch(runNotRecorded);
     return result;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -15,7 +15,7 @@ import { recordRun } from '../store/runs.js';
 import { lockSource } from '../jobqueue/source-lock.js';
 import { readPins, refuseIfPinned } from '../store/pins.js';
 import { withContext, type Context } from './context.js';
-import { formatPublish } from './format.js';
+import { formatPublish, runNotRecorded } from './format.js';
 import { UsageError } from './usage-error.js';
 import { mayHaveWorkers } from './worker-presence.js';
 
@@ -49,7 +49,7 @@ async function syncInline(ctx: Context, source: SourceConfig, mode: SyncMode, fl
       version: result.version,
       dryRun: result.dryRun,
       counts: { ...result.counts },
-    });
+    }).catch(runNotRecorded);
     return result;
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);

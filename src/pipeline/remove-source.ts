@@ -10,6 +10,7 @@ import { collectGarbage } from '../store/gc.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
 import { topId } from '../store/ref.js';
+import { execResent } from '../store/resent-pipeline.js';
 import { readSnapshotMeta } from '../store/snapshot.js';
 import { publish, readCurrent } from '../store/table.js';
 import { DeletionGuardError } from './errors.js';
@@ -23,6 +24,12 @@ export interface RemoveResult {
   readonly version: number;
   readonly objects: number;
   readonly addresses: number;
+}
+
+/** Deletes a source's pin and sync state; answers whether there was any. */
+async function clearSourceState(redis: RedisClient, keys: Keys, name: string): Promise<boolean> {
+  const deleted = await execResent(redis, (tx) => tx.hdel(keys.pins, name).hdel(keys.syncState, name), { transaction: true });
+  return deleted.some((n) => Number(n) > 0);
 }
 
 export async function removeSource(
@@ -39,7 +46,10 @@ export async function removeSource(
   const state = current?.snapshots.get(name);
   if (state === undefined) {
     const have = [...(current?.snapshots.keys() ?? [])].join(', ') || 'none';
-    throw new SourceRemoveError(`source ${name} is not in the table (its sources: ${have})`);
+    // left by a removal whose last step failed: the source is gone from the table and the config
+    const left = await clearSourceState(redis, keys, name);
+    const cleared = left ? '; its leftover pin and sync state were cleared' : '';
+    throw new SourceRemoveError(`source ${name} is not in the table (its sources: ${have})${cleared}`);
   }
   const meta = await readSnapshotMeta(redis, keys, topId(state));
   const objects = meta?.objects ?? 0;
@@ -55,7 +65,9 @@ export async function removeSource(
     keepForMs: parseDuration(config.table.keepFor),
     meta: { publishedAt: new Date().toISOString(), cause: 'remove', source: name },
   });
-  await redis.multi().hdel(keys.pins, name).hdel(keys.syncState, name).exec();
+  // the table no longer has the source: its pin and sync state go too (should this fail, a
+  // second `remove` clears them)
+  await clearSourceState(redis, keys, name);
   await collectGarbage(redis, keys).catch(() => undefined);
   return { source: name, version, objects, addresses: meta?.addresses ?? 0 };
 }

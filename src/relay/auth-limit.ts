@@ -12,6 +12,7 @@
  */
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
+import { checkedReplies } from '../store/resent-pipeline.js';
 import type { SmtpReply } from '../routing/replies.js';
 
 export interface AuthLimitPolicy {
@@ -44,8 +45,8 @@ export function createAuthLimiter(redis: RedisClient, keys: Keys, policy: AuthLi
     async failed(ip) {
       const key = keys.authFailures(ip);
       // SET NX PX starts the window once; INCR keeps its expiry (any Redis version)
-      const replies = await redis.multi().set(key, '0', 'PX', policy.windowMs, 'NX').incr(key).exec();
-      const n = Number(replies?.[1]?.[1] ?? 0);
+      // a failed INCR is thrown (the caller answers 4xx), never read as a count of 0: the limit would be off
+      const n = Number(checkedReplies(await redis.multi().set(key, '0', 'PX', policy.windowMs, 'NX').incr(key).exec())[1]);
       if (n >= policy.refuseAfter) await redis.pexpire(key, policy.refuseForMs);
       else if (n >= policy.slowAfter) {
         const delay = Math.min(n - policy.slowAfter + 1, 5) * policy.slowByMs;

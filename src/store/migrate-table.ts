@@ -13,6 +13,7 @@
 import { shardKeys, type Keys, type SnapshotHash } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { refIds } from './ref.js';
+import { execResent } from './resent-pipeline.js';
 import { chooseShards, addressShard, objectRef, refShard } from './shards.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { readHistory } from './table.js';
@@ -61,9 +62,15 @@ async function convertHash(redis: RedisClient, keys: Keys, id: string, hash: Leg
       byShard.set(shard, list);
       written++;
     }
-    const m = redis.multi();
-    for (const [shard, pairs] of byShard) m.hset(targets[shard] as string, ...pairs);
-    if (byShard.size > 0) await m.exec();
+    if (byShard.size > 0) {
+      await execResent(
+        redis,
+        (m) => {
+          for (const [shard, pairs] of byShard) m.hset(targets[shard] as string, ...pairs);
+        },
+        { transaction: true },
+      );
+    }
   } while (cursor !== '0');
   return written;
 }

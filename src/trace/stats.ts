@@ -7,6 +7,7 @@
 import type { TraceEvent } from '../log/observer.js';
 import type { Keys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
+import { checkedReplies } from '../store/resent-pipeline.js';
 
 export const STATS_TTL_S = 26 * 3600;
 export type Counted = 'accepted' | 'delivered' | 'deferred' | 'bounced';
@@ -32,7 +33,8 @@ export async function writeCounts(redis: RedisClient, keys: Keys, counts: Readon
     hours.add(hour);
   }
   for (const h of hours) pipe.expire(keys.stats(h), STATS_TTL_S);
-  await pipe.exec();
+  // not sent again (an increment would count twice); a failed one is thrown for the writer to report
+  checkedReplies(await pipe.exec());
 }
 
 /** Queue depth once a minute (HSETNX: the first relay of the minute records it). */
@@ -45,7 +47,7 @@ export async function sampleDepth(
   const pipe = redis.pipeline();
   for (const [state, n] of Object.entries(depth)) pipe.hsetnx(keys.stats(hourOf(now)), `${minuteOf(now)}|queue|${state}`, n);
   pipe.expire(keys.stats(hourOf(now)), STATS_TTL_S);
-  await pipe.exec();
+  checkedReplies(await pipe.exec());
 }
 
 export interface Series {

@@ -173,6 +173,15 @@ describe('source remove', () => {
     const now = await readCurrent(env.redis, env.keys);
     expect([...(now?.snapshots.keys() ?? [])]).toEqual(['corp']);
     expect(now?.meta).toMatchObject({ cause: 'remove', source: 'students' });
+    // a removal whose last step failed left its pin and sync state: a second remove clears them
+    await env.redis.hset(env.keys.pins, 'students', '{"version":2}');
+    await env.redis.hset(env.keys.syncState, 'students', '{}');
+    await expect(removeSource(env.redis, env.keys, config, 'students')).rejects.toThrow(
+      /not in the table .*leftover pin and sync state were cleared/,
+    );
+    expect(await env.redis.hexists(env.keys.pins, 'students')).toBe(0);
+    expect(await env.redis.hexists(env.keys.syncState, 'students')).toBe(0);
+    await expect(removeSource(env.redis, env.keys, config, 'students')).rejects.toThrow(/not in the table \(its sources: corp\)$/);
   });
 });
 

@@ -2,7 +2,8 @@
  * A first staging's plain batch whose connection closes after Redis answered part of it: ioredis
  * resends what it had no answer for, except the rest of a half-answered pipeline, which it
  * rejects with AbortError (Command aborted due to connection close). FreshStage sends such a
- * batch again whole (src/store/resent-pipeline.ts, which retention's reads use too).
+ * batch again whole (src/store/resent-pipeline.ts, which retention's reads use too). The same
+ * for a transaction whose EXEC's answer is lost: a run's record (src/store/runs.ts).
  * Deterministic here: the client talks to a real Redis through a loopback proxy that, once
  * armed, passes one reply and closes the connection. test/integration/import-redis-kill.test.ts
  * covers the same with a real SIGKILL of Redis, where the timing is Redis's.
@@ -11,6 +12,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { buildObject, type RecipientObject } from '../../src/routing/object.js';
 import { FreshStage } from '../../src/store/fresh-stage.js';
+import { readLastSuccess, readRuns, recordRun } from '../../src/store/runs.js';
 import { hgetallSharded } from '../../src/store/sharded.js';
 import { createRedis, type RedisClient } from '../../src/store/redis.js';
 import { createSnapshot } from '../../src/store/snapshot.js';
@@ -114,4 +116,25 @@ it("writes a batch's obj hash last, so that a loss of its last writes always tak
   monitor.disconnect();
   // one HSET per touched shard: targets, then addresses, then objects
   expect(hashes).toEqual([...Array<string>(4).fill('tgt'), ...Array<string>(4).fill('addr'), ...Array<string>(4).fill('obj')]);
+});
+
+it("records a run again when its transaction's EXEC is not answered", async () => {
+  let transactions = 0;
+  const multi = client.multi.bind(client);
+  client.multi = ((...args: Parameters<typeof multi>) => {
+    transactions++;
+    return multi(...args);
+  }) as typeof client.multi;
+  const run = { source: 'corp', kind: 'import' as const, at: '2026-12-01T22:00:00.000Z', ok: true, durationMs: 5, version: 3 };
+  const cutsBefore = cuts;
+  armed = true;
+  // MULTI's +OK passes, the rest (QUEUED…, EXEC's array) is cut: ioredis rejects the transaction
+  // with AbortError, which used to fail a run that had published
+  await recordRun(client, env.keys, run);
+  expect(cuts - cutsBefore).toBe(1);
+  expect(transactions).toBe(2);
+  expect((await readRuns(env.redis, env.keys)).get('corp')).toEqual(run);
+  expect((await readLastSuccess(env.redis, env.keys)).get('corp')).toBe(run.at);
+  // Redis ran the first EXEC before the cut: the one case where the run count goes up twice
+  expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBeGreaterThanOrEqual(1);
 });
