@@ -21,6 +21,7 @@
 import type { Readable } from 'node:stream';
 import type { Keys, QueueShardKeys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
+import { execResent } from '../store/resent-pipeline.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { createClaimPlanner } from './fair.js';
 import { messageOf, newMessageId, shardOf } from './ids.js';
@@ -212,17 +213,13 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
     async load(uid) {
       const id = messageOf(uid);
       const k = keysOf(id);
-      const pipe = redis.pipeline();
-      pipe.hgetall(k.unit(uid));
-      pipe.hmget(k.message(id), 'meta', 'chunks');
-      pipe.hgetBuffer(k.message(id), 'body');
-      pipe.hgetBuffer(k.data(id), '0');
-      const [h, [metaJson, chunks], legacy, first] = results(await pipe.exec()) as [
-        Record<string, string>,
-        (string | null)[],
-        Buffer | null,
-        Buffer | null,
-      ];
+      // reads: sent again whole when a connection closes half answered (else the unit waits out its lease)
+      const [h, [metaJson, chunks], legacy, first] = (await execResent(redis, (pipe) => {
+        pipe.hgetall(k.unit(uid));
+        pipe.hmget(k.message(id), 'meta', 'chunks');
+        pipe.hgetBuffer(k.message(id), 'body');
+        pipe.hgetBuffer(k.data(id), '0');
+      })) as [Record<string, string>, (string | null)[], Buffer | null, Buffer | null];
       const unit = parseUnit(uid, h);
       if (unit === undefined || metaJson === null || metaJson === undefined) return undefined;
       if (legacy === null && (chunks === null || chunks === undefined)) return undefined;
@@ -238,9 +235,10 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
       }
       await Promise.all(
         [...byShard].map(async ([s, list]) => {
-          const pipe = redis.pipeline();
-          for (const uid of list) pipe.zadd(keys.mqShard(s).active, 'XX', until, uid);
-          results(await pipe.exec());
+          // the same lease again when sent twice (XX: never re-adds a unit that finished meanwhile)
+          await execResent(redis, (pipe) => {
+            for (const uid of list) pipe.zadd(keys.mqShard(s).active, 'XX', until, uid);
+          });
         }),
       );
     },

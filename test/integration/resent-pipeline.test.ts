@@ -3,7 +3,8 @@
  * resends what it had no answer for, except the rest of a half-answered pipeline, which it
  * rejects with AbortError (Command aborted due to connection close). FreshStage sends such a
  * batch again whole (src/store/resent-pipeline.ts, which retention's reads use too). The same
- * for a transaction whose EXEC's answer is lost: a run's record (src/store/runs.ts).
+ * for a transaction whose EXEC's answer is lost (a run's record, src/store/runs.ts), and for the
+ * mail queue's reads of a unit to deliver (src/mailqueue/store.ts).
  * Deterministic here: the client talks to a real Redis through a loopback proxy that, once
  * armed, passes one reply and closes the connection. test/integration/import-redis-kill.test.ts
  * covers the same with a real SIGKILL of Redis, where the timing is Redis's.
@@ -11,6 +12,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { buildObject, type RecipientObject } from '../../src/routing/object.js';
+import { createQueueStore } from '../../src/mailqueue/store.js';
 import { FreshStage } from '../../src/store/fresh-stage.js';
 import { readLastSuccess, readRuns, recordRun } from '../../src/store/runs.js';
 import { hgetallSharded } from '../../src/store/sharded.js';
@@ -137,4 +139,30 @@ it("records a run again when its transaction's EXEC is not answered", async () =
   expect((await readLastSuccess(env.redis, env.keys)).get('corp')).toBe(run.at);
   // Redis ran the first EXEC before the cut: the one case where the run count goes up twice
   expect(Number(await env.redis.hget(env.keys.runCounts, 'corp'))).toBeGreaterThanOrEqual(1);
+});
+
+it('loads a unit to deliver again when its reads are cut half answered', async () => {
+  const store = createQueueStore(client, env.keys, { shards: 2 });
+  const id = store.newId();
+  const meta = {
+    id,
+    from: 's@example.org',
+    arrived: Date.now(),
+    clientIp: '127.0.0.1',
+    helo: 'c',
+    size: 5,
+    smtputf8: false,
+    eightBit: false,
+  };
+  await store.enqueue(meta, Buffer.from('hello'), [
+    { hop: 'onprem', rcpts: [{ rcpt: 'a@contoso.edu', orig: 'a@contoso.edu', reason: 'mailbox' }] },
+  ]);
+  const cutsBefore = cuts;
+  armed = true;
+  // the unit's hash is answered, the message's meta and body are cut: this used to fail the
+  // delivery, and the unit waited out its lease
+  const loaded = await store.load(`${id}.0`);
+  expect(cuts - cutsBefore).toBe(1);
+  expect(loaded?.meta).toEqual(meta);
+  expect(loaded?.unit.hop).toBe('onprem');
 });
