@@ -23,7 +23,19 @@ import { testEnv, type TestEnv } from '../helpers/env.js';
 let env: TestEnv;
 let proxy: Server;
 let client: RedisClient;
-/** Closes the next connection's reply stream after its first reply, once. */
+/** Where the RESP reply that starts at `at` ends, or undefined while it is incomplete. */
+function replyEnd(b: Buffer, at: number): number | undefined {
+  const eol = b.indexOf('\r\n', at);
+  if (eol === -1) return undefined;
+  const n = Number(b.toString('latin1', at + 1, eol));
+  if (b[at] === 0x24) return n < 0 ? eol + 2 : eol + 4 + n <= b.length ? eol + 4 + n : undefined; // $bulk
+  if (b[at] !== 0x2a) return eol + 2; // +simple, -error, :integer
+  let p: number | undefined = eol + 2; // *array
+  for (let i = 0; i < n && p !== undefined; i++) p = replyEnd(b, p);
+  return p;
+}
+
+/** Closes the next connection's reply stream after its first whole reply, once. */
 let armed = false;
 let cuts = 0;
 
@@ -37,15 +49,18 @@ beforeEach(async () => {
     down.on('close', () => up.destroy());
     up.on('close', () => down.destroy());
     down.pipe(up);
+    let held = Buffer.alloc(0); // replies read while armed, until the first is whole
     up.on('data', (chunk: Buffer) => {
-      const end = chunk.indexOf('\r\n');
-      if (!armed || end === -1) {
+      if (!armed) {
         down.write(chunk);
         return;
       }
+      held = Buffer.concat([held, chunk]);
+      const end = replyEnd(held, 0);
+      if (end === undefined) return;
       armed = false;
       cuts++;
-      down.end(chunk.subarray(0, end + 2), () => down.destroy()); // one reply, then the connection is gone
+      down.end(held.subarray(0, end), () => down.destroy()); // one whole reply, then the connection is gone
       up.destroy();
     });
   });
