@@ -142,8 +142,3 @@ function keptVersions(versions: readonly number[], shown = 15): string {
   if (versions.length <= shown + 1) return versions.join(', ');
   return `${versions.slice(0, shown).join(', ')}, … ${versions.length - shown - 1} more …, ${versions[versions.length - 1]} (${versions.length} in all)`;
 }
-
-/** An import or sync that published but whose record could not be written: said, not failed (the table is published). */
-export function runNotRecorded(err: unknown): void {
-  process.stderr.write(`switchyard: the run finished but was not recorded (status shows the previous run): ${String(err)}\n`);
-}

@@ -15,7 +15,8 @@ import { recordRun } from '../store/runs.js';
 import { lockSource } from '../jobqueue/source-lock.js';
 import { readPins, refuseIfPinned } from '../store/pins.js';
 import { withContext, type Context } from './context.js';
-import { formatPublish, runNotRecorded } from './format.js';
+import { formatPublish } from './format.js';
+import { runNotRecorded } from './run-not-recorded.js';
 import { UsageError } from './usage-error.js';
 import { mayHaveWorkers } from './worker-presence.js';
 

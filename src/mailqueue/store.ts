@@ -21,7 +21,7 @@
 import type { Readable } from 'node:stream';
 import type { Keys, QueueShardKeys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
-import { execResent } from '../store/resent-pipeline.js';
+import { checkedReplies, execResent } from '../store/resent-pipeline.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { createClaimPlanner } from './fair.js';
 import { messageOf, newMessageId, shardOf } from './ids.js';
@@ -34,7 +34,7 @@ import {
   type Durability,
 } from './acceptance.js';
 import { CHUNK_BYTES, chunkSink, readData, rechunk, type ChunkSink, type StoredData } from './body.js';
-import { listShard, parseUnit, results, type QueueEntry } from './units.js';
+import { listShard, parseUnit, type QueueEntry } from './units.js';
 import type { MessageMeta, NewUnit, QueuedRecipient, UnitRecord } from './types.js';
 
 export interface QueueStore {
@@ -268,7 +268,7 @@ export function createQueueStore(redis: RedisClient, keys: Keys, options: QueueS
         pipe.zcard(k.ready);
         pipe.zcard(k.active);
         pipe.zcard(k.held);
-        return results(await pipe.exec()) as number[];
+        return checkedReplies(await pipe.exec()) as number[];
       });
       const sum = (i: number): number => counts.reduce((n, c) => n + (c[i] ?? 0), 0);
       return { ready: sum(0), active: sum(1), held: sum(2) };

@@ -1,6 +1,7 @@
 /** Delivery units as stored (hash fields ↔ records) and as listed per shard (queue list). */
 import type { QueueShardKeys } from '../store/keys.js';
 import type { RedisClient } from '../store/redis.js';
+import { checkedReplies } from '../store/resent-pipeline.js';
 import type { QueuedRecipient, UnitRecord } from './types.js';
 
 export interface QueueEntry extends UnitRecord {
@@ -27,23 +28,13 @@ export function parseUnit(uid: string, h: Record<string, string>): UnitRecord | 
   };
 }
 
-export type PipelineResult = [Error | null, unknown][] | null;
-
-export function results(res: PipelineResult): unknown[] {
-  if (res === null) throw new Error('Redis transaction aborted');
-  return res.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-}
-
 const STATES = ['ready', 'active', 'held'] as const;
 
 /** Every unit of one shard with its state (one pipeline for the sets, then hashes by 500). */
 export async function listShard(redis: RedisClient, k: QueueShardKeys): Promise<QueueEntry[]> {
   const pipe = redis.pipeline();
   for (const state of STATES) pipe.zrange(k[state], 0, -1, 'WITHSCORES');
-  const sets = results(await pipe.exec()) as string[][];
+  const sets = checkedReplies(await pipe.exec()) as string[][];
   const members: { uid: string; state: QueueEntry['state']; at: number }[] = [];
   sets.forEach((flat, s) => {
     for (let i = 0; i + 1 < flat.length; i += 2) members.push({ uid: flat[i] ?? '', state: STATES[s] ?? 'ready', at: Number(flat[i + 1]) });
@@ -53,7 +44,7 @@ export async function listShard(redis: RedisClient, k: QueueShardKeys): Promise<
     const chunk = members.slice(i, i + 500);
     const p = redis.pipeline();
     for (const m of chunk) p.hgetall(k.unit(m.uid));
-    const hashes = results(await p.exec()) as Record<string, string>[];
+    const hashes = checkedReplies(await p.exec()) as Record<string, string>[];
     chunk.forEach((m, j) => {
       const unit = parseUnit(m.uid, hashes[j] ?? {});
       if (unit) out.push({ ...unit, state: m.state, at: m.at });

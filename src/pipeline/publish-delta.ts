@@ -7,14 +7,14 @@
 import { buildObject, objectKey, rankKey } from '../routing/object.js';
 import { decodeObject, encodeObject } from '../store/codec.js';
 import { shardKeys } from '../store/keys.js';
-import { hgetallSharded, hlenSharded, hmgetSharded, hscanSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
-import { addressShard, chooseShards, objectRef, refKey, refShard } from '../store/shards.js';
+import { hgetallSharded, hlenSharded, hmgetSharded, type SnapshotLayout, type StateLayout } from '../store/sharded.js';
+import { chooseShards, objectRef, refKey } from '../store/shards.js';
 import { formatRef, topId } from '../store/ref.js';
-import { execResent } from '../store/resent-pipeline.js';
 import { runScript, scripts } from '../store/scripts.js';
 import { addressArgs, createSnapshot, readSnapshotMeta, readStateLayout } from '../store/snapshot.js';
-import { storedTarget, targetArgs, targetFieldShard } from '../store/targets.js';
+import { storedTarget, targetArgs } from '../store/targets.js';
 import { commitSnapshot } from './commit.js';
+import { copyOverlay } from './copy-overlay.js';
 import { readCurrent } from '../store/table.js';
 import { discardSnapshot } from '../store/gc.js';
 import { DeletionGuardError, InvalidInputError } from './errors.js';
@@ -150,45 +150,6 @@ async function conflictCounts(
     if (now !== '' && before === '') newConflicted.push(addresses[i] as string);
   });
   return { conflicts, newConflicts: newConflicted.length, newConflicted };
-}
-
-/** Copies the previous overlay into the new one: shard by shard, or re-sharded when the count grew. */
-async function copyOverlay(deps: PublishDeps, from: SnapshotLayout, to: SnapshotLayout): Promise<void> {
-  if (from.shards === to.shards) {
-    // COPY onto a key it made already does nothing: the same overlay when sent again
-    await execResent(
-      deps.redis,
-      (m) => {
-        for (const hash of ['obj', 'addr', 'conf', 'tgt'] as const) {
-          const dst = shardKeys(deps.keys, to.id, hash, to.shards);
-          shardKeys(deps.keys, from.id, hash, from.shards).forEach((k, i) => m.copy(k, dst[i] as string));
-        }
-      },
-      { transaction: true },
-    );
-    return;
-  }
-  for (const hash of ['obj', 'addr', 'conf', 'tgt'] as const) {
-    const dst = shardKeys(deps.keys, to.id, hash, to.shards);
-    for await (const flat of hscanSharded(deps.redis, deps.keys, from, hash, 1000)) {
-      await execResent(
-        deps.redis,
-        (m) => {
-          for (let i = 0; i < flat.length; i += 2) {
-            const field = flat[i] as string;
-            const shard =
-              hash === 'obj'
-                ? refShard(field, to.shards)
-                : hash === 'tgt'
-                  ? targetFieldShard(field, to.shards)
-                  : addressShard(field, to.shards);
-            m.hset(dst[shard] as string, field, flat[i + 1] as string);
-          }
-        },
-        { transaction: true },
-      );
-    }
-  }
 }
 
 /** Shards of a new overlay: enough for the overlay it copies (entries only grow), at least `minShards`. */

@@ -48,7 +48,7 @@ export async function removeSource(
     const have = [...(current?.snapshots.keys() ?? [])].join(', ') || 'none';
     // left by a removal whose last step failed: the source is gone from the table and the config
     const left = await clearSourceState(redis, keys, name);
-    const cleared = left ? '; its leftover pin and sync state were cleared' : '';
+    const cleared = left ? '; a pin or sync state it left was cleared' : '';
     throw new SourceRemoveError(`source ${name} is not in the table (its sources: ${have})${cleared}`);
   }
   const meta = await readSnapshotMeta(redis, keys, topId(state));

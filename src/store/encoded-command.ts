@@ -4,8 +4,9 @@
  * 300 arguments, and flattening that string inside the socket write cost a tenth of an
  * import's CPU. Here the arguments are joined into one flat string instead, which is written
  * as is when it is ASCII (its length is then its byte count). Anything else — a Buffer, a
- * non-ASCII character — is left to ioredis's own `toWritable`, so the bytes sent are always
- * the ones ioredis would send (pinned by test/unit/encoded-command.test.ts).
+ * non-ASCII character — is left to ioredis's own `toWritable` (EncodedCommand) or encoded with
+ * UTF-8 byte counts (PackedCommand), so the bytes sent are always the ones ioredis would send
+ * (pinned by test/unit/encoded-command.test.ts).
  *
  * `toWritable` is a public method of ioredis's exported Command class, which both Redis and
  * Cluster call to write a command (also on a resend after a reconnection or a redirection).
@@ -90,19 +91,19 @@ export function respCommand(name: string, key: string, args: readonly string[], 
 export class PackedCommand extends Command {
   constructor(
     name: string,
-    private readonly key: string,
-    private readonly resp: Buffer,
-    private readonly count: number,
+    private readonly packedKey: string,
+    private readonly packedResp: Buffer,
+    private readonly packedCount: number,
     options: ConstructorParameters<typeof Command>[2],
   ) {
-    super(name, [key], options);
+    super(name, [packedKey], options);
   }
 
   override toWritable(): Buffer {
     const key = String(this.args[0]);
-    if (key === this.key) return this.resp;
-    const bare = Buffer.byteLength(commandHead(this.name, this.key, this.count));
-    return Buffer.concat([Buffer.from(commandHead(this.name, key, this.count)), this.resp.subarray(bare)]);
+    if (key === this.packedKey) return this.packedResp;
+    const bare = Buffer.byteLength(commandHead(this.name, this.packedKey, this.packedCount));
+    return Buffer.concat([Buffer.from(commandHead(this.name, key, this.packedCount)), this.packedResp.subarray(bare)]);
   }
 }
 

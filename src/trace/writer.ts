@@ -138,7 +138,13 @@ export function createTraceWriter(deps: TraceWriterDeps): TraceWriter {
     const now = Date.now();
     const ttl = settings.retentionMs;
     await Promise.all([
-      writeCounts(deps.redis, keys, counts),
+      // the status page's counters fail on their own: the events themselves may well be written
+      writeCounts(deps.redis, keys, counts).catch((err: unknown) =>
+        deps.logger.warn(
+          { event: 'SY_TRACE_WRITE_FAILED', counters: counts.size, err: String(err) },
+          'trace counters not written; dropped',
+        ),
+      ),
       ...[...batchOf].map(async ([shard, p]) => {
         const qk = keys.mqShard(shard);
         const names: string[] = [];

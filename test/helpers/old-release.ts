@@ -47,7 +47,8 @@ function linkPackages(dir: string, packages: string): void {
 
 export function prepareRelease(commit: string = UNSHARDED_RELEASE): OldRelease {
   const root = projectRoot();
-  const dir = join(tmpdir(), `switchyard-release-${commit.slice(0, 12)}`);
+  // kept between runs: outside the run's own temporary directory (test/helpers/run-tmpdir.ts)
+  const dir = join(process.env.SWITCHYARD_TEST_CACHE ?? tmpdir(), `switchyard-release-${commit.slice(0, 12)}`);
   const stamp = join(dir, 'dist', '.build-stamp');
   if (!existsSync(stamp)) {
     const found = spawnSync('git', ['-C', root, 'cat-file', '-e', `${commit}^{commit}`]);

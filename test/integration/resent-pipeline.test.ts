@@ -3,8 +3,9 @@
  * resends what it had no answer for, except the rest of a half-answered pipeline, which it
  * rejects with AbortError (Command aborted due to connection close). FreshStage sends such a
  * batch again whole (src/store/resent-pipeline.ts, which retention's reads use too). The same
- * for a transaction whose EXEC's answer is lost (a run's record, src/store/runs.ts), and for the
- * mail queue's reads of a unit to deliver (src/mailqueue/store.ts).
+ * for a transaction whose EXEC's answer is lost (a run's record, src/store/runs.ts; a delta's
+ * overlay copy, src/pipeline/copy-overlay.ts), and for the mail queue's reads of a unit to
+ * deliver (src/mailqueue/store.ts).
  * Deterministic here: the client talks to a real Redis through a loopback proxy that, once
  * armed, passes one reply and closes the connection. test/integration/import-redis-kill.test.ts
  * covers the same with a real SIGKILL of Redis, where the timing is Redis's.
@@ -13,6 +14,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { buildObject, type RecipientObject } from '../../src/routing/object.js';
 import { createQueueStore } from '../../src/mailqueue/store.js';
+import { copyOverlay } from '../../src/pipeline/copy-overlay.js';
 import { FreshStage } from '../../src/store/fresh-stage.js';
 import { readLastSuccess, readRuns, recordRun } from '../../src/store/runs.js';
 import { hgetallSharded } from '../../src/store/sharded.js';
@@ -40,6 +42,8 @@ let armed = false;
 let cuts = 0;
 
 beforeEach(async () => {
+  armed = false; // a test that failed before its cut leaves nothing armed for the next
+  cuts = 0;
   env = await testEnv();
   const upstream = new URL(env.redisUrl);
   proxy = createServer((down: Socket) => {
@@ -180,4 +184,20 @@ it('loads a unit to deliver again when its reads are cut half answered', async (
   expect(cuts - cutsBefore).toBe(1);
   expect(loaded?.meta).toEqual(meta);
   expect(loaded?.unit.hop).toBe('onprem');
+});
+
+it("copies a delta's overlay again when the transaction's EXEC is not answered (a COPY onto its own copy does nothing)", async () => {
+  const from = await createSnapshot(env.redis, env.keys, 'corp', 2);
+  const stage = new FreshStage(env.redis, env.keys, from, 100);
+  for (const o of objects(20)) stage.add(o, 10);
+  await stage.take().send();
+  const to = await createSnapshot(env.redis, env.keys, 'corp', 2);
+  const cutsBefore = cuts;
+  armed = true;
+  await copyOverlay({ redis: client, keys: env.keys, versionsKept: 5 }, from, to);
+  expect(cuts - cutsBefore).toBe(1);
+  for (const hash of ['obj', 'addr', 'tgt'] as const) {
+    expect(await hgetallSharded(env.redis, env.keys, to, hash)).toEqual(await hgetallSharded(env.redis, env.keys, from, hash));
+  }
+  expect(Object.keys(await hgetallSharded(env.redis, env.keys, to, 'addr'))).toHaveLength(40);
 });

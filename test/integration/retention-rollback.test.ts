@@ -177,7 +177,7 @@ describe('source remove', () => {
     await env.redis.hset(env.keys.pins, 'students', '{"version":2}');
     await env.redis.hset(env.keys.syncState, 'students', '{}');
     await expect(removeSource(env.redis, env.keys, config, 'students')).rejects.toThrow(
-      /not in the table .*leftover pin and sync state were cleared/,
+      /not in the table .*a pin or sync state it left was cleared/,
     );
     expect(await env.redis.hexists(env.keys.pins, 'students')).toBe(0);
     expect(await env.redis.hexists(env.keys.syncState, 'students')).toBe(0);
