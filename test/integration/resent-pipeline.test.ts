@@ -7,10 +7,9 @@
  * overlay copy, src/pipeline/copy-overlay.ts), and for the mail queue's reads of a unit to
  * deliver (src/mailqueue/store.ts).
  * Deterministic here: the client talks to a real Redis through a loopback proxy that, once
- * armed, passes one reply and closes the connection. test/integration/import-redis-kill.test.ts
+ * armed, passes one whole reply and closes the connection (test/helpers/cutting-proxy.ts). test/integration/import-redis-kill.test.ts
  * covers the same with a real SIGKILL of Redis, where the timing is Redis's.
  */
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { buildObject, type RecipientObject } from '../../src/routing/object.js';
 import { createQueueStore } from '../../src/mailqueue/store.js';
@@ -20,63 +19,23 @@ import { readLastSuccess, readRuns, recordRun } from '../../src/store/runs.js';
 import { hgetallSharded } from '../../src/store/sharded.js';
 import { createRedis, type RedisClient } from '../../src/store/redis.js';
 import { createSnapshot } from '../../src/store/snapshot.js';
+import { startCuttingProxy, type CuttingProxy } from '../helpers/cutting-proxy.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 
 let env: TestEnv;
-let proxy: Server;
+let proxy: CuttingProxy;
 let client: RedisClient;
-/** Where the RESP reply that starts at `at` ends, or undefined while it is incomplete. */
-function replyEnd(b: Buffer, at: number): number | undefined {
-  const eol = b.indexOf('\r\n', at);
-  if (eol === -1) return undefined;
-  const n = Number(b.toString('latin1', at + 1, eol));
-  if (b[at] === 0x24) return n < 0 ? eol + 2 : eol + 4 + n <= b.length ? eol + 4 + n : undefined; // $bulk
-  if (b[at] !== 0x2a) return eol + 2; // +simple, -error, :integer
-  let p: number | undefined = eol + 2; // *array
-  for (let i = 0; i < n && p !== undefined; i++) p = replyEnd(b, p);
-  return p;
-}
-
-/** Closes the next connection's reply stream after its first whole reply, once. */
-let armed = false;
-let cuts = 0;
 
 beforeEach(async () => {
-  armed = false; // a test that failed before its cut leaves nothing armed for the next
-  cuts = 0;
   env = await testEnv();
-  const upstream = new URL(env.redisUrl);
-  proxy = createServer((down: Socket) => {
-    const up = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
-    down.on('error', () => up.destroy());
-    up.on('error', () => down.destroy());
-    down.on('close', () => up.destroy());
-    up.on('close', () => down.destroy());
-    down.pipe(up);
-    let held = Buffer.alloc(0); // replies read while armed, until the first is whole
-    up.on('data', (chunk: Buffer) => {
-      if (!armed) {
-        down.write(chunk);
-        return;
-      }
-      held = Buffer.concat([held, chunk]);
-      const end = replyEnd(held, 0);
-      if (end === undefined) return;
-      armed = false;
-      cuts++;
-      down.end(held.subarray(0, end), () => down.destroy()); // one whole reply, then the connection is gone
-      up.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as { port: number };
-  client = createRedis({ ...env.config.redis, url: `redis://127.0.0.1:${port}` }, 'worker');
+  proxy = await startCuttingProxy(env.redisUrl);
+  client = createRedis({ ...env.config.redis, url: proxy.url }, 'worker');
   client.on('error', () => undefined); // the cut below, on purpose
   await client.ping();
 });
 afterEach(async () => {
   client.disconnect();
-  await new Promise((resolve) => proxy.close(resolve));
+  await proxy.close();
   await env.cleanup();
 });
 
@@ -108,9 +67,9 @@ it('sends a plain batch again whole when its connection closes half answered', a
     pipelines++;
     return pipeline(...args);
   };
-  armed = true;
+  proxy.armNext();
   await batch.send();
-  expect(cuts).toBe(1); // the pipeline (one HSET per touched shard of tgt, addr and obj) was cut after its first reply
+  expect(proxy.cuts).toBe(1); // the pipeline (one HSET per touched shard of tgt, addr and obj) was cut after its first reply
   expect(pipelines).toBe(2);
   const addresses = await hgetallSharded(env.redis, env.keys, snap, 'addr');
   expect(Object.keys(addresses)).toHaveLength(200);
@@ -147,12 +106,11 @@ it("records a run again when its transaction's EXEC is not answered", async () =
     return multi(...args);
   }) as typeof client.multi;
   const run = { source: 'corp', kind: 'import' as const, at: '2026-12-01T22:00:00.000Z', ok: true, durationMs: 5, version: 3 };
-  const cutsBefore = cuts;
-  armed = true;
+  proxy.armNext();
   // MULTI's +OK passes, the rest (QUEUED…, EXEC's array) is cut: ioredis rejects the transaction
   // with AbortError, which used to fail a run that had published
   await recordRun(client, env.keys, run);
-  expect(cuts - cutsBefore).toBe(1);
+  expect(proxy.cuts).toBe(1);
   expect(transactions).toBe(2);
   expect((await readRuns(env.redis, env.keys)).get('corp')).toEqual(run);
   expect((await readLastSuccess(env.redis, env.keys)).get('corp')).toBe(run.at);
@@ -176,12 +134,11 @@ it('loads a unit to deliver again when its reads are cut half answered', async (
   await store.enqueue(meta, Buffer.from('hello'), [
     { hop: 'onprem', rcpts: [{ rcpt: 'a@contoso.edu', orig: 'a@contoso.edu', reason: 'mailbox' }] },
   ]);
-  const cutsBefore = cuts;
-  armed = true;
+  proxy.armNext();
   // the unit's hash is answered, the message's meta and body are cut: this used to fail the
   // delivery, and the unit waited out its lease
   const loaded = await store.load(`${id}.0`);
-  expect(cuts - cutsBefore).toBe(1);
+  expect(proxy.cuts).toBe(1);
   expect(loaded?.meta).toEqual(meta);
   expect(loaded?.unit.hop).toBe('onprem');
 });
@@ -192,10 +149,9 @@ it("copies a delta's overlay again when the transaction's EXEC is not answered (
   for (const o of objects(20)) stage.add(o, 10);
   await stage.take().send();
   const to = await createSnapshot(env.redis, env.keys, 'corp', 2);
-  const cutsBefore = cuts;
-  armed = true;
+  proxy.armNext();
   await copyOverlay({ redis: client, keys: env.keys, versionsKept: 5 }, from, to);
-  expect(cuts - cutsBefore).toBe(1);
+  expect(proxy.cuts).toBe(1);
   for (const hash of ['obj', 'addr', 'tgt'] as const) {
     expect(await hgetallSharded(env.redis, env.keys, to, hash)).toEqual(await hgetallSharded(env.redis, env.keys, from, hash));
   }
