@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { shardOf } from '../../src/mailqueue/ids.js';
 import { createQueueStore, type QueueStore } from '../../src/mailqueue/store.js';
-import type { MessageMeta } from '../../src/mailqueue/types.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
+import { plainMeta } from '../helpers/queue-message.js';
 
 let env: TestEnv | undefined;
 afterEach(async () => {
@@ -16,23 +16,10 @@ afterEach(async () => {
   env = undefined;
 });
 
-function meta(id: string): MessageMeta {
-  return {
-    id,
-    from: 'sender@example.org',
-    arrived: Date.now(),
-    clientIp: '127.0.0.1',
-    helo: 'c',
-    size: 5,
-    smtputf8: false,
-    eightBit: false,
-  };
-}
-
 async function enqueue(store: QueueStore, hop = 'onprem', shard?: number): Promise<string> {
   let id = store.newId();
   while (shard !== undefined && shardOf(id) !== shard) id = store.newId();
-  await store.enqueue(meta(id), Buffer.from('hello'), [
+  await store.enqueue(plainMeta(id), Buffer.from('hello'), [
     { hop, rcpts: [{ rcpt: `${id}@contoso.edu`, orig: `${id}@contoso.edu`, reason: 'mailbox' }] },
   ]);
   return id;

@@ -21,6 +21,7 @@ import { createRedis, type RedisClient } from '../../src/store/redis.js';
 import { createSnapshot } from '../../src/store/snapshot.js';
 import { startCuttingProxy, type CuttingProxy } from '../helpers/cutting-proxy.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
+import { plainMeta } from '../helpers/queue-message.js';
 
 let env: TestEnv;
 let proxy: CuttingProxy;
@@ -121,16 +122,7 @@ it("records a run again when its transaction's EXEC is not answered", async () =
 it('loads a unit to deliver again when its reads are cut half answered', async () => {
   const store = createQueueStore(client, env.keys, { shards: 2 });
   const id = store.newId();
-  const meta = {
-    id,
-    from: 's@example.org',
-    arrived: Date.now(),
-    clientIp: '127.0.0.1',
-    helo: 'c',
-    size: 5,
-    smtputf8: false,
-    eightBit: false,
-  };
+  const meta = plainMeta(id);
   await store.enqueue(meta, Buffer.from('hello'), [
     { hop: 'onprem', rcpts: [{ rcpt: 'a@contoso.edu', orig: 'a@contoso.edu', reason: 'mailbox' }] },
   ]);
