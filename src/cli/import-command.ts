@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CsvdeSourceConfig } from '../config/schema.js';
 import { levelEnabled } from '../log/levels.js';
+import type { CsvdePrefetch } from '../directory/csvde/parse-thread.js';
 import { InvalidInputError } from '../pipeline/errors.js';
 import { importCsvde } from '../pipeline/import-csvde.js';
 import type { PublishResult } from '../pipeline/types.js';
@@ -47,7 +48,13 @@ async function viaWorker(ctx: Context, source: CsvdeSourceConfig, file: string, 
   }
 }
 
-async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, flags: ImportFlags): Promise<PublishResult> {
+async function inline(
+  ctx: Context,
+  source: CsvdeSourceConfig,
+  file: string,
+  flags: ImportFlags,
+  prefetched?: CsvdePrefetch,
+): Promise<PublishResult> {
   let size = 0;
   try {
     size = statSync(file).size;
@@ -61,6 +68,7 @@ async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, fla
   try {
     const result = await importCsvde(publishDeps(ctx.redis, ctx.keys, ctx.config), source, file, {
       ...options(flags),
+      ...(prefetched ? { prefetched } : {}),
       onProgress: (p) => (objects = p.written),
       onBytes: (bytes) => progress.update(bytes, `${objects} objects written`),
     });
@@ -93,7 +101,19 @@ async function inline(ctx: Context, source: CsvdeSourceConfig, file: string, fla
   }
 }
 
-export async function importCommand(file: string, flags: ImportFlags): Promise<number> {
+/**
+ * `prefetched`: the file's parsing thread, which the command line started before loading this
+ * command (main.ts); stopped here when the import does not read it (a worker does, or it failed first).
+ */
+export async function importCommand(file: string, flags: ImportFlags, prefetched?: CsvdePrefetch): Promise<number> {
+  try {
+    return await importWith(file, flags, prefetched);
+  } finally {
+    await prefetched?.close();
+  }
+}
+
+async function importWith(file: string, flags: ImportFlags, prefetched: CsvdePrefetch | undefined): Promise<number> {
   return withContext({ configPath: flags.config, profile: 'worker' }, async (ctx) => {
     const source = ctx.config.sources.find((s) => s.name === flags.source);
     if (!source)
@@ -101,7 +121,7 @@ export async function importCommand(file: string, flags: ImportFlags): Promise<n
         `--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`,
       );
     if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
-    const result = (await viaWorker(ctx, source, file, flags)) ?? (await inline(ctx, source, file, flags));
+    const result = (await viaWorker(ctx, source, file, flags)) ?? (await inline(ctx, source, file, flags, prefetched));
     if (flags.allowMassDelete === true)
       await (
         await import('../audit/log.js')

@@ -34,7 +34,10 @@ function syncCommands(program: Command, run: Run): void {
     .action((file: string, flags: ImportFlags, cmd: Command) =>
       run(async () => {
         configured(cmd, flags);
-        return (await import('./import-command.js')).importCommand(file, flags);
+        // a large file's parsing thread starts now: its start-up and first batches overlap the
+        // loading of the import's modules, its configuration and its Redis connection (B1)
+        const prefetched = (await import('../directory/csvde/parse-thread.js')).prefetchCsvde(file);
+        return (await import('./import-command.js')).importCommand(file, flags, prefetched);
       }),
     );
 

@@ -1,12 +1,15 @@
 /** A Csvde file as a full snapshot of one source, through the common publish path. */
 import { statSync } from 'node:fs';
 import type { SourceConfig } from '../config/schema.js';
+import type { CsvdePrefetch } from '../directory/csvde/parse-thread.js';
 import { readCsvde } from '../directory/csvde/reader.js';
 import { publishSource } from './publish-source.js';
 import type { PublishDeps, PublishOptions, PublishResult } from './types.js';
 
 export interface ImportOptions extends Omit<PublishOptions, 'cause' | 'origin'> {
   readonly onBytes?: (bytes: number) => void;
+  /** The file's parsing thread, started early by the caller (prefetchCsvde). */
+  readonly prefetched?: CsvdePrefetch;
 }
 
 /** Bytes of a Csvde row per address it yields, about (generated rows: ~67; real exports carry more). */
@@ -22,9 +25,10 @@ function sizeHint(file: string): { sizeHint?: number } {
 }
 
 export async function importCsvde(deps: PublishDeps, source: SourceConfig, file: string, opts: ImportOptions = {}): Promise<PublishResult> {
-  const items = readCsvde(file, opts.onBytes ? { onBytes: opts.onBytes } : {});
+  const { onBytes, prefetched, ...publish } = opts;
+  const items = readCsvde(file, { ...(onBytes ? { onBytes } : {}), ...(prefetched ? { prefetched } : {}) });
   return publishSource(deps, { name: source.name, priority: source.priority, deletionThreshold: source.deletionThreshold }, items, {
-    ...opts,
+    ...publish,
     cause: 'import',
     origin: file,
     ...sizeHint(file),

@@ -2,15 +2,18 @@
  * A large Csvde file is parsed on a thread of its own (src/directory/csvde/parse-worker.ts):
  * it must read exactly as the same file read on the reader's thread — entries, located
  * errors and their order, and the errors that stop a file — for every committed fixture and
- * for a file large enough to cross many batches and the credit window.
+ * for a file large enough to cross many batches and the credit window; and the same when the
+ * thread was started ahead of its reader (prefetchCsvde, as `switchyard import` does).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCsvde, THREAD_FROM } from '../../src/directory/csvde/reader.js';
+import { prefetchCsvde, THREAD_FROM } from '../../src/directory/csvde/parse-thread.js';
+import { readCsvde } from '../../src/directory/csvde/reader.js';
 import type { ReadItem } from '../../src/pipeline/types.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { csvFixture, testEnv } from '../helpers/env.js';
 
 type Outcome = { items: ReadItem[]; bytes: number } | { thrown: string };
@@ -121,5 +124,53 @@ describe('Csvde parsed on its own thread', () => {
     } finally {
       await env.cleanup();
     }
+  });
+
+  it('a thread started ahead (prefetchCsvde) reads the same; a small file gets none; one prefetch, one reader', async () => {
+    const { file } = largeFile();
+    const inline = await read(file, false);
+    const prefetched = prefetchCsvde(file);
+    if (prefetched === undefined) throw new Error('a file over THREAD_FROM got no thread');
+    await new Promise((r) => setTimeout(r, 200)); // the thread reads ahead meanwhile, up to its credit
+    const items: ReadItem[] = [];
+    let bytes = 0;
+    for await (const batch of readCsvde(file, { prefetched, onBytes: (b) => (bytes = b) })) items.push(...batch);
+    expect({ items, bytes }).toEqual(inline);
+    expect(() => prefetched.batches()).toThrow(/taken already/);
+    await prefetched.close(); // after the read: nothing left to stop
+    expect(prefetchCsvde(csvFixture('contoso.csv'))).toBeUndefined();
+    const other = prefetchCsvde(file)!;
+    await expect(readCsvde(join(dir, 'other.csv'), { prefetched: other }).next()).rejects.toThrow(
+      /prefetched .*large\.csv, not .*other\.csv/,
+    );
+    await other.close();
+  });
+
+  it('a prefetch never read holds no process open; the CLI that fails first exits at once', async () => {
+    const { file } = largeFile();
+    // the compiled module, in a process of its own that starts the thread and does nothing
+    // else (a script file: under `node -e` the process ended with the thread running, unref or not)
+    const module = join(BIN, '..', '..', 'dist', 'src', 'directory', 'csvde', 'parse-thread.js');
+    const script = join(dir, 'prefetch-only.mjs');
+    writeFileSync(
+      script,
+      `const m = await import(${JSON.stringify(module)});\nif (!m.prefetchCsvde(${JSON.stringify(file)})) process.exit(3);\n`,
+    );
+    const started = Date.now();
+    const code = await new Promise<number | string>((resolve) => {
+      execFile(process.execPath, [script], { timeout: 15_000 }, (err) =>
+        resolve(err ? ((err as { signal?: string }).signal ?? Number((err as { code?: number }).code)) : 0),
+      );
+    });
+    expect(code).toBe(0);
+    const env = await testEnv();
+    try {
+      const r = await runCli(['import', file, '--source', 'nosuch'], env.configFile);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--source nosuch: no such source/);
+    } finally {
+      await env.cleanup();
+    }
+    console.log(`an unread prefetch: its process ended by itself; the CLI that failed first too (${Date.now() - started} ms for both)`);
   });
 });

@@ -24,7 +24,7 @@ import { createRedis, type RedisClient } from '../../src/store/redis.js';
 import { lookup, readCurrent } from '../../src/store/table.js';
 import { onlySources, testEnv, type TestEnv } from '../helpers/env.js';
 
-const ROWS = 30_000; // 6 MB: parsed on its own thread (reader.ts THREAD_FROM), a second of import
+const ROWS = 30_000; // 6 MB: parsed on its own thread (parse-thread.ts THREAD_FROM), a second of import
 let dir: string;
 let redis: EmbeddedRedis;
 let env: TestEnv;

@@ -1,19 +1,15 @@
 /**
  * Streams a Csvde export as directory entries, in batches: never the whole file in memory.
  * The records come from csv-parse (records.ts), on a thread of its own for a large file
- * (parse-worker.ts, through thread/host.ts); here the header is read and each record becomes an entry or a
+ * (parse-thread.ts); here the header is read and each record becomes an entry or a
  * located error. A file that cannot be read on (no DN column, unclosed quote) throws
  * CsvdeFileError.
  */
-import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ReadItem } from '../items.js';
 import { entryItem } from '../mail-enabled.js';
 import { CsvdeFileError } from './errors.js';
-import { batchesFromThread } from '../thread/host.js';
-import { plainError, type PostedError } from '../thread/protocol.js';
-import type { ParseWorkerData } from './parse-worker.js';
-import { unpackBatch } from './record-transfer.js';
+import { threadBatches, threadFor, type CsvdePrefetch } from './parse-thread.js';
 import { readRecords, type RecordBatch } from './records.js';
 import { mapRow, parseHeader, type Header } from './row.js';
 
@@ -22,35 +18,21 @@ export interface CsvdeReadOptions {
   readonly onBytes?: (bytesRead: number) => void;
   /** Parse on a thread of its own: by default for files of THREAD_FROM bytes or more. */
   readonly thread?: boolean;
-}
-
-/**
- * From this size a file is parsed on a thread of its own. Starting the thread costs some
- * 30 ms; csv-parse reads about 20 MB a second here, so from 4 MB on the thread pays.
- */
-export const THREAD_FROM = 4 << 20;
-
-function threadFor(path: string): boolean {
-  try {
-    return statSync(path).size >= THREAD_FROM;
-  } catch {
-    return false; // the read reports a missing or unreadable file with its name
-  }
-}
-
-/** A failure of the parsing thread, as the reader's own thread would have thrown it. */
-function revive(error: PostedError): Error {
-  return error.kind === 'CsvdeFileError' ? new CsvdeFileError(String(error.fields.origin), String(error.fields.reason)) : plainError(error);
+  /** The parsing thread prefetchCsvde started for this file (it is used instead of a new one). */
+  readonly prefetched?: CsvdePrefetch;
 }
 
 /** Yields the file's entries (and located row errors) in batches. */
 export async function* readCsvde(path: string, opts: CsvdeReadOptions = {}): AsyncGenerator<ReadItem[]> {
   const name = basename(path);
-  const data: ParseWorkerData = { path, name };
+  if (opts.prefetched !== undefined && opts.prefetched.path !== path)
+    throw new Error(`readCsvde: the thread prefetched ${opts.prefetched.path}, not ${path}`);
   const batches: AsyncGenerator<RecordBatch> =
-    (opts.thread ?? threadFor(path))
-      ? batchesFromThread(new URL('./parse-worker.js', import.meta.url), data, unpackBatch, revive)
-      : readRecords(path, name);
+    opts.prefetched !== undefined
+      ? opts.prefetched.batches()
+      : (opts.thread ?? threadFor(path))
+        ? threadBatches(path)
+        : readRecords(path, name);
   let header: Header | undefined;
   for await (const { records, firsts, errors, bytes } of batches) {
     opts.onBytes?.(bytes);

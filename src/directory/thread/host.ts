@@ -25,12 +25,27 @@ function start(script: URL, data: unknown): Worker {
 
 type Event<P, R> = ThreadMessage<P, R> | { readonly type: 'crash'; readonly error: Error };
 
-export async function* batchesFromThread<B, P, R>(
+/** A reading thread started ahead of its reader (threadReader): its batches, once, or closed unread. */
+export interface ThreadReader<B, R> {
+  /** The thread's batches, then its result; a second call throws. */
+  batches(): AsyncGenerator<B, R>;
+  /** Stops the thread (nothing when its batches were read: leaving them stopped it). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `script` now, so that it reads while this thread is busy with something else (an
+ * import's start-up: loading its modules, its configuration, its Redis connection); it posts
+ * at most CREDIT batches until they are taken. Until `batches()` is called the thread does not
+ * keep the process alive, so a reader that is never read (a command that failed first) cannot
+ * hold the process open; `close()` stops it at once.
+ */
+export function threadReader<B, P, R>(
   script: URL,
   data: unknown,
   unpack: (posted: P) => B,
   revive: (error: PostedError) => Error,
-): AsyncGenerator<B, R> {
+): ThreadReader<B, R> {
   const worker = start(script, data);
   const events: Event<P, R>[] = [];
   let wake: (() => void) | undefined;
@@ -41,26 +56,56 @@ export async function* batchesFromThread<B, P, R>(
   worker.on('message', (m: ThreadMessage<P, R>) => push(m));
   worker.on('error', (error) => push({ type: 'crash', error }));
   worker.on('exit', (code) => push({ type: 'crash', error: new Error(`the reading thread ${script.pathname} exited (code ${code})`) }));
-  try {
-    for (;;) {
-      while (events.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      const event = events.shift()!;
-      switch (event.type) {
-        case 'batch':
-          worker.postMessage(1); // the thread may read the next batch while this one is used
-          yield unpack(event.batch);
-          break;
-        case 'end':
-          return event.result;
-        case 'fail':
-          throw revive(event.error);
-        case 'crash':
-          throw event.error;
+  worker.unref(); // after the listeners: a 'message' listener refs the worker's port again
+  let taken = false;
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      worker.removeAllListeners();
+      worker.on('error', () => undefined); // an error still queued when the reader left early is moot
+      await worker.terminate();
+    })();
+    return stopped;
+  };
+  async function* batches(): AsyncGenerator<B, R> {
+    worker.ref();
+    try {
+      for (;;) {
+        while (events.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        const event = events.shift()!;
+        switch (event.type) {
+          case 'batch':
+            worker.postMessage(1); // the thread may read the next batch while this one is used
+            yield unpack(event.batch);
+            break;
+          case 'end':
+            return event.result;
+          case 'fail':
+            throw revive(event.error);
+          case 'crash':
+            throw event.error;
+        }
       }
+    } finally {
+      await stop();
     }
-  } finally {
-    worker.removeAllListeners();
-    worker.on('error', () => undefined); // an error still queued when the reader left early is moot
-    await worker.terminate();
   }
+  return {
+    batches() {
+      if (taken) throw new Error(`the batches of ${script.pathname} were taken already`);
+      taken = true;
+      return batches();
+    },
+    close: stop,
+  };
+}
+
+/** Reads on a thread of its own, started when the first batch is asked for. */
+export async function* batchesFromThread<B, P, R>(
+  script: URL,
+  data: unknown,
+  unpack: (posted: P) => B,
+  revive: (error: PostedError) => Error,
+): AsyncGenerator<B, R> {
+  return yield* threadReader<B, P, R>(script, data, unpack, revive).batches();
 }
