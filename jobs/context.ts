@@ -44,10 +44,13 @@ export function jobResult(result: PublishResult, extra: Record<string, unknown>)
 }
 
 /**
- * A run that published but whose record could not be written (Redis lost under it, after
- * every resend): the job still succeeds — a retry would run it again for nothing — and
- * `status` keeps showing the previous run until the next one.
+ * A run that published but whose record was not confirmed (the connection closed under it
+ * after every resend; Redis may still have written it): the job still succeeds — a retry would
+ * run it again for nothing — and `status` may show the previous run until the next one.
  */
 export function runNotRecorded(log: Logger, err: unknown): void {
-  log.warn({ event: 'SY_RUN_RECORD_FAILED', err: String(err) }, 'run finished but not recorded: status shows the previous run');
+  log.warn(
+    { event: 'SY_RUN_RECORD_FAILED', err: String(err) },
+    'run finished but its record was not confirmed: status may show the previous run',
+  );
 }

@@ -43,7 +43,7 @@ afterEach(async () => {
 it('exits 0 and says so when a published import cannot record its run', async () => {
   proxy.cutAfterSending(env.keys.lastRuns);
   const r = await runCli(['import', csvFixture('contoso.csv'), '--source', 'corp'], env.configFile);
-  expect(r.stderr).toMatch(/the run finished but was not recorded \(status shows the previous run\): .*aborted/i);
+  expect(r.stderr).toMatch(/the run finished but its record was not confirmed \(status may show the previous run\): .*aborted/i);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/^published table version 1/);
   expect(proxy.cuts).toBe(5); // execResent's sends, each cut after MULTI's +OK
