@@ -26,8 +26,8 @@ export interface CuttingProxy {
   readonly cuts: number;
   /** Cuts after the next reply (one whole), once. */
   armNext(): void;
-  /** Cuts every connection that sends a request containing `text`, after the first reply that follows. */
-  cutAfterSending(text: string | undefined): void;
+  /** Cuts every connection that sends a request containing `text`, after the first reply that follows; `times` cuts at most. */
+  cutAfterSending(text: string | undefined, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -36,6 +36,7 @@ export async function startCuttingProxy(redisUrl: string): Promise<CuttingProxy>
   let armed = false;
   let cuts = 0;
   let trigger: Buffer | undefined;
+  let triggerLeft = Infinity; // cuts the trigger may still make
   const sockets = new Set<Socket>();
   const server = createServer((down: Socket) => {
     const up = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
@@ -48,8 +49,9 @@ export async function startCuttingProxy(redisUrl: string): Promise<CuttingProxy>
     down.on('close', () => up.destroy());
     up.on('close', () => down.destroy());
     let cutting = false; // this connection's replies are being cut
+    let triggered = false; // by the trigger, not by armNext
     down.on('data', (chunk: Buffer) => {
-      if (trigger !== undefined && chunk.includes(trigger)) cutting = true;
+      if (trigger !== undefined && chunk.includes(trigger)) cutting = triggered = true;
       up.write(chunk);
     });
     let held = Buffer.alloc(0); // replies read while cutting, until the first is whole
@@ -64,6 +66,7 @@ export async function startCuttingProxy(redisUrl: string): Promise<CuttingProxy>
       if (end === undefined) return;
       armed = false;
       cuts++;
+      if (triggered && --triggerLeft <= 0) trigger = undefined;
       down.end(held.subarray(0, end), () => down.destroy()); // one whole reply, then the connection is gone
       up.destroy();
     });
@@ -78,8 +81,9 @@ export async function startCuttingProxy(redisUrl: string): Promise<CuttingProxy>
     armNext() {
       armed = true;
     },
-    cutAfterSending(text) {
+    cutAfterSending(text, times = Infinity) {
       trigger = text === undefined ? undefined : Buffer.from(text);
+      triggerLeft = times;
     },
     async close() {
       for (const s of sockets) s.destroy();

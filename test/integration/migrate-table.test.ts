@@ -3,7 +3,8 @@
  * conflict hash per snapshot, written here by that release's own stage and apply-delta
  * scripts, kept in legacy-lua/) is converted to the sharded layout without changing
  * what lookups answer (compared with that release's lookup script), and a second
- * migration is a no-op.
+ * migration is a no-op. A conversion batch whose transaction is cut half answered is sent
+ * again (src/store/resent-pipeline.ts), through test/helpers/cutting-proxy.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +15,10 @@ import { buildObject, objectKey, rankKey, type RecipientObject } from '../../src
 import { encodeObject } from '../../src/store/codec.js';
 import { lookup } from '../../src/store/lookup.js';
 import { migrateTableLayout } from '../../src/store/migrate-table.js';
+import { createRedis } from '../../src/store/redis.js';
 import { listConflicts } from '../../src/store/status.js';
 import { rollback } from '../../src/store/table.js';
+import { startCuttingProxy } from '../helpers/cutting-proxy.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
 const legacy = (name: string): string => readFileSync(join(import.meta.dirname, 'legacy-lua', `${name}.lua`), 'utf8');
@@ -170,4 +173,36 @@ it('converts every kept snapshot, answers as before, and does nothing the second
   const reimport = await importCsvde(env.deps, env.source('corp'), csvFixture('contoso.csv'));
   expect(reimport.counts).toMatchObject({ added: 0, changed: 0, removed: 0, addressesAdded: 0, addressesRemoved: 0 });
   expect(reimport.unchanged).toBe(true);
+});
+
+it("sends a conversion batch again when its transaction's EXEC is not answered, and converts the same", async () => {
+  const corp = await objectsOf(csvFixture('contoso.csv'), 'corp');
+  await legacyStage('1', 'corp', 10, corp);
+  await legacyVersion(1, { corp: '1' });
+  await env.redis.set(env.keys.snapshotSeq, 1);
+  const addresses = [...new Set(corp.flatMap((o) => o.addresses.map((a) => a.toLowerCase())))];
+  const before = await legacyLookup(addresses);
+  const proxy = await startCuttingProxy(env.redisUrl);
+  const client = createRedis({ ...env.config.redis, url: proxy.url }, 'worker');
+  client.on('error', () => undefined); // the cut below, on purpose
+  try {
+    // the first transaction (the first batch of new object shards): MULTI's +OK passes, the
+    // rest (QUEUED…, EXEC's array) is cut, and ioredis rejects it with AbortError
+    proxy.cutAfterSending('\r\nmulti\r\n', 1);
+    const result = await migrateTableLayout(client, env.keys);
+    expect(proxy.cuts).toBe(1);
+    expect(result).toMatchObject({ migrated: true, snapshots: [{ id: '1' }] });
+  } finally {
+    client.disconnect();
+    await proxy.close();
+  }
+  const after = await lookup(env.redis, env.keys, addresses);
+  addresses.forEach((_, i) => {
+    const old = before[i + 1];
+    const r = after[i];
+    expect(r?.state === 'ok' ? r.object : 'x').toEqual(
+      old ? expect.objectContaining({ id: (JSON.parse(old) as { i: string }).i }) : undefined,
+    );
+  });
+  expect(await migrateTableLayout(env.redis, env.keys)).toEqual({ migrated: false, snapshots: [], entries: 0 });
 });
