@@ -34,13 +34,23 @@ function options(flags: ImportFlags): { dryRun: boolean; skipInvalid: boolean; a
   return { dryRun: flags.dryRun === true, skipInvalid: flags.skipInvalid === true, allowMassDelete: flags.allowMassDelete === true };
 }
 
-/** Through the import queue; the worker reads the file, so it gets an absolute path. */
-async function viaWorker(ctx: Context, source: CsvdeSourceConfig, file: string, flags: ImportFlags): Promise<PublishResult | undefined> {
+/**
+ * Through the import queue; the worker reads the file, so it gets an absolute path, and this
+ * process's own parsing thread (`prefetched`) is stopped before the job is queued.
+ */
+async function viaWorker(
+  ctx: Context,
+  source: CsvdeSourceConfig,
+  file: string,
+  flags: ImportFlags,
+  prefetched: CsvdePrefetch | undefined,
+): Promise<PublishResult | undefined> {
   if (flags.inline === true || !(await mayHaveWorkers(ctx.redis, ctx.keys))) return undefined;
   const [{ createQueues }, { waitForJob, workersListening }] = await Promise.all([import('../jobqueue/queues.js'), import('./queued.js')]);
   const queues = createQueues(ctx.redis, ctx.keys);
   try {
     if (!(await workersListening(queues.import))) return undefined;
+    await prefetched?.close();
     const job = await queues.import.add('import', { source: source.name, file: resolve(file), ...options(flags) });
     return await waitForJob(ctx, queues.import, job, `import ${source.name} (job ${job.id})`);
   } finally {
@@ -121,7 +131,7 @@ async function importWith(file: string, flags: ImportFlags, prefetched: CsvdePre
         `--source ${flags.source}: no such source in ${flags.config} (have: ${ctx.config.sources.map((s) => s.name).join(', ') || 'none'})`,
       );
     if (source.type !== 'csvde') throw new UsageError(`--source ${flags.source}: is an ${source.type} source; import takes a csvde source`);
-    const result = (await viaWorker(ctx, source, file, flags)) ?? (await inline(ctx, source, file, flags, prefetched));
+    const result = (await viaWorker(ctx, source, file, flags, prefetched)) ?? (await inline(ctx, source, file, flags, prefetched));
     if (flags.allowMassDelete === true)
       await (
         await import('../audit/log.js')

@@ -59,8 +59,10 @@ it.each(['import', 'sync'] as const)(
       log: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
       backoffMs: 300,
     });
+    // QueueEvents duplicates the connection it is given: this one is closed below
+    const connection = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
     const events = new QueueEvents(kind === 'import' ? IMPORT_QUEUE : SYNC_QUEUE, {
-      connection: direct.duplicate({ maxRetriesPerRequest: null }),
+      connection,
       prefix: env.keys.bullPrefix,
     });
     try {
@@ -81,12 +83,13 @@ it.each(['import', 'sync'] as const)(
         .filter((l) => l.event === 'SY_RUN_RECORD_FAILED');
       expect(failed).toEqual([expect.objectContaining({ job: job.id, source: 'corp' })]);
       expect((await readCurrent(direct, env.keys))?.version).toBe(1);
-      // the proxy cuts the answers, not the requests: Redis ran each send, the worker never knew.
+      // the proxy cuts the answers, not the requests: Redis ran the record's transaction, the worker never knew.
       // What matters is that no failure was written over the run
       expect((await readRuns(direct, env.keys)).get('corp')).toMatchObject({ ok: true, version: 1 });
     } finally {
       proxy.cutAfterSending(undefined);
       await events.close();
+      connection.disconnect();
       await worker.close();
     }
   },

@@ -11,10 +11,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `switchyard ARGS --config FILE` (REDIS_URL cleared: the file names the test's Redis). */
-export function runCli(args: readonly string[], configFile: string): Promise<CliResult> {
+/**
+ * Runs `switchyard ARGS --config FILE` (REDIS_URL cleared: the file names the test's Redis);
+ * with `timeoutMs`, a command still running then is killed (its code is then not 0).
+ */
+export function runCli(args: readonly string[], configFile: string, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args, '--config', configFile], { env: { ...process.env, REDIS_URL: '' } }, (err, stdout, stderr) =>
+    const options = { env: { ...process.env, REDIS_URL: '' }, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) };
+    execFile(process.execPath, [BIN, ...args, '--config', configFile], options, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -82,7 +82,7 @@ export async function startCuttingProxy(redisUrl: string): Promise<CuttingProxy>
       armed = true;
     },
     cutAfterSending(text, times = Infinity) {
-      trigger = text === undefined ? undefined : Buffer.from(text);
+      trigger = text === undefined || times <= 0 ? undefined : Buffer.from(text);
       triggerLeft = times;
     },
     async close() {

@@ -13,6 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { prefetchCsvde, THREAD_FROM } from '../../src/directory/csvde/parse-thread.js';
 import { readCsvde } from '../../src/directory/csvde/reader.js';
 import type { ReadItem } from '../../src/pipeline/types.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startWorker } from '../../src/main/worker.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { csvFixture, testEnv } from '../helpers/env.js';
 
@@ -126,12 +128,11 @@ describe('Csvde parsed on its own thread', () => {
     }
   });
 
-  it('a thread started ahead (prefetchCsvde) reads the same; a small file gets none; one prefetch, one reader', async () => {
+  it('a thread started ahead (prefetchCsvde) reads the same; a small file gets none; one prefetch, one reader; closed, its reader ends', async () => {
     const { file } = largeFile();
     const inline = await read(file, false);
     const prefetched = prefetchCsvde(file);
     if (prefetched === undefined) throw new Error('a file over THREAD_FROM got no thread');
-    await new Promise((r) => setTimeout(r, 200)); // the thread reads ahead meanwhile, up to its credit
     const items: ReadItem[] = [];
     let bytes = 0;
     for await (const batch of readCsvde(file, { prefetched, onBytes: (b) => (bytes = b) })) items.push(...batch);
@@ -144,9 +145,19 @@ describe('Csvde parsed on its own thread', () => {
       /prefetched .*large\.csv, not .*other\.csv/,
     );
     await other.close();
+    // closed while its reader is in the middle: the reader gets what had arrived, then an error, never a hang
+    const closed = prefetchCsvde(file)!;
+    const reader = readCsvde(file, { prefetched: closed });
+    expect((await reader.next()).done).toBe(false);
+    await closed.close();
+    await expect(
+      (async () => {
+        for await (const batch of reader) void batch;
+      })(),
+    ).rejects.toThrow(/parse-worker\.[jt]s was closed/);
   });
 
-  it('a prefetch never read holds no process open; the CLI that fails first exits at once', async () => {
+  it('a prefetch never read holds no process open; a queued import (a worker reads the file) ends by itself', async () => {
     const { file } = largeFile();
     // the compiled module, in a process of its own that starts the thread and does nothing
     // else (a script file: under `node -e` the process ended with the thread running, unref or not)
@@ -156,21 +167,26 @@ describe('Csvde parsed on its own thread', () => {
       script,
       `const m = await import(${JSON.stringify(module)});\nif (!m.prefetchCsvde(${JSON.stringify(file)})) process.exit(3);\n`,
     );
-    const started = Date.now();
     const code = await new Promise<number | string>((resolve) => {
       execFile(process.execPath, [script], { timeout: 15_000 }, (err) =>
         resolve(err ? ((err as { signal?: string }).signal ?? Number((err as { code?: number }).code)) : 0),
       );
     });
     expect(code).toBe(0);
+    // the CLI prefetches, then finds a worker and queues the import: it must stop its own
+    // thread, and exit 0 by itself (bin/switchyard.js exits explicitly only on a failure)
     const env = await testEnv();
+    const worker = await startWorker({ config: env.config, log: createLogger('test-worker', 'silent') });
     try {
-      const r = await runCli(['import', file, '--source', 'nosuch'], env.configFile);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/--source nosuch: no such source/);
+      const r = await runCli(['import', file, '--source', 'corp', '--skip-invalid', '--allow-mass-delete', '--json'], env.configFile, {
+        timeoutMs: 30_000,
+      });
+      expect(r.stderr).not.toMatch(/parse-worker|reading thread/);
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { version: number }).version).toBe(1);
     } finally {
+      await worker.close();
       await env.cleanup();
     }
-    console.log(`an unread prefetch: its process ended by itself; the CLI that failed first too (${Date.now() - started} ms for both)`);
   });
 });

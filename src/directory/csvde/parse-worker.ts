@@ -1,5 +1,5 @@
 /**
- * The thread that parses a large Csvde file (reader.ts starts it through thread/host.ts):
+ * The thread that parses a large Csvde file (parse-thread.ts starts it through thread/host.ts):
  * csv-parse and the line numbering run here, on the other core, while the reader's thread
  * builds and stages the objects. Batches go out packed (record-transfer.ts).
  */

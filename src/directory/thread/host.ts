@@ -61,6 +61,8 @@ export function threadReader<B, P, R>(
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
+      // a reader waiting for a batch (or one that starts later) ends instead of waiting forever
+      push({ type: 'crash', error: new Error(`the reading thread ${script.pathname} was closed`) });
       worker.removeAllListeners();
       worker.on('error', () => undefined); // an error still queued when the reader left early is moot
       await worker.terminate();
