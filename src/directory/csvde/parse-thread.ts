@@ -3,7 +3,7 @@
  * thread/host.ts), while the reader's thread builds and stages the objects. The thread can be
  * started ahead of its reader (prefetchCsvde): the command line starts it before loading the
  * import's modules, so that its start-up and first batches overlap the command's own (B1).
- * Light on purpose: no row mapping, no configuration, so starting it early costs nothing else.
+ * Light on purpose (no row mapping, no configuration): the command line loads it before the rest.
  */
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';

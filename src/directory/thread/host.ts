@@ -29,7 +29,7 @@ type Event<P, R> = ThreadMessage<P, R> | { readonly type: 'crash'; readonly erro
 export interface ThreadReader<B, R> {
   /** The thread's batches, then its result; a second call throws. */
   batches(): AsyncGenerator<B, R>;
-  /** Stops the thread (nothing when its batches were read: leaving them stopped it). */
+  /** Stops the thread (nothing when its batches were read: leaving them stopped it); a reader still reading gets what had arrived, then an error. */
   close(): Promise<void>;
 }
 
@@ -37,8 +37,8 @@ export interface ThreadReader<B, R> {
  * Starts `script` now, so that it reads while this thread is busy with something else (an
  * import's start-up: loading its modules, its configuration, its Redis connection); it posts
  * at most CREDIT batches until they are taken. Until `batches()` is called the thread does not
- * keep the process alive, so a reader that is never read (a command that failed first) cannot
- * hold the process open; `close()` stops it at once.
+ * keep the process alive, so a thread whose batches are never read (a command that failed
+ * first) cannot hold the process open; `close()` stops it at once.
  */
 export function threadReader<B, P, R>(
   script: URL,
