@@ -1,10 +1,10 @@
 /** Cross-key checks zod cannot express: unique names and references between sections. */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { isIP } from 'node:net';
 import cron from 'node-cron';
 import { parseDuration } from './duration.js';
 import { splitHostPort } from './host-port.js';
+import { ipFamily } from './ip.js';
 import type { Config } from './schema.js';
 import { localAddresses, pointsAtListener } from './self-route.js';
 
@@ -23,7 +23,7 @@ function duplicates(names: readonly string[], section: string, lower = false): s
 /** An address or CIDR block that node's BlockList takes (what the relay builds at start). */
 function cidrProblem(cidr: string): string | undefined {
   const [addr = '', bits, extra] = cidr.split('/');
-  const family = isIP(addr);
+  const family = ipFamily(addr);
   if (family === 0 || extra !== undefined) return 'not an IP address or CIDR block';
   if (bits === undefined) return undefined;
   const max = family === 4 ? 32 : 128;

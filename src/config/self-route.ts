@@ -6,9 +6,9 @@
  * all name this machine. Other host names are compared with relay.hostname and the local
  * interface addresses (no DNS lookup at validation time).
  */
-import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { splitHostPort } from './host-port.js';
+import { ipFamily } from './ip.js';
 
 export function localAddresses(): Set<string> {
   const out = new Set<string>();
@@ -43,7 +43,7 @@ export function canonicalHost(host: string): string {
 }
 
 const isWildcard = (a: string): boolean => a === '0.0.0.0' || a === '::' || a === '*';
-const isLoopback = (a: string): boolean => a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
+const isLoopback = (a: string): boolean => a === '::1' || (ipFamily(a) === 4 && a.startsWith('127.'));
 
 export function pointsAtListener(smartHost: string, listen: readonly string[], ownNames: ReadonlySet<string>): boolean {
   const target = splitHostPort(smartHost, 25);
@@ -79,7 +79,7 @@ export async function selfRoutesByName(
     connectors.flatMap((c, i) =>
       c.smartHosts.map(async (h, j) => {
         const { host, port } = splitHostPort(h, 25);
-        if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) return;
+        if (ipFamily(host.replace(/^\[|\]$/g, '')) !== 0) return;
         const timeout = new Promise<[]>((resolve) => setTimeout(() => resolve([]), timeoutMs).unref());
         const found = await Promise.race([lookup(host, { all: true }).catch(() => []), timeout]);
         const own = found.find((a) => pointsAtListener(`[${a.address}]:${port}`, listen, ownNames));

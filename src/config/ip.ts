@@ -1,0 +1,20 @@
+/**
+ * An IP literal's family, as `net.isIP` answers (zone index included), without
+ * `net.isIPv6`'s regular expression: compiling it took ~10 ms of every command's start-up
+ * (docs/benchmarks.md, session 27). test/unit/config-ip.test.ts compares the two.
+ */
+import { isIPv4, SocketAddress } from 'node:net';
+
+const ZONE = /^[0-9a-zA-Z.:-]+$/;
+
+export function ipFamily(address: string): 0 | 4 | 6 {
+  if (!address.includes(':')) return isIPv4(address) ? 4 : 0;
+  const zone = address.indexOf('%'); // fe80::1%eth0
+  if (zone >= 0 && !ZONE.test(address.slice(zone + 1))) return 0;
+  try {
+    new SocketAddress({ address: zone >= 0 ? address.slice(0, zone) : address, family: 'ipv6' }); // inet_pton
+    return 6;
+  } catch {
+    return 0;
+  }
+}
