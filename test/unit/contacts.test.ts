@@ -75,6 +75,19 @@ describe('DNs', () => {
     expect(names.allocate(long)).toHaveLength(64);
     expect(names.allocate(long)).toBe(`${'x'.repeat(60)} (2)`);
   });
+
+  it('allocates a name once among 200,000, ignoring case, and tells reserved names from free ones', () => {
+    const names = new NameAllocator();
+    for (let i = 0; i < 100_000; i++) names.reserve(`Person ${i}`);
+    expect(names.isFree('PERSON 99999')).toBe(false);
+    expect(names.isFree('Person 100000')).toBe(true);
+    const given = new Set<string>();
+    for (let i = 0; i < 100_000; i++) given.add(names.allocate(i % 2 === 0 ? `person ${i}` : `Someone ${i}`).toLowerCase());
+    expect(given.size).toBe(100_000);
+    expect(given.has('person 0 (2)')).toBe(true);
+    expect(given.has('someone 1')).toBe(true);
+    expect(names.isFree('someone 1')).toBe(false);
+  });
 });
 
 describe('records', () => {
