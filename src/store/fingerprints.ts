@@ -7,6 +7,7 @@
  * a second, independent 32-bit hash seeded per kind of field. Two fields with the same
  * fingerprint read as one: `add` then answers "seen" for a field never seen, so a caller
  * must treat "seen" as "maybe seen" (see src/store/fresh-stage.ts), and "new" as certain.
+ * The contacts export keeps the names it has given in one too (src/contacts/rdn.ts).
  */
 import { fnv1a32 } from './shards.js';
 

@@ -40,6 +40,9 @@ describe('FingerprintSet', () => {
     }
     expect([present, absent]).toEqual([100_000, 100_000]);
     expect(set.size).toBe(100_000); // has adds nothing
+    // a hash as an unsigned 32-bit number is the same fingerprint as its signed form
+    set.add(-1, 5);
+    expect(set.has(0xffffffff, 5)).toBe(true);
   });
 
   it('keeps the fingerprint that would mark an empty slot', () => {
