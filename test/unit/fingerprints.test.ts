@@ -24,7 +24,7 @@ describe('FingerprintSet', () => {
     expect(set.size).toBe(n + 1);
   });
 
-  it('has what was added and nothing else, through several doublings', () => {
+  it('has what was added and nothing else, through two doublings', () => {
     const set = new FingerprintSet();
     const fp = new Int32Array(2);
     const of = (s: string): [number, number] => {
