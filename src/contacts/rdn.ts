@@ -61,11 +61,6 @@ export class NameAllocator {
     this.taken.add(fp[0] as number, fp[1] as number);
   }
 
-  isFree(cn: string): boolean {
-    const fp = this.key(cn);
-    return !this.taken.has(fp[0] as number, fp[1] as number);
-  }
-
   allocate(name: string): string {
     const base = baseOf(name);
     for (let n = 1; ; n++) {

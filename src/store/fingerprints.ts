@@ -118,20 +118,6 @@ export class FingerprintSet {
     }
   }
 
-  /** Whether the fingerprint (a, b) was added. */
-  has(a: number, b: number): boolean {
-    a |= 0;
-    b |= 0;
-    if (a === 0 && b === 0) b = 1;
-    const slots = this.slots;
-    for (let i = b & this.mask; ; i = (i + 1) & this.mask) {
-      const x = slots[2 * i] as number;
-      const y = slots[2 * i + 1] as number;
-      if (x === a && y === b) return true;
-      if (x === 0 && y === 0) return false;
-    }
-  }
-
   private grow(): void {
     const old = this.slots;
     this.slots = new Int32Array(2 * old.length);
