@@ -2,15 +2,8 @@
  * The configuration contract (SPEC §7.1) as one zod schema with defaults. Secrets are
  * never values in the file: only the name of an environment variable or a file path.
  */
-// a namespace import, not `{ z }`: the bundle then leaves out what the schema does not use
-// (zod's locales, z.compile, fromJSONSchema): 267 KB instead of 638 KB to compile at every start
-import * as z from 'zod';
 import { DURATION } from './duration.js';
-
-// parsed at start and on a reload: zod's generated fast paths (new Function per object schema)
-// cost more to build than they save on a few documents. Process-wide: any other zod schema in
-// this process would be jitless too (none is; give a hot-path schema its own thought first).
-z.config({ jitless: true });
+import * as z from './zod.js';
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const DOMAIN =
