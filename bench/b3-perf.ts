@@ -45,6 +45,7 @@ export async function perfRelay(pid: number, seconds: number, delayMs: number, w
       .map((l) => l.slice(0, 220))
       .join('\n');
   };
+  if (process.env.B3_PERF_KEEP) await run('cp', [data, process.env.B3_PERF_KEEP]);
   const byDso = await report('dso', 12);
   const byThread = await report('comm', 8);
   const bySym = await report('sym', 45);

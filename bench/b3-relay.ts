@@ -5,10 +5,12 @@
  * B3_PROFILE=1 runs the relay with --cpu-prof (bench/data/profiles/); B3_STRACE=S attaches
  * `strace -c -f` to the relay for S seconds during the 1-recipient load. B3_MONITOR=1 itemises
  * the Redis commands per message by command and key (b3-monitor.ts; it costs Redis CPU).
- * B3_PERF=S samples the relay on-CPU with `perf` for S seconds of the 1-recipient load (b3-perf.ts).
+ * B3_PERF=S samples the relay on-CPU with `perf` for S seconds of the 1-recipient load (b3-perf.ts;
+ * B3_PERF_KEEP=FILE keeps its perf.data). B3_NODE_FLAGS='--trace-opt --trace-deopt' adds node
+ * flags to the relay; B3_STDOUT=FILE copies the relay's stdout (where V8's traces go) to FILE.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -102,6 +104,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
   const profile = [
     ...(process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
     ...(process.env.B3_PERF ? PERF_NODE_FLAGS : []),
+    ...(process.env.B3_NODE_FLAGS ? process.env.B3_NODE_FLAGS.split(' ') : []),
   ];
   let relay: ReturnType<typeof spawn>;
   try {
@@ -112,6 +115,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
     });
     await new Promise<void>((res, rej) => {
       relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
+      if (process.env.B3_STDOUT) relay.stdout?.pipe(createWriteStream(process.env.B3_STDOUT));
       relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${readFileSync(logFile, 'utf8').slice(-2000)}`)));
     });
   } catch (err) {

@@ -5,6 +5,9 @@ export interface TrustedNetworks {
   has(ip: string): boolean;
 }
 
+/** Client addresses whose answer is kept (then the cache starts again). */
+const CACHED_CLIENTS = 4096;
+
 export function trustedNetworks(cidrs: readonly string[]): TrustedNetworks {
   const list = new BlockList();
   for (const cidr of cidrs) {
@@ -13,12 +16,25 @@ export function trustedNetworks(cidrs: readonly string[]): TrustedNetworks {
     if (bits === undefined) list.addAddress(addr, family);
     else list.addSubnet(addr, Number(bits), family);
   }
+  const check = (ip: string): boolean => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+    const v4 = mapped ?? ip;
+    if (isIPv4(v4)) return list.check(v4, 'ipv4');
+    return isIPv6(ip) && list.check(ip, 'ipv6');
+  };
+  // Answers by client address: BlockList.check builds a SocketAddress per call (1.7 µs on an
+  // idle machine, 22 µs a RCPT in a loaded relay's profile), and a relay sees the same few
+  // clients over and over. The list never
+  // changes (a reload builds another), so a cached answer is exact; the cache is bounded.
+  const answers = new Map<string, boolean>();
   return {
     has(ip) {
-      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-      const v4 = mapped ?? ip;
-      if (isIPv4(v4)) return list.check(v4, 'ipv4');
-      return isIPv6(ip) && list.check(ip, 'ipv6');
+      let known = answers.get(ip);
+      if (known === undefined) {
+        if (answers.size >= CACHED_CLIENTS) answers.clear();
+        answers.set(ip, (known = check(ip)));
+      }
+      return known;
     },
   };
 }

@@ -113,6 +113,8 @@ export interface Keys {
 
 export function createKeys(namespace: string): Keys {
   const prefix = `{${namespace}}`;
+  // a queue shard's names are built once: the queue asks for them on every operation
+  const shards: QueueShardKeys[] = [];
   return {
     prefix,
     current: `${prefix}:table:current`,
@@ -135,7 +137,7 @@ export function createKeys(namespace: string): Keys {
     pins: `${prefix}:sync:pins`,
     sourceReports: `${prefix}:sync:report`,
     sourceLock: (source) => `${prefix}:sync:lock:${source}`,
-    mqShard: (k) => queueKeys(`{${namespace}:q${k}}`, k),
+    mqShard: (k) => (shards[k] ??= queueKeys(`{${namespace}:q${k}}`, k)),
     mqLegacy: (() => {
       const k = queueKeys(prefix, -1);
       return { ...k, ...k.layout2 }; // layout 1 used the set names layout 2 kept

@@ -15,11 +15,18 @@ export type Counted = 'accepted' | 'delivered' | 'deferred' | 'bounced';
 const hourOf = (ms: number): number => Math.floor(ms / 3_600_000);
 const minuteOf = (ms: number): number => Math.floor(ms / 60_000) % 60;
 
-/** The counter increments one event stands for: `[hour, field]`. */
+function slot(at: number, hop: string, what: Counted): [number, string] {
+  return [hourOf(at), `${minuteOf(at)}|${hop}|${what}`];
+}
+
+/** The counter increments one event stands for: `[hour, field]` (called for every trace event: no closures). */
 export function countsOf(e: TraceEvent): [hour: number, field: string][] {
-  const slot = (hop: string, what: Counted): [number, string] => [hourOf(e.at), `${minuteOf(e.at)}|${hop}|${what}`];
-  if (e.kind === 'received') return [...new Set(e.rcpts.map((r) => r.hop))].map((hop) => slot(hop, 'accepted'));
-  if (e.kind === 'attempt') return e.results.map((r) => slot(e.hop, r.outcome as Counted));
+  if (e.kind === 'received') {
+    const hops = new Set<string>();
+    for (const r of e.rcpts) hops.add(r.hop);
+    return [...hops].map((hop) => slot(e.at, hop, 'accepted'));
+  }
+  if (e.kind === 'attempt') return e.results.map((r) => slot(e.at, e.hop, r.outcome as Counted));
   return [];
 }
 

@@ -18,6 +18,13 @@ describe('queue ids', () => {
     expect(() => newMessageId(MAX_SHARDS)).toThrow(RangeError);
   });
 
+  it('are unique across many draws (the random part comes from a pool refilled as it runs out)', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 5000; i++) ids.add(newMessageId(3, 1_800_000_000_000));
+    expect(ids.size).toBe(5000);
+    for (const id of ids) expect(id).toMatch(/^[0-9A-Z]{8}[0-9A-F]{10}Q03$/);
+  });
+
   it('sort by arrival', () => {
     const a = newMessageId(9, 1_800_000_000_000);
     const b = newMessageId(0, 1_800_000_000_001);

@@ -1,4 +1,5 @@
 /** Pure parts of the relay: content checks, header scans, loop marker, DSN, retry plan. */
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
 import { pointsAtListener } from '../../src/config/self-route.js';
@@ -86,6 +87,17 @@ describe('loop marker', () => {
     expect([...loopedRecipients('s1', [value], ['nobody@contoso.edu', 'other@contoso.edu'])]).toEqual(['nobody@contoso.edu']);
     expect(loopedRecipients('s2', [value], ['nobody@contoso.edu']).size).toBe(0);
     expect(recipientToken('s1', 'A@B.C')).toBe(recipientToken('s1', 'a@b.c'));
+  });
+
+  it('keeps tokens per secret: a cached token is the HMAC, and another secret gets its own', () => {
+    const hmac = (secret: string, a: string): string => createHmac('sha256', secret).update(a).digest('base64url').slice(0, 12);
+    // more addresses than the cache holds, asked twice, alternating secrets
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 20_000; i += 7) {
+        const secret = i % 2 === 0 ? 'k1' : 'k2';
+        expect(recipientToken(secret, `User${i}@Contoso.edu`)).toBe(hmac(secret, `user${i}@contoso.edu`));
+      }
+    expect(recipientToken('k1', 'a@b.c')).not.toBe(recipientToken('k2', 'a@b.c'));
   });
 
   it('folds long recipient lists under 78 characters per line', () => {
@@ -213,6 +225,20 @@ describe('small helpers', () => {
     const t = trustedNetworks(['10.0.0.0/8', '127.0.0.1', '::1/128']);
     expect(['10.2.3.4', '::ffff:10.2.3.4', '127.0.0.1', '::1'].map((ip) => t.has(ip))).toEqual([true, true, true, true]);
     expect(['11.0.0.1', '127.0.0.2', '::2'].map((ip) => t.has(ip))).toEqual([false, false, false]);
+  });
+
+  it('answers trusted networks the same from its cache, past the cache size too', () => {
+    const t = trustedNetworks(['10.0.0.0/16', '192.168.1.0/24', 'fd00::/8']);
+    const expected = (ip: string): boolean => {
+      const v4 = ip.replace(/^::ffff:/, '');
+      return v4.startsWith('10.0.') || v4.startsWith('192.168.1.') || /^fd[0-9a-f]{2}::/.test(ip);
+    };
+    const ips: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const h = (i % 16).toString(16);
+      ips.push(`10.${i % 3}.${i % 251}.${i % 7}`, `::ffff:192.168.${i % 2}.${i % 200}`, `fd${h}${h}::${i}`, `fe80::${i}`);
+    }
+    for (let round = 0; round < 2; round++) for (const ip of ips) expect(t.has(ip)).toBe(expected(ip));
   });
 
   it('encodes xtext', () => {
