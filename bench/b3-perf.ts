@@ -45,7 +45,13 @@ export async function perfRelay(pid: number, seconds: number, delayMs: number, w
       .map((l) => l.slice(0, 220))
       .join('\n');
   };
-  if (process.env.B3_PERF_KEEP) await run('cp', [data, process.env.B3_PERF_KEEP]);
+  const keep = process.env.B3_PERF_KEEP;
+  if (keep) {
+    // with the JIT map beside it (perf report looks for /tmp/perf-PID.map): copy it back there to read the kept data
+    const cp = await run('cp', [data, keep]);
+    const cpMap = await run('cp', [`/tmp/perf-${pid}.map`, `${keep}.perf-${pid}.map`]);
+    if (cp.code !== 0 || cpMap.code !== 0) console.log(`  B3_PERF_KEEP: not kept (${cp.stderr}${cpMap.stderr})`);
+  }
   const byDso = await report('dso', 12);
   const byThread = await report('comm', 8);
   const bySym = await report('sym', 45);

@@ -6,8 +6,9 @@
  * `strace -c -f` to the relay for S seconds during the 1-recipient load. B3_MONITOR=1 itemises
  * the Redis commands per message by command and key (b3-monitor.ts; it costs Redis CPU).
  * B3_PERF=S samples the relay on-CPU with `perf` for S seconds of the 1-recipient load (b3-perf.ts;
- * B3_PERF_KEEP=FILE keeps its perf.data). B3_NODE_FLAGS='--trace-opt --trace-deopt' adds node
- * flags to the relay; B3_STDOUT=FILE copies the relay's stdout (where V8's traces go) to FILE.
+ * B3_PERF_KEEP=FILE keeps the last run's perf.data, its JIT map beside it).
+ * B3_NODE_FLAGS='--trace-opt --trace-deopt' adds node flags to the relay; B3_STDOUT=FILE appends
+ * the relay's stdout (where V8's traces go) to FILE.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,7 +105,7 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
   const profile = [
     ...(process.env.B3_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
     ...(process.env.B3_PERF ? PERF_NODE_FLAGS : []),
-    ...(process.env.B3_NODE_FLAGS ? process.env.B3_NODE_FLAGS.split(' ') : []),
+    ...(process.env.B3_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
   ];
   let relay: ReturnType<typeof spawn>;
   try {
@@ -113,9 +114,14 @@ export async function runOurs(dir: Directory, messages: number, opts: RelayRun):
       env: { ...env, LOG_LEVEL: process.env.B3_LOG_LEVEL ?? 'info' },
       stdio: ['ignore', 'pipe', openSync(logFile, 'w')], // a file, not a pipe to this process
     });
+    if (process.env.B3_STDOUT) {
+      // appended: every relay run of the bench (each relay.processes setting) adds to the file
+      const copy = createWriteStream(process.env.B3_STDOUT, { flags: 'a' });
+      copy.on('error', (err) => console.log(`  B3_STDOUT not written: ${err.message}`));
+      relay.stdout?.pipe(copy);
+    }
     await new Promise<void>((res, rej) => {
       relay.stdout?.on('data', (d: Buffer) => d.toString().includes('relay listening') && res());
-      if (process.env.B3_STDOUT) relay.stdout?.pipe(createWriteStream(process.env.B3_STDOUT));
       relay.once('exit', (c) => rej(new Error(`relay exited ${c}; see ${readFileSync(logFile, 'utf8').slice(-2000)}`)));
     });
   } catch (err) {

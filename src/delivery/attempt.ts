@@ -5,14 +5,14 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
-import { markerHeader } from '../message/loop-marker.js';
+
 import { composeMessage, type Original } from './compose.js';
 import { statusFromReply } from './dsn.js';
 import type { Outcome } from './outcome.js';
 import type { RunnerDeps } from './runner.js';
 import { TransactionError, type TxResult } from './smtp-client.js';
 
-export type AttemptDeps = Pick<RunnerDeps, 'connectors' | 'hopSecret' | 'signers' | 'pool'>;
+export type AttemptDeps = Pick<RunnerDeps, 'connectors' | 'hopMarker' | 'signers' | 'pool'>;
 
 export async function attemptDelivery(
   deps: AttemptDeps,
@@ -26,10 +26,7 @@ export async function attemptDelivery(
   if (connector === undefined) {
     return rcpts.map((rcpt) => ({ kind: 'deferred', rcpt, reply: `451 4.3.5 No connector named "${unit.hop}" in the configuration` }));
   }
-  const marker = markerHeader(
-    deps.hopSecret,
-    rcpts.map((r) => r.rcpt),
-  );
+  const marker = deps.hopMarker.header(rcpts.map((r) => r.rcpt));
   const compose = () =>
     composeMessage(original, {
       marker,

@@ -5,6 +5,7 @@
  */
 import type { ConnectorConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { HopMarker } from '../message/loop-marker.js';
 import { PENDING_REAP_MS, type QueueStore } from '../mailqueue/store.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
 import type { StoredData } from '../mailqueue/body.js';
@@ -34,7 +35,7 @@ export interface RunnerDeps {
   readonly pool: Pool;
   readonly notifier: Notifier;
   readonly connectors: ReadonlyMap<string, ConnectorConfig>;
-  readonly hopSecret: string;
+  readonly hopMarker: HopMarker;
   readonly logger: Logger;
   readonly options: RunnerOptions;
   /** DKIM signers by connector name. */

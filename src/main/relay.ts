@@ -12,7 +12,7 @@ import { createPool } from '../delivery/pool.js';
 import { createRunner, type Runner } from '../delivery/runner.js';
 import type { Logger } from '../log/logger.js';
 import { createQueueStore } from '../mailqueue/store.js';
-import { hopSecret } from '../message/loop-marker.js';
+import { createHopMarker, hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
 import { assertSmtpServerInternals } from '../relay/smtp-server-patches.js';
 import { assertNodemailerInternals } from '../delivery/nodemailer-internals.js';
@@ -85,7 +85,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     : undefined;
   const observer = withTrace(opts.observer, tracer);
   await migrateOnStart({ redis: workRedis, keys, config }, log);
-  const secret = await hopSecret(workRedis, keys);
+  const hopMarker = createHopMarker(await hopSecret(workRedis, keys));
   const resolver = createResolver({ redis: lookupRedis, keys, context: routingContext(config) });
   const workStore = createQueueStore(workRedis, keys, { shards: config.queue.shards });
   const pool = createPool({ name: rc.hostname, connectionsPerHost: rc.connectionsPerHost, timeoutMs: 30_000 });
@@ -98,7 +98,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     pool,
     notifier: createNotifier({ resolver, store: workStore, hostname: rc.hostname, logger: log.child({ part: 'dsn' }) }),
     connectors,
-    hopSecret: secret,
+    hopMarker,
     signers,
     observer,
     logger: log.child({ part: 'delivery' }),
@@ -120,7 +120,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
       shards: config.queue.shards,
       durability: { replicas: config.redis.waitReplicas, timeoutMs: parseDuration(config.redis.waitTimeout) },
     }),
-    hopSecret: secret,
+    hopMarker,
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
     observer,

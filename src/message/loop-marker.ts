@@ -13,24 +13,14 @@ import type { RedisClient } from '../store/redis.js';
 
 export const MARKER_HEADER = 'X-Switchyard-Loop';
 
-/** Tokens kept per secret (then the cache starts again): an HMAC costs 1.9 µs idle, ~29 µs a message in a loaded relay's profile. */
-const CACHED_TOKENS = 16_384;
-let tokens: { secret: string; byAddress: Map<string, string> } = { secret: '', byAddress: new Map() };
-
+/** A token: the truncated HMAC of the lower-cased address under the secret. */
 export function recipientToken(secret: string, address: string): string {
-  if (tokens.secret !== secret || tokens.byAddress.size >= CACHED_TOKENS) tokens = { secret, byAddress: new Map() };
-  const lower = address.toLowerCase();
-  let token = tokens.byAddress.get(lower);
-  if (token === undefined) {
-    token = createHmac('sha256', secret).update(lower).digest('base64url').slice(0, 12);
-    tokens.byAddress.set(lower, token);
-  }
-  return token;
+  return createHmac('sha256', secret).update(address.toLowerCase()).digest('base64url').slice(0, 12);
 }
 
 /** The header line (folded, CRLF-terminated) for one transaction's recipients. */
-export function markerHeader(secret: string, recipients: readonly string[]): string {
-  const tokens = [...new Set(recipients.map((r) => recipientToken(secret, r)))];
+export function markerHeader(tokenOf: (address: string) => string, recipients: readonly string[]): string {
+  const tokens = [...new Set(recipients.map(tokenOf))];
   const lines: string[] = [];
   let line = `${MARKER_HEADER}: v=1; r=`;
   tokens.forEach((t, i) => {
@@ -46,13 +36,46 @@ export function markerHeader(secret: string, recipients: readonly string[]): str
 }
 
 /** The recipients (of `recipients`) whose token appears in one of the incoming markers. */
-export function loopedRecipients(secret: string, markers: readonly string[], recipients: readonly string[]): Set<string> {
+export function loopedRecipients(
+  tokenOf: (address: string) => string,
+  markers: readonly string[],
+  recipients: readonly string[],
+): Set<string> {
   const seen = new Set<string>();
   for (const m of markers) {
     const r = /(?:^|;)\s*r=([A-Za-z0-9_,\s-]*)/.exec(m);
     for (const t of (r?.[1] ?? '').split(',')) seen.add(t.trim());
   }
-  return new Set(recipients.filter((rcpt) => seen.has(recipientToken(secret, rcpt))));
+  return new Set(recipients.filter((rcpt) => seen.has(tokenOf(rcpt))));
+}
+
+/** The markers of one installation's secret: what the relay and its deliveries use. */
+export interface HopMarker {
+  /** The marker header for one transaction's recipients. */
+  header(recipients: readonly string[]): string;
+  /** The recipients whose token appears in one of the incoming markers. */
+  looped(markers: readonly string[], recipients: readonly string[]): Set<string>;
+}
+
+/** Tokens kept (then the cache starts again): an HMAC costs 1.9 µs idle, ~29 µs a message in a loaded relay's profile. */
+const CACHED_TOKENS = 16_384;
+
+/** The markers under `secret`, each address's token computed once (a bounded cache). */
+export function createHopMarker(secret: string): HopMarker {
+  const cache = new Map<string, string>();
+  const tokenOf = (address: string): string => {
+    const lower = address.toLowerCase();
+    let token = cache.get(lower);
+    if (token === undefined) {
+      if (cache.size >= CACHED_TOKENS) cache.clear();
+      cache.set(lower, (token = recipientToken(secret, lower)));
+    }
+    return token;
+  };
+  return {
+    header: (recipients) => markerHeader(tokenOf, recipients),
+    looped: (markers, recipients) => loopedRecipients(tokenOf, markers, recipients),
+  };
 }
 
 /** The installation's marker secret: created once in Redis, shared by every relay. */

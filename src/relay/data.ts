@@ -14,14 +14,14 @@ import { wants } from '../delivery/outcome.js';
 import { fromAddresses } from '../delivery/outbound.js';
 import { queuedReply, relayReplies, renderReply, withDetail, type SmtpReply } from '../routing/replies.js';
 import { receivedHeader, scanHeaders } from '../message/headers.js';
-import { loopedRecipients, MARKER_HEADER } from '../message/loop-marker.js';
+import { MARKER_HEADER, type HopMarker } from '../message/loop-marker.js';
 import { ingest } from './ingest.js';
 
 export interface AcceptDeps {
   readonly store: QueueStore;
   readonly hostname: string;
   readonly maxHops: number;
-  readonly hopSecret: string;
+  readonly hopMarker: HopMarker;
   readonly logger: Logger;
   /** How many units this relay's runner can take now, and the hand-over. */
   readonly runner?: { freeSlots(): number; adopt(uids: readonly string[], loaded?: readonly LoadedUnit[]): void; queued(): void };
@@ -150,8 +150,7 @@ export async function receiveMessage(
   if (scan.received > deps.maxHops) return refuse(withDetail(relayReplies.tooManyHops, `${scan.received} > ${deps.maxHops}`));
   const looping =
     scan.markers.length > 0
-      ? loopedRecipients(
-          deps.hopSecret,
+      ? deps.hopMarker.looped(
           scan.markers,
           routed.map((r) => r.orig),
         )

@@ -8,6 +8,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import type { Config } from '../config/schema.js';
 import { splitHostPort } from '../config/host-port.js';
 import type { Logger } from '../log/logger.js';
+import type { HopMarker } from '../message/loop-marker.js';
 import type { QueueStore } from '../mailqueue/store.js';
 import type { Notify } from '../mailqueue/types.js';
 import type { Resolver } from '../resolver/resolver.js';
@@ -29,7 +30,7 @@ export interface RelayDeps {
   readonly config: Config;
   readonly resolver: Resolver;
   readonly store: QueueStore;
-  readonly hopSecret: string;
+  readonly hopMarker: HopMarker;
   readonly logger: Logger;
   readonly runner?: AcceptDeps['runner'];
   readonly senderPrimary?: AcceptDeps['senderPrimary'];

@@ -11,7 +11,7 @@ import { readUsers } from './auth.js';
 import { trustedNetworks, type TrustedNetworks } from './trust.js';
 
 /** The parts of the relay's dependencies the settings carry into acceptance. */
-export type SettingsDeps = Pick<AcceptDeps, 'store' | 'hopSecret' | 'logger' | 'runner' | 'senderPrimary'>;
+export type SettingsDeps = Pick<AcceptDeps, 'store' | 'hopMarker' | 'logger' | 'runner' | 'senderPrimary'>;
 
 /** What the handlers read from the configuration, derived in one place and swapped as a whole on reload. */
 export interface RelaySettings {
@@ -35,7 +35,7 @@ export function relaySettings(config: Config, deps: SettingsDeps): RelaySettings
       store: deps.store,
       hostname: rc.hostname,
       maxHops: rc.maxHops,
-      hopSecret: deps.hopSecret,
+      hopMarker: deps.hopMarker,
       logger: deps.logger,
       leaseMs: parseDuration(rc.deliveryLease),
       ...(deps.runner ? { runner: deps.runner } : {}),

@@ -1,5 +1,6 @@
 /** Which clients may relay to domains that are not accepted (SPEC §4 step 3). */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIPv4 } from 'node:net';
+import { ipFamily } from '../config/ip.js';
 
 export interface TrustedNetworks {
   has(ip: string): boolean;
@@ -12,7 +13,7 @@ export function trustedNetworks(cidrs: readonly string[]): TrustedNetworks {
   const list = new BlockList();
   for (const cidr of cidrs) {
     const [addr = '', bits] = cidr.split('/');
-    const family = isIPv6(addr) ? 'ipv6' : 'ipv4';
+    const family = ipFamily(addr) === 6 ? 'ipv6' : 'ipv4';
     if (bits === undefined) list.addAddress(addr, family);
     else list.addSubnet(addr, Number(bits), family);
   }
@@ -20,12 +21,12 @@ export function trustedNetworks(cidrs: readonly string[]): TrustedNetworks {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
     const v4 = mapped ?? ip;
     if (isIPv4(v4)) return list.check(v4, 'ipv4');
-    return isIPv6(ip) && list.check(ip, 'ipv6');
+    return ipFamily(ip) === 6 && list.check(ip, 'ipv6');
   };
   // Answers by client address: BlockList.check builds a SocketAddress per call (1.7 µs on an
   // idle machine, 22 µs a RCPT in a loaded relay's profile), and a relay sees the same few
-  // clients over and over. The list never
-  // changes (a reload builds another), so a cached answer is exact; the cache is bounded.
+  // clients over and over. The list never changes (a reload builds another), so a cached
+  // answer is exact; the cache is bounded.
   const answers = new Map<string, boolean>();
   return {
     has(ip) {

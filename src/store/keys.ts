@@ -171,14 +171,15 @@ export function shardKeys(keys: Keys, id: string, hash: SnapshotHash, shards: nu
   return Array.from({ length: shards }, (_, i) => key(keys, id, i));
 }
 
+/** Frozen: createKeys hands the same object to every caller of a shard. */
 function queueKeys(tag: string, shard: number): QueueShardKeys {
-  return {
+  return Object.freeze<QueueShardKeys>({
     shard,
     tag,
     ready: `${tag}:mq:due`,
     active: `${tag}:mq:lease`,
     held: `${tag}:mq:hold`,
-    layout2: { ready: `${tag}:mq:ready`, active: `${tag}:mq:active`, held: `${tag}:mq:held` },
+    layout2: Object.freeze({ ready: `${tag}:mq:ready`, active: `${tag}:mq:active`, held: `${tag}:mq:held` }),
     pending: `${tag}:mq:pending`,
     bytes: `${tag}:mq:bytes`,
     reservations: `${tag}:mq:resv`,
@@ -188,5 +189,5 @@ function queueKeys(tag: string, shard: number): QueueShardKeys {
     unit: (uid) => `${tag}:mq:u:${uid}`,
     traceTimeline: (id) => `${tag}:tr:t:${id}`,
     traceIndex: (kind, value) => `${tag}:tr:i:${kind}:${value}`,
-  };
+  });
 }

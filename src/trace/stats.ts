@@ -19,15 +19,15 @@ function slot(at: number, hop: string, what: Counted): [number, string] {
   return [hourOf(at), `${minuteOf(at)}|${hop}|${what}`];
 }
 
-/** The counter increments one event stands for: `[hour, field]` (called for every trace event: no closures). */
+/** The counter increments one event stands for: `[hour, field]` (called for every trace event). */
 export function countsOf(e: TraceEvent): [hour: number, field: string][] {
+  const out: [number, string][] = [];
   if (e.kind === 'received') {
     const hops = new Set<string>();
     for (const r of e.rcpts) hops.add(r.hop);
-    return [...hops].map((hop) => slot(e.at, hop, 'accepted'));
-  }
-  if (e.kind === 'attempt') return e.results.map((r) => slot(e.at, e.hop, r.outcome as Counted));
-  return [];
+    for (const hop of hops) out.push(slot(e.at, hop, 'accepted'));
+  } else if (e.kind === 'attempt') for (const r of e.results) out.push(slot(e.at, e.hop, r.outcome as Counted));
+  return out;
 }
 
 export async function writeCounts(redis: RedisClient, keys: Keys, counts: ReadonlyMap<string, number>): Promise<void> {

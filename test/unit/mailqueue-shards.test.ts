@@ -25,6 +25,15 @@ describe('queue ids', () => {
     for (const id of ids) expect(id).toMatch(/^[0-9A-Z]{8}[0-9A-F]{10}Q03$/);
   });
 
+  it("have their shard's key names built once per namespace, frozen", () => {
+    const a = createKeys('ns1');
+    expect(a.mqShard(3)).toBe(a.mqShard(3));
+    expect(a.mqShard(3).message('M')).toBe('{ns1:q3}:mq:m:M');
+    expect(a.mqShard(4).message('M')).toBe('{ns1:q4}:mq:m:M');
+    expect(createKeys('ns2').mqShard(3).message('M')).toBe('{ns2:q3}:mq:m:M');
+    expect(Object.isFrozen(a.mqShard(3)) && Object.isFrozen(a.mqShard(3).layout2)).toBe(true);
+  });
+
   it('sort by arrival', () => {
     const a = newMessageId(9, 1_800_000_000_000);
     const b = newMessageId(0, 1_800_000_000_001);

@@ -1,4 +1,4 @@
-// How trace events are stored, and the status page's counters they feed (pure logic).
+/** How trace events are stored, and the status page's counters they feed (pure logic). */
 import { describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/log/observer.js';
 import { storedEvent } from '../../src/trace/record.js';
@@ -38,11 +38,27 @@ describe('stored trace events', () => {
     expect(rcpt).toHaveProperty('session', 's1');
   });
 
-  it('count one accepted message per next hop, in the event’s hour and minute', () => {
+  it('count one accepted message per next hop and one outcome per attempted recipient, in the hour and minute of the event', () => {
     const hour = Math.floor(at / 3_600_000);
     expect(countsOf(received)).toEqual([
       [hour, '7|onprem|accepted'],
       [hour, '7|cloud|accepted'],
+    ]);
+    const attempt: TraceEvent = {
+      kind: 'attempt',
+      at,
+      id: 'M1Q00',
+      uid: 'M1Q00.0',
+      hop: 'cloud',
+      attempt: 1,
+      results: [
+        { rcpt: 'y@live.contoso.edu', outcome: 'delivered', reply: '250 ok' },
+        { rcpt: 'w@live.contoso.edu', outcome: 'deferred', reply: '451 later' },
+      ],
+    };
+    expect(countsOf(attempt)).toEqual([
+      [hour, '7|cloud|delivered'],
+      [hour, '7|cloud|deferred'],
     ]);
     expect(countsOf(rcpt)).toEqual([]);
   });
