@@ -5,7 +5,6 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { MessageMeta, QueuedRecipient, UnitRecord } from '../mailqueue/types.js';
-
 import { composeMessage, type Original } from './compose.js';
 import { statusFromReply } from './dsn.js';
 import type { Outcome } from './outcome.js';
