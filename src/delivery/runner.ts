@@ -66,8 +66,7 @@ async function within(p: Promise<void>, ms: number): Promise<void> {
 }
 
 export function createRunner(deps: RunnerDeps): Runner {
-  const { store, options } = deps;
-  const log = deps.logger;
+  const { store, options, logger: log } = deps;
   const observer = deps.observer ?? noObserver;
   const inflight = new Set<string>();
   let running = false;
