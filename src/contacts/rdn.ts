@@ -51,22 +51,21 @@ export class NameAllocator {
   private readonly taken = new FingerprintSet();
   private readonly fp = new Int32Array(2);
 
-  private key(cn: string): Int32Array {
+  /** Takes `cn`; false when it was taken already. */
+  private claim(cn: string): boolean {
     fingerprint(cn.toLowerCase(), SEED_NAME, this.fp);
-    return this.fp;
+    return this.taken.add(this.fp[0] as number, this.fp[1] as number);
   }
 
   reserve(cn: string): void {
-    const fp = this.key(cn);
-    this.taken.add(fp[0] as number, fp[1] as number);
+    this.claim(cn);
   }
 
   allocate(name: string): string {
     const base = baseOf(name);
     for (let n = 1; ; n++) {
       const cn = withSuffix(base, n);
-      const fp = this.key(cn);
-      if (this.taken.add(fp[0] as number, fp[1] as number)) return cn;
+      if (this.claim(cn)) return cn;
     }
   }
 }

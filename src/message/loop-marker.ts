@@ -19,7 +19,7 @@ export function recipientToken(secret: string, address: string): string {
 }
 
 /** The header line (folded, CRLF-terminated) for one transaction's recipients. */
-export function markerHeader(tokenOf: (address: string) => string, recipients: readonly string[]): string {
+function markerHeader(tokenOf: (address: string) => string, recipients: readonly string[]): string {
   const tokens = [...new Set(recipients.map(tokenOf))];
   const lines: string[] = [];
   let line = `${MARKER_HEADER}: v=1; r=`;
@@ -36,11 +36,7 @@ export function markerHeader(tokenOf: (address: string) => string, recipients: r
 }
 
 /** The recipients (of `recipients`) whose token appears in one of the incoming markers. */
-export function loopedRecipients(
-  tokenOf: (address: string) => string,
-  markers: readonly string[],
-  recipients: readonly string[],
-): Set<string> {
+function loopedRecipients(tokenOf: (address: string) => string, markers: readonly string[], recipients: readonly string[]): Set<string> {
   const seen = new Set<string>();
   for (const m of markers) {
     const r = /(?:^|;)\s*r=([A-Za-z0-9_,\s-]*)/.exec(m);
