@@ -11,16 +11,18 @@
  *
  *   npm run bench:rcpt [-- --rows 333334 --rate 1000 --processes 1]
  *   B4_REDIS_CONFIG="activerehashing no;hz 100" npm run bench:rcpt   (try Redis settings)
+ *   B4_NODE_FLAGS='--trace-gc' adds node flags to the relay; --idle-only skips the re-imports
  * Target: p99 ≤ 1 ms. Redis runs with the settings of deploy/redis.conf (bench/redis-probe.ts);
  * printed per phase from Redis itself: EVALSHA's latency histogram and mean, SLOWLOG over
  * 0.3 ms per command and per table script, LATENCY LATEST (latency-monitor-threshold 1 ms),
  * and the shard count of the new snapshot. First, the machine's scheduling floor (bench/sched-gaps.ts):
- * how often a thread that never yields is descheduled for over 0.5, 1 and 2 ms. SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT
+ * how often a thread that never yields is descheduled for over 0.5, 1 and 2 ms; then the
+ * floor of a decision that asks Redis (bench/chain-floor.ts): the same client against a
+ * server that only does one Redis GET per line. SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT
  * reach the re-imports (src/pipeline/stage-pace.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -30,113 +32,23 @@ import { projectRoot } from '../src/main/paths.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
 import { benchTableConfig, runSwitchyard, timed } from './lib.js';
 import { configureProbe, CpuWait, probeReport, shippedRedisConfig } from './redis-probe.js';
+import { chainFloor } from './chain-floor.js';
+import { sample, SESSIONS, stats, type Sample } from './rcpt-sampler.js';
 import { schedulingFloor } from './sched-gaps.js';
 
 const rowsArg = process.argv.indexOf('--rows');
 const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 333_334; // 3 addresses each: 1,000,002 addresses
-const SESSIONS = 4;
 /** RCPTs per second of the open-loop measurement (a busy relay's rate; B3 peaks near 1,300 msg/s). */
 const rateArg = process.argv.indexOf('--rate');
 const RATE = rateArg > 0 ? Number(process.argv[rateArg + 1]) : 1000;
 /** relay.processes of the relay under test (node:cluster; 1: one process, as before). */
 const processesArg = process.argv.indexOf('--processes');
 const PROCESSES = processesArg > 0 ? Number(process.argv[processesArg + 1]) : 1;
+const IDLE_ONLY = process.argv.includes('--idle-only');
 const root = projectRoot();
 /** SLOWLOG threshold (µs): a script longer than this delays the lookups queued behind it. */
 const SLOW_US = 300;
 const dataDir = join(root, 'bench', 'data');
-
-/** One SMTP session that times RCPT round trips. */
-class Session {
-  private buf = '';
-  private waiter: ((line: string) => void) | undefined;
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('latin1');
-    socket.setNoDelay(true);
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      for (;;) {
-        const m = /^(\d{3}) [^\r\n]*\r\n/m.exec(this.buf);
-        if (!m) break;
-        this.buf = this.buf.slice(m.index + m[0].length);
-        const w = this.waiter;
-        this.waiter = undefined;
-        w?.(m[0].trimEnd());
-      }
-    });
-  }
-
-  static async open(port: number): Promise<Session> {
-    const s = new Session(connect({ host: '127.0.0.1', port }));
-    await s.reply();
-    await s.cmd('EHLO bench.example.org');
-    return s;
-  }
-
-  reply(): Promise<string> {
-    return new Promise((r) => (this.waiter = r));
-  }
-
-  cmd(line: string): Promise<string> {
-    const p = this.reply();
-    this.socket.write(`${line}\r\n`);
-    return p;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-interface Sample {
-  readonly latenciesMs: number[];
-  readonly refused: Map<string, number>;
-}
-
-/**
- * RCPTs from SESSIONS sessions until `until()`. Closed loop (`rate` 0): back to back, as
- * fast as the relay answers. Open loop: `rate` RCPTs per second in all, each timed from
- * when it was due, so a stall also counts for the RCPTs that queue up behind it.
- */
-async function sample(port: number, addresses: (i: number) => string, until: () => boolean, rate = 0): Promise<Sample> {
-  const latenciesMs: number[] = [];
-  const refused = new Map<string, number>();
-  const intervalMs = rate > 0 ? (1000 * SESSIONS) / rate : 0;
-  await Promise.all(
-    Array.from({ length: SESSIONS }, async (_, n) => {
-      const s = await Session.open(port);
-      let inTx = 0;
-      let due = performance.now() + (intervalMs * n) / SESSIONS;
-      while (!until()) {
-        if (inTx === 0) await s.cmd('MAIL FROM:<bench@example.org>');
-        const address = addresses(Math.floor(Math.random() * ROWS));
-        let t = performance.now();
-        if (intervalMs > 0) {
-          // on time: wait for the slot and time from the send (timer slop is not the relay's);
-          // behind (a slow reply): time from the slot, so the stall counts for this RCPT too
-          if (t < due) {
-            await new Promise((r) => setTimeout(r, due - t));
-            t = performance.now();
-          } else t = due;
-          due += intervalMs;
-        }
-        const r = await s.cmd(`RCPT TO:<${address}>`);
-        latenciesMs.push(performance.now() - t);
-        if (!r.startsWith('250')) refused.set(r, (refused.get(r) ?? 0) + 1);
-        if (++inTx >= 400) {
-          await s.cmd('RSET');
-          inTx = 0;
-        }
-      }
-      s.close();
-    }),
-  );
-  return { latenciesMs, refused };
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** The decision times the relay logged (SY_RCPT ms) between two instants. */
 function loggedDecisions(from: number, to: number): number[] {
@@ -152,17 +64,6 @@ function loggedDecisions(from: number, to: number): number[] {
 /** Waits (5 s at most) until the relay's log holds a decision for each of the phase's RCPTs: it writes asynchronously, up to 250 ms late. */
 async function logCaughtUp(from: number, rcpts: number): Promise<void> {
   for (let i = 0; i < 100 && loggedDecisions(from, Date.now()).length < rcpts; i++) await new Promise((r) => setTimeout(r, 50));
-}
-
-function stats(values: number[]): { p50: number; p99: number; text: string } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const p50 = pct(sorted, 50);
-  const p99 = pct(sorted, 99);
-  return {
-    p50,
-    p99,
-    text: `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms, p99.9 ${pct(sorted, 99.9).toFixed(3)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(2)} ms`,
-  };
 }
 
 /** Client round trips and the relay's own decision times over one phase. */
@@ -222,7 +123,8 @@ console.log(`  first import: ${firstImport.toFixed(1)} s`);
 const relayLog = join(work, 'relay.log');
 // the log goes straight to a file: through a pipe to this busy process, pino's synchronous
 // writes would stall the relay whenever the pipe is full
-const relay = spawn(process.execPath, [join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+const nodeFlags = (process.env.B4_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+const relay = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
   env: { ...env, LOG_LEVEL: 'debug' },
   stdio: ['ignore', 'pipe', openSync(relayLog, 'w')],
 });
@@ -231,21 +133,24 @@ await new Promise<void>((res, rej) => {
   relay.once('exit', (c) => rej(new Error(`relay exited ${c}`)));
 });
 const addressOf = (i: number): string => [`u${i}@contoso.edu`, `u${i}@alias.contoso.edu`, `u${i}@mail.contoso.edu`][i % 3] ?? '';
+const randomAddress = (): string => addressOf(Math.floor(Math.random() * ROWS));
 try {
   for (const line of await schedulingFloor()) console.log(`  ${line}`);
+  const floor = await chainFloor(redis.url, RATE);
+  for (const line of floor.lines) console.log(`  ${line}`);
   await configureProbe(admin, SLOW_US, 1);
   const cpu = new CpuWait({ relay: relay.pid ?? 0, Redis: redis.process.pid ?? 0 });
   cpu.start();
   const idleFrom = Date.now();
   const idleUntil = idleFrom + 5000;
-  const idleSample = await sample(relayPort, addressOf, () => Date.now() > idleUntil);
+  const idleSample = await sample(relayPort, randomAddress, () => Date.now() > idleUntil);
   await logCaughtUp(idleFrom, idleSample.latenciesMs.length);
   const idle = report('idle, back to back (reference)', idleSample, idleFrom, Date.now());
   console.log(`    ${cpu.report()}`);
   for (const line of await probeReport(admin, SLOW_US)) console.log(`    ${line}`);
   cpu.start();
   const idleOpenFrom = Date.now();
-  const idleOpenSample = await sample(relayPort, addressOf, () => Date.now() > idleOpenFrom + 5000, RATE);
+  const idleOpenSample = await sample(relayPort, randomAddress, () => Date.now() > idleOpenFrom + 5000, RATE);
   await logCaughtUp(idleOpenFrom, idleOpenSample.latenciesMs.length);
   const idleOpen = report(`idle, ${RATE} RCPT/s (reference)`, idleOpenSample, idleOpenFrom, Date.now());
   console.log(`    ${cpu.report()}`);
@@ -260,14 +165,14 @@ try {
     [`${RATE} RCPT/s, during a full re-import (worker at nice 10)`, csv, 10, RATE],
   ];
   const results: { label: string; rate: number; p99: { client: number; decision: number } }[] = [];
-  for (const [label, file, nice, rate] of phases) {
+  for (const [label, file, nice, rate] of IDLE_ONLY ? [] : phases) {
     let done = false;
     const from = Date.now();
     cpu.start();
     const importRun = timed(() =>
       runSwitchyard(['import', file, '--source', 'corp', '--inline', '--config', configFile], env, nice),
     ).finally(() => (done = true));
-    const phaseSample = await sample(relayPort, addressOf, () => done, rate);
+    const phaseSample = await sample(relayPort, randomAddress, () => done, rate);
     const to = Date.now();
     await logCaughtUp(from, phaseSample.latenciesMs.length);
     const during = report(label, phaseSample, from, to);
@@ -287,6 +192,10 @@ try {
       `B4 ${r.label}: decision p99 ${d.toFixed(3)} ms (target ≤ 1 ms: ${d <= 1 ? 'met' : 'missed'}; idle ${ref.decision.toFixed(3)} ms); client round trip p99 ${r.p99.client.toFixed(3)} ms (idle ${ref.client.toFixed(3)} ms)`,
     );
   }
+  const f = floor.p99;
+  console.log(
+    `B4 idle decision p99 ${idle.decision.toFixed(3)} ms back to back, ${idleOpen.decision.toFixed(3)} ms at ${RATE}/s; this machine's floor (one Redis GET per line, no relay) ${f.idle.toFixed(3)} / ${f.idleRate.toFixed(3)} ms, ${f.busyRate.toFixed(3)} ms at ${RATE}/s with one core busy`,
+  );
 } finally {
   admin.disconnect();
   relay.kill('SIGTERM');
