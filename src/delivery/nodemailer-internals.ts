@@ -4,11 +4,16 @@
  * API; where a private member must be used, fail loudly when the installed version lacks
  * it). nodemailer has no public way to give each recipient its own NOTIFY/ORCPT (it sends
  * the envelope's for all), to say whether the server offered DSN, or to ask for SMTPUTF8
- * when the addresses are ASCII but the client used it (RFC 6531: headers in UTF-8).
- * test/unit/library-internals.test.ts fails when an upgrade changes any of this.
+ * when the addresses are ASCII but the client used it (RFC 6531: headers in UTF-8). And its
+ * DataStream (the dot-stuffing of every message sent) loops over each byte in JavaScript:
+ * `installDotStuffing` gives it src/delivery/dot-stuffing.ts's `indexOf` scan instead.
+ * test/unit/library-internals.test.ts and test/unit/dot-stuffing.test.ts fail when an upgrade
+ * changes any of this.
  */
 import { createRequire } from 'node:module';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import { stuffChunk } from './dot-stuffing.js';
 
 /** The nodemailer release these members were read from and tested with. */
 export const TESTED_NODEMAILER = '10.6.0';
@@ -46,3 +51,29 @@ export function assertNodemailerInternals(): void {
 }
 
 export const internals = (conn: SMTPConnection): ConnectionInternals => conn as unknown as ConnectionInternals;
+
+type Transform = (this: DataStream, chunk: Buffer | string, encoding: BufferEncoding, done: () => void) => void;
+const streamProto = DataStream.prototype as unknown as { _transform?: Transform };
+
+/** DataStream's own `_transform`, as installed (the reference of test/unit/dot-stuffing.test.ts). */
+export const nodemailerTransform: Transform | undefined = streamProto._transform;
+
+/** DataStream's `_transform` (its counters, `lastByte`, one push per chunk) over `stuffChunk`. */
+export const fastTransform: Transform = function (this: DataStream, chunk, _encoding, done) {
+  if (!chunk || chunk.length === 0) return done();
+  const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  this.inByteCount += bytes.length;
+  const out = stuffChunk(bytes, this.lastByte);
+  this.outByteCount += out.length;
+  this.push(out);
+  this.lastByte = bytes[bytes.length - 1] as number;
+  done();
+};
+
+/** Makes every DataStream of this process use `fastTransform`; throws when DataStream has no `_transform` of its own to replace. */
+export function installDotStuffing(): void {
+  if (streamProto._transform === fastTransform) return;
+  if (typeof nodemailerTransform !== 'function' || !Object.hasOwn(streamProto, '_transform'))
+    throw new Error(`nodemailer ${installed()}: DataStream lacks its own _transform (src/delivery/nodemailer-internals.ts)`);
+  streamProto._transform = fastTransform;
+}

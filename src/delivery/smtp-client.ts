@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import { assertNodemailerInternals, internals } from './nodemailer-internals.js';
+import { assertNodemailerInternals, installDotStuffing, internals } from './nodemailer-internals.js';
 
 export interface TxRecipient {
   readonly address: string;
@@ -110,7 +110,7 @@ export class SmtpClient {
   }
 
   static async open(o: ConnectOptions): Promise<SmtpClient> {
-    checked ??= (assertNodemailerInternals(), true);
+    checked ??= (assertNodemailerInternals(), installDotStuffing(), true);
     const conn = new SMTPConnection({
       host: o.host,
       port: o.port,

@@ -1,0 +1,130 @@
+/**
+ * The dot-stuffing of every delivered message (src/delivery/dot-stuffing.ts, installed into
+ * nodemailer's DataStream by src/delivery/nodemailer-internals.ts) sends the bytes nodemailer's
+ * own loop sends: the same output, counters and last byte for the same chunks, on hand-picked
+ * streams and on random ones cut at random places. When an upgrade changes DataStream's rules,
+ * this fails.
+ */
+import { PassThrough } from 'node:stream';
+import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import { describe, expect, it } from 'vitest';
+import { stuffChunk } from '../../src/delivery/dot-stuffing.js';
+import { fastTransform, installDotStuffing, nodemailerTransform } from '../../src/delivery/nodemailer-internals.js';
+
+type Chunk = Buffer | string;
+
+interface Sent {
+  readonly out: Buffer;
+  readonly inBytes: number;
+  readonly outBytes: number;
+  readonly lastByte: number | false;
+}
+
+/** The chunks through a DataStream whose `_transform` is `transform`, then its end. */
+async function through(transform: unknown, chunks: readonly Chunk[]): Promise<Sent> {
+  const stream = new DataStream();
+  Object.defineProperty(stream, '_transform', { value: transform });
+  const sink = new PassThrough();
+  const got: Buffer[] = [];
+  sink.on('data', (b: Buffer) => got.push(b));
+  stream.pipe(sink);
+  for (const c of chunks) stream.write(c);
+  stream.end();
+  await new Promise((resolve) => sink.on('end', resolve));
+  return { out: Buffer.concat(got), inBytes: stream.inByteCount, outBytes: stream.outByteCount, lastByte: stream.lastByte };
+}
+
+async function expectSame(chunks: readonly Chunk[]): Promise<void> {
+  const ours = await through(fastTransform, chunks);
+  const theirs = await through(nodemailerTransform, chunks);
+  expect(ours.out.toString('latin1')).toBe(theirs.out.toString('latin1'));
+  expect(ours).toEqual(theirs);
+}
+
+/** A deterministic generator (xorshift), so that a failure can be replayed. */
+function random(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+/** Cuts `bytes` at random places (empty chunks included). */
+function cut(bytes: Buffer, rnd: () => number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const n = Math.floor(rnd() * Math.min(40, bytes.length - at + 1));
+    out.push(bytes.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
+describe('dot-stuffing', () => {
+  it('has nodemailer’s own transform as its reference', () => {
+    expect(typeof nodemailerTransform).toBe('function');
+    expect(nodemailerTransform).not.toBe(fastTransform);
+  });
+
+  it('matches DataStream on hand-picked streams and cuts', async () => {
+    const cases: Chunk[][] = [
+      ['.'],
+      ['.\r\n'],
+      ['\r.\r'],
+      ['a\r.\r\n.\r\n'],
+      ['a\n.b\n'],
+      ['\n'],
+      ['\r'],
+      ['\r\r\n\n\r'],
+      ['..\r\n..'],
+      ['a\r', '.b'],
+      ['a\r', '\n.b'],
+      ['a\r\n', '.b'],
+      ['a\n', '.'],
+      ['a\r', '\r', '\n'],
+      ['', '.', ''],
+      ['Subject: x\r\n\r\nline\r\n.dot first\r\nend'],
+      ['héllo\n.wörld\r'], // strings: UTF-8, as DataStream encodes them
+      [Buffer.alloc(0)],
+      [],
+    ];
+    for (const chunks of cases) await expectSame(chunks);
+  });
+
+  it('matches DataStream on 3,000 random streams cut at random places', async () => {
+    const rnd = random(0x5eed);
+    const alphabet = [0x0d, 0x0a, 0x2e, 0x61, 0x62];
+    for (let n = 0; n < 3000; n++) {
+      const bytes = Buffer.alloc(Math.floor(rnd() * 120));
+      for (let i = 0; i < bytes.length; i++) bytes[i] = alphabet[Math.floor(rnd() * alphabet.length)] as number;
+      await expectSame(cut(bytes, rnd));
+    }
+  });
+
+  it('matches DataStream on a message of CRLF lines, whole and cut, and leaves a clean chunk as it is', async () => {
+    const rnd = random(42);
+    const line = (i: number): string => (i % 17 === 0 ? `.line ${i}\r\n` : `line ${i} ${'x'.repeat(i % 70)}\r\n`);
+    const message = Buffer.from(Array.from({ length: 400 }, (_, i) => line(i)).join(''));
+    await expectSame([message]);
+    await expectSame(cut(message, rnd));
+    const clean = Buffer.from('a\r\nb\r\n');
+    expect(stuffChunk(clean, false)).toBe(clean);
+  });
+
+  it('is installed on DataStream once, and refuses a DataStream without its own _transform', () => {
+    installDotStuffing();
+    installDotStuffing();
+    const proto = DataStream.prototype as unknown as { _transform: unknown };
+    expect(proto._transform).toBe(fastTransform);
+    delete (DataStream.prototype as unknown as { _transform?: unknown })._transform;
+    try {
+      expect(() => installDotStuffing()).toThrow(/DataStream lacks its own _transform/);
+    } finally {
+      proto._transform = nodemailerTransform;
+    }
+  });
+});
