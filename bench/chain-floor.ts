@@ -3,7 +3,7 @@
  * that answers each line after one Redis round trip (a GET) from a process of its own. That is
  * the relay's shape — client, server and Redis in three processes on the shared cores, four
  * wake-ups a decision — without any of its work. The server times each line as the relay
- * times a decision (from the parsed line to the reply written), so its p99 is about the lowest
+ * times a decision (from the parsed line to Redis's answer), so its p99 is about the lowest
  * a decision that asks Redis can show here at that moment. Measured idle (back to back and at
  * the bench's rate) and at that rate beside a busy process (one core taken, as a re-import
  * takes at least one).
@@ -29,10 +29,13 @@ function serve(redisUrl: string): void {
       for (let end = buf.indexOf('\r\n'); end >= 0; end = buf.indexOf('\r\n')) {
         const started = performance.now();
         buf = buf.slice(end + 2);
-        void redis.get('{floor}:k').then(() => {
-          socket.write('250 ok\r\n');
-          times.push(performance.now() - started);
-        });
+        redis.get('{floor}:k').then(
+          () => {
+            times.push(performance.now() - started); // as the relay's SY_RCPT ms: up to the answer, before its write
+            socket.write('250 ok\r\n');
+          },
+          () => socket.write('451 floor: Redis failed\r\n'),
+        );
       }
     });
     socket.on('error', () => undefined);
@@ -45,6 +48,7 @@ function serve(redisUrl: string): void {
     process.send?.(times);
     times = [];
   });
+  process.on('disconnect', () => process.exit(0)); // the bench is gone: do not outlive it
 }
 
 export interface Floor {
@@ -56,7 +60,15 @@ export interface Floor {
 /** The floor: idle back to back, idle at `rate`, and at `rate` beside a busy process; `ms` each. */
 export async function chainFloor(redisUrl: string, rate: number, ms = 5000): Promise<Floor> {
   const server = fork(fileURLToPath(import.meta.url), ['serve', redisUrl], { stdio: 'inherit' });
-  const ask = <T>(): Promise<T> => new Promise((resolve) => server.once('message', (m) => resolve(m as T)));
+  const ask = <T>(): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const exited = (code: number | null): void => reject(new Error(`the floor's server exited (${code})`));
+      server.once('exit', exited);
+      server.once('message', (m) => {
+        server.off('exit', exited);
+        resolve(m as T);
+      });
+    });
   const lines: string[] = [];
   try {
     const port = await ask<number>();
@@ -67,9 +79,10 @@ export async function chainFloor(redisUrl: string, rate: number, ms = 5000): Pro
       server.send('report');
       const served = await ask<number[]>();
       lines.push(`${label}: ${client.latenciesMs.length} lines`);
-      lines.push(`  per line in the server (its Redis GET included): ${stats(served).text}`);
+      const own = stats(served);
+      lines.push(`  per line in the server (its Redis GET included): ${own.text}`);
       lines.push(`  round trip at the client:                         ${stats(client.latenciesMs).text}`);
-      return stats(served).p99;
+      return own.p99;
     };
     const idle = await phase('floor (one Redis GET per line, no relay), idle, back to back', 0);
     const idleRate = await phase(`floor, idle, ${rate} lines/s`, rate);

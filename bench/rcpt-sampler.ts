@@ -94,7 +94,7 @@ export async function sample(port: number, address: () => string, until: () => b
   return { latenciesMs, refused };
 }
 
-export function pct(sorted: number[], p: number): number {
+function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 

@@ -7,8 +7,9 @@
  *   - before a bare LF: CR;
  *   - before a dot at the start of a line: a dot.
  * Only a byte at the start of a chunk, a CR's next byte, an LF, or an LF's next byte can match
- * one, so those are the only bytes looked at: a 10 KB message of CRLF lines costs ~150
- * `indexOf` calls instead of 10,240 turns of the loop (issue 15: ~40 µs a delivered message).
+ * one, so those are the only bytes looked at: one `indexOf` call per CR and per LF (~265 for
+ * 10 KB of 78-byte lines) instead of 10,240 turns of the loop. Through a DataStream, a 10 KB
+ * message took ~63 µs with nodemailer's loop and ~13 µs with this (issue 15).
  */
 
 const CR = 0x0d;

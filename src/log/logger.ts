@@ -4,7 +4,7 @@
  * pino's synchronous destination (a short command writes a few lines); the long-running
  * processes use the asynchronous one of service.ts.
  */
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type Bindings, type ChildLoggerOptions, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
@@ -12,7 +12,7 @@ export type { Logger };
 export const CENSOR = '[redacted]';
 
 /** Paths pino redacts itself. None is a wildcard: see NESTED. */
-export const REDACT = ['password', 'bindPassword', 'auth.pass', 'redis.url', 'token'];
+const REDACT = ['password', 'bindPassword', 'auth.pass', 'redis.url', 'token'];
 
 /**
  * Keys censored one level down under any key of a logged object (`x.password`), by
@@ -25,8 +25,9 @@ const NESTED = ['password', 'bindPassword'] as const;
  * `obj` with every `NESTED` key of its object values censored: the values holding one are
  * copied (prototype and own properties, so an Error stays an Error), `obj` itself never
  * changes. Objects without one are returned as they are: a line pays one check per object
- * value. (Bindings of child loggers are not passed through it: pino formats those at
- * `child()`; ours are all scalars.)
+ * value. It sees the logged object (`formatters.log`) and, through `censoredChildren`, a
+ * child's bindings; not objects interpolated into the message text (`log.info('%o', x)`),
+ * which no Switchyard line does.
  */
 export function censorNested(obj: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
@@ -50,6 +51,22 @@ export function loggerOptions(component: string, level: string): LoggerOptions {
   return { level, base: { component }, redact: { paths: REDACT, censor: CENSOR }, formatters: { log: censorNested } };
 }
 
+type Child = (this: Logger, bindings: Bindings, options?: ChildLoggerOptions) => Logger;
+
+/**
+ * `log`, whose `child()` passes the bindings through censorNested first: pino formats a
+ * child's bindings once, at `child()`, without `formatters.log`. Every descendant inherits
+ * it, as pino makes a child with `Object.create(parent)`.
+ */
+export function censoredChildren(log: Logger): Logger {
+  const child = Reflect.get(log, 'child') as unknown as Child; // called with its own this below; pino types child() per custom levels
+  const censored: Child = function (this: Logger, bindings, options) {
+    return child.call(this, censorNested(bindings), options);
+  };
+  Object.defineProperty(log, 'child', { value: censored, configurable: true, writable: true });
+  return log;
+}
+
 export function createLogger(component: string, level = process.env.LOG_LEVEL ?? 'warn'): Logger {
-  return pino(loggerOptions(component, level), pino.destination(2));
+  return censoredChildren(pino(loggerOptions(component, level), pino.destination(2)));
 }

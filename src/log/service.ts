@@ -7,7 +7,7 @@
  * Short CLI commands keep the synchronous destination of `createLogger`.
  */
 import { pino } from 'pino';
-import { loggerOptions, type Logger } from './logger.js';
+import { censoredChildren, loggerOptions, type Logger } from './logger.js';
 
 /** Bytes buffered before a write (one page). */
 export const MIN_LENGTH = 4096;
@@ -24,7 +24,7 @@ export interface ServiceLogger {
 
 export function createServiceLogger(component: string, level = process.env.LOG_LEVEL ?? 'info'): ServiceLogger {
   const dest = pino.destination({ dest: 2, sync: false, minLength: MIN_LENGTH, periodicFlush: FLUSH_MS });
-  const log = pino(loggerOptions(component, level), dest);
+  const log = censoredChildren(pino(loggerOptions(component, level), dest));
   const flushSync = (): void => {
     try {
       dest.flushSync();

@@ -15,7 +15,7 @@ import { createQueueStore } from '../mailqueue/store.js';
 import { createHopMarker, hopSecret } from '../message/loop-marker.js';
 import { createRelay } from '../relay/server.js';
 import { assertSmtpServerInternals } from '../relay/smtp-server-patches.js';
-import { assertNodemailerInternals } from '../delivery/nodemailer-internals.js';
+import { assertNodemailerInternals, installDotStuffing } from '../delivery/nodemailer-internals.js';
 import { createAuthLimiter } from '../relay/auth-limit.js';
 import { migrateOnStart } from './migrate-on-start.js';
 import { createResolver } from '../resolver/resolver.js';
@@ -60,6 +60,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
   const { config, log } = opts;
   // the library internals the relay depends on: fail at start, not at the first delivery
   assertNodemailerInternals();
+  installDotStuffing();
   assertSmtpServerInternals();
   const rc = config.relay;
   const env = opts.env ?? process.env;

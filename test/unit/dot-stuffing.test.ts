@@ -88,11 +88,30 @@ describe('dot-stuffing', () => {
       ['a\r', '\r', '\n'],
       ['', '.', ''],
       ['Subject: x\r\n\r\nline\r\n.dot first\r\nend'],
-      ['héllo\n.wörld\r'], // strings: UTF-8, as DataStream encodes them
+      ['héllo\n.wörld\r'], // a string: the stream hands it over as UTF-8 bytes
       [Buffer.alloc(0)],
       [],
     ];
     for (const chunks of cases) await expectSame(chunks);
+  });
+
+  it('takes a string chunk given to _transform itself as DataStream does (UTF-8)', () => {
+    const sent = (transform: unknown): { out: string; stream: DataStream } => {
+      const stream = new DataStream();
+      const out: Buffer[] = [];
+      stream.on('data', (b: Buffer) => out.push(b));
+      for (const chunk of ['héllo\n.wörld\r', '.x'])
+        (transform as (c: string, e: string, done: () => void) => void).call(stream, chunk, 'utf8', () => undefined);
+      return { out: Buffer.concat(out).toString('latin1'), stream };
+    };
+    const ours = sent(fastTransform);
+    const theirs = sent(nodemailerTransform);
+    expect(ours.out).toBe(theirs.out);
+    expect([ours.stream.inByteCount, ours.stream.outByteCount, ours.stream.lastByte]).toEqual([
+      theirs.stream.inByteCount,
+      theirs.stream.outByteCount,
+      theirs.stream.lastByte,
+    ]);
   });
 
   it('matches DataStream on 3,000 random streams cut at random places', async () => {
@@ -118,13 +137,14 @@ describe('dot-stuffing', () => {
   it('is installed on DataStream once, and refuses a DataStream without its own _transform', () => {
     installDotStuffing();
     installDotStuffing();
-    const proto = DataStream.prototype as unknown as { _transform: unknown };
+    const proto = DataStream.prototype as unknown as { _transform?: unknown };
     expect(proto._transform).toBe(fastTransform);
-    delete (DataStream.prototype as unknown as { _transform?: unknown })._transform;
+    const own = Object.getOwnPropertyDescriptor(proto, '_transform') as PropertyDescriptor;
+    delete proto._transform;
     try {
       expect(() => installDotStuffing()).toThrow(/DataStream lacks its own _transform/);
     } finally {
-      proto._transform = nodemailerTransform;
+      Object.defineProperty(proto, '_transform', { ...own, value: nodemailerTransform });
     }
   });
 });

@@ -6,7 +6,7 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { CENSOR, censorNested, loggerOptions } from '../../src/log/logger.js';
+import { CENSOR, censoredChildren, censorNested, loggerOptions } from '../../src/log/logger.js';
 
 function logged(obj: Record<string, unknown>, msg = 'line'): Record<string, unknown> {
   const lines: string[] = [];
@@ -74,6 +74,20 @@ describe('log redaction', () => {
   it('returns the same object when nothing is to be censored (no copy per line)', () => {
     const obj = { event: 'SY_RCPT', rcpt: 'a@b', units: [{ hop: 'x', rcpts: ['a@b'] }], n: null };
     expect(censorNested(obj)).toBe(obj);
+  });
+
+  it("censors a child's and a grandchild's bindings, which pino formats without formatters.log", () => {
+    const lines: string[] = [];
+    const log = censoredChildren(pino(loggerOptions('test', 'info'), { write: (line: string) => void lines.push(line) }));
+    const conn = { host: 'h', password: 'secret' };
+    const child = log.child({ conn, n: 1 });
+    child.child({ source: { bindPassword: 'secret2' } }).info('grandchild');
+    child.info({ password: 'p' }, 'child');
+    expect(lines).toHaveLength(2);
+    expect(lines.join('')).not.toContain('secret');
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ conn: { host: 'h', password: CENSOR }, source: { bindPassword: CENSOR } });
+    expect(JSON.parse(lines[1] as string)).toMatchObject({ conn: { password: CENSOR }, n: 1, password: CENSOR });
+    expect(conn.password).toBe('secret');
   });
 
   it('does not censor deeper than one level (the wildcard paths it replaces did not)', () => {
