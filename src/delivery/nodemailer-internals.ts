@@ -52,14 +52,14 @@ export function assertNodemailerInternals(): void {
 
 export const internals = (conn: SMTPConnection): ConnectionInternals => conn as unknown as ConnectionInternals;
 
-type Transform = (this: DataStream, chunk: Buffer | string, encoding: BufferEncoding, done: () => void) => void;
-const streamProto = DataStream.prototype as unknown as { _transform?: Transform };
+type TransformMethod = (this: DataStream, chunk: Buffer | string, encoding: BufferEncoding, done: () => void) => void;
+const streamProto = DataStream.prototype as unknown as { _transform?: TransformMethod };
 
 /** DataStream's own `_transform`, as installed (the reference of test/unit/dot-stuffing.test.ts). */
-export const nodemailerTransform: Transform | undefined = streamProto._transform;
+export const nodemailerTransform: TransformMethod | undefined = streamProto._transform;
 
 /** DataStream's `_transform` (its counters, `lastByte`, one push per chunk) over `stuffChunk`. */
-export const fastTransform: Transform = function (this: DataStream, chunk, _encoding, done) {
+export const fastTransform: TransformMethod = function (this: DataStream, chunk, _encoding, done) {
   if (!chunk || chunk.length === 0) return done();
   const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
   this.inByteCount += bytes.length;
