@@ -70,6 +70,7 @@ export async function sample(port: number, address: () => string, until: () => b
       let due = performance.now() + (intervalMs * n) / SESSIONS;
       while (!until()) {
         if (inTx === 0) await s.cmd('MAIL FROM:<bench@example.org>');
+        const line = `RCPT TO:<${address()}>`;
         let t = performance.now();
         if (intervalMs > 0) {
           // on time: wait for the slot and time from the send (timer slop is not the relay's);
@@ -80,7 +81,7 @@ export async function sample(port: number, address: () => string, until: () => b
           } else t = due;
           due += intervalMs;
         }
-        const r = await s.cmd(`RCPT TO:<${address()}>`);
+        const r = await s.cmd(line);
         latenciesMs.push(performance.now() - t);
         if (!r.startsWith('250')) refused.set(r, (refused.get(r) ?? 0) + 1);
         if (++inTx >= 400) {
