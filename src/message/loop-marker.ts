@@ -9,6 +9,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Keys } from '../store/keys.js';
+import { boundedMemo } from '../cache/bounded-memo.js';
 import type { RedisClient } from '../store/redis.js';
 
 export const MARKER_HEADER = 'X-Switchyard-Loop';
@@ -58,16 +59,8 @@ const CACHED_TOKENS = 16_384;
 
 /** The markers under `secret`, each address's token computed once (a bounded cache). */
 export function createHopMarker(secret: string): HopMarker {
-  const cache = new Map<string, string>();
-  const tokenOf = (address: string): string => {
-    const lower = address.toLowerCase();
-    let token = cache.get(lower);
-    if (token === undefined) {
-      if (cache.size >= CACHED_TOKENS) cache.clear();
-      cache.set(lower, (token = recipientToken(secret, lower)));
-    }
-    return token;
-  };
+  const tokenOfLower = boundedMemo((lower) => recipientToken(secret, lower), CACHED_TOKENS);
+  const tokenOf = (address: string): string => tokenOfLower(address.toLowerCase());
   return {
     header: (recipients) => markerHeader(tokenOf, recipients),
     looped: (markers, recipients) => loopedRecipients(tokenOf, markers, recipients),

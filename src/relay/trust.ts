@@ -1,5 +1,6 @@
 /** Which clients may relay to domains that are not accepted (SPEC §4 step 3). */
 import { BlockList, isIPv4 } from 'node:net';
+import { boundedMemo } from '../cache/bounded-memo.js';
 import { ipFamily } from '../config/ip.js';
 
 export interface TrustedNetworks {
@@ -26,16 +27,6 @@ export function trustedNetworks(cidrs: readonly string[]): TrustedNetworks {
   // Answers by client address: BlockList.check builds a SocketAddress per call (1.7 µs on an
   // idle machine, 22 µs a RCPT in a loaded relay's profile), and a relay sees the same few
   // clients over and over. The list never changes (a reload builds another), so a cached
-  // answer is exact; the cache is bounded.
-  const answers = new Map<string, boolean>();
-  return {
-    has(ip) {
-      let known = answers.get(ip);
-      if (known === undefined) {
-        if (answers.size >= CACHED_CLIENTS) answers.clear();
-        answers.set(ip, (known = check(ip)));
-      }
-      return known;
-    },
-  };
+  // answer is exact.
+  return { has: boundedMemo(check, CACHED_CLIENTS) };
 }

@@ -8,7 +8,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Bottom first; the directories of one row may import each other. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['src/config', 'src/log'],
+  ['src/config', 'src/log', 'src/cache'],
   ['src/routing'],
   ['src/directory'],
   ['src/store'],
