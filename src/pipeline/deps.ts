@@ -6,6 +6,7 @@ import type { RedisClient } from '../store/redis.js';
 import type { PublishDeps } from './types.js';
 
 export function publishDeps(redis: RedisClient, keys: Keys, config: Pick<Config, 'table'>): PublishDeps {
-  const { versionsKept, keepFor, stageBatch, stageInFlight } = config.table;
-  return { redis, keys, versionsKept, keepForMs: parseDuration(keepFor), stage: { batch: stageBatch, inFlight: stageInFlight } };
+  const { versionsKept, keepFor, stageBatch, stageInFlight, stageDuty } = config.table;
+  const stage = { batch: stageBatch, inFlight: stageInFlight, duty: stageDuty };
+  return { redis, keys, versionsKept, keepForMs: parseDuration(keepFor), stage };
 }

@@ -94,7 +94,8 @@ export async function publishSource(
   try {
     const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
     const staged = opts.dryRun ? { added: [] as RecipientObject[], changed: [] as RecipientObject[] } : undefined;
-    const batches = await stageAll(deps, spec, id, old, items, tally, opts, bad, staged);
+    // a published table may be answering RCPTs: the staging is paced (duty-cycle.ts)
+    const { batches, paced } = await stageAll(deps, { ...spec, paced: current !== undefined }, id, old, items, tally, opts, bad, staged);
     if (bad) await stageHeld(deps, spec, id, old, tally, bad, batches);
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid && !opts.holdInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
@@ -128,7 +129,10 @@ export async function publishSource(
     }
     const newConflicts = newConflictList?.length ?? conflicts;
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
-    const result = guardedResult(spec, opts, tally, counts, { objects: oldObjects, addresses: oldAddresses }, bad?.report());
+    const result = {
+      ...guardedResult(spec, opts, tally, counts, { objects: oldObjects, addresses: oldAddresses }, bad?.report()),
+      ...(paced ? { paced } : {}),
+    };
     const refusal = result.refusal;
     if (staged) {
       const diff = await dryRunDiff(deps, id, old, staged, removed, newConflictList ?? []);

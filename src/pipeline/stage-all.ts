@@ -4,13 +4,16 @@
  * count what each batch did. A snapshot that replaces a published state goes through
  * stage.lua, which diffs every object against that state. A first snapshot of a source
  * writes the objects whose fields are all new with plain `HSET`s and sends only the others
- * through stage.lua (src/store/fresh-stage.ts, whose order rules this keeps).
+ * through stage.lua (src/store/fresh-stage.ts, whose order rules this keeps). While a table
+ * version is published, the batches are paced so that they hold Redis for at most the
+ * pace's duty cycle (src/pipeline/duty-cycle.ts).
  */
 import { buildObject, type RecipientObject } from '../routing/object.js';
 import { FreshStage } from '../store/fresh-stage.js';
 import type { SnapshotLayout, StateLayout } from '../store/sharded.js';
 import { stageArgs, stageBatch, type BatchResult } from '../store/snapshot.js';
 import type { InvalidEntries } from './invalid.js';
+import { DutyCycle } from './duty-cycle.js';
 import { freshBatch, STAGE_PACE, Window } from './stage-pace.js';
 import type { Tally } from './tally.js';
 import type { PublishDeps, PublishOptions, ReadItem } from './types.js';
@@ -18,6 +21,8 @@ import type { PublishDeps, PublishOptions, ReadItem } from './types.js';
 export interface StageSpec {
   readonly name: string;
   readonly priority: number;
+  /** A table version is published, so relays may be answering from Redis: stage at the pace's duty cycle. */
+  readonly paced?: boolean;
 }
 
 /** What a dry run reports: the objects staged as added and as changed. */
@@ -26,7 +31,14 @@ export interface StagedObjects {
   readonly changed: RecipientObject[];
 }
 
-/** Stages every entry of `items` into snapshot `id`; answers the number of stage.lua batches sent (their ids). */
+/** What `stageAll` did: the stage.lua batches sent (their ids), and how it was paced. */
+export interface Staged {
+  readonly batches: number;
+  /** Set when paced (a table version was published): the duty cycle, and the time it paused for the lookups. */
+  readonly paced?: { readonly duty: number; readonly pausedMs: number };
+}
+
+/** Stages every entry of `items` into snapshot `id`. */
 export async function stageAll(
   deps: PublishDeps,
   spec: StageSpec,
@@ -37,9 +49,11 @@ export async function stageAll(
   opts: PublishOptions,
   bad: InvalidEntries | undefined,
   staged?: StagedObjects,
-): Promise<number> {
+): Promise<Staged> {
   const pace = deps.stage ?? STAGE_PACE;
-  const inFlight = new Window(pace.inFlight);
+  // paced: one batch at a time, Redis left to the lookups between batches (duty-cycle.ts)
+  const duty = spec.paced ? (pace.duty ?? 1) : 1;
+  const inFlight = duty < 1 ? new DutyCycle(duty) : new Window(pace.inFlight);
   const fresh = old === undefined ? new FreshStage(deps.redis, deps.keys, id, opts.sizeHint) : undefined;
   const freshPer = freshBatch(id.shards);
   let failure: Error | undefined;
@@ -149,5 +163,5 @@ export async function stageAll(
   if (failure !== undefined) throw failure;
   // a dry run lists the added objects in the order read, as when every object went through a script
   if (staged && fresh) staged.added.sort((a, b) => (readOrder.get(a) ?? 0) - (readOrder.get(b) ?? 0));
-  return batchId;
+  return { batches: batchId, ...(inFlight instanceof DutyCycle ? { paced: { duty, pausedMs: Math.round(inFlight.slept) } } : {}) };
 }

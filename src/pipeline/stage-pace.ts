@@ -4,9 +4,18 @@
  * staging script Redis already holds: the scripts must be short (`batch` objects) and few
  * at once (`inFlight`, a hard cap: a batch is not sent while the cap is reached). Both are
  * configuration keys (table.stageBatch, table.stageInFlight): larger values import faster
- * and make lookups wait longer while they run (docs/benchmarks.md, B1 and B4).
+ * and make lookups wait longer while they run (docs/benchmarks.md, B1 and B4). While a table
+ * version is published, a staging is also paced to a share of the wall time (table.stageDuty).
  */
 import type { StagePace } from './types.js';
+
+/**
+ * The share of wall time a full staging may hold Redis while a table version is published
+ * (table.stageDuty; src/pipeline/duty-cycle.ts). Measured with B4 (docs/benchmarks.md,
+ * session 30): a quarter keeps a re-import's lookups near their idle latency on the 2-core
+ * development machine, and a million-address re-import takes about four times as long.
+ */
+export const STAGE_DUTY = 0.25;
 
 /**
  * The defaults. Batch: measured on the loaded 2-core development machine during a
@@ -18,7 +27,7 @@ import type { StagePace } from './types.js';
  * runs. Eight import a 100,000-row file about a tenth faster and make B4's p99 at the
  * relay's priority 20–30 % worse; batches of 10 import slower (docs/benchmarks.md, session 21).
  */
-export const STAGE_PACE: StagePace = { batch: 20, inFlight: 2 };
+export const STAGE_PACE: StagePace = { batch: 20, inFlight: 2, duty: STAGE_DUTY };
 
 /**
  * Objects per pipeline of plain `HSET`s in a source's first staging (src/store/fresh-stage.ts),

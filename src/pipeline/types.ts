@@ -13,16 +13,21 @@ export interface PublishDeps {
   readonly keepForMs?: number;
   /** Fewest shards a new snapshot gets (default 1: sized from its expected entries). */
   readonly minShards?: number;
-  /** How a full publish stages (table.stageBatch, table.stageInFlight; default STAGE_PACE). */
+  /** How a full publish stages (table.stageBatch, table.stageInFlight, table.stageDuty; default STAGE_PACE). */
   readonly stage?: StagePace;
 }
 
 export type { ReadItem, RowError } from '../directory/items.js';
 
-/** Objects per staging script, and scripts sent and not yet answered at most (stage-pace.ts). */
+/**
+ * Objects per staging script, and scripts sent and not yet answered at most (stage-pace.ts);
+ * the share of wall time a staging may hold Redis while a table version is published
+ * (duty-cycle.ts; absent or 1: unpaced).
+ */
 export interface StagePace {
   readonly batch: number;
   readonly inFlight: number;
+  readonly duty?: number;
 }
 
 export interface PublishOptions {
@@ -76,6 +81,8 @@ export interface PublishResult {
   };
   /** On a dry run: the whole diff (SPEC §3.4). */
   readonly diff?: DryRunDiff;
+  /** Set when the staging was paced because a table version was published (table.stageDuty). */
+  readonly paced?: { readonly duty: number; readonly pausedMs: number };
   /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
   readonly refusal?: string;
   readonly durationMs: number;

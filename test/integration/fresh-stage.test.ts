@@ -107,7 +107,7 @@ async function firstStaging(
   const deps: PublishDeps = { redis, keys: env.keys, versionsKept: 5, stage: { batch: BATCH, inFlight: 2 } };
   const snap = await createSnapshot(env.redis, env.keys, 'corp', shards);
   const tally = new Tally();
-  const scripted = await stageAll(
+  const { batches: scripted } = await stageAll(
     deps,
     { name: 'corp', priority: PRIORITY },
     snap,

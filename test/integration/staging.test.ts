@@ -2,7 +2,8 @@
  * Staging a Csvde import on a real Redis: a stage.lua batch resent after a lost reply is applied
  * once, and the staging pace (table.stageBatch, table.stageInFlight) changes how a source is
  * staged, never what is published — on a first import (plain writes, stage.lua for the one
- * conflicting object) and on a re-import (every object through stage.lua, in the configured batches).
+ * conflicting object) and on a re-import (every object through stage.lua, in the configured batches,
+ * paced at table.stageDuty while a table is published).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
@@ -11,6 +12,8 @@ import { routingContext } from '../../src/routing/decide.js';
 import { listConflicts } from '../../src/store/status.js';
 import { readCurrent } from '../../src/store/table.js';
 import { isPermanent } from '../../src/jobqueue/failures.js';
+import { STAGE_PACE } from '../../src/pipeline/stage-pace.js';
+import type { PublishResult } from '../../src/pipeline/types.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
 let env: TestEnv;
@@ -52,7 +55,15 @@ describe('staging an import', () => {
     const firsts: number[] = [];
     const stages: number[] = [];
     const results = [];
-    for (const stage of [undefined, { batch: 1, inFlight: 5 }, { batch: 7, inFlight: 1 }, { batch: 1000, inFlight: 3 }]) {
+    const paces = [
+      undefined,
+      { batch: 1, inFlight: 5 },
+      { batch: 7, inFlight: 1 },
+      { batch: 1000, inFlight: 3 },
+      { batch: 1, inFlight: 2, duty: 0.05 },
+    ];
+    const paced: (PublishResult['paced'] | undefined)[] = [];
+    for (const stage of paces) {
       await env.redis.flushall();
       const deps = stage ? { ...env.deps, stage } : env.deps;
       // a first import writes without stage.lua every object whose fields are all new (src/store/fresh-stage.ts)
@@ -66,12 +77,20 @@ describe('staging an import', () => {
       const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
       stages.push((await scriptCalls()) - again);
       expect(re.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0, unchanged: 267 });
+      // a first import into an empty table is never paced; a re-import is, at the duty configured
+      expect(r.paced).toBeUndefined();
+      paced.push(re.paced);
       expect(await published()).toEqual(results[0]);
     }
     for (const r of results.slice(1)) expect(r).toEqual(results[0]);
     // whatever the pace, two scripts: stage.lua for the one object whose address another
     // already holds (the fixture's conflict), and publish.lua
-    expect(firsts).toEqual([2, 2, 2, 2]);
+    expect(firsts).toEqual([2, 2, 2, 2, 2]);
+    // the default duty (STAGE_PACE, as table.stageDuty) paces; a pace without one (as the
+    // configuration's stageDuty: 1) does not; at 0.05 each batch of one object owes 19 times its
+    // round trip, so 267 of them pause for certain
+    expect(paced.map((p) => p?.duty)).toEqual([STAGE_PACE.duty, undefined, undefined, undefined, 0.05]);
+    expect(paced[4]?.pausedMs).toBeGreaterThan(0);
     // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
     expect(stages[1]! - stages[3]!).toBe(267 - 1);
     expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);

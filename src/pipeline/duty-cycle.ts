@@ -1,0 +1,82 @@
+/**
+ * Pacing a staging that replaces routing the relays may be answering from (B4, issue 15).
+ * A full re-import or sync of a million addresses kept the one Redis thread busy for two
+ * thirds of every second and both cores of the development machine busy with it, and RCPT
+ * lookups waited behind its scripts and for a core (p99 5–15 ms against 2–3 ms idle).
+ *
+ * `DutyCycle` sends one batch at a time and, after each answer, keeps Redis free of this
+ * staging for as long as the batch took times (1 − duty) / duty: the staging holds Redis (and
+ * itself, since it builds the next batch in the pause) for at most `duty` of the wall time.
+ * A batch's round trip stands for its Redis time: it is longer when Redis or the machine is
+ * busy with other work, so the staging backs off more exactly then.
+ *
+ * Owed pauses shorter than MIN_PAUSE_MS are carried to the next batch, not slept: a timer
+ * cannot sleep less than about a millisecond, and the long-run share stays the same. Time
+ * the staging spends on its own between batches (reading, building) counts as pause.
+ */
+
+export interface PaceClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: PaceClock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** Pauses shorter than this are owed, not slept (ms). */
+export const MIN_PAUSE_MS = 2;
+
+export class DutyCycle {
+  /** Pause still owed to Redis before the next batch (ms), and when the last batch was answered. */
+  private owed = 0;
+  private answered: number | undefined;
+  private running: Promise<void> | undefined;
+  /** Time slept and time Redis spent on this staging's batches (ms), for the report. */
+  slept = 0;
+  busy = 0;
+
+  constructor(
+    private readonly duty: number,
+    private readonly clock: PaceClock = realClock,
+  ) {
+    if (!(duty > 0 && duty <= 1)) throw new RangeError(`a duty cycle is a share in (0, 1], not ${duty}`);
+  }
+
+  get size(): number {
+    return this.running === undefined ? 0 : 1;
+  }
+
+  /** Starts `task` once the one before it has been answered and its pause has passed. */
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.running !== undefined) await this.running.catch(() => undefined);
+    let sent = 0;
+    let start!: () => void;
+    // the slot is taken before the pause, so a caller who comes meanwhile waits for this task too
+    const p: Promise<void> = new Promise<void>((resolve) => (start = resolve)).then(task).finally(() => {
+      const answered = this.clock.now();
+      const took = answered - sent;
+      this.busy += took;
+      this.owed += (took * (1 - this.duty)) / this.duty;
+      this.answered = answered;
+      if (this.running === p) this.running = undefined;
+    });
+    this.running = p;
+    // what the staging spent on its own since the last answer was a pause too; no credit beyond the debt
+    if (this.answered !== undefined) this.owed = Math.max(0, this.owed - (this.clock.now() - this.answered));
+    if (this.owed >= MIN_PAUSE_MS) {
+      const from = this.clock.now();
+      await this.clock.sleep(this.owed);
+      this.slept += this.clock.now() - from;
+      this.owed = 0;
+    }
+    sent = this.clock.now();
+    start();
+  }
+
+  /** The task started last has finished (its own errors are its to catch). */
+  async drain(): Promise<void> {
+    while (this.running !== undefined) await this.running.catch(() => undefined);
+  }
+}
