@@ -69,22 +69,31 @@ export async function runSwitchyard(
 
 /**
  * The staging pace a benchmark runs with: the configuration's defaults (table.stageBatch,
- * table.stageInFlight), or SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT to try others.
+ * table.stageInFlight, table.stageDuty), or SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT /
+ * SWITCHYARD_STAGE_DUTY to try others.
  */
-export function benchStagePace(): { batch: number; inFlight: number } {
+export function benchStagePace(): { batch: number; inFlight: number; duty: number } {
   const read = (name: string, fallback: number): number => {
     const raw = process.env[name];
     const n = raw === undefined || raw === '' ? fallback : Number(raw);
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, not "${raw}"`);
     return n;
   };
-  return { batch: read('SWITCHYARD_STAGE_BATCH', STAGE_PACE.batch), inFlight: read('SWITCHYARD_STAGE_IN_FLIGHT', STAGE_PACE.inFlight) };
+  const rawDuty = process.env.SWITCHYARD_STAGE_DUTY;
+  const duty = rawDuty === undefined || rawDuty === '' ? (STAGE_PACE.duty ?? 1) : Number(rawDuty);
+  if (!(duty > 0 && duty <= 1)) throw new RangeError(`SWITCHYARD_STAGE_DUTY must be a share in (0, 1], not "${rawDuty}"`);
+  return {
+    batch: read('SWITCHYARD_STAGE_BATCH', STAGE_PACE.batch),
+    inFlight: read('SWITCHYARD_STAGE_IN_FLIGHT', STAGE_PACE.inFlight),
+    duty,
+  };
 }
 
 /** The `table:` section of a benchmark's configuration file, with benchStagePace(). */
-export function benchTableConfig(): { table?: { stageBatch: number; stageInFlight: number } } {
+export function benchTableConfig(): { table?: { stageBatch: number; stageInFlight: number; stageDuty?: number } } {
+  const { SWITCHYARD_STAGE_BATCH: batchSet, SWITCHYARD_STAGE_IN_FLIGHT: inFlightSet, SWITCHYARD_STAGE_DUTY: dutySet } = process.env;
   // nothing when unset: the defaults apply, and a --baseline build older than these keys reads the file too
-  if (!process.env.SWITCHYARD_STAGE_BATCH && !process.env.SWITCHYARD_STAGE_IN_FLIGHT) return {};
-  const { batch, inFlight } = benchStagePace();
-  return { table: { stageBatch: batch, stageInFlight: inFlight } };
+  if (!batchSet && !inFlightSet && !dutySet) return {};
+  const { batch, inFlight, duty } = benchStagePace();
+  return { table: { stageBatch: batch, stageInFlight: inFlight, ...(dutySet ? { stageDuty: duty } : {}) } };
 }

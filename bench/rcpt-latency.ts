@@ -11,18 +11,20 @@
  *
  *   npm run bench:rcpt [-- --rows 333334 --rate 1000 --processes 1]
  *   B4_REDIS_CONFIG="activerehashing no;hz 100" npm run bench:rcpt   (try Redis settings)
- *   B4_NODE_FLAGS='--trace-gc' adds node flags to the relay; --idle-only skips the re-imports
+ *   B4_NODE_FLAGS='--trace-gc' adds node flags to the relay; --idle-only skips the re-imports,
+ *   --rate-only the re-imports with back-to-back RCPTs
  * Target: p99 ≤ 1 ms. Redis runs with the settings of deploy/redis.conf (bench/redis-probe.ts);
  * printed per phase from Redis itself: EVALSHA's latency histogram and mean, SLOWLOG over
  * 0.3 ms per command and per table script, LATENCY LATEST (latency-monitor-threshold 1 ms),
  * and the shard count of the new snapshot. First, the machine's scheduling floor (bench/sched-gaps.ts):
  * how often a thread that never yields is descheduled for over 0.5, 1 and 2 ms; then the
  * floor of a decision that asks Redis (bench/chain-floor.ts): the same client against a
- * server that only does one Redis GET per line. SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT
- * reach the re-imports (src/pipeline/stage-pace.ts).
+ * server that only does one Redis GET per line. SWITCHYARD_STAGE_BATCH / SWITCHYARD_STAGE_IN_FLIGHT /
+ * SWITCHYARD_STAGE_DUTY reach the re-imports (src/pipeline/stage-pace.ts, duty-cycle.ts; duty 1:
+ * unpaced, as before session 30).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -30,9 +32,10 @@ import { stringify } from 'yaml';
 import { freePort, startRedis } from '../src/main/embedded-redis.js';
 import { projectRoot } from '../src/main/paths.js';
 import { writeGeneratedCsvde } from './generate-csvde.js';
-import { benchTableConfig, runSwitchyard, timed } from './lib.js';
+import { benchStagePace, benchTableConfig, runSwitchyard, timed } from './lib.js';
 import { configureProbe, CpuWait, probeReport, shippedRedisConfig } from './redis-probe.js';
 import { chainFloor } from './chain-floor.js';
+import { DecisionLog } from './decision-log.js';
 import { sample, SESSIONS, stats, type Sample } from './rcpt-sampler.js';
 import { schedulingFloor } from './sched-gaps.js';
 
@@ -45,31 +48,17 @@ const RATE = rateArg > 0 ? Number(process.argv[rateArg + 1]) : 1000;
 const processesArg = process.argv.indexOf('--processes');
 const PROCESSES = processesArg > 0 ? Number(process.argv[processesArg + 1]) : 1;
 const IDLE_ONLY = process.argv.includes('--idle-only');
+/** Only the phases at the fixed rate (the re-imports at --rate RCPT/s), to try a setting in half the time. */
+const RATE_ONLY = process.argv.includes('--rate-only');
 const root = projectRoot();
 /** SLOWLOG threshold (µs): a script longer than this delays the lookups queued behind it. */
 const SLOW_US = 300;
 const dataDir = join(root, 'bench', 'data');
 
-/** The decision times the relay logged (SY_RCPT ms) between two instants. */
-function loggedDecisions(from: number, to: number): number[] {
-  const out: number[] = [];
-  for (const line of readFileSync(relayLog, 'utf8').split('\n')) {
-    if (!line.includes('"SY_RCPT"')) continue;
-    const entry = JSON.parse(line) as { time: number; ms: number };
-    if (entry.time >= from && entry.time <= to) out.push(entry.ms);
-  }
-  return out;
-}
-
-/** Waits (5 s at most) until the relay's log holds a decision for each of the phase's RCPTs: it writes asynchronously, up to 250 ms late. */
-async function logCaughtUp(from: number, rcpts: number): Promise<void> {
-  for (let i = 0; i < 100 && loggedDecisions(from, Date.now()).length < rcpts; i++) await new Promise((r) => setTimeout(r, 50));
-}
-
 /** Client round trips and the relay's own decision times over one phase. */
 function report(label: string, s: Sample, from: number, to: number): { client: number; decision: number } {
   const client = stats(s.latenciesMs);
-  const decisions = loggedDecisions(from, to);
+  const decisions = decisionLog.between(from, to);
   const decision = stats(decisions);
   const refused = [...s.refused].map(([r, n]) => `${n}× "${r}"`).join(', ') || 'none';
   console.log(`  ${label}: ${s.latenciesMs.length} RCPTs; not 250: ${refused}`);
@@ -113,14 +102,16 @@ async function currentShards(): Promise<string> {
   const meta = id === null ? null : await admin.hget('{b4}:snaps', id);
   return meta ? String((JSON.parse(meta) as { shards?: number }).shards) : '?';
 }
+const pace = benchStagePace();
 console.log(
-  `B4: RCPT latency, ${ROWS} objects × 3 = ${ROWS * 3} addresses, ${SESSIONS} sessions, random directory addresses, ${PROCESSES} relay process(es)`,
+  `B4: RCPT latency, ${ROWS} objects × 3 = ${ROWS * 3} addresses, ${SESSIONS} sessions, random directory addresses, ${PROCESSES} relay process(es); re-imports staged in batches of ${pace.batch}, ${pace.duty < 1 ? `one at a time, paced to a duty cycle of ${pace.duty}` : `${pace.inFlight} in flight, unpaced`}`,
 );
 const [, firstImport] = await timed(() => runSwitchyard(['import', csv, '--source', 'corp', '--inline', '--config', configFile], env));
 console.log(`  first import: ${firstImport.toFixed(1)} s`);
 // LOG_LEVEL debug: every RCPT is logged with the time its decision took (ms); at info, as in
 // production, only the refused ones are
 const relayLog = join(work, 'relay.log');
+const decisionLog = new DecisionLog(relayLog);
 // the log goes straight to a file: through a pipe to this busy process, pino's synchronous
 // writes would stall the relay whenever the pipe is full
 const nodeFlags = (process.env.B4_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
@@ -144,14 +135,14 @@ try {
   const idleFrom = Date.now();
   const idleUntil = idleFrom + 5000;
   const idleSample = await sample(relayPort, randomAddress, () => Date.now() > idleUntil);
-  await logCaughtUp(idleFrom, idleSample.latenciesMs.length);
+  await decisionLog.caughtUp(idleFrom, idleSample.latenciesMs.length);
   const idle = report('idle, back to back (reference)', idleSample, idleFrom, Date.now());
   console.log(`    ${cpu.report()}`);
   for (const line of await probeReport(admin, SLOW_US)) console.log(`    ${line}`);
   cpu.start();
   const idleOpenFrom = Date.now();
   const idleOpenSample = await sample(relayPort, randomAddress, () => Date.now() > idleOpenFrom + 5000, RATE);
-  await logCaughtUp(idleOpenFrom, idleOpenSample.latenciesMs.length);
+  await decisionLog.caughtUp(idleOpenFrom, idleOpenSample.latenciesMs.length);
   const idleOpen = report(`idle, ${RATE} RCPT/s (reference)`, idleOpenSample, idleOpenFrom, Date.now());
   console.log(`    ${cpu.report()}`);
   for (const line of await probeReport(admin, SLOW_US)) console.log(`    ${line}`);
@@ -165,7 +156,7 @@ try {
     [`${RATE} RCPT/s, during a full re-import (worker at nice 10)`, csv, 10, RATE],
   ];
   const results: { label: string; rate: number; p99: { client: number; decision: number } }[] = [];
-  for (const [label, file, nice, rate] of IDLE_ONLY ? [] : phases) {
+  for (const [label, file, nice, rate] of IDLE_ONLY ? [] : phases.filter((p) => !RATE_ONLY || p[3] > 0)) {
     let done = false;
     const from = Date.now();
     cpu.start();
@@ -174,7 +165,7 @@ try {
     ).finally(() => (done = true));
     const phaseSample = await sample(relayPort, randomAddress, () => done, rate);
     const to = Date.now();
-    await logCaughtUp(from, phaseSample.latenciesMs.length);
+    await decisionLog.caughtUp(from, phaseSample.latenciesMs.length);
     const during = report(label, phaseSample, from, to);
     console.log(`    ${cpu.report()}`);
     const [result, seconds] = await importRun;

@@ -50,10 +50,18 @@ async function slowlog(admin: Redis): Promise<string> {
   return [...by].map(([c, e]) => `${e.n} ${c} (max ${(e.max / 1000).toFixed(2)} ms)`).join(', ') || 'none';
 }
 
-/** LATENCY LATEST: event, max ms since the reset. */
+/**
+ * LATENCY LATEST: event, max ms since the reset, and in how many seconds it went over the
+ * threshold (LATENCY HISTORY keeps one sample a second, the 160 latest).
+ */
 async function latencyEvents(admin: Redis): Promise<string> {
   const rows = (await admin.call('LATENCY', 'LATEST')) as [string, number, number, number][];
-  return rows.map(([event, , , max]) => `${event} max ${max} ms`).join(', ') || 'none';
+  const out: string[] = [];
+  for (const [event, , , max] of rows) {
+    const seconds = ((await admin.call('LATENCY', 'HISTORY', event)) as unknown[]).length;
+    out.push(`${event} max ${max} ms (in ${seconds >= 160 ? '160+' : seconds} s)`);
+  }
+  return out.join(', ') || 'none';
 }
 
 /** EVALSHA's latency histogram (all scripts): calls, and the share over ~0.25, ~0.5 and ~1 ms (the bucket bounds). */
