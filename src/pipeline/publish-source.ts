@@ -94,9 +94,10 @@ export async function publishSource(
   try {
     const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
     const staged = opts.dryRun ? { added: [] as RecipientObject[], changed: [] as RecipientObject[] } : undefined;
-    // a published table may be answering RCPTs: the staging is paced (duty-cycle.ts)
-    const { batches, paced } = await stageAll(deps, { ...spec, paced: current !== undefined }, id, old, items, tally, opts, bad, staged);
-    if (bad) await stageHeld(deps, spec, id, old, tally, bad, batches);
+    // a published table with a source in it may be answering RCPTs: the staging is paced (duty-cycle.ts)
+    const paced = (current?.snapshots.size ?? 0) > 0;
+    const staging = await stageAll(deps, { ...spec, paced }, id, old, items, tally, opts, bad, staged);
+    if (bad) await stageHeld(deps, spec, id, old, tally, bad, staging.batches);
     await redis.unlink(keys.snapshotBatches(id.id)); // every batch has its reply: no resend can come now
     if (tally.invalid > 0 && !opts.skipInvalid && !opts.holdInvalid) throw new InvalidInputError(tally.errors, tally.invalid);
 
@@ -131,7 +132,7 @@ export async function publishSource(
     const counts = tally.counts({ objects, addresses, conflicts, newConflicts });
     const result = {
       ...guardedResult(spec, opts, tally, counts, { objects: oldObjects, addresses: oldAddresses }, bad?.report()),
-      ...(paced ? { paced } : {}),
+      ...(staging.paced ? { paced: staging.paced } : {}),
     };
     const refusal = result.refusal;
     if (staged) {

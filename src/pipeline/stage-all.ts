@@ -51,8 +51,9 @@ export async function stageAll(
   staged?: StagedObjects,
 ): Promise<Staged> {
   const pace = deps.stage ?? STAGE_PACE;
-  // paced: one batch at a time, Redis left to the lookups between batches (duty-cycle.ts)
-  const duty = spec.paced ? (pace.duty ?? 1) : 1;
+  // paced: one batch at a time, Redis left to the lookups between batches (duty-cycle.ts);
+  // its run() returns once the batch is answered, so the order rules below hold by themselves
+  const duty = spec.paced ? pace.duty : 1;
   const inFlight = duty < 1 ? new DutyCycle(duty) : new Window(pace.inFlight);
   const fresh = old === undefined ? new FreshStage(deps.redis, deps.keys, id, opts.sizeHint) : undefined;
   const freshPer = freshBatch(id.shards);
@@ -129,6 +130,7 @@ export async function stageAll(
   for await (const chunk of items) {
     if (failure !== undefined) break;
     for (const item of chunk) {
+      if (failure !== undefined) break; // nothing more is sent (nor paced for) after a failed batch
       tally.read++;
       if ('error' in item) {
         tally.error(item.error);

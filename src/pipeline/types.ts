@@ -22,12 +22,12 @@ export type { ReadItem, RowError } from '../directory/items.js';
 /**
  * Objects per staging script, and scripts sent and not yet answered at most (stage-pace.ts);
  * the share of wall time a staging may hold Redis while a table version is published
- * (duty-cycle.ts; absent or 1: unpaced).
+ * (duty-cycle.ts; 1: unpaced, `inFlight` batches at a time).
  */
 export interface StagePace {
   readonly batch: number;
   readonly inFlight: number;
-  readonly duty?: number;
+  readonly duty: number;
 }
 
 export interface PublishOptions {

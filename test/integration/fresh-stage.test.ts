@@ -104,7 +104,7 @@ async function firstStaging(
   redis: RedisClient = env.redis,
   staged?: StagedObjects,
 ): Promise<{ snap: SnapshotLayout; tally: Tally; scripted: number }> {
-  const deps: PublishDeps = { redis, keys: env.keys, versionsKept: 5, stage: { batch: BATCH, inFlight: 2 } };
+  const deps: PublishDeps = { redis, keys: env.keys, versionsKept: 5, stage: { batch: BATCH, inFlight: 2, duty: 1 } };
   const snap = await createSnapshot(env.redis, env.keys, 'corp', shards);
   const tally = new Tally();
   const { batches: scripted } = await stageAll(

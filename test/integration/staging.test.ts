@@ -12,6 +12,7 @@ import { routingContext } from '../../src/routing/decide.js';
 import { listConflicts } from '../../src/store/status.js';
 import { readCurrent } from '../../src/store/table.js';
 import { isPermanent } from '../../src/jobqueue/failures.js';
+import { publishDeps } from '../../src/pipeline/deps.js';
 import { STAGE_PACE } from '../../src/pipeline/stage-pace.js';
 import type { PublishResult } from '../../src/pipeline/types.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
@@ -57,15 +58,16 @@ describe('staging an import', () => {
     const results = [];
     const paces = [
       undefined,
-      { batch: 1, inFlight: 5 },
-      { batch: 7, inFlight: 1 },
-      { batch: 1000, inFlight: 3 },
+      { batch: 1, inFlight: 5, duty: 1 },
+      { batch: 7, inFlight: 1, duty: 1 },
+      { batch: 1000, inFlight: 3, duty: 1 },
       { batch: 1, inFlight: 2, duty: 0.05 },
     ];
     const paced: (PublishResult['paced'] | undefined)[] = [];
     for (const stage of paces) {
       await env.redis.flushall();
-      const deps = stage ? { ...env.deps, stage } : env.deps;
+      // the first pace is the configuration's defaults, through the worker's and the CLI's deps
+      const deps = stage ? { ...env.deps, stage } : publishDeps(env.redis, env.keys, env.config);
       // a first import writes without stage.lua every object whose fields are all new (src/store/fresh-stage.ts)
       const before = await scriptCalls();
       const r = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
@@ -86,9 +88,9 @@ describe('staging an import', () => {
     // whatever the pace, two scripts: stage.lua for the one object whose address another
     // already holds (the fixture's conflict), and publish.lua
     expect(firsts).toEqual([2, 2, 2, 2, 2]);
-    // the default duty (STAGE_PACE, as table.stageDuty) paces; a pace without one (as the
-    // configuration's stageDuty: 1) does not; at 0.05 each batch of one object owes 19 times its
-    // round trip, so 267 of them pause for certain
+    // the configured default (table.stageDuty, the same as STAGE_PACE's) paces; a duty of 1 does
+    // not; at 0.05 each batch of one object owes 19 times its round trip, so 267 of them pause
+    expect(env.config.table.stageDuty).toBe(STAGE_PACE.duty);
     expect(paced.map((p) => p?.duty)).toEqual([STAGE_PACE.duty, undefined, undefined, undefined, 0.05]);
     expect(paced[4]?.pausedMs).toBeGreaterThan(0);
     // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000

@@ -4,7 +4,7 @@
  * its time by moving the clock, a pause moves it by what was asked (or more, as a timer does).
  */
 import { expect, it } from 'vitest';
-import { DutyCycle, MIN_PAUSE_MS, type PaceClock } from '../../src/pipeline/duty-cycle.js';
+import { DutyCycle, MAX_CHARGE_MS, MIN_PAUSE_MS, type PaceClock } from '../../src/pipeline/duty-cycle.js';
 
 class VirtualClock implements PaceClock {
   t = 1000;
@@ -125,4 +125,26 @@ it('a failed batch frees the slot and still counts', async () => {
   await pace.drain();
   expect(ran).toBe(true);
   expect(clock.pauses).toEqual([4]);
+});
+
+it('charges a batch that waited out an outage no more than MAX_CHARGE_MS', async () => {
+  const clock = new VirtualClock();
+  const pace = new DutyCycle(0.25, clock);
+  await pace.run(batch(clock, 30_000)); // answered after a 30 s Redis restart (the client resent it)
+  await pace.run(batch(clock, 1));
+  await pace.drain();
+  expect(MAX_CHARGE_MS).toBe(100);
+  expect(clock.pauses).toEqual([300]);
+  expect(pace.busy).toBe(101);
+});
+
+it('returns from run only once the batch is answered, so the caller builds the next one in the pause', async () => {
+  const clock = new VirtualClock();
+  const pace = new DutyCycle(0.25, clock);
+  const log: string[] = [];
+  for (const n of ['a', 'b']) {
+    await pace.run(batch(clock, 1, log, n));
+    log.push(`built after ${n}`);
+  }
+  expect(log).toEqual(['start a', 'end a', 'built after a', 'start b', 'end b', 'built after b']);
 });
