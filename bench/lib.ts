@@ -89,7 +89,10 @@ export function benchStagePace(): { batch: number; inFlight: number; duty: numbe
   };
 }
 
-/** The `table:` section of a benchmark's configuration file, with benchStagePace(). */
+/**
+ * The `table:` section of a benchmark's configuration file, with benchStagePace(). A
+ * `--baseline` build older than a key set here refuses the file (strict configuration).
+ */
 export function benchTableConfig(): { table?: { stageBatch: number; stageInFlight: number; stageDuty?: number } } {
   const { SWITCHYARD_STAGE_BATCH: batchSet, SWITCHYARD_STAGE_IN_FLIGHT: inFlightSet, SWITCHYARD_STAGE_DUTY: dutySet } = process.env;
   // nothing when unset: the defaults apply, and a --baseline build older than these keys reads the file too
