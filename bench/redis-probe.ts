@@ -93,10 +93,12 @@ async function evalMean(admin: Redis): Promise<string> {
 
 /** One phase's lines (indented), then a reset for the next phase. */
 export async function probeReport(admin: Redis, slowerThanUs: number): Promise<string[]> {
+  // LATENCY first: reading a long SLOWLOG is itself a command of tens of milliseconds
+  const latency = await latencyEvents(admin);
   const lines = [
     `Redis scripts: ${await evalHistogram(admin)}; ${await evalMean(admin)}`,
     `Redis SLOWLOG over ${slowerThanUs / 1000} ms: ${await slowlog(admin)}`,
-    `Redis LATENCY LATEST: ${await latencyEvents(admin)}`,
+    `Redis LATENCY LATEST: ${latency}`,
   ];
   await resetProbe(admin);
   return lines;
