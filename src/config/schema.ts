@@ -277,12 +277,12 @@ export const configSchema = z.strictObject({
       /** Every version younger than this is kept too (SPEC §3.2), whatever versionsKept says. */
       keepFor: duration.default('24h'),
       /** Staging a full snapshot: objects per script, scripts in flight when unpaced (faster imports against RCPT latency: stage-pace.ts). */
-      stageBatch: z.number().int().min(1).max(200).default(20),
+      stageBatch: z.number().int().min(1).max(200).default(10),
       stageInFlight: z.number().int().min(1).max(16).default(2),
       /** While a table version is published: the share of wall time a full staging may hold Redis (1: unpaced; duty-cycle.ts). */
       stageDuty: z.number().min(0.02).max(1).default(0.25),
     })
-    .default({ versionsKept: 5, keepFor: '24h', stageBatch: 20, stageInFlight: 2, stageDuty: 0.25 }),
+    .default({ versionsKept: 5, keepFor: '24h', stageBatch: 10, stageInFlight: 2, stageDuty: 0.25 }),
   /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */
   queue: z.strictObject({ shards: z.number().int().min(1).max(1296).default(16) }).default({ shards: 16 }),
   /** Message trace (SPEC §11): kept `retention`, capped per message and per index key. */

@@ -23,13 +23,17 @@ export const STAGE_DUTY = 0.25;
  * The defaults. Batch: measured on the loaded 2-core development machine during a
  * re-import (every object compared with the old state), 50 objects took ~0.8 ms of Redis
  * time, 20 objects ~0.3–0.5 ms (docs/benchmarks.md, B4 2026-12-01); the cheaper stage.lua
- * (issue 15 item 2) runs a 20-object re-import batch in ~0.36–0.41 ms of Redis time.
+ * (issue 15 item 2) runs a 20-object re-import batch in ~0.36–0.41 ms of Redis time. Paced
+ * (session 30), 10 objects a script took a million-address re-import as long as 20 did
+ * (106–112 s against 89–111 s) and brought B4's p99 at 1000 RCPT/s from 8.1–8.3 ms to
+ * 5.0–5.2 ms, since a lookup waits behind a shorter script; 5 took a third longer for
+ * little more (4.4–5.2 ms). Unpaced (stageDuty: 1), 20–50 import faster.
  * In flight: one made B1's first import 1.7× slower (the worker builds the next batch while
  * Redis idles, and Redis idles while it does); with two, the next batch is built while one
  * runs. Eight import a 100,000-row file about a tenth faster and make B4's p99 at the
  * relay's priority 20–30 % worse; batches of 10 import slower (docs/benchmarks.md, session 21).
  */
-export const STAGE_PACE: StagePace = { batch: 20, inFlight: 2, duty: STAGE_DUTY };
+export const STAGE_PACE: StagePace = { batch: 10, inFlight: 2, duty: STAGE_DUTY };
 
 /**
  * Objects per pipeline of plain `HSET`s in a source's first staging (src/store/fresh-stage.ts),
