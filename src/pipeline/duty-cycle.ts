@@ -30,7 +30,7 @@ const realClock: PaceClock = {
 export const MIN_PAUSE_MS = 2;
 
 /**
- * The most one batch is charged (ms). A 20-object script takes well under a millisecond of
+ * The most one batch is charged (ms). A staging script takes well under a millisecond of
  * Redis time and a first staging's largest pipeline tens of milliseconds; a batch that waited
  * out a Redis restart or failover (the client resends it) owes no pause for the outage.
  */

@@ -21,7 +21,7 @@ import type { PublishDeps, PublishOptions, ReadItem } from './types.js';
 export interface StageSpec {
   readonly name: string;
   readonly priority: number;
-  /** A table version is published, so relays may be answering from Redis: stage at the pace's duty cycle. */
+  /** A table version with a source in it is published, so relays may be answering from Redis: stage at the pace's duty cycle. */
   readonly paced?: boolean;
 }
 

@@ -12,10 +12,11 @@ import type { StagePace } from './types.js';
 /**
  * The share of wall time a full staging may hold Redis while a table version is published
  * (table.stageDuty; src/pipeline/duty-cycle.ts). Measured with B4 (docs/benchmarks.md,
- * session 30) on the 2-core development machine: at a quarter, RCPTs sent back to back during
- * a million-address re-import kept their idle p99 (2.2–2.7 ms against 4.4–7.7 ms unpaced), at
- * 1000 RCPT/s it fell from 9.4–11.4 ms to 7.6–8.3 ms, and the re-import took 1.5–2.7 min
- * instead of 19–31 s; at 0.1, 4.0–5.5 ms at 1000/s and five to seven minutes.
+ * session 30) on the 2-core development machine, with scripts of 10: at a quarter, RCPTs sent
+ * back to back during a million-address re-import kept their idle p99 or better (1.6–1.8 ms,
+ * 2.1 ms idle, 4.4–7.7 ms unpaced), at 1000 RCPT/s 5.0–7.7 ms against 9.4–11.4 ms unpaced,
+ * and the re-import took 2–3 min instead of 19–31 s; 0.1 (scripts of 20) gave 4.0–5.5 ms at
+ * 1000/s and took five to seven minutes.
  */
 export const STAGE_DUTY = 0.25;
 
