@@ -80,7 +80,7 @@ export function benchStagePace(): { batch: number; inFlight: number; duty: numbe
     return n;
   };
   const rawDuty = process.env.SWITCHYARD_STAGE_DUTY;
-  const duty = rawDuty === undefined || rawDuty === '' ? (STAGE_PACE.duty ?? 1) : Number(rawDuty);
+  const duty = rawDuty === undefined || rawDuty === '' ? STAGE_PACE.duty : Number(rawDuty);
   if (!(duty > 0 && duty <= 1)) throw new RangeError(`SWITCHYARD_STAGE_DUTY must be a share in (0, 1], not "${rawDuty}"`);
   return {
     batch: read('SWITCHYARD_STAGE_BATCH', STAGE_PACE.batch),
