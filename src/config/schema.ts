@@ -2,42 +2,8 @@
  * The configuration contract (SPEC §7.1) as one zod schema with defaults. Secrets are
  * never values in the file: only the name of an environment variable or a file path.
  */
-import { DURATION } from './duration.js';
+import { byteSize, cidr, cron, domainName, duration, hostPort, secretRef } from './fields.js';
 import * as z from './zod.js';
-
-const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-const DOMAIN =
-  /^(?:\*\.)?(?:[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?\.)*[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\-\u0080-\uffff]*[A-Za-z0-9\u0080-\uffff])?$/;
-const CIDR = /^(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
-const CRON = /^\s*\S+(?:\s+\S+){4,5}\s*$/;
-
-const hostPort = z
-  .string()
-  .regex(HOST_PORT, 'not host:port')
-  .refine((s) => Number(/:(\d{1,5})$/.exec(s)?.[1] ?? 0) <= 65_535, 'port out of range (0-65535)');
-const domainName = z.string().regex(DOMAIN, 'not a domain name (or *.domain)');
-const cron = z.string().regex(CRON, 'not a cron expression (5 or 6 fields)');
-const duration = z.string().regex(DURATION, 'a duration like 250ms, 30s, 5m, 4h, 5d');
-
-const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-
-/** A number of bytes, or a size such as 512MB or 2GB (binary units). */
-const byteSize = z.union([
-  z.number().int().min(0),
-  z
-    .string()
-    .regex(/^\s*\d+(\.\d+)?\s*([KMGT]?B)?\s*$/i, 'a number of bytes or a size such as 512MB or 2GB')
-    .transform((v) => {
-      const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)?\s*$/i.exec(v);
-      return Math.floor(Number(m?.[1] ?? 0) * (SIZE_UNITS[(m?.[2] ?? '').toUpperCase()] ?? 1));
-    }),
-]);
-
-/** A secret given by environment variable name or file path, never inline. */
-const secretRef = {
-  passwordEnv: z.string().min(1).optional(),
-  passwordFile: z.string().min(1).optional(),
-};
 
 const redisSchema = z.strictObject({
   url: z
@@ -173,7 +139,7 @@ const relaySchema = z.strictObject({
    * (SPEC §9); a primary process supervises them.
    */
   processes: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
-  trustedNetworks: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).default(['127.0.0.1/32', '::1/128']),
+  trustedNetworks: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
   maxHops: z.number().int().min(1).max(500).default(30),
   maxMessageSize: z.number().int().min(1024).default(36_700_160),
   /**
@@ -208,7 +174,7 @@ const relaySchema = z.strictObject({
    */
   proxyProtocol: z
     .strictObject({
-      from: z.array(z.string().regex(CIDR, 'not an IP address or CIDR block')).min(1),
+      from: z.array(cidr).min(1),
       headerTimeout: duration.default('5s'),
     })
     .optional(),
@@ -255,6 +221,17 @@ const mailflowSchema = z.strictObject({
   schedule: cron.optional(),
 });
 
+const tableSchema = z.strictObject({
+  versionsKept: z.number().int().min(2).max(100).default(5),
+  /** Every version younger than this is kept too (SPEC §3.2), whatever versionsKept says. */
+  keepFor: duration.default('24h'),
+  /** Staging a full snapshot: objects per script, scripts in flight when unpaced (faster imports against RCPT latency: stage-pace.ts). */
+  stageBatch: z.number().int().min(1).max(200).default(10),
+  stageInFlight: z.number().int().min(1).max(16).default(2),
+  /** While a table version is published: the share of wall time a full staging may hold Redis (1: unpaced; duty-cycle.ts). */
+  stageDuty: z.number().min(0.02).max(1).default(0.25),
+});
+
 export const configSchema = z.strictObject({
   redis: redisSchema.default(redisSchema.parse({})),
   domains: z.array(domainSchema).default([]),
@@ -271,18 +248,7 @@ export const configSchema = z.strictObject({
       allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name')).default([]),
     })
     .default({ listen: '127.0.0.1:8025', allowedHosts: [] }),
-  table: z
-    .strictObject({
-      versionsKept: z.number().int().min(2).max(100).default(5),
-      /** Every version younger than this is kept too (SPEC §3.2), whatever versionsKept says. */
-      keepFor: duration.default('24h'),
-      /** Staging a full snapshot: objects per script, scripts in flight when unpaced (faster imports against RCPT latency: stage-pace.ts). */
-      stageBatch: z.number().int().min(1).max(200).default(10),
-      stageInFlight: z.number().int().min(1).max(16).default(2),
-      /** While a table version is published: the share of wall time a full staging may hold Redis (1: unpaced; duty-cycle.ts). */
-      stageDuty: z.number().min(0.02).max(1).default(0.25),
-    })
-    .default({ versionsKept: 5, keepFor: '24h', stageBatch: 10, stageInFlight: 2, stageDuty: 0.25 }),
+  table: tableSchema.default(tableSchema.parse({})),
   /** The mail queue is spread over this many hash tags (SPEC §9): on a Cluster, over every master. */
   queue: z.strictObject({ shards: z.number().int().min(1).max(1296).default(16) }).default({ shards: 16 }),
   /** Message trace (SPEC §11): kept `retention`, capped per message and per index key. */

@@ -98,6 +98,20 @@ describe('staging an import', () => {
     expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
   });
 
+  it("a source's first staging beside a published source is paced, and stages what it stages alone", async () => {
+    const deps = { ...env.deps, stage: { batch: 1, inFlight: 2, duty: 0.05 } };
+    // alone, into an empty table: nothing to answer from yet, not paced
+    const alone = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
+    expect(alone.paced).toBeUndefined();
+    await env.redis.flushall();
+    // beside corp's published snapshot: plain writes and scripts, paced
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+    const beside = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
+    expect(beside.paced?.duty).toBe(0.05);
+    expect(beside.counts).toEqual(alone.counts);
+    expect(beside.counts.objects).toBeGreaterThan(0);
+  });
+
   it.each([
     ['objects', (id: string) => env.keys.snapshotObjects(id, 0)],
     ['addresses', (id: string) => env.keys.snapshotAddresses(id, 0)],
