@@ -30,6 +30,7 @@ import { traceSettings } from '../trace/cli.js';
 import { withTrace } from '../trace/observer.js';
 import { createTraceWriter } from '../trace/writer.js';
 import { startDepthSampler } from '../trace/stats.js';
+import { createLookupBeacon } from '../store/lookup-beacon.js';
 
 export interface RunningRelay {
   readonly addresses: readonly AddressInfo[];
@@ -125,6 +126,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
     observer,
+    lookups: createLookupBeacon(workRedis, keys, `relay ${rc.hostname}:${process.pid}`),
     authLimiter: createAuthLimiter(lookupRedis, keys, {
       slowAfter: rc.authFailures.slowAfter,
       refuseAfter: rc.authFailures.refuseAfter,

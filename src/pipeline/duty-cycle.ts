@@ -46,7 +46,7 @@ export class DutyCycle {
   busy = 0;
 
   constructor(
-    private readonly duty: number,
+    readonly duty: number,
     private readonly clock: PaceClock = realClock,
   ) {
     if (!(duty > 0 && duty <= 1)) throw new RangeError(`a duty cycle is a share in (0, 1], not ${duty}`);

@@ -94,7 +94,7 @@ export async function publishSource(
   try {
     const bad = opts.holdInvalid ? new InvalidEntries(spec.name) : undefined;
     const staged = opts.dryRun ? { added: [] as RecipientObject[], changed: [] as RecipientObject[] } : undefined;
-    // a published table with a source in it may be answering RCPTs: the staging is paced (duty-cycle.ts)
+    // relays may answer RCPTs from a published table with a source in it: the staging is paced while they do (staging-pace.ts)
     const paced = (current?.snapshots.size ?? 0) > 0;
     const staging = await stageAll(deps, { ...spec, paced }, id, old, items, tally, opts, bad, staged);
     if (bad) await stageHeld(deps, spec, id, old, tally, bad, staging.batches);

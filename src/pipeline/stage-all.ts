@@ -4,24 +4,25 @@
  * count what each batch did. A snapshot that replaces a published state goes through
  * stage.lua, which diffs every object against that state. A first snapshot of a source
  * writes the objects whose fields are all new with plain `HSET`s and sends only the others
- * through stage.lua (src/store/fresh-stage.ts, whose order rules this keeps). While a table
- * version is published, the batches are paced so that they hold Redis for at most the
- * pace's duty cycle (src/pipeline/duty-cycle.ts).
+ * through stage.lua (src/store/fresh-stage.ts, whose order rules this keeps). While relays
+ * answer lookups from a published table version, the batches are paced so that they hold
+ * Redis for at most the pace's duty cycle (src/pipeline/staging-pace.ts, duty-cycle.ts).
  */
 import { buildObject, type RecipientObject } from '../routing/object.js';
 import { FreshStage } from '../store/fresh-stage.js';
 import type { SnapshotLayout, StateLayout } from '../store/sharded.js';
 import { stageArgs, stageBatch, type BatchResult } from '../store/snapshot.js';
 import type { InvalidEntries } from './invalid.js';
-import { DutyCycle } from './duty-cycle.js';
+import { lookupsSeen } from '../store/lookup-beacon.js';
 import { freshBatch, STAGE_PACE, Window } from './stage-pace.js';
+import { StagingPace } from './staging-pace.js';
 import type { Tally } from './tally.js';
 import type { PublishDeps, PublishOptions, ReadItem } from './types.js';
 
 export interface StageSpec {
   readonly name: string;
   readonly priority: number;
-  /** A table version with a source in it is published, so relays may be answering from Redis: stage at the pace's duty cycle. */
+  /** A table version with a source in it is published: stage at the pace's duty cycle while relays answer lookups from it. */
   readonly paced?: boolean;
 }
 
@@ -34,8 +35,8 @@ export interface StagedObjects {
 /** What `stageAll` did: the stage.lua batches sent (their ids), and how it was paced. */
 export interface Staged {
   readonly batches: number;
-  /** Set when paced (a table version was published): the duty cycle, and the time it paused for the lookups. */
-  readonly paced?: { readonly duty: number; readonly pausedMs: number };
+  /** Set when batches were paced (relays answered lookups from a published table): the duty cycle, the time paused for the lookups, the batches paced. */
+  readonly paced?: { readonly duty: number; readonly pausedMs: number; readonly batches: number };
 }
 
 /** Stages every entry of `items` into snapshot `id`. */
@@ -51,10 +52,10 @@ export async function stageAll(
   staged?: StagedObjects,
 ): Promise<Staged> {
   const pace = deps.stage ?? STAGE_PACE;
-  // paced: one batch at a time, Redis left to the lookups between batches (duty-cycle.ts);
-  // its run() returns once the batch is answered, so the order rules below hold by themselves
-  const duty = spec.paced ? pace.duty : 1;
-  const inFlight = duty < 1 ? new DutyCycle(duty) : new Window(pace.inFlight);
+  // paced while relays answer lookups (staging-pace.ts): one batch at a time, Redis left to the
+  // lookups between batches; unpaced, `inFlight` at a time. Either way the order rules below hold
+  const relaysAnswer = (): Promise<boolean> => lookupsSeen(deps.redis, deps.keys);
+  const inFlight = spec.paced && pace.duty < 1 ? new StagingPace(pace, await relaysAnswer(), relaysAnswer) : new Window(pace.inFlight);
   const fresh = old === undefined ? new FreshStage(deps.redis, deps.keys, id, opts.sizeHint) : undefined;
   const freshPer = freshBatch(id.shards);
   let failure: Error | undefined;
@@ -165,5 +166,9 @@ export async function stageAll(
   if (failure !== undefined) throw failure;
   // a dry run lists the added objects in the order read, as when every object went through a script
   if (staged && fresh) staged.added.sort((a, b) => (readOrder.get(a) ?? 0) - (readOrder.get(b) ?? 0));
-  return { batches: batchId, ...(inFlight instanceof DutyCycle ? { paced: { duty, pausedMs: Math.round(inFlight.slept) } } : {}) };
+  const paced =
+    inFlight instanceof StagingPace && inFlight.pacedBatches > 0
+      ? { duty: inFlight.duty, pausedMs: Math.round(inFlight.slept), batches: inFlight.pacedBatches }
+      : undefined;
+  return { batches: batchId, ...(paced ? { paced } : {}) };
 }

@@ -4,14 +4,15 @@
  * staging script Redis already holds: the scripts must be short (`batch` objects) and few
  * at once (`inFlight`, a hard cap: a batch is not sent while the cap is reached). Both are
  * configuration keys (table.stageBatch, table.stageInFlight): larger values import faster
- * and make lookups wait longer while they run (docs/benchmarks.md, B1 and B4). While a table
- * version is published, a staging is also paced to a share of the wall time (table.stageDuty).
+ * and make lookups wait longer while they run (docs/benchmarks.md, B1 and B4). While relays
+ * answer lookups from a published table version, a staging is also paced to a share of the
+ * wall time (table.stageDuty; staging-pace.ts).
  */
 import type { StagePace } from './types.js';
 
 /**
- * The share of wall time a full staging may hold Redis while a table version is published
- * (table.stageDuty; src/pipeline/duty-cycle.ts). Measured with B4 (docs/benchmarks.md,
+ * The share of wall time a full staging may hold Redis while relays answer lookups from a
+ * published table version (table.stageDuty; src/pipeline/duty-cycle.ts). Measured with B4 (docs/benchmarks.md,
  * session 30) on the 2-core development machine, with scripts of 10: at a quarter, RCPTs sent
  * back to back during a million-address re-import kept their idle p99 or better (1.6–1.8 ms,
  * 2.1 ms idle, 4.4–7.7 ms unpaced), at 1000 RCPT/s 5.0–7.7 ms against 9.4–11.4 ms unpaced,

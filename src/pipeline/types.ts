@@ -21,8 +21,8 @@ export type { ReadItem, RowError } from '../directory/items.js';
 
 /**
  * Objects per staging script, and scripts sent and not yet answered at most (stage-pace.ts);
- * the share of wall time a staging may hold Redis while a table version is published
- * (duty-cycle.ts; 1: unpaced, `inFlight` batches at a time).
+ * the share of wall time a staging may hold Redis while relays answer lookups from a published
+ * table version (staging-pace.ts, duty-cycle.ts; 1: unpaced, `inFlight` batches at a time).
  */
 export interface StagePace {
   readonly batch: number;
@@ -81,8 +81,8 @@ export interface PublishResult {
   };
   /** On a dry run: the whole diff (SPEC §3.4). */
   readonly diff?: DryRunDiff;
-  /** Set when the staging was paced because a table version was published (table.stageDuty). */
-  readonly paced?: { readonly duty: number; readonly pausedMs: number };
+  /** Set when batches were paced: relays answered lookups from a published table meanwhile (table.stageDuty). */
+  readonly paced?: { readonly duty: number; readonly pausedMs: number; readonly batches: number };
   /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
   readonly refusal?: string;
   readonly durationMs: number;

@@ -24,6 +24,7 @@ import { verifyPassword } from './auth.js';
 import { authRefused, type AuthLimiter } from './auth-limit.js';
 import { proxyListeners } from './proxy-protocol.js';
 import { noObserver, type Observer } from '../log/observer.js';
+import type { LookupBeacon } from '../store/lookup-beacon.js';
 import { rcptEvent, receivedEvent, sessionEndEvent } from '../trace/events.js';
 
 export interface RelayDeps {
@@ -37,6 +38,8 @@ export interface RelayDeps {
   readonly observer?: Observer;
   /** Shared AUTH failure counters (relay.authFailures); absent: no limit. */
   readonly authLimiter?: AuthLimiter;
+  /** Told of every recipient lookup: marks the table as read, so a full staging yields Redis to the lookups. */
+  readonly lookups?: LookupBeacon;
 }
 
 export interface Relay {
@@ -161,6 +164,7 @@ export function createRelay(deps: RelayDeps): Relay {
       if (problem) return cb(new SmtpReplyError(problem));
       const isTrusted = settingsOf(session).trusted.has(session.remoteAddress) || Boolean(session.user);
       const started = performance.now();
+      deps.lookups?.seen();
       deps.resolver.resolve([address.address], isTrusted).then(
         ([d]) => {
           if (d === undefined) return cb(new SmtpReplyError(relayReplies.internalError));

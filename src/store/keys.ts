@@ -105,6 +105,8 @@ export interface Keys {
   readonly bullPrefix: string;
   /** Zset: running relay and worker processes (`<role> <host>:<pid>`) → heartbeat expiry (ms). */
   readonly processes: string;
+  /** String with a TTL: present while a relay has answered recipient lookups in the last seconds (src/store/lookup-beacon.ts). */
+  readonly lookupsSeen: string;
   /** Pub/sub channel: reload requests (`switchyard reload`) to every registered process. */
   readonly reloadChannel: string;
   /** List: the answers of the processes to one reload request. */
@@ -151,6 +153,7 @@ export function createKeys(namespace: string): Keys {
     stats: (hour) => `${prefix}:stats:${hour}`,
     bullPrefix: `${prefix}:bull`,
     processes: `${prefix}:ctl:procs`,
+    lookupsSeen: `${prefix}:ctl:lookups`,
     reloadChannel: `${prefix}:ctl:reload`,
     reloadReplies: (request) => `${prefix}:ctl:reload:${request}`,
   };

@@ -3,7 +3,7 @@
  * once, and the staging pace (table.stageBatch, table.stageInFlight) changes how a source is
  * staged, never what is published — on a first import (plain writes, stage.lua for the one
  * conflicting object) and on a re-import (every object through stage.lua, in the configured batches,
- * paced at table.stageDuty while a table is published).
+ * paced at table.stageDuty while relays answer lookups from a published table).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
@@ -18,6 +18,8 @@ import type { PublishResult } from '../../src/pipeline/types.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
 
 let env: TestEnv;
+/** What a relay answering RCPTs does (src/store/lookup-beacon.ts), with a mark that outlasts the test. */
+const relaysAnswer = async (ttlMs = 60_000): Promise<unknown> => env.redis.set(env.keys.lookupsSeen, 'relay under test', 'PX', ttlMs);
 beforeEach(async () => {
   env = await testEnv();
 });
@@ -66,6 +68,7 @@ describe('staging an import', () => {
     const paced: (PublishResult['paced'] | undefined)[] = [];
     for (const stage of paces) {
       await env.redis.flushall();
+      await relaysAnswer();
       // the first pace is the configuration's defaults, through the worker's and the CLI's deps
       const deps = stage ? { ...env.deps, stage } : publishDeps(env.redis, env.keys, env.config);
       // a first import writes without stage.lua every object whose fields are all new (src/store/fresh-stage.ts)
@@ -79,7 +82,7 @@ describe('staging an import', () => {
       const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
       stages.push((await scriptCalls()) - again);
       expect(re.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0, unchanged: 267 });
-      // a first import into an empty table is never paced; a re-import is, at the duty configured
+      // a first import into an empty table is never paced; a re-import is while relays answer, at the duty configured
       expect(r.paced).toBeUndefined();
       paced.push(re.paced);
       expect(await published()).toEqual(results[0]);
@@ -92,24 +95,46 @@ describe('staging an import', () => {
     // not; at 0.05 each batch of one object owes 19 times its round trip, so 267 of them pause
     expect(env.config.table.stageDuty).toBe(STAGE_PACE.duty);
     expect(paced.map((p) => p?.duty)).toEqual([STAGE_PACE.duty, undefined, undefined, undefined, 0.05]);
+    expect(paced[4]).toMatchObject({ batches: 267 });
     expect(paced[4]?.pausedMs).toBeGreaterThan(0);
     // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
     expect(stages[1]! - stages[3]!).toBe(267 - 1);
     expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
   });
 
-  it("a source's first staging beside a published source is paced, and stages what it stages alone", async () => {
+  it("a source's first staging beside a published source is paced while relays answer, and stages what it stages alone", async () => {
     const deps = { ...env.deps, stage: { batch: 1, inFlight: 2, duty: 0.05 } };
+    await relaysAnswer();
     // alone, into an empty table: nothing to answer from yet, not paced
     const alone = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
     expect(alone.paced).toBeUndefined();
     await env.redis.flushall();
-    // beside corp's published snapshot: plain writes and scripts, paced
+    // beside corp's published snapshot: plain writes and scripts, unpaced while no relay answers
     await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+    const quiet = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
+    expect(quiet.paced).toBeUndefined();
+    await env.redis.flushall();
+    // and paced while relays answer
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+    await relaysAnswer();
     const beside = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
     expect(beside.paced?.duty).toBe(0.05);
     expect(beside.counts).toEqual(alone.counts);
+    expect(quiet.counts).toEqual(alone.counts);
     expect(beside.counts.objects).toBeGreaterThan(0);
+  });
+
+  it('a re-import stops pacing when the relays stop answering, within a watch interval', async () => {
+    const deps = { ...env.deps, stage: { batch: 1, inFlight: 2, duty: 0.05 } };
+    await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+    // the relays' mark ends 300 ms into the staging; 267 batches paced at 0.05 would take well
+    // over a second (each owes 19 times its round trip), so the watch that follows
+    // WATCH_EVERY_MS finds the mark gone and the rest is sent unpaced
+    await relaysAnswer(300);
+    const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+    expect(re.counts).toMatchObject({ objects: 267, unchanged: 267 });
+    expect(re.paced?.batches).toBeGreaterThan(0);
+    expect(re.paced?.batches).toBeLessThan(267);
   });
 
   it.each([

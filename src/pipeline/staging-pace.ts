@@ -1,0 +1,95 @@
+/**
+ * How a full staging sends its batches while a table version is published (B4, issue 15):
+ * paced to the duty cycle (duty-cycle.ts) while relays answer lookups from the table, and
+ * `inFlight` at a time at full speed while none does (the relays' mark,
+ * src/store/lookup-beacon.ts). Pacing a staging nobody waits behind only made it slower: a
+ * re-sync of 100,000 unchanged entries took 64 s paced against 4–7 s (docs/benchmarks.md,
+ * session 31). The mark is asked again every WATCH_EVERY_MS while batches are sent, so a
+ * long staging starts yielding when mail starts flowing and speeds up when it stops.
+ */
+import { DutyCycle, type PaceClock } from './duty-cycle.js';
+import { Window } from './stage-pace.js';
+import type { StagePace } from './types.js';
+
+/** How often a running staging asks whether relays answer lookups (ms). */
+export const WATCH_EVERY_MS = 500;
+
+const wallClock = { now: () => performance.now() };
+
+export class StagingPace {
+  private readonly window: Window;
+  private readonly cycle: DutyCycle;
+  private pacedNow: boolean;
+  private asked: number;
+  private asking = false;
+  /** Batches sent paced. */
+  pacedBatches = 0;
+
+  /**
+   * `relaysAnswer` says whether relays answer lookups now (asked again every WATCH_EVERY_MS;
+   * a failed answer keeps the mode); `initially` is its answer before the first batch.
+   */
+  constructor(
+    pace: StagePace,
+    initially: boolean,
+    private readonly relaysAnswer: () => Promise<boolean>,
+    private readonly clock: Pick<PaceClock, 'now'> = wallClock,
+    cycleClock?: PaceClock,
+  ) {
+    this.window = new Window(pace.inFlight);
+    this.cycle = new DutyCycle(pace.duty, cycleClock);
+    this.pacedNow = initially;
+    this.asked = clock.now();
+  }
+
+  get duty(): number {
+    return this.cycle.duty;
+  }
+
+  /** Time paused for the lookups (ms). */
+  get slept(): number {
+    return this.cycle.slept;
+  }
+
+  get size(): number {
+    return this.window.size + this.cycle.size;
+  }
+
+  /**
+   * Paced: once every batch sent before has been answered and the pause owed has passed, and
+   * returns when this one is answered (DutyCycle.run). Unpaced: as soon as fewer than
+   * `inFlight` are unanswered (Window.run).
+   */
+  async run(task: () => Promise<void>): Promise<void> {
+    this.watch();
+    if (this.pacedNow) {
+      await this.window.drain();
+      this.pacedBatches++;
+      return this.cycle.run(task);
+    }
+    await this.cycle.drain();
+    return this.window.run(task);
+  }
+
+  /** Every batch sent has been answered (their own errors are theirs to catch). */
+  async drain(): Promise<void> {
+    await this.window.drain();
+    await this.cycle.drain();
+  }
+
+  private watch(): void {
+    if (this.asking || this.clock.now() - this.asked < WATCH_EVERY_MS) return;
+    this.asking = true;
+    this.relaysAnswer()
+      .then(
+        (answer) => {
+          this.pacedNow = answer;
+        },
+        () => undefined, // Redis will fail the batches too; until then the mode stays
+      )
+      .finally(() => {
+        this.asked = this.clock.now();
+        this.asking = false;
+      });
+  }
+}
