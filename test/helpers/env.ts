@@ -61,6 +61,8 @@ export interface TestEnv {
   readonly keys: Keys;
   readonly deps: PublishDeps;
   source(name: string): Config['sources'][number];
+  /** Deletes every key of this namespace (the suite shares one Redis: never FLUSHALL). */
+  clear(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -76,6 +78,14 @@ export async function testEnv(adjust?: (raw: Record<string, unknown>) => void, r
   redis.on('error', () => undefined); // fault tests stop Redis on purpose; commands still fail loudly
   await redis.ping(); // the suite's Redis must be there: fail here, not in the first assertion
   const keys = createKeys(namespace);
+  const clear = async (): Promise<void> => {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `{${namespace}[:}]*`, 'COUNT', 1000);
+      cursor = next;
+      if (found.length > 0) await redis.unlink(...found);
+    } while (cursor !== '0');
+  };
   return {
     namespace,
     redisUrl,
@@ -89,13 +99,9 @@ export async function testEnv(adjust?: (raw: Record<string, unknown>) => void, r
       if (!s) throw new Error(`no source ${name}`);
       return s;
     },
+    clear,
     async cleanup() {
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `{${namespace}[:}]*`, 'COUNT', 1000);
-        cursor = next;
-        if (found.length > 0) await redis.unlink(...found);
-      } while (cursor !== '0');
+      await clear();
       redis.disconnect();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -67,7 +67,7 @@ describe('staging an import', () => {
     ];
     const paced: (PublishResult['paced'] | undefined)[] = [];
     for (const stage of paces) {
-      await env.redis.flushall();
+      await env.clear(); // this namespace's keys: the suite's Redis is shared
       await relaysAnswer();
       // the first pace is the configuration's defaults, through the worker's and the CLI's deps
       const deps = stage ? { ...env.deps, stage } : publishDeps(env.redis, env.keys, env.config);
@@ -108,12 +108,12 @@ describe('staging an import', () => {
     // alone, into an empty table: nothing to answer from yet, not paced
     const alone = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
     expect(alone.paced).toBeUndefined();
-    await env.redis.flushall();
+    await env.clear(); // this namespace's keys: the suite's Redis is shared
     // beside corp's published snapshot: plain writes and scripts, unpaced while no relay answers
     await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     const quiet = await importCsvde(deps, env.source('students'), csvFixture('students.csv'));
     expect(quiet.paced).toBeUndefined();
-    await env.redis.flushall();
+    await env.clear(); // this namespace's keys: the suite's Redis is shared
     // and paced while relays answer
     await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
     await relaysAnswer();
