@@ -33,8 +33,10 @@ export function formatPublish(r: PublishResult, shown = 10): string {
   ];
   if (c.skipped > 0) lines.push(`  skipped    ${c.skipped} not mail-enabled`);
   if (c.invalid > 0) lines.push(`  invalid    ${c.invalid} (not published)`);
-  if (r.paced && r.paced.pausedMs > 0)
-    lines.push(`  paced      ${(r.paced.pausedMs / 1000).toFixed(2)} s paused for the relays' lookups (table.stageDuty ${r.paced.duty})`);
+  if (r.paced)
+    lines.push(
+      `  paced      ${r.paced.batches} batches while relays answered, ${(r.paced.pausedMs / 1000).toFixed(2)} s paused for their lookups (table.stageDuty ${r.paced.duty})`,
+    );
   const list = (name: string, values: readonly string[], total: number): void => {
     if (values.length === 0) return;
     lines.push(`  ${name}:`, ...values.map((v) => `    ${v}`));

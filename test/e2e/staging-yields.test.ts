@@ -4,6 +4,7 @@
  * as read for a few seconds after it answers a recipient (src/store/lookup-beacon.ts).
  */
 import { afterEach, expect, it } from 'vitest';
+import { formatPublish } from '../../src/cli/format.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { BEACON_TTL_MS } from '../../src/store/lookup-beacon.js';
 import { csvFixture } from '../helpers/env.js';
@@ -32,6 +33,10 @@ it('a re-import is paced while a relay answers RCPTs, and unpaced before any has
   const busy = await importCsvde(deps, t.env.source('corp'), csvFixture('contoso.csv'));
   // every one of the 267 objects' batches of 5 paced, and what was staged is the same
   expect(busy.paced).toMatchObject({ duty: 0.25, batches: Math.ceil(267 / 5) });
+  expect(formatPublish(busy)).toMatch(
+    /^ {2}paced {6}54 batches while relays answered, \d+\.\d\d s paused for their lookups \(table\.stageDuty 0\.25\)$/m,
+  );
+  expect(formatPublish(quiet)).not.toMatch(/paced/);
   expect(busy.counts).toEqual(quiet.counts);
   expect(busy.counts).toMatchObject({ objects: 267, unchanged: 267 });
 });
