@@ -5,7 +5,11 @@
  * conflicting object) and on a re-import (every object through stage.lua, in the configured batches,
  * paced at table.stageDuty while relays answer lookups from a published table).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { startRedis } from '../../src/main/embedded-redis.js';
 import { importCsvde } from '../../src/pipeline/import-csvde.js';
 import { createResolver, type Resolver } from '../../src/resolver/resolver.js';
 import { routingContext } from '../../src/routing/decide.js';
@@ -50,6 +54,16 @@ describe('staging an import', () => {
     expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
   });
   it('table.stageBatch / table.stageInFlight change how it stages, never what it publishes (conflicts across batches too)', async () => {
+    // a Redis of its own: its script counts are this test's alone, whatever else runs beside it
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-staging-'));
+    const own = await startRedis({ dir });
+    await env.cleanup();
+    env = await testEnv(undefined, own.url);
+    onTestFinished(async () => {
+      // after afterEach, which cleaned this env up
+      await own.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
     const scriptCalls = async (): Promise<number> =>
       Number(
         /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
@@ -67,7 +81,7 @@ describe('staging an import', () => {
     ];
     const paced: (PublishResult['paced'] | undefined)[] = [];
     for (const stage of paces) {
-      await env.clear(); // this namespace's keys: the suite's Redis is shared
+      await env.redis.flushall(); // this test's own Redis
       await relaysAnswer();
       // the first pace is the configuration's defaults, through the worker's and the CLI's deps
       const deps = stage ? { ...env.deps, stage } : publishDeps(env.redis, env.keys, env.config);
