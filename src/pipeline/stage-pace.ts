@@ -12,12 +12,12 @@ import type { StagePace } from './types.js';
 
 /**
  * The share of wall time a full staging may hold Redis while relays answer lookups from a
- * published table version (table.stageDuty; src/pipeline/duty-cycle.ts). Measured with B4 (docs/benchmarks.md,
- * session 30) on the 2-core development machine, with scripts of 10: at a quarter, RCPTs sent
- * back to back during a million-address re-import kept their idle p99 or better (1.6–1.8 ms,
- * 2.1 ms idle, 4.4–7.7 ms unpaced), at 1000 RCPT/s 5.0–7.7 ms against 9.4–11.4 ms unpaced,
- * and the re-import took 2–3 min instead of 19–31 s; 0.1 (scripts of 20) gave 4.0–5.5 ms at
- * 1000/s and took five to seven minutes.
+ * published table version (table.stageDuty; src/pipeline/duty-cycle.ts). Measured with B4
+ * (docs/benchmarks.md, session 30) on the 2-core development machine, with scripts of 10: at
+ * a quarter, RCPTs sent back to back during a million-address re-import kept their idle p99
+ * or better (1.6–1.8 ms, 2.1 ms idle, 4.4–7.7 ms unpaced), at 1000 RCPT/s 5.0–7.7 ms against
+ * 9.4–11.4 ms unpaced, and the re-import took 2–3 min instead of 19–31 s; 0.1 (scripts of 20)
+ * gave 4.0–5.5 ms at 1000/s and took five to seven minutes.
  */
 export const STAGE_DUTY = 0.25;
 
@@ -29,7 +29,8 @@ export const STAGE_DUTY = 0.25;
  * (session 30), 10 objects a script took a million-address re-import as long as 20 did
  * (106–112 s against 89–111 s) and brought B4's p99 at 1000 RCPT/s from 8.1–8.3 ms to
  * 5.0–5.2 ms, since a lookup waits behind a shorter script; 5 took a third longer for
- * little more (4.4–5.2 ms). Unpaced (stageDuty: 1), 20–50 import faster.
+ * little more (4.4–5.2 ms). Unpaced, session 21 found 20–50 faster; in session 31, 10 were
+ * faster (100,000-row re-imports: 9.0–9.9 s against 11.4–12.0 s with 20).
  * In flight: one made B1's first import 1.7× slower (the worker builds the next batch while
  * Redis idles, and Redis idles while it does); with two, the next batch is built while one
  * runs. Eight import a 100,000-row file about a tenth faster and make B4's p99 at the
