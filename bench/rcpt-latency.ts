@@ -173,6 +173,8 @@ try {
     if (!result.stdout.includes(`published table version ${version}`))
       throw new Error(`re-import did not publish version ${version}: ${result.stdout}`);
     console.log(`    re-import: ${seconds.toFixed(1)} s, published table version ${version} (${await currentShards()} shards)`);
+    // the relay answers RCPTs meanwhile, so the staging should be paced (src/pipeline/staging-pace.ts)
+    console.log(`    ${/^ *(paced .*)$/m.exec(result.stdout)?.[1] ?? 'not paced'}`);
     for (const line of await probeReport(admin, SLOW_US)) console.log(`    ${line}`);
     results.push({ label, rate, p99: during });
   }

@@ -126,7 +126,7 @@ export async function startRelay(opts: RelayOptions): Promise<RunningRelay> {
     logger: log.child({ part: 'smtp' }),
     ...(deliver ? { runner } : {}),
     observer,
-    lookups: createLookupBeacon(workRedis, keys, `relay ${rc.hostname}:${process.pid}`),
+    lookups: createLookupBeacon(lookupRedis, keys, `relay ${rc.hostname}:${process.pid}`),
     authLimiter: createAuthLimiter(lookupRedis, keys, {
       slowAfter: rc.authFailures.slowAfter,
       refuseAfter: rc.authFailures.refuseAfter,

@@ -55,7 +55,9 @@ export async function stageAll(
   // paced while relays answer lookups (staging-pace.ts): one batch at a time, Redis left to the
   // lookups between batches; unpaced, `inFlight` at a time. Either way the order rules below hold
   const relaysAnswer = (): Promise<boolean> => lookupsSeen(deps.redis, deps.keys);
-  const inFlight = spec.paced && pace.duty < 1 ? new StagingPace(pace, await relaysAnswer(), relaysAnswer) : new Window(pace.inFlight);
+  // a first answer that fails leaves the staging paced: a table is published, relays may be reading it
+  const inFlight =
+    spec.paced && pace.duty < 1 ? new StagingPace(pace, await relaysAnswer().catch(() => true), relaysAnswer) : new Window(pace.inFlight);
   const fresh = old === undefined ? new FreshStage(deps.redis, deps.keys, id, opts.sizeHint) : undefined;
   const freshPer = freshBatch(id.shards);
   let failure: Error | undefined;

@@ -2,10 +2,12 @@
  * How a full staging sends its batches while a table version is published (B4, issue 15):
  * paced to the duty cycle (duty-cycle.ts) while relays answer lookups from the table, and
  * `inFlight` at a time at full speed while none does (the relays' mark,
- * src/store/lookup-beacon.ts). Pacing a staging nobody waits behind only made it slower: a
- * re-sync of 100,000 unchanged entries took 64 s paced against 4–7 s (docs/benchmarks.md,
- * session 31). The mark is asked again every WATCH_EVERY_MS while batches are sent, so a
- * long staging starts yielding when mail starts flowing and speeds up when it stops.
+ * src/store/lookup-beacon.ts). Pacing a staging nobody waits behind only made it slower: with
+ * no relay running, a re-import of 100,000 rows took 60.7 s paced against 10.3 s unpaced
+ * (docs/benchmarks.md, session 31). The mark is asked again every WATCH_EVERY_MS while
+ * batches are sent, so a long staging starts yielding when mail starts flowing and speeds up
+ * when it stops. The mark is per namespace: a staging does not yield to another namespace's
+ * relays on the same Redis.
  */
 import { DutyCycle, type PaceClock } from './duty-cycle.js';
 import { Window } from './stage-pace.js';
@@ -22,7 +24,7 @@ export class StagingPace {
   private pacedNow: boolean;
   private asked: number;
   private asking = false;
-  /** Batches sent paced. */
+  /** Batches sent paced (stage.lua scripts, and a first staging's pipelines of plain writes). */
   pacedBatches = 0;
 
   /**

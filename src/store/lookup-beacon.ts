@@ -19,7 +19,11 @@ export interface LookupBeacon {
   seen(): void;
 }
 
-/** The relay's side. A failed write is dropped: the mark is advice to stagings, never on the mail path. */
+/**
+ * The relay's side, on a fail-fast connection (the relay's lookup client). A failed write is
+ * dropped and tried again a second later at the earliest, like any other: the mark is advice
+ * to stagings, never on the mail path.
+ */
 export function createLookupBeacon(redis: RedisClient, keys: Keys, name: string, now: () => number = Date.now): LookupBeacon {
   let last = -Infinity;
   return {
@@ -27,9 +31,7 @@ export function createLookupBeacon(redis: RedisClient, keys: Keys, name: string,
       const t = now();
       if (t - last < BEACON_EVERY_MS) return;
       last = t;
-      redis.set(keys.lookupsSeen, name, 'PX', BEACON_TTL_MS).catch(() => {
-        last = -Infinity; // try again at the next lookup
-      });
+      redis.set(keys.lookupsSeen, name, 'PX', BEACON_TTL_MS).catch(() => undefined);
     },
   };
 }

@@ -56,14 +56,11 @@ describe('staging an import', () => {
   it('table.stageBatch / table.stageInFlight change how it stages, never what it publishes (conflicts across batches too)', async () => {
     // a Redis of its own: its script counts are this test's alone, whatever else runs beside it
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-staging-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const own = await startRedis({ dir });
+    onTestFinished(() => own.stop()); // after afterEach, which cleans up the env below
     await env.cleanup();
     env = await testEnv(undefined, own.url);
-    onTestFinished(async () => {
-      // after afterEach, which cleaned this env up
-      await own.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
     const scriptCalls = async (): Promise<number> =>
       Number(
         /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
@@ -139,13 +136,20 @@ describe('staging an import', () => {
   });
 
   it('a re-import stops pacing when the relays stop answering, within a watch interval', async () => {
-    const deps = { ...env.deps, stage: { batch: 1, inFlight: 2, duty: 0.05 } };
+    const deps = { ...env.deps, stage: { batch: 1, inFlight: 2, duty: 0.02 } };
     await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
-    // the relays' mark ends 300 ms into the staging; 267 batches paced at 0.05 would take well
-    // over a second (each owes 19 times its round trip), so the watch that follows
-    // WATCH_EVERY_MS finds the mark gone and the rest is sent unpaced
-    await relaysAnswer(300);
-    const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
+    // the relays' mark is there when the staging starts and gone once its first batch is
+    // answered; 267 batches paced at 0.02 would take over half a second even at 40 µs a round
+    // trip (each owes 49 times its own), so the watch WATCH_EVERY_MS in finds the mark gone
+    // and the rest is sent unpaced
+    await relaysAnswer();
+    let gone: Promise<unknown> | undefined;
+    const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'), {
+      onProgress: () => {
+        gone ??= env.redis.del(env.keys.lookupsSeen);
+      },
+    });
+    await gone;
     expect(re.counts).toMatchObject({ objects: 267, unchanged: 267 });
     expect(re.paced?.batches).toBeGreaterThan(0);
     expect(re.paced?.batches).toBeLessThan(267);
