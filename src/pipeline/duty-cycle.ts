@@ -21,7 +21,7 @@ export interface PaceClock {
   sleep(ms: number): Promise<void>;
 }
 
-const realClock: PaceClock = {
+export const realClock: PaceClock = {
   now: () => performance.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };

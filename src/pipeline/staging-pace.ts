@@ -9,14 +9,12 @@
  * when it stops. The mark is per namespace: a staging does not yield to another namespace's
  * relays on the same Redis.
  */
-import { DutyCycle, type PaceClock } from './duty-cycle.js';
+import { DutyCycle, realClock, type PaceClock } from './duty-cycle.js';
 import { Window } from './stage-pace.js';
 import type { StagePace } from './types.js';
 
 /** How often a running staging asks whether relays answer lookups (ms). */
 export const WATCH_EVERY_MS = 500;
-
-const wallClock = { now: () => performance.now() };
 
 export class StagingPace {
   private readonly window: Window;
@@ -35,11 +33,10 @@ export class StagingPace {
     pace: StagePace,
     initially: boolean,
     private readonly relaysAnswer: () => Promise<boolean>,
-    private readonly clock: Pick<PaceClock, 'now'> = wallClock,
-    cycleClock?: PaceClock,
+    private readonly clock: PaceClock = realClock,
   ) {
     this.window = new Window(pace.inFlight);
-    this.cycle = new DutyCycle(pace.duty, cycleClock);
+    this.cycle = new DutyCycle(pace.duty, clock);
     this.pacedNow = initially;
     this.asked = clock.now();
   }
@@ -51,10 +48,6 @@ export class StagingPace {
   /** Time paused for the lookups (ms). */
   get slept(): number {
     return this.cycle.slept;
-  }
-
-  get size(): number {
-    return this.window.size + this.cycle.size;
   }
 
   /**

@@ -48,7 +48,7 @@ function batches() {
 it('unpaced while no relay answers: inFlight batches at once, never a pause', async () => {
   const clock = new VirtualClock();
   const asked: number[] = [];
-  const pace = new StagingPace(PACE, false, () => (asked.push(clock.t), Promise.resolve(false)), clock, clock);
+  const pace = new StagingPace(PACE, false, () => (asked.push(clock.t), Promise.resolve(false)), clock);
   const b = batches();
   await pace.run(b.task('a'));
   await pace.run(b.task('b')); // returns at once: two in flight
@@ -69,7 +69,7 @@ it('unpaced while no relay answers: inFlight batches at once, never a pause', as
 
 it('paced while relays answer: one batch at a time, each owing its time × (1 − duty) / duty', async () => {
   const clock = new VirtualClock();
-  const pace = new StagingPace(PACE, true, () => Promise.resolve(true), clock, clock);
+  const pace = new StagingPace(PACE, true, () => Promise.resolve(true), clock);
   const b = batches();
   for (let i = 0; i < 5; i++) await pace.run(b.task(String(i), clock, 4));
   await pace.drain();
@@ -84,7 +84,7 @@ it('asks again every WATCH_EVERY_MS and switches: paced from the batch after the
   const clock = new VirtualClock();
   const answers = [true, false];
   const asked: number[] = [];
-  const pace = new StagingPace(PACE, false, () => (asked.push(clock.t), Promise.resolve(answers.shift() ?? false)), clock, clock);
+  const pace = new StagingPace(PACE, false, () => (asked.push(clock.t), Promise.resolve(answers.shift() ?? false)), clock);
   const b = batches();
   const run = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) {
@@ -111,7 +111,7 @@ it('asks again every WATCH_EVERY_MS and switches: paced from the batch after the
 it('a paced batch starts only once every unpaced batch before it is answered', async () => {
   const clock = new VirtualClock();
   let answer = false;
-  const pace = new StagingPace(PACE, false, () => Promise.resolve(answer), clock, clock);
+  const pace = new StagingPace(PACE, false, () => Promise.resolve(answer), clock);
   const b = batches();
   await pace.run(b.task('a'));
   await pace.run(b.task('b'));
@@ -141,7 +141,6 @@ it('keeps its mode when the watch fails, and watches again after WATCH_EVERY_MS'
       calls++;
       return calls === 1 ? Promise.reject(new Error('Redis is away')) : Promise.resolve(false);
     },
-    clock,
     clock,
   );
   const b = batches();
