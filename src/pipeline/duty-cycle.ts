@@ -4,12 +4,18 @@
  * thirds of every second and both cores of the development machine busy with it, and RCPT
  * lookups waited behind its scripts and for a core (p99 5–15 ms against 2–3 ms idle).
  *
- * `DutyCycle` sends one batch at a time and, after each answer, keeps Redis free of this
- * staging for as long as the batch took times (1 − duty) / duty: the staging holds Redis (and
- * itself, since `run` returns only once the batch is answered and the caller builds the next
- * one in the pause) for at most `duty` of the wall time.
- * A batch's round trip stands for its Redis time: it is longer when Redis or the machine is
- * busy with other work, so the staging backs off more exactly then.
+ * `DutyCycle` sends one batch at a time and starts the next one no sooner than the batch's
+ * charge divided by `duty` after it was sent: the staging holds Redis (and itself, since `run`
+ * returns only once the batch is answered and the caller builds the next one in the pause)
+ * for at most `duty` of the wall time.
+ *
+ * A batch's charge is its Redis time. A stage script reports how long it ran by Redis's
+ * clock (stage.lua); Redis spends more than that on the command (reading and parsing its
+ * arguments, the reply, the AOF write), so the charge is REDIS_TIME_FACTOR times it, and
+ * never more than the round trip. A batch that reports nothing (a first staging's plain
+ * writes, a replayed script) is charged its round trip. Charging the round trip for every
+ * batch, as before session 32, held Redis about 15 % of the time at a duty of 0.25: the round
+ * trip was about twice Redis's time (docs/benchmarks.md, sessions 31–32).
  *
  * Owed pauses shorter than MIN_PAUSE_MS are carried to the next batch, not slept: a timer
  * cannot sleep less than about a millisecond, and the long-run share stays the same. Time
@@ -36,6 +42,15 @@ export const MIN_PAUSE_MS = 2;
  */
 export const MAX_CHARGE_MS = 100;
 
+/**
+ * Redis's time for a staging batch per unit of its script's own time. Measured during paced
+ * 100,000-row re-imports at a duty of 0.25 (docs/benchmarks.md, session 32): Redis's main
+ * thread spent 1.4 times the scripts' EVALSHA time on the staging, and held itself for the
+ * staging 23.3–23.5 % of the time with a factor of 2, 28.7–30.0 % with 1.5 (15.6–16.2 %
+ * charging the round trip, 34 s against 50–61 s for the re-import).
+ */
+export const REDIS_TIME_FACTOR = 2;
+
 export class DutyCycle {
   /** Pause still owed to Redis before the next batch (ms), and when the last batch was answered. */
   private owed = 0;
@@ -56,20 +71,31 @@ export class DutyCycle {
     return this.running === undefined ? 0 : 1;
   }
 
-  /** Runs `task` once the one before it has been answered and its pause has passed; returns when it has settled. */
-  async run(task: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `task` once the one before it has been answered and its pause has passed; returns
+   * when it has settled. A task that resolves to a number reports Redis's own time for its
+   * batch (ms): it is charged REDIS_TIME_FACTOR times that, at most its round trip.
+   */
+  async run(task: () => Promise<unknown>): Promise<void> {
     while (this.running !== undefined) await this.running.catch(() => undefined);
     let sent = 0;
     let start!: () => void;
+    let reported: unknown;
     // the slot is taken before the pause, so a caller who comes meanwhile waits for this task too
-    const p: Promise<void> = new Promise<void>((resolve) => (start = resolve)).then(task).finally(() => {
-      const answered = this.clock.now();
-      const took = Math.min(answered - sent, MAX_CHARGE_MS);
-      this.busy += took;
-      this.owed += (took * (1 - this.duty)) / this.duty;
-      this.answered = answered;
-      if (this.running === p) this.running = undefined;
-    });
+    const p: Promise<void> = new Promise<void>((resolve) => (start = resolve))
+      .then(task)
+      .then((redisMs) => void (reported = redisMs))
+      .finally(() => {
+        const answered = this.clock.now();
+        const roundTrip = answered - sent;
+        const own = typeof reported === 'number' && reported >= 0 ? REDIS_TIME_FACTOR * reported : Infinity;
+        const charge = Math.min(roundTrip, own, MAX_CHARGE_MS);
+        this.busy += charge;
+        // the next batch no sooner than charge / duty after this one was sent
+        this.owed += Math.max(0, charge / this.duty - roundTrip);
+        this.answered = answered;
+        if (this.running === p) this.running = undefined;
+      });
     this.running = p;
     const settled = p.catch(() => undefined); // the task's errors are its own; none goes unhandled
     // what the staging spent on its own since the last answer was a pause too; no credit beyond the debt

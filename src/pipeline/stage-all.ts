@@ -17,7 +17,7 @@ import type { InvalidEntries } from './invalid.js';
 import { freshBatch, STAGE_PACE, Window } from './stage-pace.js';
 import { StagingPace } from './staging-pace.js';
 import type { Tally } from './tally.js';
-import type { PublishDeps, PublishOptions, ReadItem } from './types.js';
+import type { PacedStaging, PublishDeps, PublishOptions, ReadItem } from './types.js';
 
 export interface StageSpec {
   readonly name: string;
@@ -36,7 +36,7 @@ export interface StagedObjects {
 export interface Staged {
   readonly batches: number;
   /** Set when batches were paced (relays answered lookups from a published table): the duty cycle, the time paused for the lookups, the batches paced. */
-  readonly paced?: { readonly duty: number; readonly pausedMs: number; readonly batches: number };
+  readonly paced?: PacedStaging;
 }
 
 /** Stages every entry of `items` into snapshot `id`. */
@@ -125,7 +125,10 @@ export async function stageAll(
     }
     return inFlight.run(() =>
       stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
-        .then((r) => counted(objects, where, r))
+        .then((r) => {
+          counted(objects, where, r);
+          return r.redisMs; // the pace charges Redis's own time (duty-cycle.ts)
+        })
         .catch(fail),
     );
   };
@@ -170,7 +173,12 @@ export async function stageAll(
   if (staged && fresh) staged.added.sort((a, b) => (readOrder.get(a) ?? 0) - (readOrder.get(b) ?? 0));
   const paced =
     inFlight instanceof StagingPace && inFlight.pacedBatches > 0
-      ? { duty: inFlight.duty, pausedMs: Math.round(inFlight.slept), batches: inFlight.pacedBatches }
+      ? {
+          duty: inFlight.duty,
+          pausedMs: Math.round(inFlight.slept),
+          batches: inFlight.pacedBatches,
+          redisMs: Math.round(inFlight.charged * 10) / 10,
+        }
       : undefined;
   return { batches: batchId, ...(paced ? { paced } : {}) };
 }

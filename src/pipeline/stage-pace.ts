@@ -59,9 +59,11 @@ export class Window {
     return this.running.size;
   }
 
-  async run(task: () => Promise<void>): Promise<void> {
+  async run(task: () => Promise<unknown>): Promise<void> {
     while (this.running.size >= this.limit) await Promise.race(this.running);
-    const p: Promise<void> = task().finally(() => this.running.delete(p));
+    const p: Promise<void> = task()
+      .then(() => undefined)
+      .finally(() => this.running.delete(p));
     this.running.add(p);
   }
 

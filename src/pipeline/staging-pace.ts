@@ -50,12 +50,18 @@ export class StagingPace {
     return this.cycle.slept;
   }
 
+  /** Redis time charged for the paced batches (ms; DutyCycle.busy). */
+  get charged(): number {
+    return this.cycle.busy;
+  }
+
   /**
    * Paced: once every batch sent before has been answered and the pause owed has passed, and
    * returns when this one is answered (DutyCycle.run). Unpaced: as soon as fewer than
-   * `inFlight` are unanswered (Window.run).
+   * `inFlight` are unanswered (Window.run). A task may resolve to Redis's own time for its
+   * batch (ms), which the duty cycle charges instead of the round trip.
    */
-  async run(task: () => Promise<void>): Promise<void> {
+  async run(task: () => Promise<unknown>): Promise<void> {
     this.watch();
     if (this.pacedNow) {
       await this.window.drain();

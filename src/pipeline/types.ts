@@ -63,6 +63,18 @@ export interface Counts {
   readonly skipped: number;
 }
 
+/** How a staging was paced while relays answered lookups (src/pipeline/staging-pace.ts). */
+export interface PacedStaging {
+  /** table.stageDuty */
+  readonly duty: number;
+  /** Time paused for the lookups (ms). */
+  readonly pausedMs: number;
+  /** Batches sent paced. */
+  readonly batches: number;
+  /** Redis time charged for them (ms): twice what their scripts reported, or the round trip of those that reported nothing. */
+  readonly redisMs: number;
+}
+
 export interface PublishResult {
   readonly source: string;
   readonly dryRun: boolean;
@@ -82,7 +94,7 @@ export interface PublishResult {
   /** On a dry run: the whole diff (SPEC §3.4). */
   readonly diff?: DryRunDiff;
   /** Set when batches were paced: relays answered lookups from a published table meanwhile (table.stageDuty). */
-  readonly paced?: { readonly duty: number; readonly pausedMs: number; readonly batches: number };
+  readonly paced?: PacedStaging;
   /** Set when the deletion guard refuses (reported by a dry run, thrown otherwise). */
   readonly refusal?: string;
   readonly durationMs: number;

@@ -37,6 +37,8 @@ export interface BatchResult {
   readonly addressesNew: number;
   readonly addressesKept: number;
   readonly conflicted: readonly string[];
+  /** How long the script ran by Redis's clock (ms); absent for a batch replayed after a resend. */
+  readonly redisMs?: number;
 }
 
 /** A snapshot still in the layout of an older release: run `migrateTableLayout` first. */
@@ -150,8 +152,9 @@ export async function stageBatch(
     scripts.stage,
     stageKeys(keys, snap, old),
     args.length > 1 ? header.concat(args.slice(1)) : header,
-  )) as [string, number, number, string[]];
-  return { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
+  )) as [string, number, number, string[], number?];
+  const result = { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
+  return reply[4] === undefined ? result : { ...result, redisMs: reply[4] / 1000 };
 }
 
 export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: string, meta: SnapshotMeta): Promise<void> {

@@ -34,7 +34,7 @@ it('a re-import is paced while a relay answers RCPTs, and unpaced before any has
   // every one of the 267 objects' batches of 5 paced, and what was staged is the same
   expect(busy.paced).toMatchObject({ duty: 0.25, batches: Math.ceil(267 / 5) });
   expect(formatPublish(busy)).toMatch(
-    /^ {2}paced {6}54 batches while relays answered, \d+\.\d\d s paused for their lookups \(table\.stageDuty 0\.25\)$/m,
+    /^ {2}paced {6}54 batches while relays answered, \d+\.\d\d s of Redis time, \d+\.\d\d s paused for their lookups \(table\.stageDuty 0\.25\)$/m,
   );
   expect(formatPublish(quiet)).not.toMatch(/paced/);
   expect(busy.counts).toEqual(quiet.counts);

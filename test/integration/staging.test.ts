@@ -48,8 +48,12 @@ describe('staging an import', () => {
     const args = stageArgs(1, [built.object], 10);
     const first = await stageBatch(env.redis, env.keys, id, undefined, args);
     const again = await stageBatch(env.redis, env.keys, id, undefined, args);
-    expect(first).toEqual({ status: 'A', addressesNew: 1, addressesKept: 0, conflicted: [] });
-    expect(again).toEqual(first);
+    const { redisMs, ...reply } = first;
+    expect(reply).toEqual({ status: 'A', addressesNew: 1, addressesKept: 0, conflicted: [] });
+    expect(redisMs).toBeGreaterThanOrEqual(0); // how long the script ran, by Redis's clock
+    expect(redisMs).toBeLessThan(1000);
+    expect(again).toEqual(reply); // the first reply as stored, without a time of its own
+    expect(again.redisMs).toBeUndefined();
     const other = await stageBatch(env.redis, env.keys, id, undefined, stageArgs(2, [built.object], 10));
     expect(other.status).toBe('D'); // a different batch with the same object is a real duplicate
   });
@@ -61,11 +65,14 @@ describe('staging an import', () => {
     onTestFinished(() => own.stop()); // after afterEach, which cleans up the env below
     await env.cleanup();
     env = await testEnv(undefined, own.url);
-    const scriptCalls = async (): Promise<number> =>
+    const evalsha = async (field: 'calls' | 'usec'): Promise<number> =>
       Number(
-        /calls=(\d+)/.exec((await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '')?.[1] ??
-          0,
+        new RegExp(`${field}=(\\d+)`).exec(
+          (await env.redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:')) ?? '',
+        )?.[1] ?? 0,
       );
+    const scriptCalls = (): Promise<number> => evalsha('calls');
+    const scriptMs: number[] = [];
     const firsts: number[] = [];
     const stages: number[] = [];
     const results = [];
@@ -90,8 +97,10 @@ describe('staging an import', () => {
       results.push(await published());
       // a re-import diffs every object against the published state: stage.lua, in the configured batches
       const again = await scriptCalls();
+      const usec = await evalsha('usec');
       const re = await importCsvde(deps, env.source('corp'), csvFixture('contoso.csv'));
       stages.push((await scriptCalls()) - again);
+      scriptMs.push(((await evalsha('usec')) - usec) / 1000);
       expect(re.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0, unchanged: 267 });
       // a first import into an empty table is never paced; a re-import is while relays answer, at the duty configured
       expect(r.paced).toBeUndefined();
@@ -108,6 +117,10 @@ describe('staging an import', () => {
     expect(paced.map((p) => p?.duty)).toEqual([STAGE_PACE.duty, undefined, undefined, undefined, 0.05]);
     expect(paced[4]).toMatchObject({ batches: 267 });
     expect(paced[4]?.pausedMs).toBeGreaterThan(0);
+    // each batch is charged twice the time its script reported (duty-cycle.ts), which Redis's
+    // own count of its EVALSHA time bounds, not the round trip (ten times that and more here)
+    expect(paced[4]?.redisMs).toBeGreaterThan(0);
+    expect(paced[4]?.redisMs).toBeLessThanOrEqual(2 * (scriptMs[4] ?? 0) + 0.1);
     // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
     expect(stages[1]! - stages[3]!).toBe(267 - 1);
     expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);

@@ -4,7 +4,7 @@
  * its time by moving the clock, a pause moves it by what was asked (or more, as a timer does).
  */
 import { expect, it } from 'vitest';
-import { DutyCycle, MAX_CHARGE_MS, MIN_PAUSE_MS, type PaceClock } from '../../src/pipeline/duty-cycle.js';
+import { DutyCycle, MAX_CHARGE_MS, MIN_PAUSE_MS, REDIS_TIME_FACTOR, type PaceClock } from '../../src/pipeline/duty-cycle.js';
 
 class VirtualClock implements PaceClock {
   t = 1000;
@@ -127,15 +127,65 @@ it('a failed batch frees the slot and still counts', async () => {
   expect(clock.pauses).toEqual([4]);
 });
 
-it('charges a batch that waited out an outage no more than MAX_CHARGE_MS', async () => {
+it('charges a batch that waited out an outage no more than MAX_CHARGE_MS, and owes no pause for it', async () => {
   const clock = new VirtualClock();
   const pace = new DutyCycle(0.25, clock);
   await pace.run(batch(clock, 30_000)); // answered after a 30 s Redis restart (the client resent it)
   await pace.run(batch(clock, 1));
+  await pace.run(batch(clock, 1));
   await pace.drain();
   expect(MAX_CHARGE_MS).toBe(100);
-  expect(clock.pauses).toEqual([300]);
-  expect(pace.busy).toBe(101);
+  expect(clock.pauses).toEqual([3]); // none after the outage; three times its time after the next
+  expect(pace.busy).toBe(102);
+  // a slow answer under the cap is charged whole: the next batch 4 × 60 ms after it was sent
+  const slow = new VirtualClock();
+  const paced = new DutyCycle(0.25, slow);
+  await paced.run(batch(slow, 60));
+  await paced.run(batch(slow, 1));
+  expect(slow.pauses).toEqual([180]);
+});
+
+/** A stage script that ran `redisMs` by Redis's clock and was answered `roundTrip` after it was sent. */
+const reporting = (clock: VirtualClock, roundTrip: number, redisMs: number) => async (): Promise<number> => {
+  await Promise.resolve();
+  clock.t += roundTrip;
+  return redisMs;
+};
+
+it("charges a batch that reports Redis's time REDIS_TIME_FACTOR times that, never more than its round trip", async () => {
+  expect(REDIS_TIME_FACTOR).toBe(2);
+  const clock = new VirtualClock();
+  const pace = new DutyCycle(0.25, clock);
+  const start = clock.t;
+  // 0.75 ms of script in a 3 ms round trip: charged 1.5 ms, so each batch starts 6 ms after the one before
+  for (let i = 0; i < 4; i++) await pace.run(reporting(clock, 3, 0.75));
+  await pace.drain();
+  expect(clock.pauses).toEqual([3, 3, 3]);
+  expect(pace.busy).toBe(6);
+  expect(clock.t - start).toBe(4 * 3 + 3 * 3);
+  // a report longer than the round trip (another clock) is charged the round trip; a report
+  // that is not a time (a plain pipeline's reply, a replay's missing one) too
+  const other = new VirtualClock();
+  const cycle = new DutyCycle(0.5, other);
+  await cycle.run(reporting(other, 2, 5));
+  await cycle.run(reporting(other, 3, Number.NaN));
+  await cycle.run(() => Promise.resolve('OK'));
+  expect(other.pauses).toEqual([2, 3]);
+  expect(cycle.busy).toBe(5);
+});
+
+it('keeps the share of reported Redis time at the duty over a run', async () => {
+  const clock = new VirtualClock();
+  const pace = new DutyCycle(0.25, clock);
+  const start = clock.t;
+  const scripts = [0.4, 0.6, 0.3, 0.5, 0.7];
+  for (let i = 0; i < 100; i++) await pace.run(reporting(clock, 2.5, scripts[i % scripts.length] ?? 0.5));
+  await pace.drain();
+  const charged = scripts.reduce((a, b) => a + b, 0) * 20 * REDIS_TIME_FACTOR;
+  expect(pace.busy).toBeCloseTo(charged, 6);
+  const wall = clock.t - start;
+  expect(charged / wall).toBeLessThanOrEqual(0.25 * 1.0001 + 2.5 / wall);
+  expect(charged / wall).toBeGreaterThan(0.25 * 0.95);
 });
 
 it('returns from run only once the batch is answered, so the caller builds the next one in the pause', async () => {

@@ -32,9 +32,13 @@
             address pairs (address hint, lower-cased address)
 
   Output:
-    { status, addressesNew, addressesKept, {conflicted addresses} }
-    status has one character per object: A added, C changed, U unchanged, D duplicate key
+    { status, addressesNew, addressesKept, {conflicted addresses}, micros }
+    status has one character per object: A added, C changed, U unchanged, D duplicate key;
+    micros is how long the script ran (Redis's clock, µs): a paced staging charges itself
+    Redis's own time rather than the round trip (src/pipeline/duty-cycle.ts). A replayed
+    batch's reply has no micros.
 ]]
+local started = redis.call('TIME')
 local batches, batchId = KEYS[1], ARGV[1]
 local replay = redis.call('HGET', batches, batchId)
 if replay then return cjson.decode(replay) end
@@ -174,4 +178,6 @@ end
 
 local reply = { table.concat(status), addrNew, addrKept, conflicted }
 redis.call('HSET', batches, batchId, cjson.encode(reply))
+local ended = redis.call('TIME')
+reply[5] = (ended[1] - started[1]) * 1000000 + (ended[2] - started[2])
 return reply
