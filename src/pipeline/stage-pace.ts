@@ -29,7 +29,9 @@ export const STAGE_DUTY = 0.25;
  * (session 30), 10 objects a script took a million-address re-import as long as 20 did
  * (106–112 s against 89–111 s) and brought B4's p99 at 1000 RCPT/s from 8.1–8.3 ms to
  * 5.0–5.2 ms, since a lookup waits behind a shorter script; 5 took a third longer for
- * little more (4.4–5.2 ms). Unpaced, session 21 found 20–50 faster; in session 31, 10 were
+ * little more (4.4–5.2 ms). Charging a batch its script's own Redis time (session 32), 5
+ * re-imported as fast as 10, with a p99 0.2–1.4 ms lower in one run each: not enough to
+ * change the default. Unpaced, session 21 found 20–50 faster; in session 31, 10 were
  * faster (100,000-row re-imports: 9.0–9.9 s against 11.4–12.0 s with 20).
  * In flight: one made B1's first import 1.7× slower (the worker builds the next batch while
  * Redis idles, and Redis idles while it does); with two, the next batch is built while one
