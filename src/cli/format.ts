@@ -35,7 +35,7 @@ export function formatPublish(r: PublishResult, shown = 10): string {
   if (c.invalid > 0) lines.push(`  invalid    ${c.invalid} (not published)`);
   if (r.paced)
     lines.push(
-      `  paced      ${r.paced.batches} batches while relays answered, ${(r.paced.redisMs / 1000).toFixed(2)} s of Redis time, ${(r.paced.pausedMs / 1000).toFixed(2)} s paused for their lookups (table.stageDuty ${r.paced.duty})`,
+      `  paced      ${r.paced.batches} batches while relays answered, ${r.paced.redisMs === undefined ? '' : `${(r.paced.redisMs / 1000).toFixed(2)} s charged as Redis time, `}${(r.paced.pausedMs / 1000).toFixed(2)} s paused for their lookups (table.stageDuty ${r.paced.duty})`,
     );
   const list = (name: string, values: readonly string[], total: number): void => {
     if (values.length === 0) return;

@@ -5,17 +5,21 @@
  * lookups waited behind its scripts and for a core (p99 5–15 ms against 2–3 ms idle).
  *
  * `DutyCycle` sends one batch at a time and starts the next one no sooner than the batch's
- * charge divided by `duty` after it was sent: the staging holds Redis (and itself, since `run`
- * returns only once the batch is answered and the caller builds the next one in the pause)
- * for at most `duty` of the wall time.
+ * charge divided by `duty` after it was sent, so the staging holds Redis for about `duty` of
+ * the wall time (`run` returns only once the batch is answered: the caller builds the next
+ * one in the pause).
  *
  * A batch's charge is its Redis time. A stage script reports how long it ran by Redis's
  * clock (stage.lua); Redis spends more than that on the command (reading and parsing its
  * arguments, the reply, the AOF write), so the charge is REDIS_TIME_FACTOR times it, and
  * never more than the round trip. A batch that reports nothing (a first staging's plain
- * writes, a replayed script) is charged its round trip. Charging the round trip for every
- * batch, as before session 32, held Redis about 15 % of the time at a duty of 0.25: the round
- * trip was about twice Redis's time (docs/benchmarks.md, sessions 31–32).
+ * writes, a replayed script, a server whose clock stands still within a script: Redis 7.2
+ * and later) is charged its round trip, which also makes the staging back off further when
+ * Redis or the machine is busy; a reported time does not grow with the relays' load, and
+ * holds Redis's share at the duty whatever they ask of it. Charging the round trip for every
+ * batch, as before session 32, held Redis 15.6–16.2 % of the time at a duty of 0.25: the round
+ * trip was about 1.6 times Redis's main-thread time for the batch (docs/benchmarks.md,
+ * sessions 31–32).
  *
  * Owed pauses shorter than MIN_PAUSE_MS are carried to the next batch, not slept: a timer
  * cannot sleep less than about a millisecond, and the long-run share stays the same. Time
@@ -43,11 +47,12 @@ export const MIN_PAUSE_MS = 2;
 export const MAX_CHARGE_MS = 100;
 
 /**
- * Redis's time for a staging batch per unit of its script's own time. Measured during paced
- * 100,000-row re-imports at a duty of 0.25 (docs/benchmarks.md, session 32): Redis's main
- * thread spent 1.4 times the scripts' EVALSHA time on the staging, and held itself for the
- * staging 23.3–23.5 % of the time with a factor of 2, 28.7–30.0 % with 1.5 (15.6–16.2 %
- * charging the round trip, 34 s against 50–61 s for the re-import).
+ * Redis's time for a staging batch per unit of its script's own time. Measured on the 2-core
+ * development machine during paced 100,000-row re-imports (3 addresses an object) at a duty
+ * of 0.25 (docs/benchmarks.md, session 32): Redis's main thread spent 1.4 times the scripts'
+ * EVALSHA time on the staging, and held itself for the staging 23.3–23.5 % of the time with a
+ * factor of 2, 28.7–30.0 % with 1.5 (15.6–16.2 % charging the round trip, 34 s against 50–61 s
+ * for the re-import). A tuned factor, not a bound: larger objects cost more outside the script.
  */
 export const REDIS_TIME_FACTOR = 2;
 
@@ -73,8 +78,8 @@ export class DutyCycle {
 
   /**
    * Runs `task` once the one before it has been answered and its pause has passed; returns
-   * when it has settled. A task that resolves to a number reports Redis's own time for its
-   * batch (ms): it is charged REDIS_TIME_FACTOR times that, at most its round trip.
+   * when it has settled. A task that resolves to a positive number reports Redis's own time
+   * for its batch (ms): it is charged REDIS_TIME_FACTOR times that, at most its round trip.
    */
   async run(task: () => Promise<unknown>): Promise<void> {
     while (this.running !== undefined) await this.running.catch(() => undefined);
@@ -88,7 +93,7 @@ export class DutyCycle {
       .finally(() => {
         const answered = this.clock.now();
         const roundTrip = answered - sent;
-        const own = typeof reported === 'number' && reported >= 0 ? REDIS_TIME_FACTOR * reported : Infinity;
+        const own = typeof reported === 'number' && reported > 0 && reported < Infinity ? REDIS_TIME_FACTOR * reported : Infinity;
         const charge = Math.min(roundTrip, own, MAX_CHARGE_MS);
         this.busy += charge;
         // the next batch no sooner than charge / duty after this one was sent

@@ -17,7 +17,11 @@ import type { StagePace } from './types.js';
  * a quarter, RCPTs sent back to back during a million-address re-import kept their idle p99
  * or better (1.6–1.8 ms, 2.1 ms idle, 4.4–7.7 ms unpaced), at 1000 RCPT/s 5.0–7.7 ms against
  * 9.4–11.4 ms unpaced, and the re-import took 2–3 min instead of 19–31 s; 0.1 (scripts of 20)
- * gave 4.0–5.5 ms at 1000/s and took five to seven minutes.
+ * gave 4.0–5.5 ms at 1000/s and took five to seven minutes. Those runs charged each batch its
+ * round trip, which held Redis ~16 % of the time at 0.25; charged Redis's own time (session
+ * 32, Redis 7.0) it holds ~23 %, the re-import took 110–157 s, and the p99 was 1.25–1.9 times
+ * the idle one (at or under it before, in another session's run); about 0.17 would hold the
+ * old share. Kept at 0.25, the share the setting names.
  */
 export const STAGE_DUTY = 0.25;
 

@@ -71,8 +71,12 @@ export interface PacedStaging {
   readonly pausedMs: number;
   /** Batches sent paced. */
   readonly batches: number;
-  /** Redis time charged for them (ms): twice what their scripts reported, or the round trip of those that reported nothing. */
-  readonly redisMs: number;
+  /**
+   * Redis time charged for them (ms): twice what each script reported, or the round trip of a
+   * batch that reported nothing; never more than its round trip, nor MAX_CHARGE_MS (duty-cycle.ts).
+   * Absent from the results of a release before it.
+   */
+  readonly redisMs?: number;
 }
 
 export interface PublishResult {

@@ -37,7 +37,10 @@ export interface BatchResult {
   readonly addressesNew: number;
   readonly addressesKept: number;
   readonly conflicted: readonly string[];
-  /** How long the script ran by Redis's clock (ms); absent for a batch replayed after a resend. */
+  /**
+   * How long the script ran by Redis's clock (ms); absent for a batch replayed after a resend,
+   * and where the clock did not advance within the script (Redis 7.2 and later) or was refused.
+   */
   readonly redisMs?: number;
 }
 
@@ -154,7 +157,8 @@ export async function stageBatch(
     args.length > 1 ? header.concat(args.slice(1)) : header,
   )) as [string, number, number, string[], number?];
   const result = { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
-  return reply[4] === undefined ? result : { ...result, redisMs: reply[4] / 1000 };
+  const micros = reply[4];
+  return typeof micros === 'number' && micros > 0 ? { ...result, redisMs: micros / 1000 } : result;
 }
 
 export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: string, meta: SnapshotMeta): Promise<void> {

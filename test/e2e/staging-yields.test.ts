@@ -34,7 +34,12 @@ it('a re-import is paced while a relay answers RCPTs, and unpaced before any has
   // every one of the 267 objects' batches of 5 paced, and what was staged is the same
   expect(busy.paced).toMatchObject({ duty: 0.25, batches: Math.ceil(267 / 5) });
   expect(formatPublish(busy)).toMatch(
-    /^ {2}paced {6}54 batches while relays answered, \d+\.\d\d s of Redis time, \d+\.\d\d s paused for their lookups \(table\.stageDuty 0\.25\)$/m,
+    /^ {2}paced {6}54 batches while relays answered, \d+\.\d\d s charged as Redis time, \d+\.\d\d s paused for their lookups \(table\.stageDuty 0\.25\)$/m,
+  );
+  // a result from a worker of the release before, without the Redis time
+  const older = { ...busy, paced: { duty: 0.25, pausedMs: 80, batches: 54 } };
+  expect(formatPublish(older)).toMatch(
+    /^ {2}paced {6}54 batches while relays answered, 0\.08 s paused for their lookups \(table\.stageDuty 0\.25\)$/m,
   );
   expect(formatPublish(quiet)).not.toMatch(/paced/);
   expect(busy.counts).toEqual(quiet.counts);

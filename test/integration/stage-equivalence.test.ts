@@ -111,9 +111,9 @@ async function stageWithReference(
   return { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
 }
 
-/** A reply without the script's own time (which the previous script did not report), checked to be one. */
+/** A reply without the script's own time (which the previous script did not report), checked to be one when there. */
 function withoutTime({ redisMs, ...reply }: BatchResult): BatchResult {
-  expect(redisMs).toBeGreaterThanOrEqual(0);
+  if (redisMs !== undefined) expect(redisMs).toBeGreaterThan(0);
   return reply;
 }
 

@@ -163,15 +163,26 @@ it("charges a batch that reports Redis's time REDIS_TIME_FACTOR times that, neve
   expect(clock.pauses).toEqual([3, 3, 3]);
   expect(pace.busy).toBe(6);
   expect(clock.t - start).toBe(4 * 3 + 3 * 3);
-  // a report longer than the round trip (another clock) is charged the round trip; a report
-  // that is not a time (a plain pipeline's reply, a replay's missing one) too
+  // a report longer than the round trip (another clock) is charged the round trip; so is a
+  // report that is not a positive time: NaN, 0 (a clock that stood still in the script, as
+  // from Redis 7.2 on), a negative one (TIME refused), a plain pipeline's reply, nothing
   const other = new VirtualClock();
   const cycle = new DutyCycle(0.5, other);
   await cycle.run(reporting(other, 2, 5));
   await cycle.run(reporting(other, 3, Number.NaN));
-  await cycle.run(() => Promise.resolve('OK'));
-  expect(other.pauses).toEqual([2, 3]);
-  expect(cycle.busy).toBe(5);
+  await cycle.run(reporting(other, 4, 0));
+  await cycle.run(reporting(other, 5, -1));
+  await cycle.run(async () => {
+    other.t += 6;
+    return Promise.resolve('OK');
+  });
+  await cycle.run(async () => {
+    other.t += 7;
+    return Promise.resolve(undefined);
+  });
+  await cycle.drain();
+  expect(other.pauses).toEqual([2, 3, 4, 5, 6]);
+  expect(cycle.busy).toBe(2 + 3 + 4 + 5 + 6 + 7);
 });
 
 it('keeps the share of reported Redis time at the duty over a run', async () => {

@@ -36,9 +36,20 @@
     status has one character per object: A added, C changed, U unchanged, D duplicate key;
     micros is how long the script ran (Redis's clock, µs): a paced staging charges itself
     Redis's own time rather than the round trip (src/pipeline/duty-cycle.ts). A replayed
-    batch's reply has no micros.
+    batch's reply has no micros. It is 0 where TIME does not advance within a script (Redis
+    7.2 and later freeze it) and -1 where the server refuses TIME: the client then charges
+    the round trip.
 ]]
-local started = redis.call('TIME')
+-- TIME is not deterministic: writes after it need effects replication, the default since
+-- Redis 5 and the only mode since 7 (a no-op there); where the call is gone, nothing is done
+local replicateEffects = rawget(redis, 'replicate_commands')
+if replicateEffects then replicateEffects() end
+local function clock()
+  local t = redis.pcall('TIME')
+  if type(t) ~= 'table' or t.err or not t[2] then return nil end
+  return t[1] * 1000000 + t[2]
+end
+local started = clock()
 local batches, batchId = KEYS[1], ARGV[1]
 local replay = redis.call('HGET', batches, batchId)
 if replay then return cjson.decode(replay) end
@@ -178,6 +189,6 @@ end
 
 local reply = { table.concat(status), addrNew, addrKept, conflicted }
 redis.call('HSET', batches, batchId, cjson.encode(reply))
-local ended = redis.call('TIME')
-reply[5] = (ended[1] - started[1]) * 1000000 + (ended[2] - started[2])
+local ended = clock()
+reply[5] = (started and ended) and ended - started or -1
 return reply
