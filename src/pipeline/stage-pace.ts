@@ -58,7 +58,7 @@ export function freshBatch(shards: number): number {
 
 /** At most `limit` tasks running; `run` waits for a free slot before it starts one. */
 export class Window {
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new Set<Promise<unknown>>();
   constructor(private readonly limit: number) {}
 
   get size(): number {
@@ -67,9 +67,7 @@ export class Window {
 
   async run(task: () => Promise<unknown>): Promise<void> {
     while (this.running.size >= this.limit) await Promise.race(this.running);
-    const p: Promise<void> = task()
-      .then(() => undefined)
-      .finally(() => this.running.delete(p));
+    const p: Promise<unknown> = task().finally(() => this.running.delete(p));
     this.running.add(p);
   }
 
