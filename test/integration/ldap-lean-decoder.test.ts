@@ -10,7 +10,8 @@ import { Attribute, Client, type MessageParser, NoSuchObjectError, type SearchOp
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_DN, SERVICE_DN, SUFFIX, type EmbeddedSlapd } from '../../testkit/embedded-slapd.js';
 import { useLeanDecoder } from '../../src/directory/ldap/ldapts-internals.js';
-import { adMapping } from '../../src/directory/ldap/mapping.js';
+import { foldedRequest, leanAttributes } from '../../src/directory/ldap/folded-entry.js';
+import { adMapping, foldRanges } from '../../src/directory/ldap/mapping.js';
 import { fixtureSlapd } from '../helpers/slapd.js';
 
 let slapd: EmbeddedSlapd & { cleanup(): Promise<void> };
@@ -91,6 +92,30 @@ describe('lean entry decoder against slapd', () => {
     expect(entry).toMatchObject({ cn: 'Zoë Ærøskøbing', displayName: 'Zoë 😀 Ærøskøbing' });
     expect(entry?.proxyAddresses).toHaveLength(many.length + 1);
     expect(entry?.objectGUID).toStrictEqual(Buffer.from('00112233445566778899aabbccddeeff', 'hex'));
+  });
+
+  it('a search marked as the sync marks its own: every entry folded, as foldRanges folds ldapts’s object', async () => {
+    const options = (attributes: string[]): SearchOptions => ({
+      attributes,
+      explicitBufferAttributes: ['objectGUID'],
+      paged: { pageSize: 7 },
+    });
+    const theirs = await pages(slapd.ldapUrl, false, options([...adMapping.attributes]));
+    const ours = await pages(slapd.ldapUrl, true, options(foldedRequest([...adMapping.attributes])));
+    const entries = (p: unknown[]): Record<string, unknown>[] =>
+      p.flatMap((page) => (page as { searchEntries: Record<string, unknown>[] }).searchEntries);
+    const [want, got] = [entries(theirs.pages), entries(ours.pages)];
+    expect(got.map((e) => e.dn)).toStrictEqual(want.map((e) => e.dn));
+    expect(got.length).toBeGreaterThan(5);
+    for (const [i, raw] of got.entries()) {
+      const lean = leanAttributes(raw);
+      expect(lean, String(raw.dn)).toBeDefined();
+      expect(Object.keys(raw)).toEqual(['dn']);
+      const folded = foldRanges(want[i] ?? {}).attrs;
+      expect(lean).toStrictEqual(new Map([...folded].filter(([, v]) => v.length > 0)));
+    }
+    const zoe = got.find((e) => String(e.dn).startsWith('cn=Zoë'));
+    expect(leanAttributes(zoe ?? {})?.get('proxyaddresses')).toHaveLength(many.length + 1);
   });
 
   it('a missing base is ldapts’s NoSuchObjectError, as without the decoder', async () => {

@@ -7,7 +7,8 @@
 import { Client, FilterParser, MessageParser, SearchEntry, SearchRequest, SearchResponse, SearchReference } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { assertLdaptsInternals, leanRead, TESTED_LDAPTS, useLeanDecoder } from '../../src/directory/ldap/ldapts-internals.js';
-import { leanAttributes, LeanSearchEntry } from '../../src/directory/ldap/lean-entry.js';
+import { foldedRequest, leanAttributes } from '../../src/directory/ldap/folded-entry.js';
+import { LeanSearchEntry } from '../../src/directory/ldap/lean-entry.js';
 import { foldRanges } from '../../src/directory/ldap/mapping.js';
 
 /** A BER TLV, long-form length when over 127 bytes. */
@@ -35,11 +36,11 @@ const done = (id: number, cookie: string): Buffer =>
 const guid = Buffer.from('5a5a00001122334455667788990a0b0c', 'hex');
 const REQUESTED = ['objectGUID', 'cn', 'proxyAddresses', 'displayName', 'description', 'absentAttr'];
 
-function request(id: number, explicitBufferAttributes: string[]): Map<string, { message: SearchRequest }> {
+function request(id: number, explicitBufferAttributes: string[], attributes = REQUESTED): Map<string, { message: SearchRequest }> {
   const message = new SearchRequest({
     messageId: id,
     filter: FilterParser.parseString('(objectClass=*)'),
-    attributes: REQUESTED,
+    attributes,
     explicitBufferAttributes,
   });
   return new Map([[String(id), { message }]]);
@@ -136,26 +137,60 @@ describe('lean search entry decoder', () => {
   });
 });
 
-describe('attributes folded by the lean decoder', () => {
-  it('are what foldRanges gives for the same object, but the empty fills; none when a range or a name twice', () => {
+describe('entries of a folded search (foldedRequest)', () => {
+  const mixed = entry(7, 'cn=Mixed,dc=contoso,dc=edu', [
+    attr('objectGUID', [guid]),
+    attr('displayName', ['\ufeffwith a BOM', 'Ünïcödé ✓ 😀']),
+    attr('description', [Buffer.from([0x41, 0xff, 0xfe]), 'ascii']), // not UTF-8: every value a Buffer
+    attr('empty', []),
+    attr('noSet'),
+    attr('proxyAddresses', many),
+  ]);
+  const dnAttribute = entry(7, 'cn=Dn,dc=contoso,dc=edu', [attr('cn', ['Dn']), attr('dn', ['cn=other'])]);
+  const binary = entry(7, 'cn=Cert,dc=contoso,dc=edu', [
+    attr('cn', ['Cert']),
+    attr('userCertificate;binary', [Buffer.from('3082', 'hex')]),
+  ]);
+  const twice = entry(7, 'cn=Twice,dc=contoso,dc=edu', [attr('cn', ['Twice']), attr('CN', ['again'])]);
+  const foldStream = Buffer.concat([mixed, dnAttribute, binary, twice, stream]);
+
+  /** The objects toObject gives for foldStream's entries, the search's attributes marked or not. */
+  function objects(folded: boolean): Record<string, unknown>[] {
     const parser = new MessageParser();
     leanRead(parser);
-    const objects: Record<string, unknown>[] = [];
+    const attributes = folded ? foldedRequest([...REQUESTED]) : [...REQUESTED];
+    const out: Record<string, unknown>[] = [];
     parser.on('message', (m) => {
-      if (m instanceof SearchEntry) objects.push(m.toObject(REQUESTED, ['objectGUID']));
+      if (m instanceof SearchEntry) out.push(m.toObject(attributes, ['objectGUID']));
     });
-    parser.read(stream, request(7, ['objectGUID']));
-    const [plain, twice, ranged, emptyDn, withControl] = objects;
-    for (const raw of [plain, emptyDn]) {
-      const lean = leanAttributes(raw ?? {});
-      const folded = foldRanges(raw ?? {}).attrs;
-      expect(lean).toBeDefined();
-      expect(new Map([...folded].filter(([k]) => lean?.has(k)))).toStrictEqual(lean);
-      expect([...folded].filter(([k]) => !lean?.has(k)).every(([, v]) => v.length === 0)).toBe(true);
+    parser.read(foldStream, request(7, ['objectGUID'], attributes));
+    return out;
+  }
+
+  it('have only their DN, their attributes as foldRanges folds ldapts’s object (but the empty fills)', () => {
+    const theirs = objects(false);
+    const ours = objects(true);
+    expect(ours).toHaveLength(9);
+    // mixed, a dn attribute, ;binary, cn and CN, then stream's: plain, Zoë (;binary, CN), ranged, empty DN, with a control (parsed by ldapts)
+    expect(ours.map((o) => leanAttributes(o) !== undefined)).toEqual([true, false, false, false, true, false, false, true, false]);
+    for (const [i, raw] of ours.entries()) {
+      const their = theirs[i] as Record<string, unknown>;
+      expect(leanAttributes(their)).toBeUndefined(); // an unmarked search's objects are ldapts's, never folded
+      const lean = leanAttributes(raw);
+      if (lean === undefined) {
+        expect(raw).toStrictEqual(their); // what the fold cannot take: ldapts's object, as an unmarked search gives it
+        continue;
+      }
+      expect(Object.keys(raw)).toEqual(['dn']);
+      expect(raw.dn).toBe(their.dn);
+      const folded = foldRanges(their).attrs;
+      expect(new Map([...folded].filter(([k]) => lean.has(k)))).toStrictEqual(lean);
+      expect([...folded].filter(([k]) => !lean.has(k)).every(([, v]) => v.length === 0)).toBe(true);
+      expect([...lean.keys()].filter((k) => !folded.has(k))).toEqual([]);
     }
-    expect(leanAttributes(twice ?? {})).toBeUndefined(); // cn and CN
-    expect(leanAttributes(ranged ?? {})).toBeUndefined();
-    expect(leanAttributes(withControl ?? {})).toBeUndefined(); // parsed by ldapts
+    const first = leanAttributes(ours[0] ?? {});
+    expect(first?.get('description')).toStrictEqual([Buffer.from([0x41, 0xff, 0xfe]), Buffer.from('ascii')]);
+    expect(first?.get('proxyaddresses')).toHaveLength(many.length);
   });
 });
 

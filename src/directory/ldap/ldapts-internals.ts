@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Client, MessageParser, SearchEntry, SearchRequest } from 'ldapts';
+import { isFoldedRequest } from './folded-entry.js';
 import { SEARCH_ENTRY_TAG, decodeEntry, header, lastLength, type LeanSearchEntry } from './lean-entry.js';
 
 /** The ldapts release these members were read from and tested with. */
@@ -75,7 +76,7 @@ function leanEntry(buf: Buffer, body: number, end: number, details: Details): Le
   if (entryAt < 0 || entryAt + lastLength() !== end) return undefined; // controls follow: ldapts parses them
   const request = details.get(String(id))?.message;
   if (!(request instanceof SearchRequest)) return undefined;
-  return decodeEntry(buf, id, entryAt, end, request.explicitBufferAttributes);
+  return decodeEntry(buf, id, entryAt, end, request.explicitBufferAttributes, isFoldedRequest(request.attributes));
 }
 
 /**

@@ -7,6 +7,10 @@
  * that is not UTF-8 makes the attribute's values Buffers, as there). Attributes listed in
  * the request's `explicitBufferAttributes` and `;binary` ones stay Buffers (objectGUID).
  *
+ * A search marked by `foldedRequest` (the sync's own, session.ts) gets its entries folded
+ * instead: an object with only `dn`, whose attributes `leanAttributes` gives as foldRanges
+ * would fold ldapts's object (no empty fills). Such objects cost no property per attribute.
+ *
  * Anything this decoder does not expect (another tag, a long-form length over 4 bytes,
  * controls after the entry, trailing bytes) makes it return undefined: the caller then
  * hands the message to ldapts's own parser (ldapts-internals.ts). test/integration/
@@ -14,6 +18,7 @@
  */
 import { TextDecoder } from 'node:util';
 import { SearchEntry, type Entry } from 'ldapts';
+import { FoldedEntry, type FoldedAttributes } from './folded-entry.js';
 
 /** LDAP_RES_SEARCH_ENTRY, [APPLICATION 4] constructed. */
 export const SEARCH_ENTRY_TAG = 0x64;
@@ -72,22 +77,23 @@ function octets(buf: Buffer, off: number, end: number): number {
   return start < 0 || start + tlvLength > end ? -1 : start;
 }
 
-/**
- * A SearchEntry whose object is already built: `toObject` only adds the requested
- * attributes the server did not return (as ldapts does). Its `attributes` stay empty:
- * ldapts reads a SearchEntry only through `toObject`.
- */
 /** Shared by every lean entry: ldapts never adds to an entry's attributes or controls once parsed. */
 const NO_ATTRIBUTES: [] = [];
 const NO_CONTROLS: [] = [];
 
+/**
+ * A SearchEntry whose object is already built. For an ldapts-compatible object, `toObject`
+ * only adds the requested attributes the server did not return (as ldapts does); a folded
+ * entry is given as it is. Its `attributes` stay empty: ldapts reads a SearchEntry only
+ * through `toObject`.
+ */
 export class LeanSearchEntry extends SearchEntry {
   constructor(
     messageId: number,
     name: string,
     private readonly object: Entry,
-    /** The returned types, lower-cased as ldapts compares them. */
-    private readonly returned: readonly string[],
+    /** The returned types, lower-cased as ldapts compares them; undefined for a folded entry. */
+    private readonly returned: readonly string[] | undefined,
   ) {
     super({ messageId, name, attributes: NO_ATTRIBUTES });
     this.controls = NO_CONTROLS;
@@ -96,6 +102,7 @@ export class LeanSearchEntry extends SearchEntry {
   /** ldapts's fill of the requested attributes left out (`[]`), the returned ones skipped by name first. */
   override toObject(requestAttributes: string[]): Entry {
     const result = this.object;
+    if (this.returned === undefined) return result;
     const lower = lowered(requestAttributes);
     for (let i = 0; i < lower.length; i++) {
       const attribute = requestAttributes[i] as string;
@@ -123,10 +130,30 @@ function localeLower(name: string): string {
   return lower;
 }
 
+/** The type of the attribute `attribute` read last (module state, as `tlvLength`), and its end. */
+let attrType: KnownType | undefined;
+let attrEnd = 0;
+
+/** Reads the attribute at `off` (before `end`): its values, its type in `attrType`; undefined when malformed. */
+function attribute(buf: Buffer, off: number, end: number, buffers: readonly string[], position: number): (string | Buffer)[] | undefined {
+  if (buf[off] !== SEQUENCE) return undefined;
+  const attrAt = header(buf, off, end);
+  if (attrAt < 0) return undefined;
+  attrEnd = attrAt + tlvLength;
+  if (attrEnd > end) return undefined;
+  const typeAt = octets(buf, attrAt, attrEnd);
+  if (typeAt < 0) return undefined;
+  const typeEnd = typeAt + tlvLength;
+  const known = attributeType(buf, typeAt, typeEnd, position);
+  attrType = known;
+  return attributeValues(buf, typeEnd, attrEnd, known.binary || buffers.includes(known.type));
+}
+
 /**
  * Decodes the SearchResultEntry whose protocol operation's contents run from `start` to
  * `end` (the message's end: nothing may follow, no controls) with `buffers` the request's
- * explicitBufferAttributes; undefined when the bytes are not the expected shape.
+ * explicitBufferAttributes; `folded` for a search marked by `foldedRequest`. Undefined when
+ * the bytes are not the expected shape.
  */
 export function decodeEntry(
   buf: Buffer,
@@ -134,53 +161,37 @@ export function decodeEntry(
   start: number,
   end: number,
   buffers: readonly string[],
+  folded = false,
 ): LeanSearchEntry | undefined {
   const nameAt = octets(buf, start, end);
   if (nameAt < 0) return undefined;
   const nameEnd = nameAt + tlvLength;
   const name = tlvLength === 0 ? '' : buf.toString('utf8', nameAt, nameEnd);
-  const result: Entry = { dn: name };
   if (nameEnd >= end || buf[nameEnd] !== SEQUENCE) return undefined;
-  let off = header(buf, nameEnd, end);
-  if (off < 0 || off + tlvLength !== end) return undefined;
-  const returned: string[] = [];
-  let folded: Map<string, (string | Buffer)[]> | undefined = new Map();
-  while (off < end) {
-    if (buf[off] !== SEQUENCE) return undefined;
-    const attrAt = header(buf, off, end);
-    if (attrAt < 0) return undefined;
-    const attrEnd = attrAt + tlvLength;
-    if (attrEnd > end) return undefined;
-    const typeAt = octets(buf, attrAt, attrEnd);
-    if (typeAt < 0) return undefined;
-    const typeEnd = typeAt + tlvLength;
-    const known = attributeType(buf, typeAt, typeEnd, returned.length);
-    const type = known.type;
-    const values = attributeValues(buf, typeEnd, attrEnd, known.binary || buffers.includes(type));
-    if (values === undefined) return undefined;
-    returned.push(known.lower);
-    result[type] = values.length === 1 ? (values[0] as string | Buffer) : (values as string[] | Buffer[]);
-    if (folded !== undefined) {
-      if (known.plain && !folded.has(known.folded)) folded.set(known.folded, values);
-      else folded = undefined; // a range, a name twice, `dn`: foldRanges reads the object
+  const first = header(buf, nameEnd, end);
+  if (first < 0 || first + tlvLength !== end) return undefined;
+  if (folded) {
+    const attrs: FoldedAttributes = new Map();
+    for (let off = first; off < end; off = attrEnd) {
+      const values = attribute(buf, off, end, buffers, attrs.size);
+      if (values === undefined) return undefined;
+      const known = attrType as KnownType;
+      // a range, a name twice, `dn`: ldapts's object, which foldRanges reads
+      if (!known.plain || attrs.has(known.folded)) return decodeEntry(buf, messageId, start, end, buffers, false);
+      attrs.set(known.folded, values);
     }
-    off = attrEnd;
+    return new LeanSearchEntry(messageId, name, new FoldedEntry(name, attrs) as unknown as Entry, undefined); // read by leanAttributes only
   }
-  if (folded !== undefined) foldedAttributes.set(result, folded);
+  const result: Entry = { dn: name };
+  const returned: string[] = [];
+  for (let off = first; off < end; off = attrEnd) {
+    const values = attribute(buf, off, end, buffers, returned.length);
+    if (values === undefined) return undefined;
+    const known = attrType as KnownType;
+    returned.push(known.lower);
+    result[known.type] = values.length === 1 ? (values[0] as string | Buffer) : (values as string[] | Buffer[]);
+  }
   return new LeanSearchEntry(messageId, name, result, returned);
-}
-
-/** The attributes of a lean-decoded object as `foldRanges` would fold them (no ranges). */
-const foldedAttributes = new WeakMap<Entry, Map<string, (string | Buffer)[]>>();
-
-/**
- * The attributes of `raw`, an object of the lean decoder, already folded (names lower-cased,
- * every value in an array); undefined for any other object (fold it with foldRanges). The
- * requested attributes ldapts adds as `[]` are absent here: an empty and an absent
- * attribute read the same (`get(name) ?? []`).
- */
-export function leanAttributes(raw: object): Map<string, (string | Buffer)[]> | undefined {
-  return foldedAttributes.get(raw as Entry);
 }
 
 interface KnownType {

@@ -12,7 +12,7 @@ import { LDAP_PAGE_SIZE, type LdapSourceConfig } from '../../config/schema.js';
 import { prefetch } from '../batches.js';
 import { LdapSourceError, WatermarkInvalidError } from './errors.js';
 import { useLeanDecoder } from './ldapts-internals.js';
-import { leanAttributes } from './lean-entry.js';
+import { foldedRequest, leanAttributes } from './folded-entry.js';
 import { foldRanges, mappingFor, type LdapAttributes, type LdapMapping } from './mapping.js';
 
 export interface LdapReadOptions {
@@ -127,7 +127,7 @@ export async function* searchEntries(
     {
       scope: options.scope,
       filter: options.filter,
-      attributes: [...(options.attributes ?? mapping.attributes)],
+      attributes: foldedRequest([...(options.attributes ?? mapping.attributes)]), // entries read through leanAttributes
       explicitBufferAttributes: [...mapping.binary],
       paged: { pageSize: Math.min(options.pageSize ?? LDAP_PAGE_SIZE, 1000) },
     },
@@ -136,7 +136,7 @@ export async function* searchEntries(
   for await (const page of prefetch(pages)) {
     const out: { dn: string; mapped: ReturnType<LdapMapping['toEntry']>; attrs: LdapAttributes }[] = [];
     for (const raw of page.searchEntries) {
-      const lean = leanAttributes(raw); // folded already by the lean decoder (no ranged attribute)
+      const lean = leanAttributes(raw); // folded already by the lean decoder (none when ranged, or ldapts parsed it)
       const { attrs, pending } = lean === undefined ? foldRanges(raw) : { attrs: lean, pending: NO_RANGES };
       if (pending.length > 0) await completeRanges(client, mapping, raw.dn, attrs, pending);
       onAttrs?.(attrs);
