@@ -71,6 +71,28 @@ function collectProxies(values: readonly string[]): { primary?: string; secondar
 }
 
 /**
+ * An object's addresses, deduplicated ignoring case: a list of the lower-cased ones for the
+ * usual handful (cheaper than a Set), a Set once there are more (AD's ranged proxyAddresses
+ * can hold thousands). A class, not closures made per object: the bundle's `keepNames`
+ * names every named closure when it is made (an `Object.defineProperty`), which cost B1's
+ * and B2's main thread 3–5 % (docs/benchmarks.md, session 33).
+ */
+class AddressList {
+  readonly addresses: string[] = [];
+  private readonly seen: string[] = [];
+  private many: Set<string> | undefined;
+
+  add(a: string | undefined): void {
+    if (a === undefined || a === '') return;
+    const key = a.toLowerCase();
+    if (this.many !== undefined ? this.many.has(key) : this.seen.includes(key)) return;
+    if (this.many !== undefined) this.many.add(key);
+    else if (this.seen.push(key) > 16) this.many = new Set(this.seen);
+    this.addresses.push(a);
+  }
+}
+
+/**
  * Turns a directory entry of `source` into a recipient object, or says why it cannot. A lone
  * UTF-16 surrogate (a broken UTF-16 export) becomes U+FFFD in the object's text (what Redis
  * stores for it anyway, and what Redis's JSON decoder accepts); in an address it is an error.
@@ -92,30 +114,24 @@ export function buildObject(source: string, entry: DirectoryEntry): BuildResult 
     return { ok: false, reason: `mail ${quoted(mail)} is not an address` };
   }
 
-  // deduplicated ignoring case: a list for the usual handful of addresses (cheaper than a
-  // Set), a Set once there are more (AD's ranged proxyAddresses can hold thousands)
-  const seen: string[] = [];
-  let many: Set<string> | undefined;
-  const addresses: string[] = [];
-  const add = (a: string | undefined): void => {
-    if (a === undefined || a === '') return;
-    const key = a.toLowerCase();
-    if (many !== undefined ? many.has(key) : seen.includes(key)) return;
-    if (many !== undefined) many.add(key);
-    else if (seen.push(key) > 16) many = new Set(seen);
-    addresses.push(a);
-  };
-  add(proxies.primary);
-  for (const a of proxies.secondaries) add(a);
-  add(mail);
+  const list = new AddressList();
+  list.add(proxies.primary);
+  for (const a of proxies.secondaries) list.add(a);
+  list.add(mail);
+  const addresses = list.addresses;
   if (addresses.length === 0) return { ok: 'skip', reason: 'not mail-enabled (no SMTP address)' };
 
   const classes = entry.objectClass.map((c) => c.toLowerCase()); // once, not once per class asked
-  const hasClass = (name: string) => classes.includes(name);
-  const isContact = hasClass('contact');
+  const isContact = classes.includes('contact');
   // SPEC §1: a contact without targetAddress is not mail-enabled: left out and counted, not an error
   if (isContact && target === undefined) return { ok: 'skip', reason: 'not mail-enabled (contact without targetAddress)' };
-  const kind: ObjectKind = GROUP_CLASSES.some(hasClass) ? 'group' : target === undefined ? 'mailbox' : isContact ? 'contact' : 'mailUser';
+  const kind: ObjectKind = GROUP_CLASSES.some((c) => classes.includes(c))
+    ? 'group'
+    : target === undefined
+      ? 'mailbox'
+      : isContact
+        ? 'contact'
+        : 'mailUser';
   return {
     ok: true,
     object: {
