@@ -26,13 +26,8 @@ await build({
   external,
   minifySyntax: true,
   minifyWhitespace: true,
-  // Identifiers are not minified, and esbuild's keepNames is off: unminified, functions and
-  // classes keep their own names (error classes' names reach logs and the Csvde thread's
-  // protocol) without keepNames's helper, which ran an Object.defineProperty each time a
-  // named closure was made: 5 % of a relay's CPU per RCPT, 3–6 % of an import's main thread
-  // (docs/benchmarks.md, session 33). Start-up measured the same (`resolve`, 10 alternated runs).
-  minifyIdentifiers: false,
-  keepNames: false,
+  minifyIdentifiers: true,
+  keepNames: true,
   sourcemap: 'linked',
   logLevel: 'warning',
   // CommonJS dependencies folded into ESM chunks still call require() for Node's built-ins
