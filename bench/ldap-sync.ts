@@ -4,6 +4,7 @@
  * dumping the same entries and attributes over the same connection type.
  *
  *   npm run bench:ldap [-- --rows 100000] [--rounds 3] [--parts 4] [--client-only] [--profile DIR]
+ *     [--baseline OTHER_CHECKOUT/bin/switchyard.js]
  * Target: ≤ 1.5× the reference and ≤ 1.3× ldapts reading the same entries alone. The
  * reference, ldapts alone and the sync run in turn `--rounds` times (each sync a first one,
  * into a namespace of its own); the ratios are of the medians, each round's beside them (one
@@ -38,6 +39,11 @@ const ROUNDS = Math.max(1, roundsArg > 0 ? Number(process.argv[roundsArg + 1]) |
 const partsArg = process.argv.indexOf('--parts');
 const PARTS = partsArg > 0 ? Number(process.argv[partsArg + 1]) : 4;
 const CLIENT_ONLY = process.argv.includes('--client-only');
+const baselineArg = process.argv.indexOf('--baseline');
+/** `--baseline BIN`: another build's sync too, each round before or after ours in turn, into a namespace of its own (before/after). */
+const BASELINE = baselineArg > 0 ? process.argv[baselineArg + 1] : undefined;
+if (baselineArg > 0 && (BASELINE === undefined || BASELINE.startsWith('--')))
+  throw new Error('--baseline needs a path: OTHER_CHECKOUT/bin/switchyard.js');
 const profileArg = process.argv.indexOf('--profile');
 /** `--profile DIR`: the first sync of each kind writes a V8 CPU profile there (bench/cpu-profile.mjs). */
 const PROFILE_DIR = profileArg > 0 ? process.argv[profileArg + 1] : undefined;
@@ -176,10 +182,22 @@ async function main(): Promise<void> {
     type Alone = { t: number; cpu: number; n: number };
     const rounds: { ref: number; client: Alone; lean: Alone; client1000: Alone }[] = [];
     const syncs: { seconds: number; rssMb: number; cpu: number; out: Out; threads: string }[] = [];
+    const baseline: { seconds: number; cpu: number }[] = [];
     const lines: string[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       rounds.push({ ref: await ldapsearch(), client: await alone(false), lean: await alone(true), client1000: await alone(false, 1000) });
       if (CLIENT_ONLY) continue;
+      const runBaseline = async (): Promise<void> => {
+        if (BASELINE === undefined) return;
+        const theirs = await runSwitchyard(
+          ['sync', 'ad', '--full', '--json', '--config', configFor(`bench-b2-base-${r}`)],
+          env,
+          undefined,
+          BASELINE,
+        );
+        baseline.push({ seconds: theirs.seconds, cpu: childCpu(theirs.stderr) });
+      };
+      if (r % 2 === 1) await runBaseline(); // before ours in odd rounds, after it in even ones
       let threads: ThreadTimes | undefined;
       const config = configFor(`bench-b2-${r}`);
       const ours = await runSwitchyard(
@@ -199,6 +217,7 @@ async function main(): Promise<void> {
         out,
         threads: threads?.report() ?? 'threads: not sampled',
       });
+      if (r % 2 === 0) await runBaseline();
       const { ref, client } = rounds[r] as (typeof rounds)[number];
       lines.push(
         `    round ${r + 1}: ldapsearch ${ref.toFixed(2)} s, ldapts alone ${client.t.toFixed(2)} s, sync ${ours.seconds.toFixed(2)} s: ${(ours.seconds / ref).toFixed(2)}× ldapsearch, ${(ours.seconds / client.t).toFixed(2)}× ldapts alone`,
@@ -212,7 +231,7 @@ async function main(): Promise<void> {
     const [nParts, tParts] = await timed(() => ldaptsAlone(slapd, partFilters, PARTS));
     const first = rounds[0] as (typeof rounds)[number];
     const head = [
-      `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s); medians of ${ROUNDS} rounds (each: reference, ldapts alone, lean decoder, sync)`,
+      `B2 full LDAP sync, ${ROWS} entries (slapadd ${tSlapadd.toFixed(1)} s); medians of ${ROUNDS} rounds (each: reference, ldapts alone, lean decoder, sync${BASELINE === undefined ? '' : ', the baseline sync before or after it in turn'})`,
       `  reference: ldapsearch -E pr=1000/noprompt of the same entries and attributes: ${tRef.toFixed(2)} s (rounds ${span(rounds.map((r) => r.ref))} s)`,
       `  ldapts ${LDAPTS_VERSION} alone, one search, pages of ${LDAP_PAGE_SIZE} as the sync's (entries discarded, in-process): ${tClient.toFixed(2)} s = ${(tClient / tRef).toFixed(2)}× the reference (${first.client.n} entries; rounds ${span(rounds.map((r) => r.client.t))} s); CPU ${cpuClient.toFixed(2)} s`,
       `  (extra) ldapts with Switchyard's lean entry decoder, one search, entries folded as the sync's (then discarded): ${tLean.toFixed(2)} s = ${(tLean / tRef).toFixed(2)}× the reference, ${(tLean / tClient).toFixed(2)}× ldapts alone (${first.lean.n} entries); CPU ${median(rounds.map((r) => r.lean.cpu)).toFixed(2)} s`,
@@ -240,6 +259,11 @@ async function main(): Promise<void> {
         ...lines,
         `    (extra) CPU of the sync process ${cpuSync.toFixed(2)} s = ${(cpuSync / cpuClient).toFixed(2)}× the CPU of ldapts alone (start-up included; a figure the machine's load disturbs less than wall time)`,
         `    (extra) last round's ${last.threads}`,
+        ...(BASELINE === undefined
+          ? []
+          : [
+              `  baseline ${BASELINE}, sync --full before or after ours in turn: ${median(baseline.map((b) => b.seconds)).toFixed(2)} s wall (rounds ${span(baseline.map((b) => b.seconds))} s), CPU ${median(baseline.map((b) => b.cpu)).toFixed(2)} s; ours ${(ours / median(baseline.map((b) => b.seconds))).toFixed(2)}× its wall, ${(cpuSync / median(baseline.map((b) => b.cpu))).toFixed(2)}× its CPU`,
+            ]),
         `  switchyard sync --full, partitions ${resultP.partitions?.searches ?? '?'} searches on ${PARTS} connections, once${resultP.partitions?.fallback ? ` (fell back: ${resultP.partitions.fallback})` : ''}: ${oursP.seconds.toFixed(2)} s wall, peak RSS ${oursP.rssMb.toFixed(0)} MB; ${resultP.counts.objects} objects, ${resultP.counts.addresses} addresses`,
         `    ratio ${ratios(oursP.seconds)}${oursP.seconds < ours ? ' (with partitions only)' : ''}`,
         `  second full sync of round 1's table, one search (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,

@@ -73,9 +73,9 @@ function collectProxies(values: readonly string[]): { primary?: string; secondar
 /**
  * An object's addresses, deduplicated ignoring case: a list of the lower-cased ones for the
  * usual handful (cheaper than a Set), a Set once there are more (AD's ranged proxyAddresses
- * can hold thousands). A class, not closures made per object: the bundle's `keepNames`
- * names every named closure when it is made (an `Object.defineProperty`), which cost B1's
- * and B2's main thread 3–5 % (docs/benchmarks.md, session 33).
+ * can hold thousands). One object, not two named closures made per object: the CLI bundle's
+ * esbuild `keepNames` names every named closure as it is made (an `Object.defineProperty`),
+ * which cost B1's and B2's main thread 3–6 % (docs/benchmarks.md, session 33).
  */
 class AddressList {
   readonly addresses: string[] = [];

@@ -12,6 +12,7 @@ import { ADMIN_DN, SERVICE_DN, SUFFIX, type EmbeddedSlapd } from '../../testkit/
 import { useLeanDecoder } from '../../src/directory/ldap/ldapts-internals.js';
 import { foldedRequest, leanAttributes } from '../../src/directory/ldap/folded-entry.js';
 import { adMapping, foldRanges } from '../../src/directory/ldap/mapping.js';
+import { searchEntries } from '../../src/directory/ldap/session.js';
 import { fixtureSlapd } from '../helpers/slapd.js';
 
 let slapd: EmbeddedSlapd & { cleanup(): Promise<void> };
@@ -116,6 +117,28 @@ describe('lean entry decoder against slapd', () => {
     }
     const zoe = got.find((e) => String(e.dn).startsWith('cn=Zoë'));
     expect(leanAttributes(zoe ?? {})?.get('proxyaddresses')).toHaveLength(many.length + 1);
+  });
+
+  it('the sync’s own searches (searchEntries) get folded entries: no empty fill for what an entry lacks', async () => {
+    const client = new Client({ url: slapd.ldapUrl });
+    useLeanDecoder(client);
+    try {
+      await client.startTLS({ ca: [readFileSync(slapd.caFile)] });
+      await client.bind(SERVICE_DN, slapd.servicePassword);
+      const seen: string[] = [];
+      for await (const page of searchEntries(client, adMapping, SUFFIX, { scope: 'sub', filter: '(objectClass=user)', pageSize: 7 })) {
+        for (const { dn, attrs } of page) {
+          seen.push(dn);
+          // ldapts's object fills every requested attribute an entry lacks with []; foldRanges keeps them
+          expect(attrs.has('isdeleted'), dn).toBe(false);
+          expect(attrs.get('objectclass'), dn).toContain('user');
+        }
+      }
+      expect(seen.length).toBeGreaterThan(3);
+      expect(seen).toContain(`cn=Zoë Ærøskøbing,ou=Staff,${SUFFIX}`);
+    } finally {
+      await client.unbind();
+    }
   });
 
   it('a missing base is ldapts’s NoSuchObjectError, as without the decoder', async () => {

@@ -154,10 +154,13 @@ describe('entries of a folded search (foldedRequest)', () => {
   const twice = entry(7, 'cn=Twice,dc=contoso,dc=edu', [attr('cn', ['Twice']), attr('CN', ['again'])]);
   const foldStream = Buffer.concat([mixed, dnAttribute, binary, twice, stream]);
 
-  /** The objects toObject gives for foldStream's entries, the search's attributes marked or not. */
-  function objects(folded: boolean): Record<string, unknown>[] {
+  /**
+   * The objects toObject gives for foldStream's entries: with the lean decoder and the search's
+   * attributes marked (`folded`), or from ldapts's own parser (the attributes marked or not).
+   */
+  function objects(lean: boolean, folded: boolean): Record<string, unknown>[] {
     const parser = new MessageParser();
-    leanRead(parser);
+    if (lean) leanRead(parser);
     const attributes = folded ? foldedRequest([...REQUESTED]) : [...REQUESTED];
     const out: Record<string, unknown>[] = [];
     parser.on('message', (m) => {
@@ -168,8 +171,10 @@ describe('entries of a folded search (foldedRequest)', () => {
   }
 
   it('have only their DN, their attributes as foldRanges folds ldapts’s object (but the empty fills)', () => {
-    const theirs = objects(false);
-    const ours = objects(true);
+    const theirs = objects(false, false);
+    const ours = objects(true, true);
+    expect(objects(false, true)).toStrictEqual(theirs); // a marked search means nothing to ldapts's own parser
+    expect(objects(true, false)).toStrictEqual(theirs); // unmarked, the lean decoder gives ldapts's objects
     expect(ours).toHaveLength(9);
     // mixed, a dn attribute, ;binary, cn and CN, then stream's: plain, Zoë (;binary, CN), ranged, empty DN, with a control (parsed by ldapts)
     expect(ours.map((o) => leanAttributes(o) !== undefined)).toEqual([true, false, false, false, true, false, false, true, false]);

@@ -32,8 +32,10 @@ const foldedRequests = new WeakSet<readonly string[]>();
 /**
  * Marks `attributes` (a search's own array, as given to ldapts) so that the lean decoder
  * gives the search's entries folded: each object has only `dn`, its attributes are read
- * by `leanAttributes`. An entry the fold cannot take as is (a range, a name twice, `dn`)
- * is still given as ldapts's object.
+ * by `leanAttributes`. An entry the fold cannot take as it is (an attribute type with a `;`
+ * option such as a range or `;binary`, a name twice, a `dn` or `controls` attribute) is
+ * still given as ldapts's object, and so is one ldapts parses itself (controls after it, bytes
+ * the lean decoder does not expect): read it with foldRanges.
  */
 export function foldedRequest(attributes: string[]): string[] {
   foldedRequests.add(attributes);
@@ -41,7 +43,9 @@ export function foldedRequest(attributes: string[]): string[] {
 }
 
 /** Whether a search's entries are given folded (its attributes marked by `foldedRequest`). */
-export const isFoldedRequest = (attributes: readonly string[]): boolean => foldedRequests.has(attributes);
+export function isFoldedRequest(attributes: readonly string[]): boolean {
+  return foldedRequests.has(attributes);
+}
 
 /**
  * The attributes of `raw`, a folded entry's object, already folded; undefined for any other

@@ -130,12 +130,18 @@ function localeLower(name: string): string {
   return lower;
 }
 
-/** The type of the attribute `attribute` read last (module state, as `tlvLength`), and its end. */
+/** The type of the attribute `readAttribute` read last (module state, as `tlvLength`), and its end. */
 let attrType: KnownType | undefined;
 let attrEnd = 0;
 
 /** Reads the attribute at `off` (before `end`): its values, its type in `attrType`; undefined when malformed. */
-function attribute(buf: Buffer, off: number, end: number, buffers: readonly string[], position: number): (string | Buffer)[] | undefined {
+function readAttribute(
+  buf: Buffer,
+  off: number,
+  end: number,
+  buffers: readonly string[],
+  position: number,
+): (string | Buffer)[] | undefined {
   if (buf[off] !== SEQUENCE) return undefined;
   const attrAt = header(buf, off, end);
   if (attrAt < 0) return undefined;
@@ -173,7 +179,7 @@ export function decodeEntry(
   if (folded) {
     const attrs: FoldedAttributes = new Map();
     for (let off = first; off < end; off = attrEnd) {
-      const values = attribute(buf, off, end, buffers, attrs.size);
+      const values = readAttribute(buf, off, end, buffers, attrs.size);
       if (values === undefined) return undefined;
       const known = attrType as KnownType;
       // a range, a name twice, `dn`: ldapts's object, which foldRanges reads
@@ -185,7 +191,7 @@ export function decodeEntry(
   const result: Entry = { dn: name };
   const returned: string[] = [];
   for (let off = first; off < end; off = attrEnd) {
-    const values = attribute(buf, off, end, buffers, returned.length);
+    const values = readAttribute(buf, off, end, buffers, returned.length);
     if (values === undefined) return undefined;
     const known = attrType as KnownType;
     returned.push(known.lower);
