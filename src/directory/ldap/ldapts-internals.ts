@@ -4,9 +4,10 @@
  * which frames the bytes of the socket into LDAP messages. The replacement frames them
  * itself and decodes each SearchResultEntry with lean-entry.ts (the same object, a
  * fraction of the work: B2, docs/benchmarks.md; for the sync's own searches, marked by
- * folded-entry.ts, an object with only `dn` and the folded attributes); every other message (bind and search
- * results with their paging cookie, referrals, extended responses, an entry carrying
- * controls or bytes it does not expect) goes whole to ldapts's own `read`, unchanged.
+ * folded-entry.ts, an object with only `dn` and the folded attributes); every other
+ * message (bind and search results with their paging cookie, referrals, extended
+ * responses, an entry carrying controls or bytes it does not expect) goes whole to
+ * ldapts's own `read`, unchanged.
  *
  * ldapts has no public option for this (`explicitBufferAttributes` still decodes every
  * value). `useLeanDecoder` first checks that the installed ldapts is the tested release

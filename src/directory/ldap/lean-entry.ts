@@ -182,7 +182,7 @@ export function decodeEntry(
       const values = readAttribute(buf, off, end, buffers, attrs.size);
       if (values === undefined) return undefined;
       const known = attrType as KnownType;
-      // a range, a name twice, `dn`: ldapts's object, which foldRanges reads
+      // a `;` option (a range, ;binary), a name twice, `dn`, `controls`: ldapts's object, which foldRanges reads
       if (!known.plain || attrs.has(known.folded)) return decodeEntry(buf, messageId, start, end, buffers, false);
       attrs.set(known.folded, values);
     }
