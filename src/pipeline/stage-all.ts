@@ -35,7 +35,7 @@ export interface StagedObjects {
 /** What `stageAll` did: the stage.lua batches sent (their ids), and how it was paced. */
 export interface Staged {
   readonly batches: number;
-  /** Set when batches were paced (relays answered lookups from a published table): the duty cycle, the time paused for the lookups, the batches paced. */
+  /** Set when batches were paced (relays answered lookups from a published table): see PacedStaging. */
   readonly paced?: PacedStaging;
 }
 
