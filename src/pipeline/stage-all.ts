@@ -1,10 +1,10 @@
 /**
  * Staging every entry a source read into a new snapshot: build each recipient object, send
  * the objects in batches (at most `inFlight` unanswered, src/pipeline/stage-pace.ts), and
- * count what each batch did. A snapshot that replaces a published state goes through
- * stage.lua, which diffs every object against that state. A first snapshot of a source
- * writes the objects whose fields are all new with plain `HSET`s and sends only the others
- * through stage.lua (src/store/fresh-stage.ts, whose order rules this keeps). While relays
+ * count what each batch did. Objects whose fields are all new in the snapshot are written
+ * with plain `HSET`s and only the others go through stage.lua (src/store/fresh-stage.ts,
+ * whose order rules this keeps); stage.lua diffs those against the state the snapshot
+ * replaces, and classifies the plain ones against it without writing. While relays
  * answer lookups from a published table version, the batches are paced so that they hold
  * Redis for at most the pace's duty cycle (src/pipeline/staging-pace.ts, duty-cycle.ts).
  */
@@ -56,9 +56,15 @@ export async function stageAll(
   // lookups between batches; unpaced, `inFlight` at a time. Either way the order rules below hold
   const relaysAnswer = (): Promise<boolean> => lookupsSeen(deps.redis, deps.keys);
   // a first answer that fails leaves the staging paced: a table is published, relays may be reading it
-  const inFlight =
-    spec.paced && pace.duty < 1 ? new StagingPace(pace, await relaysAnswer().catch(() => true), relaysAnswer) : new Window(pace.inFlight);
-  const fresh = old === undefined ? new FreshStage(deps.redis, deps.keys, id, opts.sizeHint) : undefined;
+  const answering = spec.paced && pace.duty < 1 ? await relaysAnswer().catch(() => true) : undefined;
+  const inFlight = answering !== undefined ? new StagingPace(pace, answering, relaysAnswer) : new Window(pace.inFlight);
+  // plain writes, except for a staging that replaces a published state while relays answer
+  // lookups from it: that one keeps stage.lua, whose own Redis time each batch is charged
+  // (B4), where a pipeline of plain writes can only be charged its round trip
+  const fresh =
+    old === undefined || answering !== true
+      ? new FreshStage(deps.redis, deps.keys, id, { expectedAddresses: opts.sizeHint, old })
+      : undefined;
   const freshPer = freshBatch(id.shards);
   let failure: Error | undefined;
   const fail = (err: unknown): void => {
@@ -69,7 +75,7 @@ export async function stageAll(
   let batch: RecipientObject[] = [];
   let origins: string[] = [];
   let batchId = 0;
-  // a dry run's objects by the order they were read in (a first staging answers plain and scripted ones out of order)
+  // a dry run's objects by the order they were read in (plain and scripted ones are answered out of order)
   const readOrder = new WeakMap<RecipientObject, number>();
 
   const counted = (objects: readonly RecipientObject[], where: readonly string[], r: BatchResult): void => {
@@ -93,15 +99,17 @@ export async function stageAll(
     progress();
   };
 
-  // objects of a first snapshot written without a script: counted when added (a failed
-  // write fails the whole staging), written once their batch is answered
+  // objects written without a script: with no old state, counted as added when added (a
+  // failed write fails the whole staging), written once their batch is answered; with one,
+  // counted as their classification answers (stage.lua's statuses, in the order added)
   const plainUnanswered = new Set<Promise<void>>();
   const flushPlain = (stage: FreshStage): Promise<void> => {
     const taken = stage.take();
     return inFlight.run(() => {
       const answered = taken
         .send()
-        .then(() => {
+        .then((classified) => {
+          if (classified !== undefined) return counted(taken.list, [], classified);
           tally.written += taken.objects;
           progress();
         })
@@ -145,11 +153,13 @@ export async function stageAll(
       }
       const built = buildObject(spec.name, item.entry);
       if (built.ok === true) {
-        if (staged && fresh) readOrder.set(built.object, tally.read);
+        if (staged) readOrder.set(built.object, tally.read);
         if (fresh?.add(built.object, spec.priority)) {
-          tally.record('A', built.object.dn);
-          tally.addressesAdded += built.object.addresses.length;
-          staged?.added.push(built.object);
+          if (old === undefined) {
+            tally.record('A', built.object.dn);
+            tally.addressesAdded += built.object.addresses.length;
+            staged?.added.push(built.object);
+          }
           if (fresh.pending >= freshPer) await flushPlain(fresh);
           continue;
         }
@@ -169,8 +179,12 @@ export async function stageAll(
   if (failure === undefined && batch.length > 0) await flushScripted();
   await inFlight.drain();
   if (failure !== undefined) throw failure;
-  // a dry run lists the added objects in the order read, as when every object went through a script
-  if (staged && fresh) staged.added.sort((a, b) => (readOrder.get(a) ?? 0) - (readOrder.get(b) ?? 0));
+  // a dry run lists the objects in the order read, as when every object went through a script
+  if (staged) {
+    const inOrder = (a: RecipientObject, b: RecipientObject): number => (readOrder.get(a) ?? 0) - (readOrder.get(b) ?? 0);
+    staged.added.sort(inOrder);
+    staged.changed.sort(inOrder);
+  }
   const paced =
     inFlight instanceof StagingPace && inFlight.pacedBatches > 0
       ? {

@@ -121,24 +121,34 @@ export function stageArgs(batchId: number, objects: readonly RecipientObject[], 
   return args;
 }
 
-/** The stage script's keys for a snapshot and the state it replaces, built once per snapshot (up to 1 + 4 × 256 + 4 × 256 names). */
-const stageKeyCache = new WeakMap<SnapshotLayout, { keys: Keys; old: StateLayout | undefined; names: string[] }>();
+/**
+ * The stage script's keys for a snapshot and the state it replaces, built once per snapshot (up
+ * to 1 + 4 × 256 + 4 × 256 names): for staging, and for classifying only.
+ */
+type KeyCache = WeakMap<SnapshotLayout, { keys: Keys; old: StateLayout | undefined; names: string[] }>;
+const stageKeyCache: Record<'stage' | 'classify', KeyCache> = { stage: new WeakMap(), classify: new WeakMap() };
 
-function stageKeys(keys: Keys, snap: SnapshotLayout, old: StateLayout | undefined): string[] {
-  const cached = stageKeyCache.get(snap);
+/** stage.lua's keys; `classify`: those of a batch it only classifies (N = 0: none of the new snapshot's shards). */
+function stageKeys(keys: Keys, snap: SnapshotLayout, old: StateLayout | undefined, classify = false): string[] {
+  const cache = stageKeyCache[classify ? 'classify' : 'stage'];
+  const cached = cache.get(snap);
   if (cached !== undefined && cached.keys === keys && cached.old === old) return cached.names;
   const base = old?.base;
   const overlay = old?.overlay;
   const scriptKeys = [
     keys.snapshotBatches(snap.id),
-    ...shardKeys(keys, snap.id, 'obj', snap.shards),
-    ...shardKeys(keys, snap.id, 'addr', snap.shards),
-    ...shardKeys(keys, snap.id, 'conf', snap.shards),
-    ...shardKeys(keys, snap.id, 'tgt', snap.shards),
+    ...(classify
+      ? []
+      : [
+          ...shardKeys(keys, snap.id, 'obj', snap.shards),
+          ...shardKeys(keys, snap.id, 'addr', snap.shards),
+          ...shardKeys(keys, snap.id, 'conf', snap.shards),
+          ...shardKeys(keys, snap.id, 'tgt', snap.shards),
+        ]),
     ...(base ? [...shardKeys(keys, base.id, 'obj', base.shards), ...shardKeys(keys, base.id, 'addr', base.shards)] : []),
     ...(overlay ? [...shardKeys(keys, overlay.id, 'obj', overlay.shards), ...shardKeys(keys, overlay.id, 'addr', overlay.shards)] : []),
   ];
-  stageKeyCache.set(snap, { keys, old, names: scriptKeys });
+  cache.set(snap, { keys, old, names: scriptKeys });
   return scriptKeys;
 }
 
@@ -150,15 +160,34 @@ export async function stageBatch(
   args: readonly string[],
 ): Promise<BatchResult> {
   const header = [args[0] ?? '0', String(snap.shards), String(old?.base.shards ?? 0), String(old?.overlay?.shards ?? 0)];
-  const reply = (await runScript(
-    redis,
-    scripts.stage,
-    stageKeys(keys, snap, old),
-    args.length > 1 ? header.concat(args.slice(1)) : header,
-  )) as [string, number, number, string[], number?];
+  const reply = await runScript(redis, scripts.stage, stageKeys(keys, snap, old), args.length > 1 ? header.concat(args.slice(1)) : header);
+  return batchResult(reply);
+}
+
+/** stage.lua's reply as a BatchResult (its time in ms, where Redis's clock gave one). */
+function batchResult(raw: unknown): BatchResult {
+  const reply = raw as [string, number, number, string[], number?];
   const result = { status: reply[0], addressesNew: reply[1], addressesKept: reply[2], conflicted: reply[3] };
   const micros = reply[4];
   return typeof micros === 'number' && micros > 0 ? { ...result, redisMs: micros / 1000 } : result;
+}
+
+/**
+ * Classifies objects the client wrote into `snap` itself, every field of theirs proven new
+ * there (src/store/fresh-stage.ts), against the state `old` the snapshot replaces: stage.lua
+ * with N = 0, which writes nothing. `args` are per object as stage.lua takes them (ref, JSON,
+ * c, …; a target is not needed). The reply is stage.lua's for the same objects staged by
+ * `HSETNX`: A, C or U each, and their addresses counted as new or kept (no conflicts).
+ */
+export async function classifyBatch(
+  redis: RedisClient,
+  keys: Keys,
+  snap: SnapshotLayout,
+  old: StateLayout,
+  args: readonly string[],
+): Promise<BatchResult> {
+  const header = ['0', '0', String(old.base.shards), String(old.overlay?.shards ?? 0)];
+  return batchResult(await runScript(redis, scripts.stage, stageKeys(keys, snap, old, true), header.concat(args)));
 }
 
 export async function writeSnapshotMeta(redis: RedisClient, keys: Keys, id: string, meta: SnapshotMeta): Promise<void> {

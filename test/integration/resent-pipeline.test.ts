@@ -57,7 +57,7 @@ function objects(n: number): RecipientObject[] {
 
 it('sends a plain batch again whole when its connection closes half answered', async () => {
   const snap = await createSnapshot(env.redis, env.keys, 'corp', 4);
-  const stage = new FreshStage(client, env.keys, snap, 400);
+  const stage = new FreshStage(client, env.keys, snap, { expectedAddresses: 400 });
   for (const o of objects(100)) expect(stage.add(o, 10)).toBe(true);
   const batch = stage.take();
   // count the pipelines FreshStage makes: a second one is its resend (ioredis resending by
@@ -80,7 +80,7 @@ it('sends a plain batch again whole when its connection closes half answered', a
 
 it("writes a batch's obj hash last, so that a loss of its last writes always takes objects (which the publish counts)", async () => {
   const snap = await createSnapshot(env.redis, env.keys, 'corp', 4);
-  const stage = new FreshStage(client, env.keys, snap, 400);
+  const stage = new FreshStage(client, env.keys, snap, { expectedAddresses: 400 });
   for (const o of objects(100)) stage.add(o, 10);
   const monitor = await env.redis.monitor(); // a connection of its own
   const hashes: string[] = [];
@@ -137,7 +137,7 @@ it('loads a unit to deliver again when its reads are cut half answered', async (
 
 it("copies a delta's overlay again when the transaction's EXEC is not answered (a COPY onto its own copy does nothing)", async () => {
   const from = await createSnapshot(env.redis, env.keys, 'corp', 2);
-  const stage = new FreshStage(env.redis, env.keys, from, 100);
+  const stage = new FreshStage(env.redis, env.keys, from, { expectedAddresses: 100 });
   for (const o of objects(20)) stage.add(o, 10);
   await stage.take().send();
   const to = await createSnapshot(env.redis, env.keys, 'corp', 2);

@@ -18,6 +18,7 @@ import { listConflicts } from '../../src/store/status.js';
 import { readCurrent } from '../../src/store/table.js';
 import { isPermanent } from '../../src/jobqueue/failures.js';
 import { publishDeps } from '../../src/pipeline/deps.js';
+import { CLASSIFY_BATCH } from '../../src/store/fresh-stage.js';
 import { STAGE_PACE } from '../../src/pipeline/stage-pace.js';
 import type { PublishResult } from '../../src/pipeline/types.js';
 import { csvFixture, testEnv, type TestEnv } from '../helpers/env.js';
@@ -132,7 +133,7 @@ describe('staging an import', () => {
       firsts.push((await scriptCalls()) - before);
       expect(r.counts).toMatchObject({ objects: 267, conflicts: 1, invalid: 0 });
       results.push(await published());
-      // a re-import diffs every object against the published state: stage.lua, in the configured batches
+      // a re-import diffs every object against the published state (stage.lua)
       const again = await scriptCalls();
       const usec = await evalsha('usec');
       const from = performance.now();
@@ -163,9 +164,14 @@ describe('staging an import', () => {
     // own count of its EVALSHA time bounds, not the round trip (several times that here); where
     // the clock stands still in a script (Redis 7.2 and later) the round trip is charged
     if (await clockRunsInScripts(env.redis)) expect(charged).toBeLessThanOrEqual(2 * (scriptMs[4] ?? 0) + 0.1);
-    // one script per batch (plus the same few around them): 267 objects staged in batches of 1, of 7, of 1000
-    expect(stages[1]! - stages[3]!).toBe(267 - 1);
-    expect(stages[2]! - stages[3]!).toBe(Math.ceil(267 / 7) - 1);
+    // paced (relays answer), a re-import stages through stage.lua, one script per batch (plus the
+    // same few around them): 267 objects in batches of the default and of 1
+    expect(stages[4]! - stages[0]!).toBe(267 - Math.ceil(267 / STAGE_PACE.batch));
+    // unpaced, it writes without a script and classifies in scripts of CLASSIFY_BATCH objects
+    // (src/store/fresh-stage.ts), whatever the batch: 267 objects in batches of 1, of 7, of 1000
+    expect(stages[1]).toBe(stages[3]);
+    expect(stages[2]).toBe(stages[3]);
+    expect(stages[3]).toBeLessThanOrEqual(Math.ceil(267 / CLASSIFY_BATCH) + 4);
   });
 
   it("a source's first staging beside a published source is paced while relays answer, and stages what it stages alone", async () => {

@@ -19,7 +19,8 @@ describe('FreshStage', () => {
     addresses,
   });
   // no Redis is reached: only `add` runs here
-  const stage = (maxFields: number): FreshStage => new FreshStage({} as RedisClient, createKeys('t'), { id: '1', shards: 4 }, 0, maxFields);
+  const stage = (maxFields: number): FreshStage =>
+    new FreshStage({} as RedisClient, createKeys('t'), { id: '1', shards: 4 }, { maxFields });
 
   it('writes plainly what fits, then sends every later object to stage.lua, fitting or not', () => {
     const s = stage(9); // an object asks room for 4 fields here (identity, two addresses, a target)

@@ -14,8 +14,14 @@
 
   Key count: variable, 1 + 4N + 2NB + 2NO.
 
+  Classifying only (N = 0; B1 and B2, issue 15): the client has written the objects into the
+  new snapshot itself, with plain HSETs, having proven every field of theirs new there
+  (src/store/fresh-stage.ts). The script then writes nothing: it only classifies each object
+  against the old state and counts its addresses as new or kept, as it does for an object
+  whose fields all went in by HSETNX. No batch reply is kept (a resent batch reads the same).
+
   Input:
-    KEYS[1] batches hash of the new snapshot (batch id -> the reply it got)
+    KEYS[1] batches hash of the new snapshot (batch id -> the reply it got; unused at N = 0)
     KEYS[2 ..] the new snapshot's N object shards (ref -> object JSON, JSON has "r": rank),
             then its N address shards (lower-cased address -> ref), then its N conflict
             shards (lower-cased address -> {"w": winner ref, "l": [loser refs]}), then its
@@ -26,7 +32,7 @@
 
     ARGV[1] batch id: a batch sent again (a reply lost to a Redis restart, then resent by
             the client) gets the reply of its first run and changes nothing
-    ARGV[2] N   ARGV[3] NB (0: no old state)   ARGV[4] NO (0: no old overlay)
+    ARGV[2] N (0: classify only)   ARGV[3] NB (0: no old state)   ARGV[4] NO (0: no old overlay)
     ARGV[5..] per object: ref, json, c = 2 x (address count) + (1 if it has a target),
             then, when c is odd, the target's hint and the lower-cased target, then the
             address pairs (address hint, lower-cased address)
@@ -50,11 +56,14 @@ local function clock()
   return t[1] * 1000000 + t[2]
 end
 local started = clock()
-local batches, batchId = KEYS[1], ARGV[1]
-local replay = redis.call('HGET', batches, batchId)
-if replay then return cjson.decode(replay) end
-
 local N, NB, NO = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local classifyOnly = N == 0
+local batches, batchId = KEYS[1], ARGV[1]
+if not classifyOnly then
+  local replay = redis.call('HGET', batches, batchId)
+  if replay then return cjson.decode(replay) end
+end
+
 local newObj, newAddr, newConf, newTgt = 2, 2 + N, 2 + 2 * N, 2 + 3 * N
 local oldObj, oldAddr = 2 + 4 * N, 2 + 4 * N + NB
 local oldOObj, oldOAddr = 2 + 4 * N + 2 * NB, 2 + 4 * N + 2 * NB + NO
@@ -145,7 +154,7 @@ while i <= #ARGV do
   end
   local n = (c - c % 2) / 2
   local hint = refHint(ref)
-  if redis.call('HSETNX', KEYS[newObj + hint % N], ref, json) == 0 then
+  if not classifyOnly and redis.call('HSETNX', KEYS[newObj + hint % N], ref, json) == 0 then
     status[#status + 1] = 'D'
   else
     local rank -- decoded from the JSON when a conflict first needs it
@@ -159,11 +168,11 @@ while i <= #ARGV do
       else status[#status + 1] = 'C' end
       kept = old and sameAddresses(old, json)
     end
-    if target then indexTarget(ref, json, thint, target) end
+    if target and not classifyOnly then indexTarget(ref, json, thint, target) end
     for a = i, i + 2 * n - 1, 2 do
       local ahint, address = tonumber(ARGV[a]), ARGV[a + 1]
-      local addrKey = KEYS[newAddr + ahint % N]
-      if redis.call('HSETNX', addrKey, address, ref) == 1 then
+      local addrKey = not classifyOnly and KEYS[newAddr + ahint % N]
+      if classifyOnly or redis.call('HSETNX', addrKey, address, ref) == 1 then
         if kept or (hasOld and oldValue(oldOAddr, oldAddr, ahint, address)) then
           addrKept = addrKept + 1
         else
@@ -188,7 +197,7 @@ while i <= #ARGV do
 end
 
 local reply = { table.concat(status), addrNew, addrKept, conflicted }
-redis.call('HSET', batches, batchId, cjson.encode(reply))
+if not classifyOnly then redis.call('HSET', batches, batchId, cjson.encode(reply)) end
 local ended = clock()
 reply[5] = (started and ended) and ended - started or -1
 return reply
