@@ -249,6 +249,11 @@ async function main(): Promise<void> {
     const oursP = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', configP], profiled(env, 'sync-parts'));
     const resultP = JSON.parse(oursP.stdout) as Out;
     const again = await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', configFor('bench-b2-0')], env);
+    // the baseline's second full sync of the same table (all unchanged: neither publishes), after ours
+    const againBase =
+      BASELINE === undefined
+        ? undefined
+        : await runSwitchyard(['sync', 'ad', '--full', '--json', '--config', configFor('bench-b2-0')], env, undefined, BASELINE);
     const ratios = (t: number): string =>
       `${(t / tRef).toFixed(2)}× ldapsearch (target ≤ 1.5×), ${(t / tClient).toFixed(2)}× ldapts alone one search (target ≤ 1.3×; ${(t / t1000).toFixed(2)}× with pages of 1000), ${(t / tParts).toFixed(2)}× ldapts alone in parts`;
     process.stdout.write(
@@ -266,7 +271,7 @@ async function main(): Promise<void> {
             ]),
         `  switchyard sync --full, partitions ${resultP.partitions?.searches ?? '?'} searches on ${PARTS} connections, once${resultP.partitions?.fallback ? ` (fell back: ${resultP.partitions.fallback})` : ''}: ${oursP.seconds.toFixed(2)} s wall, peak RSS ${oursP.rssMb.toFixed(0)} MB; ${resultP.counts.objects} objects, ${resultP.counts.addresses} addresses`,
         `    ratio ${ratios(oursP.seconds)}${oursP.seconds < ours ? ' (with partitions only)' : ''}`,
-        `  second full sync of round 1's table, one search (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB`,
+        `  second full sync of round 1's table, one search (all unchanged): ${again.seconds.toFixed(2)} s, peak RSS ${again.rssMb.toFixed(0)} MB${againBase !== undefined ? `; baseline ${againBase.seconds.toFixed(2)} s (${(again.seconds / againBase.seconds).toFixed(2)}×)` : ''}`,
         '',
       ].join('\n'),
     );
