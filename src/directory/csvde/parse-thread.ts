@@ -34,9 +34,14 @@ export function threadFor(path: string): boolean {
   }
 }
 
-/** A failure of the parsing thread, as the reader's own thread would have thrown it. */
-function revive(error: PostedError): Error {
-  return error.kind === 'CsvdeFileError' ? new CsvdeFileError(String(error.fields.origin), String(error.fields.reason)) : plainError(error);
+/**
+ * A failure of the parsing thread, as the reader's own thread would have thrown it: known by
+ * its `code`, which a bundler cannot rename as it may rename a class (its `kind`).
+ */
+export function revive(error: PostedError): Error {
+  return error.fields.code === 'SY_CSVDE_FILE'
+    ? new CsvdeFileError(String(error.fields.origin), String(error.fields.reason))
+    : plainError(error);
 }
 
 /** The file's record batches, parsed on a thread started when the first is asked for. */
