@@ -12,7 +12,7 @@
  * A batch's charge is its Redis time. A stage script reports how long it ran by Redis's
  * clock (stage.lua); Redis spends more than that on the command (reading and parsing its
  * arguments, the reply, the AOF write), so the charge is REDIS_TIME_FACTOR times it, and
- * never more than the round trip. A batch that reports nothing (a first staging's plain
+ * never more than the round trip. A batch that reports nothing (a pipeline of plain
  * writes, a replayed script, a server whose clock stands still within a script: Redis 7.2
  * and later) is charged its round trip, which also makes the staging back off further when
  * Redis or the machine is busy; a reported time does not grow with the relays' load, and
@@ -41,7 +41,7 @@ export const MIN_PAUSE_MS = 2;
 
 /**
  * The most one batch is charged (ms). A staging script takes well under a millisecond of
- * Redis time and a first staging's largest pipeline tens of milliseconds; a batch that waited
+ * Redis time and the largest pipeline of plain writes tens of milliseconds; a batch that waited
  * out a Redis restart or failover (the client resends it) owes no pause for the outage.
  */
 export const MAX_CHARGE_MS = 100;

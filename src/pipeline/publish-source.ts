@@ -107,7 +107,7 @@ export async function publishSource(
       hlenSharded(redis, keys, id, 'conf'),
     ]);
     // every object and address a batch reported staged is in the snapshot, unless Redis lost
-    // writes (a restart without them): never publish that (a first staging's plain writes too)
+    // writes (a restart without them): never publish that (plain writes too)
     const stagedObjects = tally.added + tally.changed + tally.unchanged;
     const stagedAddresses = tally.addressesAdded + tally.addressesKept;
     if (objects !== stagedObjects || addresses !== stagedAddresses) {

@@ -4,7 +4,9 @@
  * count what each batch did. Objects whose fields are all new in the snapshot are written
  * with plain `HSET`s and only the others go through stage.lua (src/store/fresh-stage.ts,
  * whose order rules this keeps); stage.lua diffs those against the state the snapshot
- * replaces, and classifies the plain ones against it without writing. While relays
+ * replaces, and classifies the plain ones against it without writing. A staging that
+ * replaces a published state while relays answer lookups from it sends every object through
+ * stage.lua instead, from its start or from when relays start answering. While relays
  * answer lookups from a published table version, the batches are paced so that they hold
  * Redis for at most the pace's duty cycle (src/pipeline/staging-pace.ts, duty-cycle.ts).
  */
@@ -60,11 +62,15 @@ export async function stageAll(
   const inFlight = answering !== undefined ? new StagingPace(pace, answering, relaysAnswer) : new Window(pace.inFlight);
   // plain writes, except for a staging that replaces a published state while relays answer
   // lookups from it: that one keeps stage.lua, whose own Redis time each batch is charged
-  // (B4), where a pipeline of plain writes can only be charged its round trip
+  // (B4), where a pipeline of plain writes and classifying scripts can only be charged its
+  // round trip. Relays that start answering meanwhile retire the plain writes for good (as
+  // the fingerprints' bound does): the objects after it go through stage.lua
   const fresh =
     old === undefined || answering !== true
       ? new FreshStage(deps.redis, deps.keys, id, { expectedAddresses: opts.sizeHint, old })
       : undefined;
+  const retires = old !== undefined && inFlight instanceof StagingPace ? inFlight : undefined;
+  let plain = fresh !== undefined;
   const freshPer = freshBatch(id.shards);
   let failure: Error | undefined;
   const fail = (err: unknown): void => {
@@ -130,6 +136,7 @@ export async function stageAll(
       // already in flight need no wait, Redis runs them in the order sent
       if (fresh.pending > 0) await flushPlain(fresh);
       await Promise.all(plainUnanswered);
+      if (failure !== undefined) return; // a failed plain batch: nothing more is sent
     }
     return inFlight.run(() =>
       stageBatch(deps.redis, deps.keys, id, old, stageArgs(++batchId, objects, spec.priority))
@@ -154,7 +161,8 @@ export async function stageAll(
       const built = buildObject(spec.name, item.entry);
       if (built.ok === true) {
         if (staged) readOrder.set(built.object, tally.read);
-        if (fresh?.add(built.object, spec.priority)) {
+        if (plain && retires?.pacing === true) plain = false;
+        if (plain && fresh?.add(built.object, spec.priority)) {
           if (old === undefined) {
             tally.record('A', built.object.dn);
             tally.addressesAdded += built.object.addresses.length;

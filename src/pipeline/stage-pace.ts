@@ -45,7 +45,7 @@ export const STAGE_DUTY = 0.25;
 export const STAGE_PACE: StagePace = { batch: 10, inFlight: 2, duty: STAGE_DUTY };
 
 /**
- * Objects per pipeline of plain `HSET`s in a source's first staging (src/store/fresh-stage.ts),
+ * Objects per pipeline of plain `HSET`s in a staging (src/store/fresh-stage.ts),
  * for a snapshot of `shards` shards: one `HSET` per touched shard of each hash, so the batch
  * grows with the shards to keep a few dozen fields per command — each command costs the client
  * more than its fields do. 25 per shard, from 200 to 2000: at 16 shards 400–800 objects cost

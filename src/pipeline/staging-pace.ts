@@ -22,7 +22,7 @@ export class StagingPace {
   private pacedNow: boolean;
   private asked: number;
   private asking = false;
-  /** Batches sent paced (stage.lua scripts, and a first staging's pipelines of plain writes). */
+  /** Batches sent paced (stage.lua scripts, and pipelines of plain writes). */
   pacedBatches = 0;
 
   /**
@@ -43,6 +43,11 @@ export class StagingPace {
 
   get duty(): number {
     return this.cycle.duty;
+  }
+
+  /** Whether batches are paced now (relays answered when last asked). */
+  get pacing(): boolean {
+    return this.pacedNow;
   }
 
   /** Time paused for the lookups (ms). */

@@ -18,10 +18,11 @@
  * re-import held Redis ~17 µs per object in stage.lua; plain writes and a classification take
  * ~12 µs, and the re-import took 0.78× the time (session 34).
  *
- * Order, which the caller keeps (src/pipeline/stage-all.ts): a script runs only once every
- * plain write before it has been answered, so a plain write resent after a reconnection
- * never undoes a script's decision; and every field of a scripted object is claimed too, so
- * no later plain write touches a field a script decides.
+ * Order, which the caller keeps (src/pipeline/stage-all.ts): a script that writes runs only
+ * once every plain write before it has been answered, so a plain write resent after a
+ * reconnection never undoes a script's decision; and every field of a scripted object is
+ * claimed too, so no later plain write touches a field a script decides. The classifying
+ * scripts write nothing and go with their batch's writes.
  */
 import { Pipeline } from 'ioredis';
 import { objectKey, rankKey, type RecipientObject } from '../routing/object.js';
@@ -173,7 +174,8 @@ export class FreshStage {
    * for its objects (their statuses in the order added; no conflicts).
    */
   take(): TakenBatch {
-    // encoded now: what waits for a slot and for Redis's answer is off the JS heap. The obj
+    // encoded now: the writes that wait for a slot and for Redis's answer are off the JS heap
+    // (with an old state, the batch's objects and classifying arguments are not). The obj
     // hash last: Redis loses writes as a suffix of what it ran (an AOF cut, a replica behind),
     // so a loss that reaches a batch's targets or addresses takes objects too, which the
     // count before publishing sees (it counts objects and addresses, not targets)
@@ -201,26 +203,26 @@ export class FreshStage {
         for (const [key, resp, count] of commands) pipe.sendCommand(packedCommand(this.redis, 'hset', key, resp, count));
       });
       const classified = old === undefined ? [] : classify.map((args) => classifyBatch(this.redis, this.keys, this.snap, old, args));
-      const [, replies] = await Promise.all([writes, Promise.all(classified)]);
-      return old === undefined ? undefined : mergedReplies(replies);
+      // every command settled before this batch counts as answered, failed or not: a writing
+      // script must not overtake a pipeline still being resent (order, above)
+      const settled = await Promise.allSettled([writes, ...classified]);
+      for (const s of settled) if (s.status === 'rejected') throw s.reason;
+      if (old === undefined) return undefined;
+      return mergedReplies(settled.slice(1).map((s) => (s as PromiseFulfilledResult<BatchResult>).value));
     };
     return { objects, list, send };
   }
 }
 
-/** Replies of consecutive batches as one: statuses and conflicts in order, counts summed, time summed (absent if any lacks it). */
+/** Classifying replies of consecutive objects as one: statuses in order, counts summed (classifying finds no conflicts). */
 function mergedReplies(replies: readonly BatchResult[]): BatchResult {
   let status = '';
   let addressesNew = 0;
   let addressesKept = 0;
-  const conflicted: string[] = [];
-  let redisMs: number | undefined = 0;
   for (const r of replies) {
     status += r.status;
-    conflicted.push(...r.conflicted);
     addressesNew += r.addressesNew;
     addressesKept += r.addressesKept;
-    redisMs = redisMs === undefined || r.redisMs === undefined ? undefined : redisMs + r.redisMs;
   }
-  return { status, addressesNew, addressesKept, conflicted, ...(redisMs !== undefined ? { redisMs } : {}) };
+  return { status, addressesNew, addressesKept, conflicted: [] };
 }
