@@ -45,6 +45,11 @@ export interface QueueShardKeys {
 export interface Keys {
   readonly prefix: string;
   readonly current: string;
+  /**
+   * A token the first publish of a table sets (src/store/lua/publish.lua): a table wiped and
+   * published again has another, so a version number seen before names a new layout.
+   */
+  readonly tableEpoch: string;
   readonly versionSeq: string;
   readonly history: string;
   readonly snapshotSeq: string;
@@ -120,6 +125,7 @@ export function createKeys(namespace: string): Keys {
   return {
     prefix,
     current: `${prefix}:table:current`,
+    tableEpoch: `${prefix}:table:epoch`,
     versionSeq: `${prefix}:table:seq`,
     history: `${prefix}:table:history`,
     snapshotSeq: `${prefix}:snap:seq`,

@@ -19,10 +19,12 @@ import type { RecipientObject } from '../routing/object.js';
 /** What a lookup of one version needs, computed once per version. */
 export interface VersionLayout {
   readonly version: string;
+  /** The version and the table's epoch, 'version/epoch', as the lookup scripts check them (ARGV[1]). */
+  readonly stamp: string;
   /** The sources with a published state (a full snapshot) in this version. */
   readonly sources: readonly string[];
   readonly states: readonly StateLayout[];
-  /** KEYS[2..]: each state's base object shards, then its overlay's. */
+  /** KEYS[3..]: each state's base object shards, then its overlay's. */
   readonly objectKeys: readonly string[];
   /** ARGV[2..]: the state count, then NB, NO per state. */
   readonly stateArgs: readonly number[];
@@ -47,7 +49,9 @@ async function loadLayouts(redis: RedisClient, keys: Keys, version: string, ids:
 
 /** Loads a version's layout; undefined when the version is no longer kept (moved on again). */
 export async function loadVersionLayout(redis: RedisClient, keys: Keys, version: string): Promise<VersionLayout | undefined> {
-  const fields = await redis.hgetall(keys.version(version));
+  // the epoch with it: a table wiped and published again reuses version numbers (read apart,
+  // a wipe in between shows as STALE at the next lookup, which loads the layout again)
+  const [fields, epoch] = await Promise.all([redis.hgetall(keys.version(version)), redis.get(keys.tableEpoch)]);
   const entries = Object.entries(fields)
     .filter(([f]) => f.startsWith('s:'))
     .sort(([x], [y]) => (x < y ? -1 : 1));
@@ -67,19 +71,19 @@ export async function loadVersionLayout(redis: RedisClient, keys: Keys, version:
     refs.map((r) => r.overlay !== undefined),
     layouts,
   );
-  return { version, sources, states, objectKeys, stateArgs };
+  return { version, stamp: `${version}/${epoch ?? ''}`, sources, states, objectKeys, stateArgs };
 }
 
 function callArgs(keys: Keys, layout: VersionLayout | undefined, addresses: readonly string[]): { k: string[]; a: (string | number)[] } {
-  if (!layout) return { k: [keys.current], a: ['', 0] };
-  const k = [keys.current, ...layout.objectKeys];
+  if (!layout) return { k: [keys.current, keys.tableEpoch], a: ['', 0] };
+  const k = [keys.current, keys.tableEpoch, ...layout.objectKeys];
   for (const address of addresses) {
     for (const st of layout.states) {
       k.push(keys.snapshotAddresses(st.base.id, addressShard(address, st.base.shards)));
       if (st.overlay) k.push(keys.snapshotAddresses(st.overlay.id, addressShard(address, st.overlay.shards)));
     }
   }
-  return { k, a: [layout.version, ...layout.stateArgs, ...addresses] };
+  return { k, a: [layout.stamp, ...layout.stateArgs, ...addresses] };
 }
 
 /** What a lookup script said of the current version (`moving`: it changed during every attempt). */

@@ -4,6 +4,7 @@
  * the old version or the new one, never a mixture. Every key a script touches is named
  * by the client (SPEC §9). Lookups (src/store/lookup.ts) take one round trip.
  */
+import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { DEFAULT_KEEP_FOR_MS, versionsToDrop, type Retention, type RetentionEntry } from './retention.js';
@@ -169,6 +170,7 @@ export async function publish(redis: RedisClient, keys: Keys, req: PublishReques
           keys.history,
           keys.version(head.current || '0'),
           keys.version(Number(head.seq) + 1),
+          keys.tableEpoch,
           ...dropped.map((v) => keys.version(v)),
         ],
         args: [
@@ -179,7 +181,7 @@ export async function publish(redis: RedisClient, keys: Keys, req: PublishReques
           JSON.stringify(req.meta),
           head.current,
           head.seq,
-          '',
+          randomBytes(8).toString('hex'), // the table's epoch, if it has none yet
           ...dropped,
         ],
       };

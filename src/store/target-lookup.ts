@@ -21,8 +21,8 @@ export type TargetLookup =
   | { readonly state: 'unavailable'; readonly error: string };
 
 function callArgs(keys: Keys, layout: VersionLayout | undefined, targets: readonly string[]): { k: string[]; a: (string | number)[] } {
-  if (!layout) return { k: [keys.current], a: ['', 0] };
-  const k = [keys.current, ...layout.objectKeys];
+  if (!layout) return { k: [keys.current, keys.tableEpoch], a: ['', 0] };
+  const k = [keys.current, keys.tableEpoch, ...layout.objectKeys];
   for (const t of targets) {
     for (const { base, overlay } of layout.states) {
       k.push(keys.snapshotTargets(base.id, addressShard(t, base.shards)));
@@ -31,7 +31,7 @@ function callArgs(keys: Keys, layout: VersionLayout | undefined, targets: readon
       if (overlay) k.push(keys.snapshotAddresses(overlay.id, addressShard(t, overlay.shards)));
     }
   }
-  return { k, a: [layout.version, ...layout.stateArgs, ...targets] };
+  return { k, a: [layout.stamp, ...layout.stateArgs, ...targets] };
 }
 
 /** The object whose target is `target` (found only when its target is that address, compared as JavaScript lower-cases). */

@@ -10,7 +10,7 @@
   of them moved meanwhile, nothing is written and the reply "SY_RETRY" asks it to read
   them again.
 
-  Key count: variable, 5 + the number of versions retention drops.
+  Key count: variable, 6 + the number of versions retention drops.
 
   Input:
     KEYS[1] current version pointer
@@ -18,7 +18,9 @@
     KEYS[3] version history list (newest first)
     KEYS[4] hash of the current version (any unused version key when there is none)
     KEYS[5] hash of the new version (sequence + 1)
-    KEYS[6..] hashes of the versions retention drops (ARGV[9..], in the same order)
+    KEYS[6] the table's epoch (set here when it has none: a first publish, or the first after
+            the table was wiped; relays' cached layouts of a version hold it, lookup.lua)
+    KEYS[7..] hashes of the versions retention drops (ARGV[9..], in the same order)
     ARGV[1] source name
     ARGV[2] new snapshot ref ('' removes the source)
     ARGV[3] expected currently published ref of the source ('' for none)
@@ -26,7 +28,7 @@
     ARGV[5] version meta JSON
     ARGV[6] current version the client read ('' for none)
     ARGV[7] version sequence the client read ('0' for none)
-    ARGV[8] (unused, '')
+    ARGV[8] a fresh random token: the epoch, if the table has none
     ARGV[9..] the versions retention drops
 
   Output:
@@ -35,7 +37,7 @@
 local source, snap, expected = ARGV[1], ARGV[2], ARGV[3]
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[6] or (redis.call('GET', KEYS[2]) or '0') ~= ARGV[7]
-  or redis.call('LLEN', KEYS[3]) ~= tonumber(ARGV[4]) or #ARGV - 8 ~= #KEYS - 5 then
+  or redis.call('LLEN', KEYS[3]) ~= tonumber(ARGV[4]) or #ARGV - 8 ~= #KEYS - 6 then
   return redis.error_reply('SY_RETRY the table moved while the publish was prepared')
 end
 local field = 's:' .. source
@@ -69,11 +71,12 @@ copy[#copy + 1] = ARGV[5]
 local version = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[5], unpack(copy))
 redis.call('SET', KEYS[1], version)
+redis.call('SET', KEYS[6], ARGV[8], 'NX')
 redis.call('LPUSH', KEYS[3], version)
 local out = { version }
 for i = 9, #ARGV do
   redis.call('LREM', KEYS[3], 1, ARGV[i])
-  redis.call('UNLINK', KEYS[i - 3])
+  redis.call('UNLINK', KEYS[i - 2])
   out[#out + 1] = ARGV[i]
 end
 return out

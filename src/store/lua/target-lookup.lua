@@ -11,15 +11,17 @@
   Like lookup.lua, the client names every key from its cached layout of the version it
   expects; when the current version is another one nothing is read and it retries.
 
-  Key count: variable, 1 + (sum over states of NB + NO) + (targets x states x (2 or 4)).
+  Key count: variable, 2 + (sum over states of NB + NO) + (targets x states x (2 or 4)).
 
   Input:
     KEYS[1] current version pointer
+    KEYS[2] the table's epoch (publish.lua): a table wiped and published again reuses version
+            numbers with other layouts, and another epoch
     then per state s (in ARGV order): its base's NB object shards, its overlay's NO object shards
     then per target, per state: the base target shard of the target, (NO > 0) the overlay
             target shard, the base address shard of the target, (NO > 0) the overlay
             address shard
-    ARGV[1] expected version ('' when the client has no layout yet)
+    ARGV[1] expected version and epoch, 'version/epoch' ('' when the client has no layout yet)
     ARGV[2] number of states S
     ARGV[3 .. 2+2S] per state: NB, NO (0: no overlay)
     ARGV[3+2S ..] lower-cased bare addresses
@@ -29,13 +31,14 @@
     { false } when no table has been published yet
     { 'STALE', current version } when the current version is not the expected one
 ]]
-local version = redis.call('GET', KEYS[1])
+local head = redis.call('MGET', KEYS[1], KEYS[2])
+local version = head[1]
 if not version then return { false } end
-if version ~= ARGV[1] then return { 'STALE', version } end
+if version .. '/' .. (head[2] or '') ~= ARGV[1] then return { 'STALE', version } end
 
 local S = tonumber(ARGV[2])
 local states = {}
-local k = 2
+local k = 3
 for s = 1, S do
   local nb, no = tonumber(ARGV[1 + 2 * s]), tonumber(ARGV[2 + 2 * s])
   states[s] = { nb = nb, no = no, ob = k, oo = k + nb }
