@@ -1,10 +1,13 @@
 /**
- * A first import while its Redis is killed (SIGKILL) and restarted. A first import writes
- * most of its objects without stage.lua (src/store/fresh-stage.ts), so this is that path
- * under a real fault, with the worker's Redis profile (it waits out the restart):
+ * An import while its Redis is killed (SIGKILL) and restarted. A first import, and a re-import
+ * while no relay answers, write most of their objects without stage.lua
+ * (src/store/fresh-stage.ts; a re-import has stage.lua classify them against the published
+ * state without writing), so this is that path under a real fault, with the worker's Redis
+ * profile (it waits out the restart):
  * - restarted from an AOF that holds every answered write (`appendfsync always`): the writes
  *   Redis had no answer for are sent again (by ioredis, or by FreshStage for the rest of a
- *   half-answered pipeline), and the whole file is published;
+ *   half-answered pipeline, the classifying scripts again by EVAL once the restart emptied the
+ *   script cache), and the whole file is published, or, re-imported, found unchanged;
  * - restarted without the writes (no persistence; also what `appendfsync everysec`, as
  *   shipped, can do to the last second of answered writes): the import is refused
  *   (SY_STAGING_LOST) and publishes nothing.
@@ -55,9 +58,12 @@ async function resolvable(): Promise<{ asked: number; found: number }> {
 
 const everyAddress = { asked: 3 * Math.ceil(ROWS / 50), found: 3 * Math.ceil(ROWS / 50) };
 
-/** Runs a first import of the file, killing Redis once a third of it is written and restarting it (`persistence`: from its AOF, or empty). */
-async function importKilled(persistence: boolean): Promise<{ result?: PublishResult; error?: unknown }> {
-  await client.flushall(); // a first import: no published state
+/**
+ * Runs an import of the file, killing Redis once a third of it is written and restarting it
+ * (`persistence`: from its AOF, or empty): a first import, or a re-import of the published file.
+ */
+async function importKilled(persistence: boolean, reimport = false): Promise<{ result?: PublishResult; error?: unknown }> {
+  if (!reimport) await client.flushall(); // a first import: no published state
   let killed: Promise<void> | undefined;
   const outcome = await importCsvde({ ...env.deps, redis: client }, env.source('corp'), join(dir, 'export.csv'), {
     onProgress: ({ written }) => {
@@ -98,4 +104,19 @@ it('Redis killed and restarted empty mid-import (no persistence): the import is 
   expect(error).toMatchObject({ code: 'SY_STAGING_LOST' });
   expect(await readCurrent(client, env.keys)).toBeUndefined();
   await importAgain();
+});
+
+it('Redis killed mid-re-import of the published file and restarted from its AOF: every object is classified unchanged, nothing is published anew', async () => {
+  // the test before left Redis running without persistence: from here on, every answered write in its AOF
+  await client.flushall();
+  await redis.stop();
+  redis = await startRedis({ dir: join(dir, 'redis'), persistence: true, appendfsync: 'always', port: redis.port });
+  await importAgain();
+  const before = await readCurrent(client, env.keys);
+  const { result, error } = await importKilled(true, true);
+  expect(error).toBeUndefined();
+  expect(result?.counts).toMatchObject({ objects: ROWS, addresses: 3 * ROWS, added: 0, changed: 0, unchanged: ROWS, removed: 0 });
+  expect(result?.counts).toMatchObject({ addressesAdded: 0, addressesRemoved: 0, invalid: 0 });
+  expect((await readCurrent(client, env.keys))?.version).toBe(before?.version);
+  expect(await resolvable()).toEqual(everyAddress);
 });
