@@ -16,7 +16,8 @@
  * then comes from stage.lua run to classify only (`classifyBatch`: it writes nothing), in
  * scripts of CLASSIFY_BATCH objects sent with the batch's writes. An unchanged 100,000-row
  * re-import held Redis ~17 µs per object in stage.lua; plain writes and a classification take
- * ~12 µs, and the re-import took 0.78× the time (session 34).
+ * 11–15 µs (`HSET` 5–7, the classifying script 6–9), and the re-import took 0.78× the time
+ * (session 34).
  *
  * Order, which the caller keeps (src/pipeline/stage-all.ts): a script that writes runs only
  * once every plain write before it has been answered, so a plain write resent after a
