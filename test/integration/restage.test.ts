@@ -7,20 +7,18 @@
  * script still waits for every plain write before it; and relays that start answering midway
  * send every later object through stage.lua, paced.
  */
-import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { writeGeneratedCsvde } from '../../bench/generate-csvde.js';
-import { importCsvde } from '../../src/pipeline/import-csvde.js';
+import type { ReadItem } from '../../src/directory/items.js';
 import { publishDelta } from '../../src/pipeline/publish-delta.js';
 import { publishSource } from '../../src/pipeline/publish-source.js';
-import type { StagedObjects } from '../../src/pipeline/stage-all.js';
+import { stageAll, type StagedObjects } from '../../src/pipeline/stage-all.js';
+import { WATCH_EVERY_MS } from '../../src/pipeline/staging-pace.js';
+import { Tally } from '../../src/pipeline/tally.js';
 import type { PublishDeps } from '../../src/pipeline/types.js';
 import type { DirectoryEntry } from '../../src/routing/entry.js';
 import type { RecipientObject } from '../../src/routing/object.js';
 import type { StateLayout } from '../../src/store/sharded.js';
-import { readStateLayout } from '../../src/store/snapshot.js';
+import { createSnapshot, readStateLayout } from '../../src/store/snapshot.js';
 import { readCurrent } from '../../src/store/table.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { random } from '../helpers/random.js';
@@ -111,29 +109,44 @@ it('sends a writing script only once every plain write before it is answered; cl
 });
 
 it('sends every object through stage.lua, paced, from when relays start answering lookups', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sy-restage-'));
-  try {
-    const rows = 20_000; // unpaced, a second or so: the pace asks for the relays' mark every 500 ms
-    const file = join(dir, 'export.csv');
-    await writeGeneratedCsvde(file, rows);
-    const stage = { batch: 100, inFlight: 2, duty: 0.5 };
-    await importCsvde({ ...env.deps, stage }, env.source('corp'), file);
-    const { client, seen } = watchScripts(env.redis);
-    let marked: Promise<unknown> | undefined;
-    const re = await importCsvde({ ...env.deps, redis: client, stage }, env.source('corp'), file, {
-      onProgress: ({ written }) => {
-        // what a relay answering RCPTs does (src/store/lookup-beacon.ts), once a tenth is staged
-        if (written >= rows / 10) marked ??= env.redis.set(env.keys.lookupsSeen, 'relay under test', 'PX', 60_000);
-      },
-    });
-    await marked;
-    expect(re.counts).toMatchObject({ objects: rows, unchanged: rows, added: 0, changed: 0, removed: 0, addressesAdded: 0 });
-    // classified first, then (once the pace saw the mark) staged by writing scripts, never classified again
-    expect(seen.classifying).toBeGreaterThan(0);
-    expect(seen.writing).toBeGreaterThan(0);
-    expect(seen.classifyingAfterWriting).toBe(0);
-    expect(re.paced?.batches).toBeGreaterThanOrEqual(seen.writing);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // 3000 users whose fields are all their own: every object could be written plain
+  const users: DirectoryEntry[] = Array.from({ length: 3000 }, (_, i) => ({
+    id: `CN=u${i}`,
+    dn: `CN=u${i}`,
+    objectClass: ['user'],
+    proxyAddresses: [`SMTP:u${i}@contoso.edu`, `smtp:u${i}@alias.contoso.edu`],
+  }));
+  const old = await published(users, false);
+  const { client, seen } = watchScripts(env.redis);
+  const deps: PublishDeps = { redis: client, keys: env.keys, versionsKept: 5, stage: { batch: 50, inFlight: 2, duty: 0.5 } };
+  // the entries as a reader yields them; after the first 500 a relay starts answering RCPTs
+  // (src/store/lookup-beacon.ts), and the reader waits past the pace's next look at the mark
+  const items = async function* (): AsyncIterable<ReadItem[]> {
+    for (const [n, chunk] of [...chunks(users)].entries()) {
+      if (n === 10) {
+        await env.redis.set(env.keys.lookupsSeen, 'relay under test', 'PX', 60_000);
+        await new Promise((resolve) => setTimeout(resolve, WATCH_EVERY_MS + 100));
+      }
+      yield chunk;
+    }
+  };
+  const snap = await createSnapshot(env.redis, env.keys, 'corp', old.base.shards);
+  const tally = new Tally();
+  const staged = await stageAll(
+    deps,
+    { name: 'corp', priority: PRIORITY, paced: true },
+    snap,
+    old,
+    items(),
+    tally,
+    { cause: 'sync' },
+    undefined,
+  );
+  expect([tally.unchanged, tally.added, tally.changed, tally.addressesKept, tally.addressesAdded]).toEqual([3000, 0, 0, 6000, 0]);
+  // classified first, then (once the pace saw the mark) staged by writing scripts, paced, never classified again
+  expect(seen.classifying).toBeGreaterThan(0);
+  expect(seen.writing).toBeGreaterThan(0);
+  expect(seen.classifyingAfterWriting).toBe(0);
+  expect(staged.batches).toBe(seen.writing);
+  expect(staged.paced?.batches).toBeGreaterThanOrEqual(seen.writing);
 });
