@@ -34,7 +34,7 @@ import { fingerprint, FingerprintSet, MAX_FINGERPRINTS } from './fingerprints.js
 import { shardKeys, type Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import type { SnapshotLayout, StateLayout } from './sharded.js';
-import { hashedRef, MAX_SHARDS } from './shards.js';
+import { hashedRef, hashHint } from './shards.js';
 import { classifyBatch, type BatchResult } from './snapshot.js';
 
 // One seed per kind of field: an address, a target and an object key may be the same text.
@@ -159,7 +159,7 @@ export class FreshStage {
     let args = this.classify[this.classify.length - 1];
     if (args === undefined || (this.list.length - 1) % CLASSIFY_BATCH === 0) this.classify.push((args = []));
     args.push(ref, json, String(2 * lowered.length));
-    for (let i = 0; i < lowered.length; i++) args.push(String((this.hashes[i] as number) & (MAX_SHARDS - 1)), lowered[i] as string);
+    for (let i = 0; i < lowered.length; i++) args.push(String(hashHint(this.hashes[i] as number)), lowered[i] as string);
   }
 
   private field(groups: Groups, names: readonly string[], hash: number, f: string, v: string): void {

@@ -74,16 +74,20 @@ export async function loadVersionLayout(redis: RedisClient, keys: Keys, version:
   return { version, stamp: `${version}/${epoch ?? ''}`, sources, states, objectKeys, stateArgs };
 }
 
-function callArgs(keys: Keys, layout: VersionLayout | undefined, addresses: readonly string[]): { k: string[]; a: (string | number)[] } {
-  if (!layout) return { k: [keys.current, keys.tableEpoch], a: ['', 0] };
-  const k = [keys.current, keys.tableEpoch, ...layout.objectKeys];
+/** lookup.lua's keys and arguments after the version check's (`onCurrentVersion`): appended to `k` and `a`. */
+function callArgs(keys: Keys, layout: VersionLayout | undefined, addresses: readonly string[], k: string[], a: (string | number)[]): void {
+  if (!layout) {
+    a.push(0);
+    return;
+  }
+  k.push(...layout.objectKeys);
   for (const address of addresses) {
     for (const st of layout.states) {
       k.push(keys.snapshotAddresses(st.base.id, addressShard(address, st.base.shards)));
       if (st.overlay) k.push(keys.snapshotAddresses(st.overlay.id, addressShard(address, st.overlay.shards)));
     }
   }
-  return { k, a: [layout.stamp, ...layout.stateArgs, ...addresses] };
+  a.push(...layout.stateArgs, ...addresses);
 }
 
 /** What a lookup script said of the current version (`moving`: it changed during every attempt). */
@@ -100,17 +104,21 @@ export type VersionReply =
 /**
  * Runs a lookup script on the current version: its keys named from the cached layout of the
  * version last seen; when the script answers STALE, the current version's layout is loaded
- * and the script asked again (bounded). Throws what Redis throws.
+ * and the script asked again (bounded). Throws what Redis throws. The version check is this
+ * function's: KEYS[1] the pointer, KEYS[2] the table's epoch, ARGV[1] the layout's stamp
+ * ('' without one); `call` appends the script's own keys and arguments after them.
  */
 export async function onCurrentVersion(
   redis: RedisClient,
   keys: Keys,
   script: Script,
-  call: (layout: VersionLayout | undefined) => { k: string[]; a: (string | number)[] },
+  call: (layout: VersionLayout | undefined, k: string[], a: (string | number)[]) => void,
 ): Promise<VersionReply> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const layout = cache.get(keys);
-    const { k, a } = call(layout);
+    const k = [keys.current, keys.tableEpoch];
+    const a: (string | number)[] = [layout?.stamp ?? ''];
+    call(layout, k, a);
     const reply = (await runScript(redis, script, k, a)) as (string | null)[];
     const head = reply[0];
     if (head === null || head === undefined) return { state: 'no-table' };
@@ -128,7 +136,7 @@ export async function onCurrentVersion(
 export async function lookup(redis: RedisClient, keys: Keys, addressKeys: readonly string[]): Promise<LookupResult[]> {
   const fail = (error: string): LookupResult[] => addressKeys.map(() => ({ state: 'unavailable', error }));
   try {
-    const r = await onCurrentVersion(redis, keys, scripts.lookup, (layout) => callArgs(keys, layout, addressKeys));
+    const r = await onCurrentVersion(redis, keys, scripts.lookup, (layout, k, a) => callArgs(keys, layout, addressKeys, k, a));
     if (r.state === 'no-table') return addressKeys.map(() => ({ state: 'no-table' }));
     if (r.state === 'moving') return fail(MOVING);
     const { version } = r;

@@ -45,7 +45,12 @@ export function fnv1a32(s: string): number {
 
 /** The shard hint of a field (a lower-cased address, or an object key). */
 export function hintOf(field: string): number {
-  return fnv1a32(field) & (MAX_SHARDS - 1);
+  return hashHint(fnv1a32(field));
+}
+
+/** The shard hint of a field whose fnv1a32 is `hash` (signed or not): its low byte. */
+export function hashHint(hash: number): number {
+  return hash & (MAX_SHARDS - 1);
 }
 
 /** The shard of a hint in a snapshot of `shards` shards. */
@@ -65,7 +70,7 @@ export function objectRef(key: string): string {
 
 /** objectRef of a key whose fnv1a32 is already known. */
 export function hashedRef(key: string, hash: number): string {
-  return `${hash & (MAX_SHARDS - 1)}:${key}`;
+  return `${hashHint(hash)}:${key}`;
 }
 
 /** The object key of a ref. */

@@ -20,9 +20,13 @@ export type TargetLookup =
   | { readonly state: 'no-table' }
   | { readonly state: 'unavailable'; readonly error: string };
 
-function callArgs(keys: Keys, layout: VersionLayout | undefined, targets: readonly string[]): { k: string[]; a: (string | number)[] } {
-  if (!layout) return { k: [keys.current, keys.tableEpoch], a: ['', 0] };
-  const k = [keys.current, keys.tableEpoch, ...layout.objectKeys];
+/** target-lookup.lua's keys and arguments after the version check's (`onCurrentVersion`): appended to `k` and `a`. */
+function callArgs(keys: Keys, layout: VersionLayout | undefined, targets: readonly string[], k: string[], a: (string | number)[]): void {
+  if (!layout) {
+    a.push(0);
+    return;
+  }
+  k.push(...layout.objectKeys);
   for (const t of targets) {
     for (const { base, overlay } of layout.states) {
       k.push(keys.snapshotTargets(base.id, addressShard(t, base.shards)));
@@ -31,7 +35,7 @@ function callArgs(keys: Keys, layout: VersionLayout | undefined, targets: readon
       if (overlay) k.push(keys.snapshotAddresses(overlay.id, addressShard(t, overlay.shards)));
     }
   }
-  return { k, a: [layout.stamp, ...layout.stateArgs, ...targets] };
+  a.push(...layout.stateArgs, ...targets);
 }
 
 /** The object whose target is `target` (found only when its target is that address, compared as JavaScript lower-cases). */
@@ -45,7 +49,7 @@ function matching(json: string | null | undefined, target: string): RecipientObj
 export async function lookupTargets(redis: RedisClient, keys: Keys, targets: readonly string[]): Promise<TargetLookup[]> {
   const fail = (error: string): TargetLookup[] => targets.map(() => ({ state: 'unavailable', error }));
   try {
-    const r = await onCurrentVersion(redis, keys, scripts.targetLookup, (layout) => callArgs(keys, layout, targets));
+    const r = await onCurrentVersion(redis, keys, scripts.targetLookup, (layout, k, a) => callArgs(keys, layout, targets, k, a));
     if (r.state === 'no-table') return targets.map(() => ({ state: 'no-table' }));
     if (r.state === 'moving') return fail(MOVING);
     const { version } = r;
