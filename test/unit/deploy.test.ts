@@ -33,10 +33,14 @@ describe('deploy files', () => {
     expect(parsed.redis.waitReplicas).toBe(1);
   });
 
-  it('docker-compose has Redis with persistence, a worker and a relay; the example config validates', () => {
-    const compose = parse(readFileSync(join(deploy, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { volumes?: string[] }> };
+  it('docker-compose has Redis with persistence, a worker at a lower CPU weight and a relay; the example config validates', () => {
+    const compose = parse(readFileSync(join(deploy, 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { volumes?: string[]; cpu_shares?: number }>;
+    };
     expect(Object.keys(compose.services).sort()).toEqual(['redis', 'relay', 'worker']);
     expect(compose.services.redis?.volumes).toContain('redis-data:/data');
+    // Docker's default weight is 1024: the worker's must be below the relay's
+    expect(compose.services.worker?.cpu_shares).toBeLessThan(compose.services.relay?.cpu_shares ?? 1024);
     expect(() => parseConfig(parse(readFileSync(join(deploy, 'switchyard.example.yaml'), 'utf8')), 'example', {})).not.toThrow();
   });
 
