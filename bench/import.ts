@@ -109,7 +109,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
     );
     const importArgs = ['import', csv, '--source', 'bench', '--json', '--config', config];
     const redisPid = server.process.pid ?? 0;
-    const rounds: { parse: number; pipe: number; ours: number; rssMb: number; threads: string }[] = [];
+    const rounds: { parse: number; pipe: number; ours: number; rssMb: number; threads: string; benchCpu: number }[] = [];
     let parsed = 0;
     let result: { version: number; counts: { objects: number; addresses: number } } | undefined;
     for (let r = 0; r < ROUNDS; r++) {
@@ -120,6 +120,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
       if (pipe.code !== 0) throw new Error(`redis-cli --pipe failed: ${pipe.stderr || pipe.stdout}`);
       await redis.flushall();
       let threads: ThreadTimes | undefined;
+      const cpuBefore = process.cpuUsage();
       const ours = await runSwitchyard(
         importArgs,
         process.env,
@@ -127,8 +128,10 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
         undefined,
         (pid) => (threads = new ThreadTimes(pid, { Redis: redisPid })),
       );
+      const cpu = process.cpuUsage(cpuBefore);
       result = JSON.parse(ours.stdout) as { version: number; counts: { objects: number; addresses: number } };
       rounds.push({
+        benchCpu: (cpu.user + cpu.system) / 1e6,
         parse: tParse,
         pipe: tPipe,
         ours: ours.seconds,
@@ -146,7 +149,7 @@ async function measure(ROWS: number): Promise<{ rows: number; ratio: number }> {
     const threadLine = `last round's ${(rounds[rounds.length - 1] as (typeof rounds)[number]).threads}`;
     const perRound = rounds.map(
       (r, i) =>
-        `    round ${i + 1}: reference ${(r.parse + r.pipe).toFixed(2)} s, import ${r.ours.toFixed(2)} s: ${(r.ours / (r.parse + r.pipe)).toFixed(2)}×`,
+        `    round ${i + 1}: reference ${(r.parse + r.pipe).toFixed(2)} s, import ${r.ours.toFixed(2)} s: ${(r.ours / (r.parse + r.pipe)).toFixed(2)}× (this bench process's own CPU meanwhile ${r.benchCpu.toFixed(2)} s)`,
     );
     // Not part of B1's target: a scheduled re-import of the same file diffs every unchanged object,
     // unpaced here since no relay answers lookups (src/pipeline/staging-pace.ts). An unchanged
