@@ -35,14 +35,14 @@ export const STAGE_DUTY = 0.25;
  * 5.0–5.2 ms, since a lookup waits behind a shorter script; 5 took a third longer for
  * little more (4.4–5.2 ms). Charging a batch its script's own Redis time (session 32), 5
  * re-imported as fast as 10, with a p99 0.2–1.4 ms lower in one run each: not enough to
- * change the default then. On a faster machine (session 35/36), 5 objects a script held
- * Redis as long in all as 10 (13.5–16.8 s against 14.1–15.4 s of a million-address
- * re-import, 53–66 s against 47–58 s of wall) and left 1–3 % of the scripts over 0.3 ms of
- * Redis time against 12–39 % with 10 (SLOWLOG): the issue's bound on a staging script, so 5
- * is the default. Unpaced, session 21 found 20–50 faster; in session 31, 10 were faster
- * (100,000-row re-imports: 9.0–9.9 s against 11.4–12.0 s with 20); a re-import with no relay
- * answering writes its new objects with plain `HSET`s and classifies them in scripts of 50
- * (fresh-stage.ts), whatever this batch is.
+ * change the default then. On a faster machine (sessions 35–36, three pairs of a
+ * million-address re-import), 5 objects a script left 1–5 % of the scripts over 0.3 ms of
+ * Redis time against 12–44 % with 10 (SLOWLOG), the issue's bound on a staging script, for
+ * 0.9–1.1 times the Redis time in all and re-imports up to a fifth longer: 5 is the
+ * default. Unpaced, session 21 found 20–50 faster; in session 31, 10 were faster
+ * (100,000-row re-imports: 9.0–9.9 s against 11.4–12.0 s with 20); a first import, or a
+ * re-import with no relay answering, writes the objects proved new with plain `HSET`s and
+ * classifies them in scripts of 50 (fresh-stage.ts), and stages only the rest in these.
  * In flight: one made B1's first import 1.7× slower (the worker builds the next batch while
  * Redis idles, and Redis idles while it does); with two, the next batch is built while one
  * runs. Eight import a 100,000-row file about a tenth faster and make B4's p99 at the
