@@ -5,8 +5,10 @@
  * it). nodemailer has no public way to give each recipient its own NOTIFY/ORCPT (it sends
  * the envelope's for all), to say whether the server offered DSN, or to ask for SMTPUTF8
  * when the addresses are ASCII but the client used it (RFC 6531: headers in UTF-8). And its
- * DataStream (the dot-stuffing of every message sent) loops over each byte in JavaScript:
- * `installDotStuffing` gives it src/delivery/dot-stuffing.ts's `indexOf` scan instead.
+ * DataStream (the dot-stuffing of every message sent) loops over each byte in JavaScript
+ * and pushes the terminator apart from the data (a socket write of its own): `installDotStuffing`
+ * gives it src/delivery/dot-stuffing.ts's `indexOf` scan instead, and sends the last chunk
+ * with the terminator.
  * test/unit/library-internals.test.ts and test/unit/dot-stuffing.test.ts fail when an upgrade
  * changes any of this.
  */
@@ -53,27 +55,64 @@ export function assertNodemailerInternals(): void {
 export const internals = (conn: SMTPConnection): ConnectionInternals => conn as unknown as ConnectionInternals;
 
 type TransformMethod = (this: DataStream, chunk: Buffer | string, encoding: BufferEncoding, done: () => void) => void;
-const streamProto = DataStream.prototype as unknown as { _transform?: TransformMethod };
+type FlushMethod = (this: DataStream, done: () => void) => void;
+const streamProto = DataStream.prototype as unknown as { _transform?: TransformMethod; _flush?: FlushMethod };
+const CR = 0x0d;
+const LF = 0x0a;
 
-/** DataStream's own `_transform`, as installed (the reference of test/unit/dot-stuffing.test.ts). */
+/** DataStream's own `_transform` and `_flush`, as installed (the reference of test/unit/dot-stuffing.test.ts). */
 export const nodemailerTransform: TransformMethod | undefined = streamProto._transform;
+export const nodemailerFlush: FlushMethod | undefined = streamProto._flush;
 
-/** DataStream's `_transform` (its counters, `lastByte`, one push per chunk) over `stuffChunk`. */
-export const fastTransform: TransformMethod = function (this: DataStream, chunk, _encoding, done) {
+/** The stuffed chunk a DataStream has not pushed yet: it goes out with the next, or with the terminator. */
+const HELD = Symbol('switchyard.heldChunk');
+type Holding = DataStream & { [HELD]?: Buffer };
+
+/** A held chunk up to this size is sent in one write with the terminator (one copy); a larger one before it. */
+export const JOIN_TERMINATOR_BYTES = 64 * 1024;
+
+/**
+ * DataStream's `_transform` (its counters, `lastByte`) over `stuffChunk`, one chunk behind:
+ * each call pushes the chunk before, so that the last goes out with the terminator in
+ * `fastFlush` — one socket write instead of two for a message stored in one chunk (B3).
+ */
+export const fastTransform: TransformMethod = function (this: Holding, chunk, _encoding, done) {
   if (!chunk || chunk.length === 0) return done();
   const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
   this.inByteCount += bytes.length;
   const out = stuffChunk(bytes, this.lastByte);
   this.outByteCount += out.length;
-  this.push(out);
+  const held = this[HELD];
+  this[HELD] = out;
   this.lastByte = bytes[bytes.length - 1] as number;
+  if (held !== undefined) this.push(held);
   done();
 };
 
-/** Makes every DataStream of this process use `fastTransform`; throws when DataStream has no `_transform` of its own to replace. */
+/** DataStream's `_flush` (the terminator after the last byte, counted), with the held chunk in front of it. */
+export const fastFlush: FlushMethod = function (this: Holding, done) {
+  const terminator = Buffer.from(this.lastByte === LF ? '.\r\n' : this.lastByte === CR ? '\n.\r\n' : '\r\n.\r\n');
+  this.outByteCount += terminator.length;
+  const held = this[HELD];
+  this[HELD] = undefined;
+  if (held === undefined) this.push(terminator);
+  else if (held.length <= JOIN_TERMINATOR_BYTES) this.push(Buffer.concat([held, terminator]));
+  else {
+    this.push(held);
+    this.push(terminator);
+  }
+  done();
+};
+
+/** Makes every DataStream of this process use `fastTransform` and `fastFlush`; throws when DataStream lacks its own of either to replace. */
 export function installDotStuffing(): void {
-  if (streamProto._transform === fastTransform) return;
-  if (typeof nodemailerTransform !== 'function' || !Object.hasOwn(streamProto, '_transform'))
-    throw new Error(`nodemailer ${installed()}: DataStream lacks its own _transform (src/delivery/nodemailer-internals.ts)`);
+  if (streamProto._transform === fastTransform && streamProto._flush === fastFlush) return;
+  for (const [name, own] of [
+    ['_transform', nodemailerTransform],
+    ['_flush', nodemailerFlush],
+  ] as const)
+    if (typeof own !== 'function' || !Object.hasOwn(streamProto, name))
+      throw new Error(`nodemailer ${installed()}: DataStream lacks its own ${name} (src/delivery/nodemailer-internals.ts)`);
   streamProto._transform = fastTransform;
+  streamProto._flush = fastFlush;
 }

@@ -9,7 +9,14 @@ import { PassThrough } from 'node:stream';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { describe, expect, it } from 'vitest';
 import { stuffChunk } from '../../src/delivery/dot-stuffing.js';
-import { fastTransform, installDotStuffing, nodemailerTransform } from '../../src/delivery/nodemailer-internals.js';
+import {
+  fastFlush,
+  fastTransform,
+  installDotStuffing,
+  JOIN_TERMINATOR_BYTES,
+  nodemailerFlush,
+  nodemailerTransform,
+} from '../../src/delivery/nodemailer-internals.js';
 
 type Chunk = Buffer | string;
 
@@ -20,23 +27,39 @@ interface Sent {
   readonly lastByte: number | false;
 }
 
-/** The chunks through a DataStream whose `_transform` is `transform`, then its end. */
-async function through(transform: unknown, chunks: readonly Chunk[]): Promise<Sent> {
+interface Methods {
+  readonly transform: unknown;
+  readonly flush: unknown;
+}
+const OURS: Methods = { transform: fastTransform, flush: fastFlush };
+const THEIRS: Methods = { transform: nodemailerTransform, flush: nodemailerFlush };
+
+/** A DataStream with these `_transform` and `_flush`. */
+function dataStream(m: Methods): DataStream {
   const stream = new DataStream();
-  Object.defineProperty(stream, '_transform', { value: transform });
+  Object.defineProperty(stream, '_transform', { value: m.transform });
+  Object.defineProperty(stream, '_flush', { value: m.flush });
+  return stream;
+}
+
+/** The chunks through a DataStream with these methods, then its end; `pushed`: the chunks it pushed, as the socket gets them. */
+async function through(m: Methods, chunks: readonly Chunk[]): Promise<Sent & { pushed: number }> {
+  const stream = dataStream(m);
   const sink = new PassThrough();
   const got: Buffer[] = [];
+  let pushed = 0;
+  stream.on('data', () => pushed++);
   sink.on('data', (b: Buffer) => got.push(b));
   stream.pipe(sink);
   for (const c of chunks) stream.write(c);
   stream.end();
   await new Promise((resolve) => sink.on('end', resolve));
-  return { out: Buffer.concat(got), inBytes: stream.inByteCount, outBytes: stream.outByteCount, lastByte: stream.lastByte };
+  return { out: Buffer.concat(got), inBytes: stream.inByteCount, outBytes: stream.outByteCount, lastByte: stream.lastByte, pushed };
 }
 
 async function expectSame(chunks: readonly Chunk[]): Promise<void> {
-  const ours = await through(fastTransform, chunks);
-  const theirs = await through(nodemailerTransform, chunks);
+  const { pushed: _ours, ...ours } = await through(OURS, chunks);
+  const { pushed: _theirs, ...theirs } = await through(THEIRS, chunks);
   expect(ours.out.toString('latin1')).toBe(theirs.out.toString('latin1'));
   expect(ours).toEqual(theirs);
 }
@@ -65,9 +88,25 @@ function cut(bytes: Buffer, rnd: () => number): Buffer[] {
 }
 
 describe('dot-stuffing', () => {
-  it('has nodemailer’s own transform as its reference', () => {
+  it('has nodemailer’s own transform and flush as its reference', () => {
     expect(typeof nodemailerTransform).toBe('function');
     expect(nodemailerTransform).not.toBe(fastTransform);
+    expect(typeof nodemailerFlush).toBe('function');
+    expect(nodemailerFlush).not.toBe(fastFlush);
+  });
+
+  it('sends a message of one chunk and its terminator in one push (one socket write), a larger last chunk before it', async () => {
+    const message = Buffer.from('Subject: x\r\n\r\n.body\r\n');
+    const ours = await through(OURS, [message]);
+    const theirs = await through(THEIRS, [message]);
+    expect(ours.out.toString('latin1')).toBe('Subject: x\r\n\r\n..body\r\n.\r\n');
+    expect([ours.pushed, theirs.pushed]).toEqual([1, 2]);
+    // chunks before the last go out as they come, one behind
+    expect((await through(OURS, ['a\r\n', 'b\r\n', 'c'])).pushed).toBe(3);
+    const large = Buffer.alloc(JOIN_TERMINATOR_BYTES + 1, 0x61);
+    const big = await through(OURS, [large]);
+    expect(big.pushed).toBe(2);
+    expect(big.out.equals(Buffer.concat([large, Buffer.from('\r\n.\r\n')]))).toBe(true);
   });
 
   it('matches DataStream on hand-picked streams and cuts', async () => {
@@ -96,16 +135,17 @@ describe('dot-stuffing', () => {
   });
 
   it('takes a string chunk given to _transform itself as DataStream does (UTF-8)', () => {
-    const sent = (transform: unknown): { out: string; stream: DataStream } => {
+    const sent = (m: Methods): { out: string; stream: DataStream } => {
       const stream = new DataStream();
       const out: Buffer[] = [];
       stream.on('data', (b: Buffer) => out.push(b));
       for (const chunk of ['héllo\n.wörld\r', '.x'])
-        (transform as (c: string, e: string, done: () => void) => void).call(stream, chunk, 'utf8', () => undefined);
+        (m.transform as (c: string, e: string, done: () => void) => void).call(stream, chunk, 'utf8', () => undefined);
+      (m.flush as (done: () => void) => void).call(stream, () => undefined);
       return { out: Buffer.concat(out).toString('latin1'), stream };
     };
-    const ours = sent(fastTransform);
-    const theirs = sent(nodemailerTransform);
+    const ours = sent(OURS);
+    const theirs = sent(THEIRS);
     expect(ours.out).toBe(theirs.out);
     expect([ours.stream.inByteCount, ours.stream.outByteCount, ours.stream.lastByte]).toEqual([
       theirs.stream.inByteCount,
@@ -134,17 +174,20 @@ describe('dot-stuffing', () => {
     expect(stuffChunk(clean, false)).toBe(clean);
   });
 
-  it('is installed on DataStream once, and refuses a DataStream without its own _transform', () => {
+  it('is installed on DataStream once, and refuses a DataStream without its own _transform or _flush', () => {
     installDotStuffing();
     installDotStuffing();
-    const proto = DataStream.prototype as unknown as { _transform?: unknown };
-    expect(proto._transform).toBe(fastTransform);
-    const own = Object.getOwnPropertyDescriptor(proto, '_transform') as PropertyDescriptor;
-    delete proto._transform;
-    try {
-      expect(() => installDotStuffing()).toThrow(/DataStream lacks its own _transform/);
-    } finally {
-      Object.defineProperty(proto, '_transform', { ...own, value: nodemailerTransform });
+    const proto = DataStream.prototype as unknown as Record<'_transform' | '_flush', unknown>;
+    expect([proto._transform, proto._flush]).toEqual([fastTransform, fastFlush]);
+    for (const name of ['_transform', '_flush'] as const) {
+      const own = Object.getOwnPropertyDescriptor(proto, name) as PropertyDescriptor;
+      delete proto[name];
+      try {
+        expect(() => installDotStuffing()).toThrow(new RegExp(`DataStream lacks its own ${name}`));
+      } finally {
+        Object.defineProperty(proto, name, own);
+      }
     }
+    expect([proto._transform, proto._flush]).toEqual([fastTransform, fastFlush]);
   });
 });
