@@ -59,6 +59,10 @@ type FlushMethod = (this: DataStream, done: () => void) => void;
 const streamProto = DataStream.prototype as unknown as { _transform?: TransformMethod; _flush?: FlushMethod };
 const CR = 0x0d;
 const LF = 0x0a;
+// DataStream's terminators after an LF, after a bare CR, and otherwise; shared, as sockets and concat only read them
+const END_AFTER_LF = Buffer.from('.\r\n');
+const END_AFTER_CR = Buffer.from('\n.\r\n');
+const END = Buffer.from('\r\n.\r\n');
 
 /** DataStream's own `_transform` and `_flush`, as installed (the reference of test/unit/dot-stuffing.test.ts). */
 export const nodemailerTransform: TransformMethod | undefined = streamProto._transform;
@@ -91,7 +95,7 @@ export const fastTransform: TransformMethod = function (this: Holding, chunk, _e
 
 /** DataStream's `_flush` (the terminator after the last byte, counted), with the held chunk in front of it. */
 export const fastFlush: FlushMethod = function (this: Holding, done) {
-  const terminator = Buffer.from(this.lastByte === LF ? '.\r\n' : this.lastByte === CR ? '\n.\r\n' : '\r\n.\r\n');
+  const terminator = this.lastByte === LF ? END_AFTER_LF : this.lastByte === CR ? END_AFTER_CR : END;
   this.outByteCount += terminator.length;
   const held = this[HELD];
   this[HELD] = undefined;
