@@ -50,6 +50,12 @@ const PROCESSES = processesArg > 0 ? Number(process.argv[processesArg + 1]) : 1;
 const IDLE_ONLY = process.argv.includes('--idle-only');
 /** Only the phases at the fixed rate (the re-imports at --rate RCPT/s), to try a setting in half the time. */
 const RATE_ONLY = process.argv.includes('--rate-only');
+/**
+ * `switchyard up` (worker, relay and admin in one process) instead of `switchyard relay`: the
+ * re-imports go through the import queue to that process's own worker, so they share its
+ * event loop with the lookups (no nice phases: one process has one priority).
+ */
+const UP = process.argv.includes('--up');
 const root = projectRoot();
 /** SLOWLOG threshold (µs): a script longer than this delays the lookups queued behind it. */
 const SLOW_US = 300;
@@ -104,7 +110,7 @@ async function currentShards(): Promise<string> {
 }
 const pace = benchStagePace();
 console.log(
-  `B4: RCPT latency, ${ROWS} objects × 3 = ${ROWS * 3} addresses, ${SESSIONS} sessions, random directory addresses, ${PROCESSES} relay process(es); re-imports staged in batches of ${pace.batch}, ${pace.duty < 1 ? `one at a time, paced to a duty cycle of ${pace.duty}` : `${pace.inFlight} in flight, unpaced`}`,
+  `B4: RCPT latency, ${ROWS} objects × 3 = ${ROWS * 3} addresses, ${SESSIONS} sessions, random directory addresses, ${UP ? '`switchyard up` (re-imports run by its own worker)' : `${PROCESSES} relay process(es)`}; re-imports staged in batches of ${pace.batch}, ${pace.duty < 1 ? `one at a time, paced to a duty cycle of ${pace.duty}` : `${pace.inFlight} in flight, unpaced`}`,
 );
 const [, firstImport] = await timed(() => runSwitchyard(['import', csv, '--source', 'corp', '--inline', '--config', configFile], env));
 console.log(`  first import: ${firstImport.toFixed(1)} s`);
@@ -115,7 +121,8 @@ const decisionLog = new DecisionLog(relayLog);
 // the log goes straight to a file: through a pipe to this busy process, pino's synchronous
 // writes would stall the relay whenever the pipe is full
 const nodeFlags = (process.env.B4_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-const relay = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'switchyard.js'), 'relay', '--config', configFile], {
+const relayArgs = UP ? ['up', '--admin-listen', `127.0.0.1:${await freePort()}`] : ['relay'];
+const relay = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'switchyard.js'), ...relayArgs, '--config', configFile], {
   env: { ...env, LOG_LEVEL: 'debug' },
   stdio: ['ignore', 'pipe', openSync(relayLog, 'w')],
 });
@@ -149,19 +156,24 @@ try {
   // the worker runs the sync; as a background job it may run at a lower CPU priority than
   // the relay (deploy: Nice=10), so the re-import is measured both ways
   let version = 1;
+  const SAME = UP ? "by up's job thread" : 'same priority as the relay';
   const phases: [string, string, number | undefined, number][] = [
-    ['back to back, during a full re-import (same priority as the relay)', csv2, undefined, 0],
+    [`back to back, during a full re-import (${SAME})`, csv2, undefined, 0],
     ['back to back, during a full re-import (worker at nice 10)', csv, 10, 0],
-    [`${RATE} RCPT/s, during a full re-import (same priority as the relay)`, csv2, undefined, RATE],
+    [`${RATE} RCPT/s, during a full re-import (${SAME})`, csv2, undefined, RATE],
     [`${RATE} RCPT/s, during a full re-import (worker at nice 10)`, csv, 10, RATE],
   ];
   const results: { label: string; rate: number; p99: { client: number; decision: number } }[] = [];
-  for (const [label, file, nice, rate] of IDLE_ONLY ? [] : phases.filter((p) => !RATE_ONLY || p[3] > 0)) {
+  // each re-import must change every object (a file other than the one published last)
+  const run = phases
+    .filter((p) => (!RATE_ONLY || p[3] > 0) && (!UP || p[2] === undefined))
+    .map(([label, , nice, rate], i): (typeof phases)[number] => [label, i % 2 === 0 ? csv2 : csv, nice, rate]);
+  for (const [label, file, nice, rate] of IDLE_ONLY ? [] : run) {
     let done = false;
     const from = Date.now();
     cpu.start();
     const importRun = timed(() =>
-      runSwitchyard(['import', file, '--source', 'corp', '--inline', '--config', configFile], env, nice),
+      runSwitchyard(['import', file, '--source', 'corp', ...(UP ? [] : ['--inline']), '--config', configFile], env, nice),
     ).finally(() => (done = true));
     const phaseSample = await sample(relayPort, randomAddress, () => done, rate);
     const to = Date.now();

@@ -12,10 +12,12 @@ const external = ['bullmq', '@bull-board/*', 'express', 'pino', 'thread-stream',
 
 rmSync('dist/cli', { recursive: true, force: true });
 await build({
-  // the Csvde parsing thread's script sits beside the chunks, where the reader looks for it
+  // the threads' scripts sit beside the chunks, where their hosts look for them
   entryPoints: {
     main: 'dist/src/cli/main.js',
     'parse-worker': 'dist/src/directory/csvde/parse-worker.js',
+    // `switchyard up`'s job processors (src/main/job-thread-host.ts looks for it beside itself)
+    'job-thread': 'dist/src/main/job-thread.js',
   },
   outdir: 'dist/cli',
   bundle: true,

@@ -11,7 +11,7 @@ export async function upCommand(flags: { config: string; adminListen?: string })
   const logger = createServiceLogger('up');
   exitOnFatal(logger);
   const { log } = logger;
-  const up = await startUp({ config, log, ...(flags.adminListen ? { adminListen: flags.adminListen } : {}) });
+  const up = await startUp({ config, log, writeLine: logger.write, ...(flags.adminListen ? { adminListen: flags.adminListen } : {}) });
   const reloader = await startReloader({ role: 'up', file: flags.config, config, log, targets: [up] });
   process.stdout.write(
     `relay listening on ${up.relay.addresses.map((a) => `${a.address}:${a.port}`).join(', ')}\nstatus page ${up.admin.url}\n`,

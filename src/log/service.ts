@@ -16,6 +16,8 @@ export const FLUSH_MS = 250;
 
 export interface ServiceLogger {
   readonly log: Logger;
+  /** Writes a line another logger made (a whole JSON line: `switchyard up`'s job thread) to the same destination. */
+  write(this: void, line: string): void;
   /** Writes out every buffered line (waits for a write in progress first). */
   flush(): Promise<void>;
   /** Writes out every buffered line now, synchronously (fatal paths). */
@@ -34,6 +36,7 @@ export function createServiceLogger(component: string, level = process.env.LOG_L
   };
   return {
     log,
+    write: (line) => void dest.write(line),
     flushSync,
     async flush() {
       // flush() returns once no write is in flight (up to MIN_LENGTH bytes may still be

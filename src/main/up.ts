@@ -1,12 +1,14 @@
 /**
  * `switchyard up`: everything on one machine from one config — the worker (jobs and
  * schedules), the relay with its deliveries, and the admin HTTP (status page, metrics,
- * job dashboard) — in one process.
+ * job dashboard) — in one process. The job processors run on a thread of their own at a
+ * lower CPU priority (job-thread-host.ts), so a sync never holds the relay's event loop.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { RunningAdmin } from '../admin/server.js';
 import { assertAdminListen, processAdmin } from './admin.js';
+import { jobThreadStarter } from './job-thread-host.js';
 import { startRelay, type RunningRelay } from './relay.js';
 import { startWorker, type WorkerProcess } from './worker.js';
 
@@ -25,6 +27,8 @@ export async function startUp(opts: {
   env?: NodeJS.ProcessEnv;
   adminListen?: string;
   pollMs?: number;
+  /** Writes a log line of the job thread (default: to stderr, as pino's destination does). */
+  writeLine?: (line: string) => void;
 }): Promise<Up> {
   const { config, log } = opts;
   const env = opts.env ?? process.env;
@@ -36,7 +40,13 @@ export async function startUp(opts: {
     );
   }
   const admin = processAdmin(config, log, env);
-  const worker = await startWorker({ config, log: log.child({ part: 'worker' }), env });
+  const writeLine = opts.writeLine ?? ((line: string) => void process.stderr.write(line));
+  const worker = await startWorker({
+    config,
+    log: log.child({ part: 'worker' }),
+    env,
+    startProcessors: jobThreadStarter({ log, writeLine }),
+  });
   const relay = await startRelay({
     config,
     log: log.child({ part: 'relay' }),

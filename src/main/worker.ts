@@ -1,6 +1,8 @@
 /**
  * The worker process (`switchyard worker`, part of `switchyard up`): BullMQ workers for
  * the sync and import queues running the processors of jobs/, and the node-cron schedules.
+ * `switchyard up` runs the processors on a thread of their own (job-thread-host.ts), so a
+ * million-object staging never holds the relay's event loop; the schedules stay here.
  */
 import { publishDeps } from '../pipeline/deps.js';
 import { Worker } from 'bullmq';
@@ -31,6 +33,17 @@ export interface WorkerProcess {
   close(): Promise<void>;
 }
 
+/** The BullMQ workers running jobs/ processors, here or on a thread (job-thread-host.ts). */
+export interface Processors {
+  /** Applies a reloaded configuration to jobs that start from now on. */
+  reconfigure(config: Config): Promise<void>;
+  /** Waits for the jobs in progress, then stops taking jobs. */
+  close(): Promise<void>;
+}
+
+/** Starts the processors elsewhere (on a thread): `switchyard up`. */
+export type ProcessorStarter = (opts: ProcessorOptions) => Promise<Processors>;
+
 export interface WorkerOptions {
   readonly config: Config;
   readonly log: Logger;
@@ -45,17 +58,22 @@ export interface WorkerOptions {
   readonly lockDurationMs?: number;
   readonly stalledIntervalMs?: number;
   readonly sourceLockTtlMs?: number;
+  /** Where the processors run: here (the default), or what this starts (a thread). */
+  readonly startProcessors?: ProcessorStarter;
 }
 
-export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
-  const { config, log } = opts;
-  // the ldapts internal the LDAP sessions replace (lean entry decoding): fail at start, not at the first sync
+/** What the processors need: plain data, so that it can cross to a thread. */
+export type ProcessorOptions = Omit<WorkerOptions, 'log' | 'backoffMs' | 'startProcessors'> & { readonly env: NodeJS.ProcessEnv };
+
+/**
+ * The BullMQ workers of the four queues on their own Redis connection (a blocking one:
+ * BullMQ waits for jobs on it), logging to `log`.
+ */
+export async function startProcessors(opts: ProcessorOptions, log: Logger): Promise<Processors> {
+  const { config, env } = opts;
   if (config.sources.some((s) => s.type === 'ldap')) assertLdaptsInternals();
-  const env = opts.env ?? process.env;
   const redis = createRedis(config.redis, 'worker', env);
   const keys = createKeys(config.redis.namespace);
-  await migrateOnStart({ redis, keys, config }, log);
-  const queues = createQueues(redis, keys, opts.backoffMs);
   // processors read ctx.config when a job starts; a reload assigns a new one
   const ctx: { -readonly [K in keyof JobContext]: JobContext[K] } = {
     ...publishDeps(redis, keys, config),
@@ -83,6 +101,44 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
     );
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  return {
+    reconfigure(next) {
+      Object.assign(ctx, publishDeps(redis, keys, next), { config: next });
+      const [syncWorker] = workers;
+      if (syncWorker) syncWorker.concurrency = Math.max(1, next.sources.length);
+      return Promise.resolve();
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
+  const { config, log } = opts;
+  // the ldapts internal the LDAP sessions replace (lean entry decoding): fail at start, not at the first sync
+  if (config.sources.some((s) => s.type === 'ldap')) assertLdaptsInternals();
+  const env = opts.env ?? process.env;
+  const redis = createRedis(config.redis, 'worker', env);
+  const keys = createKeys(config.redis.namespace);
+  await migrateOnStart({ redis, keys, config }, log);
+  const queues = createQueues(redis, keys, opts.backoffMs);
+  const plain: ProcessorOptions = {
+    config,
+    env,
+    ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
+    ...(opts.stalledIntervalMs ? { stalledIntervalMs: opts.stalledIntervalMs } : {}),
+    ...(opts.sourceLockTtlMs ? { sourceLockTtlMs: opts.sourceLockTtlMs } : {}),
+  };
+  let processors: Processors;
+  try {
+    processors = opts.startProcessors ? await opts.startProcessors(plain) : await startProcessors(plain, log);
+  } catch (err) {
+    await queues.close();
+    await redis.quit().catch(() => redis.disconnect());
+    throw err;
+  }
   let schedules = startSchedules(config, queues, log);
   log.info(
     { event: 'SY_WORKER_READY', queues: [SYNC_QUEUE, IMPORT_QUEUE, MAILFLOW_QUEUE], schedules: [...schedules.nextRuns().keys()] },
@@ -94,15 +150,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
       return schedules;
     },
     async reconfigure(next) {
-      Object.assign(ctx, publishDeps(redis, keys, next), { config: next });
-      const [syncWorker] = workers;
-      if (syncWorker) syncWorker.concurrency = Math.max(1, next.sources.length);
+      await processors.reconfigure(next);
       await schedules.stop();
       schedules = startSchedules(next, queues, log);
     },
     async close() {
       await schedules.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      await processors.close();
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
     },

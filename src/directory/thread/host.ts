@@ -13,7 +13,7 @@ import type { PostedError, ThreadMessage } from './protocol.js';
  * Run from the TypeScript sources (the tests, this module itself a `.ts`), the `.ts` beside
  * it is loaded through tsx.
  */
-function start(script: URL, data: unknown): Worker {
+export function startThread(script: URL, data: unknown): Worker {
   if (existsSync(script)) return new Worker(script, { workerData: data });
   if (!import.meta.url.endsWith('.ts')) throw new Error(`${script.pathname} is missing: the build is incomplete (npm run build)`);
   const source = JSON.stringify(script.href.replace(/\.js$/, '.ts'));
@@ -46,7 +46,7 @@ export function threadReader<B, P, R>(
   unpack: (posted: P) => B,
   revive: (error: PostedError) => Error,
 ): ThreadReader<B, R> {
-  const worker = start(script, data);
+  const worker = startThread(script, data);
   const events: Event<P, R>[] = [];
   let wake: (() => void) | undefined;
   const push = (event: Event<P, R>): void => {

@@ -1,0 +1,48 @@
+/**
+ * The thread `switchyard up` runs its job processors on (started by job-thread-host.ts): a
+ * sync or an import keeps its own event loop busy, not the relay's, and runs at a lower CPU
+ * priority, as the systemd worker unit does with Nice=10 (on Linux a nice value belongs to a
+ * thread, and the threads it starts, such as the Csvde parsing thread, inherit it). Its log
+ * lines go to the host, which writes them with its own.
+ */
+import { getPriority, setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { censoredChildren, loggerOptions } from '../log/logger.js';
+import { postedError } from '../directory/thread/protocol.js';
+import type { FromJobThread, JobThreadData, ToJobThread } from './job-thread-protocol.js';
+import { startProcessors, type Processors } from './worker.js';
+
+const port = parentPort;
+if (port === null) throw new Error('job-thread.js runs as a worker thread of `switchyard up`');
+const data = workerData as JobThreadData;
+const post = (m: FromJobThread): void => port.postMessage(m);
+
+/** Lowers this thread's priority by `by` (0 = this thread on Linux); the error when it could not. */
+function lower(by: number): string | undefined {
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + by));
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+const niceError = data.nice > 0 ? lower(data.nice) : undefined;
+const destination = { write: (line: string): void => post({ type: 'log', line }) };
+const log = censoredChildren(pino(loggerOptions(data.component, data.level), destination)).child({ part: 'worker' });
+
+let processors: Processors;
+try {
+  processors = await startProcessors(data.options, log);
+} catch (err) {
+  post({ type: 'fail', error: postedError(err) });
+  port.close();
+  process.exit(1);
+}
+port.on('message', (m: ToJobThread) => {
+  // a failure here is the thread's: it reaches the host as the thread's error
+  if (m.type === 'reconfigure') void processors.reconfigure(m.config).then(() => post({ type: 'reconfigured' }));
+  else void processors.close().then(() => post({ type: 'closed' }));
+});
+post({ type: 'ready', nice: getPriority(0), ...(niceError !== undefined ? { niceError } : {}) });
