@@ -27,6 +27,19 @@ describe('deploy files', () => {
     ]);
     const relay = all.find((d) => d.kind === 'Deployment' && d.metadata.name === 'switchyard-relay');
     expect(Number(relay?.spec?.replicas)).toBeGreaterThanOrEqual(2);
+    // a CPU request is the pod's CPU weight on a busy node: the relay's outweighs the worker's
+    // as Nice=10 does (systemd) and cpu_shares 128 (compose), and neither has a CPU limit
+    const cpu = (name: string): { request: number; limit: unknown } => {
+      const d = all.find((x) => x.kind === 'Deployment' && x.metadata.name === name) as
+        | { spec: { template: { spec: { containers: { resources: { requests: { cpu: string }; limits?: { cpu?: unknown } } }[] } } } }
+        | undefined;
+      const resources = d?.spec.template.spec.containers[0]?.resources;
+      const raw = String(resources?.requests.cpu ?? '');
+      return { request: raw.endsWith('m') ? Number(raw.slice(0, -1)) / 1000 : Number(raw), limit: resources?.limits?.cpu };
+    };
+    expect(cpu('switchyard-relay').request).toBeGreaterThanOrEqual(4 * cpu('switchyard-worker').request);
+    expect(cpu('switchyard-worker').request).toBeGreaterThan(0);
+    expect([cpu('switchyard-relay').limit, cpu('switchyard-worker').limit]).toEqual([undefined, undefined]);
     const config = all.find((d) => d.kind === 'ConfigMap')?.data?.['switchyard.yaml'] ?? '';
     const parsed = parseConfig(parse(config), 'configmap.yaml', {});
     expect(parsed.redis.sentinel?.sentinels).toHaveLength(3);
