@@ -52,8 +52,8 @@ const IDLE_ONLY = process.argv.includes('--idle-only');
 const RATE_ONLY = process.argv.includes('--rate-only');
 /**
  * `switchyard up` (worker, relay and admin in one process) instead of `switchyard relay`: the
- * re-imports go through the import queue to that process's own worker, so they share its
- * event loop with the lookups (no nice phases: one process has one priority).
+ * re-imports go through the import queue to that process's own worker (its job thread, at
+ * nice +10 from the build of session 37 on), so the nice phases do not apply.
  */
 const UP = process.argv.includes('--up');
 const root = projectRoot();

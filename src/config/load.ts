@@ -24,7 +24,8 @@ function findInlineSecrets(value: unknown, path: PropertyKey[] = []): string[] {
   );
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes a value and everything it holds (a configuration crosses threads as a plain clone: frozen again there). */
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);

@@ -50,14 +50,15 @@ export function jobThreadStarter(o: JobThreadOptions): (options: ProcessorOption
       let stopped: (() => void) | undefined;
       let closing: Promise<void> | undefined;
       let exited = false;
-      const answers: (() => void)[] = [];
+      const answers: { done: () => void; refused: (err: Error) => void }[] = [];
       const send = (m: ToJobThread): void => thread.postMessage(m);
       const processors: ThreadProcessors = {
         thread,
         reconfigure: (config: Config) =>
-          new Promise<void>((done) => {
-            answers.push(done);
+          new Promise<void>((done, refused) => {
+            if (exited) throw new Error('the job thread has ended');
             send({ type: 'reconfigure', config });
+            answers.push({ done, refused });
           }),
         close: () =>
           (closing ??= exited
@@ -83,27 +84,34 @@ export function jobThreadStarter(o: JobThreadOptions): (options: ProcessorOption
           case 'fail':
             reject(plainError(m.error));
             break;
-          case 'reconfigured':
-            answers.shift()?.();
+          case 'reconfigured': {
+            const answer = answers.shift();
+            if (m.error) answer?.refused(plainError(m.error));
+            else answer?.done();
             break;
+          }
           case 'closed':
             void thread.terminate();
             break;
         }
       });
-      let failed = false; // an error is followed by the exit: one fatal error, not two
-      thread.on('error', (err) => {
-        failed = true;
-        // while stopping, the exit that follows ends the stop: logged, not fatal
-        if (stopped) o.log.error({ event: 'SY_WORKER_ERROR', err: err.message }, 'the job thread failed while stopping');
-        else if (ready) crash(new Error(`the job thread failed: ${err.message}`, { cause: err }));
-        else reject(err);
-      });
+      // an error is followed by the exit, and the thread's last messages (the log lines that
+      // explain it) are delivered before the exit, not before the error: acted on at the exit
+      let failure: Error | undefined;
+      thread.on('error', (err) => (failure = err));
       thread.on('exit', (code) => {
         exited = true;
-        if (stopped) stopped();
-        else if (!ready) reject(new Error(`the job thread exited before it was ready (code ${code})`));
-        else if (!failed) crash(new Error(`the job thread exited (code ${code})`));
+        for (const a of answers.splice(0)) a.refused(new Error('the job thread has ended'));
+        if (stopped) {
+          if (failure) o.log.error({ event: 'SY_WORKER_ERROR', err: failure.message }, 'the job thread failed while stopping');
+          stopped();
+        } else if (!ready) reject(failure ?? new Error(`the job thread exited before it was ready (code ${code})`));
+        else
+          crash(
+            failure
+              ? new Error(`the job thread failed: ${failure.message}`, { cause: failure })
+              : new Error(`the job thread exited (code ${code})`),
+          );
       });
     });
 }

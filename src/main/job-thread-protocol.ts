@@ -26,5 +26,6 @@ export type FromJobThread =
   /** `nice`: the thread's nice value now; `niceError` when it could not be lowered. */
   | { readonly type: 'ready'; readonly nice: number; readonly niceError?: string }
   | { readonly type: 'fail'; readonly error: PostedError }
-  | { readonly type: 'reconfigured' }
+  /** `error`: the reload could not be applied (the thread keeps the configuration it had). */
+  | { readonly type: 'reconfigured'; readonly error?: PostedError }
   | { readonly type: 'closed' };

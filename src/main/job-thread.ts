@@ -8,6 +8,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
+import { deepFreeze } from '../config/load.js';
 import { censoredChildren, loggerOptions } from '../log/logger.js';
 import { postedError } from '../directory/thread/protocol.js';
 import type { FromJobThread, JobThreadData, ToJobThread } from './job-thread-protocol.js';
@@ -34,15 +35,19 @@ const log = censoredChildren(pino(loggerOptions(data.component, data.level), des
 
 let processors: Processors;
 try {
-  processors = await startProcessors(data.options, log);
+  processors = await startProcessors({ ...data.options, config: deepFreeze(data.options.config) }, log);
 } catch (err) {
   post({ type: 'fail', error: postedError(err) });
   port.close();
   process.exit(1);
 }
 port.on('message', (m: ToJobThread) => {
-  // a failure here is the thread's: it reaches the host as the thread's error
-  if (m.type === 'reconfigure') void processors.reconfigure(m.config).then(() => post({ type: 'reconfigured' }));
-  else void processors.close().then(() => post({ type: 'closed' }));
+  if (m.type === 'reconfigure') {
+    // a reload that cannot be applied is refused, as it would be in one thread; never the thread's end
+    void (async () => processors.reconfigure(deepFreeze(m.config)))().then(
+      () => post({ type: 'reconfigured' }),
+      (err: unknown) => post({ type: 'reconfigured', error: postedError(err) }),
+    );
+  } else void processors.close().then(() => post({ type: 'closed' })); // a failure: the thread's error, which the host logs
 });
 post({ type: 'ready', nice: getPriority(0), ...(niceError !== undefined ? { niceError } : {}) });

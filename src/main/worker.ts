@@ -100,7 +100,13 @@ export async function startProcessors(opts: ProcessorOptions, log: Logger): Prom
       log.warn({ event: 'SY_JOB_FAILED', queue: w.name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'),
     );
   }
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  try {
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+    redis.disconnect();
+    throw err;
+  }
   return {
     reconfigure(next) {
       Object.assign(ctx, publishDeps(redis, keys, next), { config: next });
