@@ -38,8 +38,7 @@ try {
   processors = await startProcessors({ ...data.options, config: deepFreeze(data.options.config) }, log);
 } catch (err) {
   post({ type: 'fail', error: postedError(err) });
-  port.close();
-  process.exit(1);
+  process.exit(1); // ends this thread only; the message posted before it is delivered first
 }
 port.on('message', (m: ToJobThread) => {
   if (m.type === 'reconfigure') {

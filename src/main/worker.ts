@@ -130,16 +130,11 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerProcess> {
   const keys = createKeys(config.redis.namespace);
   await migrateOnStart({ redis, keys, config }, log);
   const queues = createQueues(redis, keys, opts.backoffMs);
-  const plain: ProcessorOptions = {
-    config,
-    env,
-    ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
-    ...(opts.stalledIntervalMs ? { stalledIntervalMs: opts.stalledIntervalMs } : {}),
-    ...(opts.sourceLockTtlMs ? { sourceLockTtlMs: opts.sourceLockTtlMs } : {}),
-  };
+  const { log: _log, backoffMs: _backoffMs, startProcessors: starter, ...rest } = opts;
+  const plain: ProcessorOptions = { ...rest, env };
   let processors: Processors;
   try {
-    processors = opts.startProcessors ? await opts.startProcessors(plain) : await startProcessors(plain, log);
+    processors = starter ? await starter(plain) : await startProcessors(plain, log);
   } catch (err) {
     await queues.close();
     await redis.quit().catch(() => redis.disconnect());
