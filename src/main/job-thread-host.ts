@@ -109,7 +109,7 @@ export function jobThreadStarter(o: JobThreadOptions): (options: ProcessorOption
         else
           crash(
             failure
-              ? new Error(`the job thread failed: ${failure.message}`, { cause: failure })
+              ? new Error('the job thread failed', { cause: failure }) // the log's err serializer adds the cause's message
               : new Error(`the job thread exited (code ${code})`),
           );
       });

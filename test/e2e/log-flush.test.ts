@@ -18,6 +18,7 @@ import { message } from '../helpers/smtp.js';
 import { openSession } from '../helpers/smtp-session.js';
 
 const PRELOAD = join(projectRoot(), 'test', 'helpers', 'fatal-preload.mjs');
+const THREAD_PRELOAD = join(projectRoot(), 'test', 'helpers', 'thread-fatal-preload.mjs');
 const MESSAGES = 20;
 const RCPTS = 3;
 
@@ -131,5 +132,51 @@ describe('worker log', () => {
     const lines = parse(out.text());
     expect(count(lines, 'SY_IMPORT_DONE')).toBe(1); // ran in the worker, not inline
     expect(lines.at(-1)?.event).toBe('SY_WORKER_STOPPING');
+  });
+});
+
+describe('`up` whose job thread dies', () => {
+  let env: TestEnv | undefined;
+  afterEach(async () => {
+    await env?.cleanup();
+    env = undefined;
+  });
+
+  it('the thread’s last line is written, then SY_FATAL with the thread’s error, and the process exits 1', async () => {
+    env = await testEnv((raw) => {
+      onlySources('corp')(raw);
+      raw.relay = { ...(raw.relay as Record<string, unknown>), listen: ['127.0.0.1:0'] };
+    });
+    const up = spawn(process.execPath, [BIN, 'up', '--admin-listen', '127.0.0.1:0', '--config', env.configFile], {
+      env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'info', NODE_OPTIONS: `--import ${THREAD_PRELOAD}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    cleanups.push(() => {
+      if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+      return Promise.resolve();
+    });
+    const out = capture(up);
+    for (let i = 0; i < 300 && !out.text().includes('SY_JOB_THREAD_READY'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out.text()).toContain('SY_JOB_THREAD_READY');
+    // a job on the thread first: the thread works and its lines reach the process's log
+    const imported = await runCli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--json'], env.configFile);
+    expect(imported.code).toBe(0);
+    for (let i = 0; i < 200 && !out.text().includes('SY_IMPORT_DONE'); i++) await new Promise((r) => setTimeout(r, 50));
+
+    up.kill('SIGUSR2');
+    const stillRunning = new Promise<string>((resolve) => setTimeout(() => resolve('still running 20 s later'), 20_000).unref());
+    expect(await Promise.race([out.exited, stillRunning])).toBe(1);
+    const lines = parse(out.text());
+    expect(count(lines, 'SY_IMPORT_DONE')).toBe(1);
+    const last = lines.findIndex((l) => l.event === 'SY_TEST_THREAD_LAST');
+    const fatal = lines.findIndex((l) => l.event === 'SY_FATAL');
+    expect(last).toBeGreaterThan(-1);
+    expect(fatal).toBe(lines.length - 1);
+    expect(last).toBeLessThan(fatal);
+    expect(lines[fatal]).toMatchObject({
+      level: 60,
+      origin: 'uncaughtException',
+      err: { message: 'the job thread failed: test: job thread fatal' },
+    });
   });
 });
