@@ -103,27 +103,41 @@ describe('relay log on the way out', () => {
   });
 });
 
-describe('worker log', () => {
-  let env: TestEnv | undefined;
-  afterEach(async () => {
-    await env?.cleanup();
-    env = undefined;
+/**
+ * `switchyard ARGS` as a long-running process of this test, logging at info to a captured
+ * stderr; killed in the cleanup if it still runs (before the test's environment goes).
+ */
+function spawnService(args: string[], env: NodeJS.ProcessEnv = {}): { proc: ChildProcess; out: ReturnType<typeof capture> } {
+  const proc = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  cleanups.push(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    return Promise.resolve();
+  });
+  return { proc, out: capture(proc) };
+}
 
+/** Waits up to `ms` for `text` in the output, then expects it there. */
+async function waitFor(out: { text: () => string }, text: string, ms = 10_000): Promise<void> {
+  for (let waited = 0; waited < ms && !out.text().includes(text); waited += 50) await new Promise((r) => setTimeout(r, 50));
+  expect(out.text()).toContain(text);
+}
+
+/** A test environment removed after the processes the test started are stopped. */
+async function environment(adjust: (raw: Record<string, unknown>) => void): Promise<TestEnv> {
+  const env = await testEnv(adjust);
+  cleanups.push(() => env.cleanup());
+  return env;
+}
+
+describe('worker log', () => {
   it('a quiet worker’s lines arrive by themselves; an import’s line logged just before SIGTERM is not lost', async () => {
-    env = await testEnv(onlySources('corp'));
-    const worker = spawn(process.execPath, [BIN, 'worker', '--config', env.configFile], {
-      env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    cleanups.push(() => {
-      if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-      return Promise.resolve();
-    });
-    const out = capture(worker);
+    const env = await environment(onlySources('corp'));
+    const { proc: worker, out } = spawnService(['worker', '--config', env.configFile]);
     // nothing else is logged after it: it arrives through the periodic flush
-    for (let i = 0; i < 200 && !out.text().includes('SY_WORKER_READY'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(out.text()).toContain('SY_WORKER_READY');
+    await waitFor(out, 'SY_WORKER_READY');
 
     const imported = await runCli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--json'], env.configFile);
     expect(imported.code).toBe(0);
@@ -136,32 +150,19 @@ describe('worker log', () => {
 });
 
 describe('`up` whose job thread dies', () => {
-  let env: TestEnv | undefined;
-  afterEach(async () => {
-    await env?.cleanup();
-    env = undefined;
-  });
-
   it('the thread’s last line is written, then SY_FATAL with the thread’s error, and the process exits 1', async () => {
-    env = await testEnv((raw) => {
+    const env = await environment((raw) => {
       onlySources('corp')(raw);
       raw.relay = { ...(raw.relay as Record<string, unknown>), listen: ['127.0.0.1:0'] };
     });
-    const up = spawn(process.execPath, [BIN, 'up', '--admin-listen', '127.0.0.1:0', '--config', env.configFile], {
-      env: { ...process.env, REDIS_URL: '', LOG_LEVEL: 'info', NODE_OPTIONS: `--import ${THREAD_PRELOAD}` },
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const { proc: up, out } = spawnService(['up', '--admin-listen', '127.0.0.1:0', '--config', env.configFile], {
+      NODE_OPTIONS: `--import ${THREAD_PRELOAD}`,
     });
-    cleanups.push(() => {
-      if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
-      return Promise.resolve();
-    });
-    const out = capture(up);
-    for (let i = 0; i < 300 && !out.text().includes('SY_JOB_THREAD_READY'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(out.text()).toContain('SY_JOB_THREAD_READY');
+    await waitFor(out, 'SY_JOB_THREAD_READY', 15_000);
     // a job on the thread first: the thread works and its lines reach the process's log
     const imported = await runCli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--json'], env.configFile);
     expect(imported.code).toBe(0);
-    for (let i = 0; i < 200 && !out.text().includes('SY_IMPORT_DONE'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(out, 'SY_IMPORT_DONE');
 
     up.kill('SIGUSR2');
     const stillRunning = new Promise<string>((resolve) => setTimeout(() => resolve('still running 20 s later'), 20_000).unref());
