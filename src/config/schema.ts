@@ -226,7 +226,7 @@ const tableSchema = z.strictObject({
   /** Every version younger than this is kept too (SPEC §3.2), whatever versionsKept says. */
   keepFor: duration.default('24h'),
   /** Staging a full snapshot: objects per script, scripts in flight when unpaced (faster imports against RCPT latency: stage-pace.ts). */
-  stageBatch: z.number().int().min(1).max(200).default(5),
+  stageBatch: z.number().int().min(1).max(200).default(2),
   stageInFlight: z.number().int().min(1).max(16).default(2),
   /** While relays answer lookups from a published table version: the share of wall time a full staging may hold Redis (1: unpaced; staging-pace.ts). */
   stageDuty: z.number().min(0.02).max(1).default(0.25),

@@ -38,8 +38,12 @@ export const STAGE_DUTY = 0.25;
  * change the default then. On a faster machine (sessions 35–36, three pairs of a
  * million-address re-import), 5 objects a script left 1–5 % of the scripts over 0.3 ms of
  * Redis time against 12–44 % with 10 (SLOWLOG), the issue's bound on a staging script, for
- * 0.9–1.1 times the Redis time in all and re-imports up to a fifth longer: 5 is the
- * default. Unpaced, session 21 found 20–50 faster; in session 31, 10 were faster
+ * 0.9–1.1 times the Redis time in all and re-imports up to a fifth longer. In session 38,
+ * three alternated pairs at 1000 RCPT/s (relay logging at info) with 2 objects a script
+ * against 5: 419–512 scripts over 0.3 ms against 1,396–5,609, decisions over 1 ms 1.9–2.2 %
+ * against 2.5–5.3 % with the re-import at the relay's priority and 1.2–1.4 % against
+ * 1.8–2.3 % at nice 10 (the idle relay's own 0.8–1.6 %), for re-imports a fifth to a quarter
+ * longer (77–87 s against 58–75 s): 2 is the default. Unpaced, session 21 found 20–50 faster; in session 31, 10 were faster
  * (100,000-row re-imports: 9.0–9.9 s against 11.4–12.0 s with 20); a first import, or a
  * re-import with no relay answering, writes the objects proved new with plain `HSET`s and
  * classifies them in scripts of 50 (fresh-stage.ts), and stages only the rest in these.
@@ -48,7 +52,7 @@ export const STAGE_DUTY = 0.25;
  * runs. Eight import a 100,000-row file about a tenth faster and make B4's p99 at the
  * relay's priority 20–30 % worse; batches of 10 import slower (docs/benchmarks.md, session 21).
  */
-export const STAGE_PACE: StagePace = { batch: 5, inFlight: 2, duty: STAGE_DUTY };
+export const STAGE_PACE: StagePace = { batch: 2, inFlight: 2, duty: STAGE_DUTY };
 
 /**
  * Objects per pipeline of plain `HSET`s in a staging (src/store/fresh-stage.ts),
