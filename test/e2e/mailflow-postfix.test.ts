@@ -59,8 +59,8 @@ describe('test mailflow against Postfix next hops', () => {
     postfixes.push(await startPostfix({ port: onpremPort, hostname: 'onprem.test', domains: ['contoso.edu'], recipients: dir.mailboxes }));
     const cloud = await startPostfix({ port: cloudPort, hostname: 'cloud.test', domains: ['live.contoso.edu'], recipients: dir.cloud });
     t = await relayEnv({
+      relay: { listen: [`127.0.0.1:${relayPort}`] }, // through `relay`, so that no sink is given the port
       adjust: (raw) => {
-        (raw.relay as Record<string, unknown>).listen = [`127.0.0.1:${relayPort}`];
         for (const c of raw.connectors as { name: string; smartHosts: string[] }[]) {
           if (c.name === 'onprem') c.smartHosts = [`127.0.0.1:${onpremPort}`];
           if (c.name === 'cloud') c.smartHosts = [`127.0.0.1:${cloudPort}`];

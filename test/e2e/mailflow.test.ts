@@ -51,8 +51,9 @@ async function setup(o: RelayEnvOptions = {}): Promise<RelayEnv> {
   return relayEnv({
     ...o,
     sinks: { cloud: { rcptReply: cloudMap }, ...o.sinks },
+    // through `relay`, so that no sink is given the port (test/helpers/relay.ts)
+    relay: { ...o.relay, listen: [`127.0.0.1:${port}`] },
     adjust: (raw) => {
-      (raw.relay as Record<string, unknown>).listen = [`127.0.0.1:${port}`];
       raw.mailflow = {
         probeRecipients: ['ada.lovelace@contoso.edu', 'ada.ivanov@contoso.edu', 'someone@partner.example'],
         calloutRate: 50,

@@ -54,8 +54,8 @@ const notFromTheCrash = (a: Audit, killed: string, successor: string) =>
 
 describe('durable acceptance', () => {
   it('kill -9 of the relay while accepting 500 messages: every 250 arrives after a restart', async () => {
-    const port = await freePort();
     t = await relayEnv({ start: false });
+    const port = await freePort(); // after the sinks listen: none of them can be given it
     const env = t.env;
     relays.push(await spawnRelay(relayVariant(env.configFile, 'mx-a.test', port)));
     const run = sendRun(() => port, 500, RCPTS);
@@ -71,7 +71,6 @@ describe('durable acceptance', () => {
   });
 
   it('kill -9 of the relay while delivering: every delivery it had in flight is made again, every 250 arrives', async () => {
-    const port = await freePort();
     // the next hops take whole messages but answer none until the relay is dead
     const gate = new Promise<void>((resolve) => (openGate = resolve));
     t = await relayEnv({
@@ -79,6 +78,7 @@ describe('durable acceptance', () => {
       relay: { connectionsPerHost: 2 },
       sinks: { onprem: { gate }, cloud: { gate }, legacy: { gate } },
     });
+    const port = await freePort(); // after the sinks listen: none of them can be given it
     const env = t.env;
     const hops = [t.sinks.onprem, t.sinks.cloud, t.sinks.legacy];
     relays.push(await spawnRelay(relayVariant(env.configFile, 'mx-a.test', port)));
@@ -104,8 +104,8 @@ describe('durable acceptance', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-redis-'));
     redis = await startRedis({ dir, persistence: true });
     const redisPort = redis.port;
-    const port = await freePort();
     t = await relayEnv({ start: false, redisUrl: redis.url });
+    const port = await freePort(); // after the sinks listen: none of them can be given it
     const env = t.env;
     relays.push(await spawnRelay(relayVariant(env.configFile, 'mx-a.test', port)));
     const run = sendRun(() => port, 500, RCPTS);

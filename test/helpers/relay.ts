@@ -36,9 +36,31 @@ export interface RelayEnvOptions {
 /** Relay settings that make retries and lease hand-overs take seconds in tests. */
 export const FAST_RELAY = { retryFirst: '300ms', retryMax: '2s', deliveryLease: '3s', delayWarning: 'off' };
 
+/** The ports a `relay.listen` list names (a test that spawns its relay reserves one with freePort, then lets it go). */
+function listenPorts(listen: unknown): Set<number> {
+  const entries = Array.isArray(listen) ? listen.map(String) : [];
+  return new Set(entries.map((l) => Number(/:(\d+)$/.exec(l)?.[1] ?? 0)).filter((p) => p > 0));
+}
+
+/**
+ * A sink on a port other than `ports`: the kernel may hand a sink the port a test reserved for
+ * its relay and let go, and a smart host on the relay's own listener is refused as a loop. The
+ * sink that got one is closed only once its replacement listens elsewhere.
+ */
+async function sinkAvoiding(ports: ReadonlySet<number>, options: SinkOptions): Promise<Sink> {
+  const taken: Sink[] = [];
+  let sink = await startSink(options);
+  while (ports.has(sink.port)) {
+    taken.push(sink);
+    sink = await startSink(options);
+  }
+  await Promise.all(taken.map((s) => s.close()));
+  return sink;
+}
+
 export async function relayEnv(o: RelayEnvOptions = {}): Promise<RelayEnv> {
   const [onprem, cloud, legacy, internet] = await Promise.all(
-    (['onprem', 'cloud', 'legacy', 'internet'] as const).map((n) => startSink(o.sinks?.[n] ?? {})),
+    (['onprem', 'cloud', 'legacy', 'internet'] as const).map((n) => sinkAvoiding(listenPorts(o.relay?.listen), o.sinks?.[n] ?? {})),
   );
   const sinks = { onprem: onprem!, cloud: cloud!, legacy: legacy!, internet: internet! };
   const env = await testEnv(
