@@ -29,7 +29,10 @@ describe('the relay decision histogram, read by B4', () => {
     expect(edge.over1ms).toBeCloseTo(0.01, 10);
     expect(edge.p99Within1ms).toBe(false);
     expect(edge.p99).toBeGreaterThan(1);
-    expect(edge.p99).toBeLessThanOrEqual(2); // the bucket of 1.5–2 ms holds the slow ones
+    // the slow ones fall in the bucket of 1.5–2 ms (with bounds only at 1 and 2.5 ms, the estimate was 1.15)
+    expect(edge.p99).toBeGreaterThanOrEqual(1.5);
+    expect(edge.p99).toBeLessThanOrEqual(2);
+    expect(edge.text).toContain('p99 ~1.550 ms (in 1.5–2 ms)');
     expect(edge.text).toContain('over 1 ms 1.00 %');
     // 9 slow: index 990 is a fast one
     const within = await phase(991, 9);
