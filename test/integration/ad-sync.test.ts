@@ -4,10 +4,13 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { Attribute, Change } from 'ldapts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Attribute, Change, Client } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { guidFromBytes } from '../../src/directory/guid.js';
+import { readLdapDelta } from '../../src/directory/ldap/delta.js';
+import { readAdWatermark, type Watermark } from '../../src/directory/ldap/watermark.js';
+import type { DeltaItem } from '../../src/directory/items.js';
 import { AD_BASE } from '../../testkit/embedded-samba.js';
 import { syncSource } from '../../src/pipeline/sync-source.js';
 import { createResolver } from '../../src/resolver/resolver.js';
@@ -29,6 +32,16 @@ beforeAll(async () => {
 afterAll(() => cleanupAd({ dc, env }));
 
 const source = (patch: Partial<LdapSourceConfig> = {}): LdapSourceConfig => ({ ...(env.source('corp-ad') as LdapSourceConfig), ...patch });
+/** The DC's watermark now (its rootDSE), as a delta reads it. */
+async function watermarkNow(): Promise<Extract<Watermark, { mode: 'ad' }>> {
+  const client = await adminClient(dc);
+  try {
+    return await readAdWatermark(client);
+  } finally {
+    await client.unbind();
+  }
+}
+
 async function decide(address: string) {
   const resolver = createResolver({ redis: env.redis, keys: env.keys, context: routingContext(env.config) });
   return (await resolver.resolve([address], false))[0];
@@ -117,6 +130,34 @@ describe('full sync from a real AD (Samba)', () => {
 
     // nothing changed since: a delta publishes nothing
     expect(await syncSource(env.deps, source(), { env: secrets, mode: 'delta' })).toMatchObject({ mode: 'delta', unchanged: true });
+  });
+
+  it('an idle delta poll reads the rootDSE and searches nothing (SPEC §2.2, §8 B5)', async () => {
+    const src = source();
+    const env: Readonly<Record<string, string | undefined>> = secrets;
+    const password = env[src.bindPasswordEnv ?? ''];
+    const read = async (since: Watermark): Promise<DeltaItem[]> => {
+      const items: DeltaItem[] = [];
+      for await (const page of readLdapDelta(src, since, {}, { password })) items.push(...page);
+      return items;
+    };
+    // the reader runs in this thread here (a sync runs it on its directory thread), so the spy,
+    // which passes every call through to the DC, sees its searches
+    const searches = vi.spyOn(Client.prototype, 'searchPaginated');
+    try {
+      const before = await watermarkNow();
+      await read({ ...before, usn: String(BigInt(before.usn) - 1n) });
+      expect(searches).toHaveBeenCalledTimes(2); // the changes, the tombstones
+      searches.mockClear();
+      // now, after the bind user's first bind (which may stamp its lastLogonTimestamp, a change)
+      const now = await watermarkNow();
+      expect(await read(now)).toEqual([]);
+      // unless the DC committed something of its own meanwhile, which a delta must then search for
+      if ((await watermarkNow()).usn === now.usn) expect(searches).not.toHaveBeenCalled();
+      else expect(searches).toHaveBeenCalledTimes(2);
+    } finally {
+      searches.mockRestore();
+    }
   });
 
   it('delta falls back to a full sync when the DC is not the one of the watermark', async () => {

@@ -41,6 +41,9 @@ export function readLdapDelta(
         );
       }
       next.value = now;
+      // nothing committed on this DC since the watermark: no change, no tombstone to read, so an
+      // idle poll costs the rootDSE read alone (SPEC §2.2, §8 B5)
+      if (BigInt(now.usn) === BigInt(since.usn)) return;
       filter = searchFilter(mapping, source.filter, `(uSNChanged>=${BigInt(since.usn) + 1n})`);
     } else {
       tracker = modifyTimestampTracker();
