@@ -134,8 +134,8 @@ describe('full sync from a real AD (Samba)', () => {
 
   it('an idle delta poll reads the rootDSE and searches nothing (SPEC §2.2, §8 B5)', async () => {
     const src = source();
-    const env: Readonly<Record<string, string | undefined>> = secrets;
-    const password = env[src.bindPasswordEnv ?? ''];
+    const vars: Readonly<Record<string, string | undefined>> = secrets;
+    const password = vars[src.bindPasswordEnv ?? ''];
     const read = async (since: Watermark): Promise<DeltaItem[]> => {
       const items: DeltaItem[] = [];
       for await (const page of readLdapDelta(src, since, {}, { password })) items.push(...page);
