@@ -15,6 +15,7 @@ import { csvFixture, onlySources, testEnv, type TestEnv } from '../helpers/env.j
 import { relayEnv, type RelayEnv } from '../helpers/relay.js';
 import { spawnRelay } from '../helpers/relay-process.js';
 import { message } from '../helpers/smtp.js';
+import { until } from '../helpers/mail-run.js';
 import { openSession } from '../helpers/smtp-session.js';
 
 const PRELOAD = join(projectRoot(), 'test', 'helpers', 'fatal-preload.mjs');
@@ -119,11 +120,8 @@ function spawnService(args: string[], env: NodeJS.ProcessEnv = {}): { proc: Chil
   return { proc, out: capture(proc) };
 }
 
-/** Waits up to `ms` for `text` in the output, then expects it there. */
-async function waitFor(out: { text: () => string }, text: string, ms = 10_000): Promise<void> {
-  for (let waited = 0; waited < ms && !out.text().includes(text); waited += 50) await new Promise((r) => setTimeout(r, 50));
-  expect(out.text()).toContain(text);
-}
+/** Waits up to `ms` for `text` in the output (fails the test if it never comes). */
+const logged = (out: { text: () => string }, text: string, ms = 10_000): Promise<void> => until(() => out.text().includes(text), ms, text);
 
 /** A test environment removed after the processes the test started are stopped. */
 async function environment(adjust: (raw: Record<string, unknown>) => void): Promise<TestEnv> {
@@ -137,7 +135,7 @@ describe('worker log', () => {
     const env = await environment(onlySources('corp'));
     const { proc: worker, out } = spawnService(['worker', '--config', env.configFile]);
     // nothing else is logged after it: it arrives through the periodic flush
-    await waitFor(out, 'SY_WORKER_READY');
+    await logged(out, 'SY_WORKER_READY');
 
     const imported = await runCli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--json'], env.configFile);
     expect(imported.code).toBe(0);
@@ -158,11 +156,11 @@ describe('`up` whose job thread dies', () => {
     const { proc: up, out } = spawnService(['up', '--admin-listen', '127.0.0.1:0', '--config', env.configFile], {
       NODE_OPTIONS: `--import ${THREAD_PRELOAD}`,
     });
-    await waitFor(out, 'SY_JOB_THREAD_READY', 15_000);
+    await logged(out, 'SY_JOB_THREAD_READY', 15_000);
     // a job on the thread first: the thread works and its lines reach the process's log
     const imported = await runCli(['import', csvFixture('contoso.csv'), '--source', 'corp', '--json'], env.configFile);
     expect(imported.code).toBe(0);
-    await waitFor(out, 'SY_IMPORT_DONE');
+    await logged(out, 'SY_IMPORT_DONE');
 
     up.kill('SIGUSR2');
     const stillRunning = new Promise<string>((resolve) => setTimeout(() => resolve('still running 20 s later'), 20_000).unref());
